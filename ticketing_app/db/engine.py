@@ -1,0 +1,81 @@
+"""Async engines for SQLite (embedded default) and PostgreSQL (production).
+
+SQLite allows one writer at a time. Write transactions start with `BEGIN IMMEDIATE` so they
+queue on the busy timeout instead of failing mid-way with "database is locked"; reads use a
+second engine with ordinary deferred transactions, so they never wait for a writer (WAL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+@dataclass(frozen=True)
+class Database:
+    """A writer and a reader; on PostgreSQL both are the same pool."""
+
+    url: str
+    writer: AsyncEngine
+    reader: AsyncEngine
+    write_sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith("postgresql")
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _sqlite_engine(url: str, begin: str) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def create_database(url: str, pool_size: int = 20) -> Database:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
+        reader = _sqlite_engine(url, "BEGIN")
+    else:
+        writer = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10
+        )
+        reader = writer
+    return Database(
+        url=url,
+        writer=writer,
+        reader=reader,
+        write_sessions=async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False),
+        read_sessions=async_sessionmaker(reader, class_=AsyncSession, expire_on_commit=False),
+    )

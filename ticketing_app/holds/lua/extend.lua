@@ -1,0 +1,32 @@
+-- Extend the buyer's live holds, capped by the hold's total lifetime.
+-- ARGV: event_id, buyer, seconds, seat...
+-- Returns {'OK', expMs} or {'NOT_LOADED'} {'EXPIRED', seats} {'FORBIDDEN', seats}
+local buyer = ARGV[2]
+local m = meta()
+if not m.loaded then return { 'NOT_LOADED' } end
+local now = now_ms()
+local secs = clamp_secs(ARGV[3], m)
+local expired, forbidden, states = {}, {}, {}
+for i = 4, #ARGV do
+  local seat = ARGV[i]
+  local s = state_of(seat, now)
+  states[seat] = s
+  if not (s.kind == 'H' and s.live) then
+    expired[#expired + 1] = seat
+  elseif s.buyer ~= buyer then
+    forbidden[#forbidden + 1] = seat
+  end
+end
+if #forbidden > 0 then return { 'FORBIDDEN', forbidden } end
+if #expired > 0 then return { 'EXPIRED', expired } end
+local result = nil
+for i = 4, #ARGV do
+  local seat = ARGV[i]
+  local s = states[seat]
+  local e = math.min(now + secs * 1000, s.start + m.hmaxtotal * 1000)
+  if e < s.exp then e = s.exp end
+  redis.call('HSET', K_ST, seat, 'H|' .. buyer .. '|' .. e .. '|' .. s.start .. '|' .. s.tag)
+  redis.call('ZADD', K_EXP, e, seat)
+  if not result or e < result then result = e end
+end
+return { 'OK', result or 0 }

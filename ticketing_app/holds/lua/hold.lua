@@ -1,0 +1,72 @@
+-- Hold seats all-or-nothing for one buyer. Sold and blocked seats are refused here, inside
+-- the same atomic step as the availability check (the original checked them outside).
+-- ARGV: event_id, buyer, tag, hold_seconds ('' = event default), seat...
+-- Returns {'OK', expMs, version, newly_held} or an error tuple:
+--   {'NOT_LOADED'} {'SALES_CLOSED'} {'UNKNOWN', seats} {'SOLD', seat|status...}
+--   {'CONFLICT', seat|status...} {'LIMIT', owned, limit} {'ORPHAN', seat}
+local event_id, buyer, tag = ARGV[1], ARGV[2], ARGV[3]
+local m = meta()
+if not m.loaded then return { 'NOT_LOADED' } end
+if not m.onsale then return { 'SALES_CLOSED' } end
+local now = now_ms()
+local secs = clamp_secs(ARGV[4], m)
+local exp = now + secs * 1000
+
+local unknown, sold, conflict, fresh, refresh, states = {}, {}, {}, {}, {}, {}
+for i = 5, #ARGV do
+  local seat = ARGV[i]
+  if redis.call('HEXISTS', K_LOC, seat) == 0 then
+    unknown[#unknown + 1] = seat
+  else
+    local s = state_of(seat, now)
+    states[seat] = s
+    if s.kind == 'S' then
+      sold[#sold + 1] = seat .. '|SOLD'
+    elseif s.kind == 'B' then
+      sold[#sold + 1] = seat .. '|BLOCKED'
+    elseif is_free(s) then
+      fresh[#fresh + 1] = seat
+    elseif s.kind == 'H' and s.buyer == buyer then
+      refresh[#refresh + 1] = seat
+    elseif s.kind == 'O' and s.buyer == buyer then
+      conflict[#conflict + 1] = seat .. '|ORDERED'
+    else
+      conflict[#conflict + 1] = seat .. '|HELD'
+    end
+  end
+end
+if #unknown > 0 then return { 'UNKNOWN', unknown } end
+if #sold > 0 then return { 'SOLD', sold } end
+if #conflict > 0 then return { 'CONFLICT', conflict } end
+
+local owned = tonumber(redis.call('HGET', K_OWN, buyer) or '0')
+if owned + #fresh > m.limit then return { 'LIMIT', owned, m.limit } end
+
+if m.orphan and #fresh > 0 then
+  local after = {}
+  for _, seat in ipairs(fresh) do after[seat] = true end
+  local bad = new_orphan(fresh, after, now)
+  if bad then return { 'ORPHAN', bad } end
+end
+
+local changes = {}
+for _, seat in ipairs(fresh) do
+  local s = states[seat]
+  if s.kind ~= 'A' then drop_claim(seat, s) end -- an expired claim nobody swept yet
+  redis.call('HSET', K_ST, seat, 'H|' .. buyer .. '|' .. exp .. '|' .. now .. '|' .. tag)
+  redis.call('ZADD', K_EXP, exp, seat)
+  mine_add(buyer, seat)
+  changes[#changes + 1] = { seat, 'H', tag }
+end
+if #fresh > 0 then own_add(buyer, #fresh) end
+for _, seat in ipairs(refresh) do
+  -- Holding a seat you already hold renews it, within the hold's total lifetime.
+  local s = states[seat]
+  local e = math.min(exp, s.start + m.hmaxtotal * 1000)
+  if e < s.exp then e = s.exp end
+  redis.call('HSET', K_ST, seat, 'H|' .. buyer .. '|' .. e .. '|' .. s.start .. '|' .. s.tag)
+  redis.call('ZADD', K_EXP, e, seat)
+  if e < exp then exp = e end
+end
+local v = publish(event_id, changes)
+return { 'OK', exp, v, #fresh }

@@ -1,0 +1,39 @@
+-- Build an event's Redis state from the database (first use, or after Redis lost its data).
+-- Runs only when the event is not loaded yet, unless mode is 'layout', which refreshes the
+-- seat positions and settings and leaves holds alone.
+-- ARGV: event_id, mode ('init'|'layout'), json {meta, seats: [[id, rowkey, col]],
+--       sold: [[id, token, buyer]], blocked: [id], locks: [[id, token, buyer, deadline, tag]]}
+local mode = ARGV[2]
+local loaded = redis.call('HGET', K_META, 'loaded') == '1'
+if mode == 'init' and loaded then return { 'ALREADY' } end
+local data = cjson.decode(ARGV[3])
+if mode == 'init' then
+  redis.call('DEL', K_ST, K_EXP, K_OWN, K_MINE)
+end
+redis.call('DEL', K_LOC, K_POS)
+for _, s in ipairs(data.seats) do
+  local id, rk, col = tostring(s[1]), s[2], tostring(s[3])
+  redis.call('HSET', K_LOC, id, rk .. '|' .. col)
+  redis.call('HSET', K_POS, rk .. '|' .. col, id)
+end
+for k, v in pairs(data.meta) do redis.call('HSET', K_META, k, tostring(v)) end
+if mode == 'init' then
+  local changes = {}
+  for _, s in ipairs(data.sold) do
+    redis.call('HSET', K_ST, tostring(s[1]), 'S|' .. s[2] .. '|' .. s[3])
+    redis.call('HINCRBY', K_OWN, s[3], 1)
+  end
+  for _, id in ipairs(data.blocked) do redis.call('HSET', K_ST, tostring(id), 'B') end
+  for _, l in ipairs(data.locks) do
+    local id = tostring(l[1])
+    redis.call('HSET', K_ST, id, 'O|' .. l[2] .. '|' .. l[3] .. '|' .. l[4] .. '|' .. l[5])
+    redis.call('ZADD', K_EXP, l[4], id)
+    redis.call('HINCRBY', K_OWN, l[3], 1)
+    mine_add(l[3], id)
+  end
+  redis.call('HSET', K_META, 'loaded', '1')
+  -- A new version tells every open page to take the rebuilt map.
+  redis.call('INCR', K_VER)
+  redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(ARGV[1]), v = tonumber(redis.call('GET', K_VER)), reset = true }))
+end
+return { 'OK' }

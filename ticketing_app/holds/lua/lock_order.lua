@@ -1,0 +1,38 @@
+-- Turn the buyer's live holds into an order lock that lasts until the payment deadline,
+-- whatever the hold's TTL. Idempotent for the same token (a retried order request).
+-- ARGV: event_id, buyer, token, deadlineMs, seat...
+-- Returns {'OK'} or {'NOT_LOADED'} {'EXPIRED', seats} {'SOLD', seat|status...}
+--   {'FORBIDDEN', seats}
+local buyer, token, deadline = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local m = meta()
+if not m.loaded then return { 'NOT_LOADED' } end
+local now = now_ms()
+local expired, sold, forbidden, states = {}, {}, {}, {}
+for i = 5, #ARGV do
+  local seat = ARGV[i]
+  local s = state_of(seat, now)
+  states[seat] = s
+  if s.kind == 'O' and s.token == token then
+    -- already locked by this very order
+  elseif s.kind == 'H' and s.live and s.buyer == buyer then
+    -- ours to lock
+  elseif s.kind == 'S' or s.kind == 'B' then
+    sold[#sold + 1] = seat .. (s.kind == 'S' and '|SOLD' or '|BLOCKED')
+  elseif s.kind == 'O' and s.live and s.buyer == buyer then
+    forbidden[#forbidden + 1] = seat -- in another order of this buyer
+  else
+    expired[#expired + 1] = seat -- our hold is gone (free, or someone else's now)
+  end
+end
+if #sold > 0 then return { 'SOLD', sold } end
+if #forbidden > 0 then return { 'FORBIDDEN', forbidden } end
+if #expired > 0 then return { 'EXPIRED', expired } end
+for i = 5, #ARGV do
+  local seat = ARGV[i]
+  local s = states[seat]
+  if s.kind == 'H' then
+    redis.call('HSET', K_ST, seat, 'O|' .. token .. '|' .. buyer .. '|' .. deadline .. '|' .. s.tag)
+    redis.call('ZADD', K_EXP, deadline, seat)
+  end
+end
+return { 'OK' }

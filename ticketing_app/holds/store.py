@@ -1,0 +1,307 @@
+"""The hold store: typed calls to the Lua scripts, with their answers mapped to domain errors.
+
+When a script answers NOT_LOADED (first use of an event, or Redis restarted empty), the store
+asks its loader to rebuild the event from the database, then runs the script again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from ticketing_app.domain import errors
+from ticketing_app.holds.keys import ACTIVE_EVENTS, EventKeys
+from ticketing_app.holds.scripts import Scripts
+
+Loader = Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    expires_at_ms: int
+    version: int
+    newly_held: int
+
+
+@dataclass(frozen=True)
+class SeatState:
+    """One seat's state as Redis has it; `code` is A/H/O/S/B."""
+
+    code: str
+    buyer: str = ""
+    token: str = ""
+    expires_at_ms: int = 0
+    tag: str = ""
+
+
+@dataclass
+class Snapshot:
+    version: int
+    now_ms: int
+    states: dict[int, SeatState] = field(default_factory=dict)
+
+    def public_code(self, seat_id: int) -> str:
+        s = self.states.get(seat_id)
+        if s is None:
+            return "A"
+        if s.code in ("H", "O"):
+            return "H" if s.expires_at_ms > self.now_ms else "A"
+        return s.code
+
+
+@dataclass(frozen=True)
+class LoadData:
+    """What the database says an event's Redis state must hold."""
+
+    meta: dict[str, Any]
+    seats: list[tuple[int, str, int]]  # (seat id, row key, column)
+    sold: list[tuple[int, str, str]]  # (seat id, order lock token, buyer)
+    blocked: list[int]
+    locks: list[tuple[int, str, str, int, str]]  # (seat, token, buyer, deadline ms, tag)
+
+
+def _decode(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _seat_details(items: Sequence[Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for raw in items:
+        seat, _, status = _decode(raw).partition("|")
+        out.append({"seatId": int(seat), "status": status or "UNAVAILABLE"})
+    return out
+
+
+def parse_state(raw: str) -> SeatState:
+    p = raw.split("|")
+    kind = p[0]
+    if kind == "H":
+        return SeatState("H", buyer=p[1], expires_at_ms=int(p[2]), tag=p[4])
+    if kind == "O":
+        return SeatState("O", token=p[1], buyer=p[2], expires_at_ms=int(p[3]), tag=p[4])
+    if kind == "S":
+        return SeatState("S", token=p[1], buyer=p[2])
+    return SeatState("B")
+
+
+class HoldStore:
+    def __init__(self, redis: Redis, loader: Loader | None = None):
+        self.redis = redis
+        self.scripts = Scripts(redis)
+        self.loader = loader
+
+    async def _run(self, name: str, event_id: int, args: Sequence[Any]) -> list[Any]:
+        keys = EventKeys(event_id).script_keys()
+        res = await self.scripts[name](keys=keys, args=[event_id, *args])
+        res = [_decode(x) if isinstance(x, bytes) else x for x in res]
+        if res and res[0] == "NOT_LOADED":
+            if self.loader is None:
+                raise errors.ServiceUnavailable("Seat state is being rebuilt; retry shortly.")
+            await self.loader(event_id)
+            res = await self.scripts[name](keys=keys, args=[event_id, *args])
+            res = [_decode(x) if isinstance(x, bytes) else x for x in res]
+            if res and res[0] == "NOT_LOADED":
+                raise errors.ServiceUnavailable("Seat state is being rebuilt; retry shortly.")
+        return res
+
+    # ---- buyer operations -------------------------------------------------------------
+    async def hold(
+        self, event_id: int, buyer: str, tag: str, seat_ids: Sequence[int],
+        hold_seconds: int | None,
+    ) -> HoldResult:
+        secs = "" if hold_seconds is None else int(hold_seconds)
+        res = await self._run("hold", event_id, [buyer, tag, secs, *seat_ids])
+        code = res[0]
+        if code == "OK":
+            return HoldResult(int(res[1]), int(res[2]), int(res[3]))
+        if code == "SALES_CLOSED":
+            raise errors.SalesClosed()
+        if code == "UNKNOWN":
+            raise errors.ValidationFailed(
+                "No such seat in this event.",
+                [{"field": "seatIds", "message": f"unknown seat {_decode(s)}"} for s in res[1]],
+            )
+        if code == "SOLD":
+            details = _seat_details(res[1])
+            blocked = all(d["status"] == "BLOCKED" for d in details)
+            raise errors.SeatSold(
+                "This seat is not for sale." if blocked else "This seat is already sold.",
+                details,
+            )
+        if code == "CONFLICT":
+            details = _seat_details(res[1])
+            if any(d["status"] == "ORDERED" for d in details):
+                raise errors.ReservationConflict(
+                    "This seat is already in one of your orders awaiting payment.", details
+                )
+            raise errors.ReservationConflict("Someone else is holding this seat.", details)
+        if code == "LIMIT":
+            raise errors.LimitExceeded(
+                f"You can have at most {res[2]} seats for this event (you have {res[1]}).",
+                [{"field": "seatIds", "message": f"limit {res[2]}, already {res[1]}"}],
+            )
+        if code == "ORPHAN":
+            raise errors.OrphanSeat(
+                "This would leave a single empty seat between taken seats; "
+                "choose seats next to each other or next to the aisle.",
+                [{"seatId": int(res[1]), "status": "ORPHAN"}],
+            )
+        raise RuntimeError(f"unexpected hold answer {res!r}")
+
+    async def release(
+        self, event_id: int, buyer: str, seat_ids: Sequence[int], force: bool = False
+    ) -> int:
+        res = await self._run("release", event_id, [buyer, "1" if force else "0", *seat_ids])
+        code = res[0]
+        if code == "OK":
+            return int(res[2])
+        if code == "EXPIRED":
+            raise errors.ReservationExpired(
+                "Your hold has expired.", [{"seatId": int(s), "status": "EXPIRED"} for s in res[1]]
+            )
+        if code == "FORBIDDEN":
+            raise errors.Forbidden(
+                "This seat is held by someone else.",
+                [{"seatId": int(s), "status": "HELD"} for s in res[1]],
+            )
+        if code == "CONFLICT":
+            raise errors.ReservationConflict(
+                "This seat cannot be released: it is in an order or sold.", _seat_details(res[1])
+            )
+        if code == "ORPHAN":
+            raise errors.OrphanSeat(
+                "Releasing this seat would leave it as a single empty seat between taken "
+                "seats; release its neighbours too.",
+                [{"seatId": int(res[1]), "status": "ORPHAN"}],
+            )
+        raise RuntimeError(f"unexpected release answer {res!r}")
+
+    async def extend(
+        self, event_id: int, buyer: str, seat_ids: Sequence[int], seconds: int | None
+    ) -> int:
+        secs = "" if seconds is None else int(seconds)
+        res = await self._run("extend", event_id, [buyer, secs, *seat_ids])
+        if res[0] == "OK":
+            return int(res[1])
+        if res[0] == "FORBIDDEN":
+            raise errors.Forbidden("This seat is held by someone else.")
+        raise errors.ReservationExpired(
+            "Your hold has expired.", [{"seatId": int(s), "status": "EXPIRED"} for s in res[1]]
+        )
+
+    # ---- order and saga operations ----------------------------------------------------
+    async def lock_for_order(
+        self, event_id: int, buyer: str, token: str, deadline_ms: int, seat_ids: Sequence[int]
+    ) -> None:
+        res = await self._run("lock_order", event_id, [buyer, token, deadline_ms, *seat_ids])
+        code = res[0]
+        if code == "OK":
+            return
+        if code == "SOLD":
+            raise errors.SeatSold("A seat in this order is already sold.", _seat_details(res[1]))
+        if code == "FORBIDDEN":
+            raise errors.ReservationConflict(
+                "A seat is already in another of your orders.",
+                [{"seatId": int(s), "status": "ORDERED"} for s in res[1]],
+            )
+        raise errors.ReservationExpired(
+            "Your hold on these seats has expired; choose them again.",
+            [{"seatId": int(s), "status": "EXPIRED"} for s in res[1]],
+        )
+
+    async def unlock_order(
+        self, event_id: int, token: str, seat_ids: Sequence[int], rehold_until_ms: int = 0
+    ) -> int:
+        mode = "rehold" if rehold_until_ms else "release"
+        res = await self._run("unlock_order", event_id, [token, mode, rehold_until_ms, *seat_ids])
+        return int(res[2])
+
+    async def confirm(
+        self, event_id: int, token: str, buyer: str, seat_ids: Sequence[int],
+        allow_free: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Returns [] when sold, else the seats that are no longer ours."""
+        res = await self._run(
+            "confirm", event_id, [token, buyer, "1" if allow_free else "0", *seat_ids]
+        )
+        if res[0] == "OK":
+            return []
+        return _seat_details(res[1])
+
+    async def unsell(
+        self, event_id: int, token: str, seat_ids: Sequence[int], block: bool = False
+    ) -> int:
+        res = await self._run("unsell", event_id, [token, "1" if block else "0", *seat_ids])
+        return int(res[2])
+
+    async def block(self, event_id: int, seat_ids: Sequence[int], blocked: bool) -> int:
+        res = await self._run("block", event_id, ["block" if blocked else "unblock", *seat_ids])
+        if res[0] == "REFUSED":
+            raise errors.ValidationFailed(
+                "Sold seats and seats in an open order cannot be blocked.", _seat_details(res[1])
+            )
+        return int(res[2])
+
+    # ---- maintenance ------------------------------------------------------------------
+    async def sweep(self, event_id: int, batch: int = 500) -> tuple[int, list[str]]:
+        res = await self.scripts["sweep"](
+            keys=EventKeys(event_id).script_keys(), args=[event_id, batch]
+        )
+        return int(res[0]), [_decode(t) for t in res[2:]]
+
+    async def snapshot(self, event_id: int) -> Snapshot | None:
+        res = await self.scripts["snapshot"](
+            keys=EventKeys(event_id).script_keys(), args=[event_id]
+        )
+        if not int(res[0]):
+            return None
+        snap = Snapshot(version=int(res[1]), now_ms=int(res[2]))
+        flat = res[3:]
+        for i in range(0, len(flat), 2):
+            snap.states[int(_decode(flat[i]))] = parse_state(_decode(flat[i + 1]))
+        return snap
+
+    async def load(self, event_id: int, data: LoadData, layout_only: bool = False) -> bool:
+        payload = {
+            "meta": data.meta,
+            "seats": [list(s) for s in data.seats],
+            "sold": [list(s) for s in data.sold],
+            "blocked": data.blocked,
+            "locks": [list(s) for s in data.locks],
+        }
+        res = await self.scripts["load_event"](
+            keys=EventKeys(event_id).script_keys(),
+            args=[event_id, "layout" if layout_only else "init", json.dumps(payload)],
+        )
+        await self.redis.sadd(ACTIVE_EVENTS, event_id)
+        return _decode(res[0]) == "OK"
+
+    async def set_meta(self, event_id: int, **fields: Any) -> None:
+        """Sales switch and limits; applied at once to every later hold."""
+        mapping = {k: (("1" if v else "0") if isinstance(v, bool) else str(v))
+                   for k, v in fields.items()}
+        await self.redis.hset(EventKeys(event_id).meta, mapping=mapping)  # type: ignore[misc]
+
+    async def is_loaded(self, event_id: int) -> bool:
+        return await self.redis.hget(EventKeys(event_id).meta, "loaded") in (b"1", "1")
+
+    async def my_seats(self, event_id: int, buyer: str) -> list[int]:
+        raw = await self.redis.hget(f"{EventKeys(event_id).base}:mine", buyer)  # type: ignore[misc]
+        if not raw:
+            return []
+        return [int(s) for s in _decode(raw).split(",") if s]
+
+    async def owned_count(self, event_id: int, buyer: str) -> int:
+        raw = await self.redis.hget(f"{EventKeys(event_id).base}:own", buyer)  # type: ignore[misc]
+        return int(raw or 0)
+
+    async def forget_event(self, event_id: int) -> None:
+        await self.redis.delete(*EventKeys(event_id).all_keys())
+        await self.redis.srem(ACTIVE_EVENTS, event_id)  # type: ignore[misc]
+
+    async def active_events(self) -> list[int]:
+        return sorted(int(_decode(x)) for x in await self.redis.smembers(ACTIVE_EVENTS))  # type: ignore[misc]

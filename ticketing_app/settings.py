@@ -1,0 +1,140 @@
+"""One settings object for every process, read from the environment (and `.env`).
+
+Empty service URLs mean "start the embedded one" (Valkey, the Tansu broker, SQLite), so a
+fresh clone runs with no configuration; production sets real URLs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every environment variable the platform reads; the README documents each."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # --- deployment ---
+    app_env: Literal["development", "test", "production"] = "development"
+    secret_key: str = DEV_SECRET
+    data_dir: Path = PROJECT_ROOT / ".data"
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    # --- services (empty = embedded) ---
+    database_url: str = ""
+    redis_url: str = ""
+    kafka_bootstrap: str = ""
+    kafka_topic: str = "order.events"
+    kafka_topic_partitions: int = 3
+    kafka_idempotent_producer: bool = False
+    db_pool_size: int = 20
+    redis_max_connections: int = 200
+
+    # --- identity ---
+    trust_caller_id: bool = True
+    buyer_cookie_name: str = "tk_buyer"
+    admin_session_ttl_s: int = 8 * 3600
+    admin_bootstrap_user: str = ""
+    admin_bootstrap_password: str = ""
+
+    # --- holds ---
+    hold_default_s: int = 30
+    hold_min_s: int = 5
+    hold_max_s: int = 120
+    hold_max_total_s: int = 600
+    max_seats_per_buyer: int = 10
+    hold_sweep_interval_ms: int = 200
+
+    # --- orders and payments ---
+    order_payment_window_s: int = 120
+    idempotency_lease_s: int = 30
+    payment_sync_wait_s: float = 10.0
+    payment_async: bool = False
+    payment_success_rate: float = 0.8
+    payment_latency_min_ms: int = 50
+    payment_latency_max_ms: int = 800
+    payment_force_outcome: Literal["", "success", "fail", "hang"] = ""
+    payment_provider_timeout_s: float = 5.0
+    payment_job_timeout_s: int = 10
+    payment_job_max_tries: int = 5
+    order_expiry_scan_s: float = 1.0
+
+    # --- outbox and consumers ---
+    outbox_poll_interval_ms: int = 200
+    outbox_batch_size: int = 200
+
+    # --- web / live sync ---
+    web_host: str = "0.0.0.0"
+    web_port: int = 3000
+    api_port: int = 8000
+    live_sync_flush_ms: int = 50
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit_holds_per_minute: int = 600
+    rate_limit_ip_per_minute: int = 6000
+    max_request_bytes: int = 64 * 1024
+
+    # --- tests / e2e ---
+    browser_path: str = ""
+    currency: str = "KRW"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.app_env == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("SECRET_KEY must be set in production")
+        if not 0.0 <= self.payment_success_rate <= 1.0:
+            raise ValueError("PAYMENT_SUCCESS_RATE must be between 0 and 1")
+        if not self.hold_min_s <= self.hold_default_s <= self.hold_max_s:
+            raise ValueError("need HOLD_MIN_S <= HOLD_DEFAULT_S <= HOLD_MAX_S")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The async SQLAlchemy URL; SQLite in the data dir when nothing is set."""
+        url = self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'ticketing.db'}"
+        return to_async_url(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+def to_async_url(url: str) -> str:
+    """Accept the usual spellings (postgres://, postgresql://, sqlite://) and pick async drivers."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+def to_sync_url(url: str) -> str:
+    """The same database through a synchronous driver, for Alembic."""
+    return url.replace("sqlite+aiosqlite://", "sqlite://")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests and the CLI change the environment and then re-read it."""
+    get_settings.cache_clear()
