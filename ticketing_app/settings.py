@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     live_sync_flush_ms: int = 50
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_holds_per_minute: int = 600
-    rate_limit_ip_per_minute: int = 6000
+    rate_limit_ip_per_minute: int = 3000
     max_request_bytes: int = 64 * 1024
 
     # --- tests / e2e ---

@@ -1,0 +1,165 @@
+"""Kafka consumers: at-least-once, offsets committed only after processing, duplicates
+dropped by the envelope's eventId in the same transaction as the consumer's own writes.
+
+The embedded broker forgets committed offsets when it restarts; consumers then start from the
+earliest offset and the de-duplication table makes the re-read harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ticketing_app.db.models import ProcessedEvent
+from ticketing_app.domain.events import Envelope
+from ticketing_app.observability import metrics
+from ticketing_app.observability.tracing import span_from_traceparent
+from ticketing_app.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str  # also the Kafka consumer group and the de-duplication scope
+    handler: Handler
+
+
+async def process_envelope(rt: Runtime, spec: ConsumerSpec, env: Envelope) -> bool:
+    """Apply one message exactly once per consumer. False when it was a duplicate."""
+    async with rt.db.write_sessions() as s:
+        existing = await s.get(ProcessedEvent, (spec.name, env.eventId))
+        if existing is not None:
+            await s.rollback()
+            return False
+        s.add(ProcessedEvent(consumer=spec.name, event_uuid=env.eventId))
+        await spec.handler(s, env)
+        try:
+            await s.commit()
+        except IntegrityError:  # a concurrent duplicate won the race
+            await s.rollback()
+            return False
+    return True
+
+
+def decode(value: bytes) -> Envelope | None:
+    try:
+        return Envelope.model_validate(json.loads(value))
+    except Exception:
+        return None
+
+
+class ConsumerRunner:
+    def __init__(self, rt: Runtime, spec: ConsumerSpec):
+        self.rt = rt
+        self.spec = spec
+        self._stop = asyncio.Event()
+        self.processed = 0
+        self.duplicates = 0
+
+    async def _consume(self) -> None:
+        s = self.rt.settings
+        consumer = AIOKafkaConsumer(
+            s.kafka_topic, bootstrap_servers=s.kafka_bootstrap, group_id=self.spec.name,
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            metadata_max_age_ms=5000, session_timeout_ms=10000, heartbeat_interval_ms=1000,
+        )
+        await consumer.start()
+        try:
+            while not self._stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                for tp, messages in batches.items():
+                    for msg in messages:
+                        await self._handle(msg.value, dict(msg.headers or []))
+                    await consumer.commit({tp: messages[-1].offset + 1})
+                await self._report_lag(consumer)
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def _handle(self, value: bytes, headers: dict[str, bytes]) -> None:
+        env = decode(value)
+        if env is None:
+            log.error("poison_message_skipped", consumer=self.spec.name)
+            metrics.CONSUMER_PROCESSED.labels(self.spec.name, "poison").inc()
+            return
+        tp = headers.get("traceparent", b"").decode() or None
+        with span_from_traceparent(f"consume {env.type}", tp, consumer=self.spec.name):
+            fresh = await process_envelope(self.rt, self.spec, env)
+        if fresh:
+            self.processed += 1
+            metrics.CONSUMER_PROCESSED.labels(self.spec.name, "applied").inc()
+        else:
+            self.duplicates += 1
+            metrics.CONSUMER_PROCESSED.labels(self.spec.name, "duplicate").inc()
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        with contextlib.suppress(Exception):
+            parts: set[TopicPartition] = consumer.assignment()
+            if not parts:
+                return
+            ends = await consumer.end_offsets(list(parts))
+            lag = 0
+            for tp in parts:
+                pos = await consumer.position(tp)
+                lag += max(0, ends[tp] - pos)
+            metrics.CONSUMER_LAG.labels(self.spec.name).set(lag)
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while not self._stop.is_set():
+            try:
+                await self._consume()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker away or restarted: reconnect
+                log.warning("consumer_retry", consumer=self.spec.name, error=str(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def default_consumers() -> list[ConsumerSpec]:
+    from backend_jobs.notifications import handle_notification
+    from backend_jobs.projection import handle_projection
+
+    return [ConsumerSpec("sales-projection", handle_projection),
+            ConsumerSpec("notifications", handle_notification)]
+
+
+async def run_consumers(rt: Runtime, specs: list[ConsumerSpec] | None = None,
+                        stop: asyncio.Event | None = None) -> None:
+    runners = [ConsumerRunner(rt, spec) for spec in (specs or default_consumers())]
+    tasks = [asyncio.create_task(r.run(), name=f"consumer-{r.spec.name}") for r in runners]
+    try:
+        if stop is not None:
+            await stop.wait()
+        else:
+            await asyncio.gather(*tasks)
+    finally:
+        for r in runners:
+            r.stop()
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+
+def payload_of(env: Envelope) -> dict[str, Any]:
+    return env.payload

@@ -1,0 +1,25 @@
+"""Background tasks every web process runs: the hold-expiry sweeper (so expiries reach viewers
+even when no worker runs) and script preloading."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from backend_jobs.maintenance import sweeper_loop
+from ticketing_app.runtime import Runtime
+
+
+@contextlib.asynccontextmanager
+async def web_background_tasks(rt: Runtime) -> AsyncIterator[None]:
+    with contextlib.suppress(Exception):
+        await rt.holds.scripts.preload(rt.redis)
+    stop = asyncio.Event()
+    sweeper = asyncio.create_task(sweeper_loop(rt, stop), name="sweeper")
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sweeper, 5)

@@ -1,0 +1,60 @@
+"""The simulated payment provider (by design: there is no real one).
+
+It behaves like a provider with idempotency keys: charging the same payment id twice returns
+the first result without charging again, so a job retried after a crash cannot double-charge.
+Latency and the success ratio are settings; tests force an outcome, or a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+
+from redis.asyncio import Redis
+
+from ticketing_app.holds.keys import PROVIDER_LEDGER_PREFIX
+from ticketing_app.settings import Settings
+
+LEDGER_TTL_S = 7 * 24 * 3600
+# The simulator's console: when set (success | fail | hang), it overrides PAYMENT_FORCE_OUTCOME
+# for every worker at once, like a provider's test mode. `ticketing provider-mode` sets it.
+MODE_KEY = f"{PROVIDER_LEDGER_PREFIX}mode"
+
+
+class SimulatedProvider:
+    def __init__(self, redis: Redis, settings: Settings, rng: random.Random | None = None):
+        self.redis = redis
+        self.settings = settings
+        self.rng = rng or random.Random()
+
+    async def charge(self, payment_id: int, amount: int, currency: str) -> tuple[bool, str]:
+        """(approved, provider reference)."""
+        key = f"{PROVIDER_LEDGER_PREFIX}{payment_id}"
+        previous = await self.redis.get(key)
+        if previous is not None:
+            return self._parse(previous)
+        s = self.settings
+        raw_mode = await self.redis.get(MODE_KEY)
+        mode = (raw_mode.decode() if isinstance(raw_mode, bytes) else raw_mode) or \
+            s.payment_force_outcome
+        if mode == "hang":
+            await asyncio.sleep(3600)
+        lo, hi = s.payment_latency_min_ms, max(s.payment_latency_min_ms, s.payment_latency_max_ms)
+        await asyncio.sleep(self.rng.uniform(lo, hi) / 1000)
+        if mode in ("success", "fail"):
+            approved = mode == "success"
+        else:
+            approved = self.rng.random() < s.payment_success_rate
+        value = f"{'ok' if approved else 'declined'}:psim_{secrets.token_hex(6)}"
+        # First writer wins; a concurrent duplicate call reads the winner's result.
+        if not await self.redis.set(key, value, nx=True, ex=LEDGER_TTL_S):
+            return self._parse(await self.redis.get(key) or value)
+        await self.redis.incr(f"{PROVIDER_LEDGER_PREFIX}count:{payment_id}")
+        return approved, value.split(":", 1)[1]
+
+    @staticmethod
+    def _parse(raw: bytes | str) -> tuple[bool, str]:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        verdict, ref = text.split(":", 1)
+        return verdict == "ok", ref

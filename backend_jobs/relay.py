@@ -1,0 +1,250 @@
+"""The transactional outbox relay: publishes outbox rows to Kafka in order, at least once.
+
+A row is marked SENT only after the broker acknowledged it (acks=all). On PostgreSQL, one relay
+works at a time (an advisory lock; the others stand by) and claims rows with FOR UPDATE SKIP
+LOCKED; it wakes on NOTIFY, with polling as the fallback. On SQLite it polls.
+
+The embedded broker keeps everything in memory: after it restarts, topics are gone. The relay
+re-creates them and re-sends every row the sales projection has not processed yet, so the
+projection heals by itself (consumers de-duplicate by the envelope's eventId).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from sqlalchemy import func, select, text, update
+from sqlmodel import col
+
+from ticketing_app.db.models import OutboxEvent, ProcessedEvent
+from ticketing_app.observability import metrics
+from ticketing_app.runtime import Runtime
+from ticketing_app.services.uow import OUTBOX_CHANNEL
+from ticketing_app.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+RELAY_ADVISORY_LOCK = 7_211_001
+PROJECTION_CONSUMER = "sales-projection"
+
+
+def marker_topic(settings: Settings) -> str:
+    return f"{settings.kafka_topic}.relay-marker"
+
+
+async def ensure_topics(settings: Settings) -> bool:
+    """Create the topics if missing. True when the broker had forgotten them: the marker topic,
+    which nobody produces to (so no broker auto-creates it), is gone only after data loss."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
+                                request_timeout_ms=5000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        marker = marker_topic(settings)
+        missing = [t for t in (settings.kafka_topic, marker) if t not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([
+                    NewTopic(t, num_partitions=settings.kafka_topic_partitions if
+                             t == settings.kafka_topic else 1, replication_factor=1)
+                    for t in missing])
+        return marker in missing
+    finally:
+        await admin.close()
+
+
+def message_headers(row: OutboxEvent) -> list[tuple[str, bytes]]:
+    headers = [("eventId", row.event_uuid.encode()), ("eventType", row.event_type.encode())]
+    if row.traceparent:
+        headers.append(("traceparent", row.traceparent.encode()))
+    return headers
+
+
+class OutboxRelay:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.settings = rt.settings
+        self.producer: AIOKafkaProducer | None = None
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.published = 0
+
+    # ---- Kafka --------------------------------------------------------------------------
+    async def _connect(self) -> None:
+        created = await ensure_topics(self.settings)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
+            enable_idempotence=self.settings.kafka_idempotent_producer, linger_ms=2,
+            request_timeout_ms=10000, retry_backoff_ms=100,
+        )
+        await producer.start()
+        self.producer = producer
+        if created:
+            n = await self.requeue_unprocessed(timedelta(0))
+            log.warning("topic_recreated_requeued", rows=n)
+
+    async def _disconnect(self) -> None:
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+        self.producer = None
+
+    async def _send(self, rows: Sequence[OutboxEvent]) -> list[int]:
+        """Send in order; returns the ids the broker acknowledged (a prefix of rows)."""
+        assert self.producer is not None
+        futures = []
+        for row in rows:
+            futures.append(await self.producer.send(
+                self.settings.kafka_topic, key=row.partition_key.encode(),
+                value=json.dumps(row.payload, separators=(",", ":")).encode(),
+                headers=message_headers(row)))
+        acked: list[int] = []
+        for row, fut in zip(rows, futures, strict=True):
+            try:
+                await fut
+            except Exception as exc:
+                log.warning("publish_failed", outbox_id=row.id, error=str(exc))
+                break
+            acked.append(int(row.id or 0))
+        return acked
+
+    # ---- claiming -----------------------------------------------------------------------
+    async def publish_batch(self) -> int:
+        """Claim, send, mark. Returns how many rows were published."""
+        db = self.rt.db
+        batch = self.settings.outbox_batch_size
+        async with db.write_sessions() as s:
+            if db.is_postgres:
+                got = (await s.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                       {"k": RELAY_ADVISORY_LOCK})).scalar()
+                if not got:
+                    await s.rollback()
+                    return 0
+                q = (select(OutboxEvent).where(OutboxEvent.status == "PENDING")
+                     .order_by(col(OutboxEvent.id)).limit(batch)
+                     .with_for_update(skip_locked=True))
+            else:
+                q = (select(OutboxEvent).where(OutboxEvent.status == "PENDING")
+                     .order_by(col(OutboxEvent.id)).limit(batch))
+            rows = list((await s.execute(q)).scalars())
+            if not rows:
+                await s.rollback()
+                return 0
+            try:
+                acked = await self._send(rows)
+            except Exception:
+                await s.rollback()
+                raise
+            if acked:
+                await s.execute(update(OutboxEvent).where(col(OutboxEvent.id).in_(acked))
+                                .values(status="SENT", sent_at=datetime.now(UTC),
+                                        attempts=OutboxEvent.attempts + 1))
+            failed = [int(r.id or 0) for r in rows if int(r.id or 0) not in set(acked)]
+            if failed:
+                await s.execute(update(OutboxEvent).where(col(OutboxEvent.id).in_(failed[:1]))
+                                .values(attempts=OutboxEvent.attempts + 1,
+                                        last_error="broker did not acknowledge"))
+            await s.commit()
+        self.published += len(acked)
+        metrics.OUTBOX_PUBLISHED.inc(len(acked))
+        if failed:
+            raise ConnectionError("broker did not acknowledge every message")
+        return len(acked)
+
+    async def requeue_unprocessed(self, older_than: timedelta) -> int:
+        """Rows marked SENT that the projection never processed go out again."""
+        cutoff = datetime.now(UTC) - older_than
+        async with self.rt.db.write_sessions() as s:
+            done = select(ProcessedEvent.event_uuid).where(
+                ProcessedEvent.consumer == PROJECTION_CONSUMER)
+            res = await s.execute(
+                update(OutboxEvent)
+                .where(col(OutboxEvent.status) == "SENT", col(OutboxEvent.sent_at) < cutoff,
+                       col(OutboxEvent.event_uuid).not_in(done))
+                .values(status="PENDING"))
+            await s.commit()
+        return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def update_backlog_metrics(self) -> tuple[int, float]:
+        async with self.rt.db.read_sessions() as s:
+            n, oldest = (await s.execute(select(func.count(), func.min(OutboxEvent.created_at))
+                                         .where(OutboxEvent.status == "PENDING"))).one()
+        lag = 0.0
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            lag = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        metrics.OUTBOX_BACKLOG.set(n)
+        metrics.OUTBOX_LAG.set(lag)
+        return int(n), lag
+
+    # ---- loops --------------------------------------------------------------------------
+    async def _listen_notify(self) -> None:
+        """PostgreSQL only: NOTIFY at commit wakes the relay at once."""
+        import psycopg
+
+        url = self.rt.db.url.replace("postgresql+psycopg://", "postgresql://")
+        while not self._stop.is_set():
+            try:
+                conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox_listen_failed", error=str(exc))
+                await asyncio.sleep(1)
+
+    async def run(self) -> None:
+        listener = None
+        if self.rt.db.is_postgres:
+            listener = asyncio.create_task(self._listen_notify(), name="outbox-listen")
+        poll = self.settings.outbox_poll_interval_ms / 1000
+        backoff = 0.1
+        last_requeue = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                try:
+                    if self.producer is None:
+                        await self._connect()
+                        backoff = 0.1
+                    n = await self.publish_batch()
+                    if time.monotonic() - last_requeue > 30:
+                        last_requeue = time.monotonic()
+                        requeued = await self.requeue_unprocessed(timedelta(seconds=60))
+                        if requeued:
+                            log.warning("requeued_undelivered", rows=requeued)
+                        await self.update_backlog_metrics()
+                    if n:
+                        continue
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), poll)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("relay_retry", error=str(exc), backoff=backoff)
+                    await self._disconnect()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), backoff)
+                    backoff = min(backoff * 2, 1.0)
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await listener
+            await self._disconnect()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()

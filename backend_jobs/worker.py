@@ -1,0 +1,104 @@
+"""ARQ worker settings: one worker for payments (short timeouts), one for everything else.
+
+`ticketing worker` runs both in one process; production can scale each as its own service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from typing import Any, ClassVar
+
+import structlog
+from arq import cron
+from arq.worker import Worker, func
+
+from backend_jobs.maintenance import expire_orders, sweeper_loop
+from backend_jobs.payments import process_payment
+from backend_jobs.provider import SimulatedProvider
+from backend_jobs.queues import JOBS_QUEUE, PAYMENTS_QUEUE, deserialize, redis_settings, serialize
+from ticketing_app.observability.tracing import configure_tracing
+from ticketing_app.runtime import create_runtime, set_runtime
+from ticketing_app.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+async def on_startup(ctx: dict[str, Any]) -> None:
+    configure_tracing("ticketing-worker")
+    rt = await create_runtime()
+    set_runtime(rt)
+    ctx["rt"] = rt
+    ctx["provider"] = SimulatedProvider(rt.redis, rt.settings, random.Random())
+    ctx["stop"] = asyncio.Event()
+    if ctx.get("run_sweeper"):
+        ctx["sweeper"] = asyncio.create_task(sweeper_loop(rt, ctx["stop"]), name="sweeper")
+
+
+async def on_shutdown(ctx: dict[str, Any]) -> None:
+    ctx["stop"].set()
+    task = ctx.get("sweeper")
+    if task is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 5)
+    await ctx["rt"].close()
+
+
+def _every_second() -> set[int]:
+    return set(range(60))
+
+
+class PaymentWorkerSettings:
+    functions: ClassVar = [
+        func(process_payment, name="process_payment", timeout=get_settings().payment_job_timeout_s,
+             max_tries=get_settings().payment_job_max_tries),
+    ]
+    queue_name = PAYMENTS_QUEUE
+    on_startup = on_startup
+    on_shutdown = on_shutdown
+    job_serializer = serialize
+    job_deserializer = deserialize
+    poll_delay = 0.02
+    max_jobs = 200
+    job_timeout = get_settings().payment_job_timeout_s
+    keep_result = 60
+    handle_signals = False
+
+
+class JobsWorkerSettings:
+    functions: ClassVar[list[Any]] = []
+    cron_jobs: ClassVar = [cron(expire_orders, second=_every_second(), run_at_startup=True,
+                                unique=True, timeout=30)]
+    queue_name = JOBS_QUEUE
+    on_startup = on_startup
+    on_shutdown = on_shutdown
+    job_serializer = serialize
+    job_deserializer = deserialize
+    poll_delay = 0.2
+    max_jobs = 20
+    job_timeout = 600
+    keep_result = 3600
+    handle_signals = False
+
+
+def build_worker(cls: type, settings: Settings, **ctx: Any) -> Worker:
+    kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("_")}
+    return Worker(redis_settings=redis_settings(settings), ctx=dict(ctx), **kwargs)
+
+
+async def run_workers(settings: Settings | None = None, payments: bool = True,
+                      jobs: bool = True) -> None:
+    """Both workers in one process; SIGTERM/SIGINT drain running jobs, then stop."""
+    settings = settings or get_settings()
+    workers = []
+    if payments:
+        workers.append(build_worker(PaymentWorkerSettings, settings, run_sweeper=True))
+    if jobs:
+        workers.append(build_worker(JobsWorkerSettings, settings, run_sweeper=not payments))
+    try:
+        await asyncio.gather(*(w.async_run() for w in workers))
+    finally:
+        for w in workers:
+            with contextlib.suppress(Exception):
+                await w.close()

@@ -1,0 +1,83 @@
+"""The REST API as a FastAPI app. Mounted on the Reflex backend through `api_transformer`
+(`ticketing web`), or served alone (`ticketing api`) for load tools and tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from ticketing_app.api.errors import install_error_handlers
+from ticketing_app.api.middleware import BodyLimitMiddleware, BuyerCookieMiddleware, TraceMiddleware
+from ticketing_app.api.routes import buyers, catalog, health, orders, payments, reservations
+from ticketing_app.domain import errors
+from ticketing_app.settings import get_settings
+
+
+def create_api(standalone: bool = False) -> FastAPI:
+    settings = get_settings()
+    lifespan = _standalone_lifespan if standalone else None
+    app = FastAPI(
+        title="Ticketing API",
+        version="1.0",
+        description="Seat holds, idempotent orders and payments; the original v1.0 contract.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    for r in (catalog.router, reservations.router, orders.router, payments.router,
+              buyers.router, health.router):
+        app.include_router(r)
+    _install_extra_routers(app)
+
+    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                   include_in_schema=False)
+    async def _unknown_api(path: str) -> None:
+        raise errors.NotFound(f"No API route /api/{path}.")
+
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Content-Type", "X-Caller-Id", "Idempotency-Key",
+                                          "traceparent"],
+                           expose_headers=["Trace-Id", "Retry-After"])
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(BuyerCookieMiddleware)
+    app.add_middleware(TraceMiddleware)
+    return app
+
+
+def _install_extra_routers(app: FastAPI) -> None:
+    """Routers added by later features (admin, check-in, waiting room) register here."""
+    import importlib
+
+    for module in ("ticketing_app.api.routes.admin", "ticketing_app.api.routes.checkins",
+                   "ticketing_app.api.routes.waiting_room", "ticketing_app.api.routes.tickets"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        app.include_router(mod.router)
+
+
+@asynccontextmanager
+async def _standalone_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    from backend_jobs.lifecycle import web_background_tasks
+    from ticketing_app.observability.tracing import configure_tracing
+    from ticketing_app.runtime import close_runtime, get_runtime
+
+    configure_tracing("ticketing-api")
+    rt = await get_runtime()
+    async with web_background_tasks(rt):
+        yield
+    await close_runtime()
+
+
+def create_standalone_app() -> FastAPI:
+    return create_api(standalone=True)

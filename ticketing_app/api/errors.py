@@ -1,0 +1,103 @@
+"""One error body for every failure: `{code, message, traceId, details?}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ticketing_app.domain import errors
+from ticketing_app.observability.tracing import current_trace_id
+
+log = structlog.get_logger(__name__)
+
+STATUS_CODES = {
+    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 410: "RESERVATION_EXPIRED",
+    413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 422: "VALIDATION_FAILED",
+    429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE",
+}
+
+
+def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None
+               ) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "message": message, "traceId": current_trace_id()}
+    if details:
+        body["details"] = details
+    return body
+
+
+def error_response(status: int, code: str, message: str,
+                   details: list[dict[str, Any]] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+def domain_error_response(exc: errors.DomainError) -> JSONResponse:
+    headers = None
+    if isinstance(exc, errors.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+
+def _validation_details(exc: RequestValidationError) -> tuple[bool, list[dict[str, Any]]]:
+    """(malformed, details): unparseable JSON, a missing body or a missing header is a 400;
+    well-formed input with wrong fields is a 422."""
+    malformed = False
+    details = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ())]
+        kind = e.get("type", "")
+        if kind == "json_invalid" or (kind == "missing" and loc in (["body"], [])) or (
+            loc and loc[0] == "header"
+        ):
+            malformed = True
+        if kind == "json_invalid":
+            field = "body"
+        else:
+            field = ".".join(loc[1:]) if len(loc) > 1 else (loc[0] if loc else "body")
+        details.append({"field": field, "message": e.get("msg", "invalid")})
+    return malformed, details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.DomainError)
+    async def _domain(_: Request, exc: errors.DomainError) -> JSONResponse:
+        return domain_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        malformed, details = _validation_details(exc)
+        if malformed:
+            return error_response(400, "BAD_REQUEST", "The request is malformed.", details)
+        return error_response(422, "VALIDATION_FAILED", "The request is invalid.", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = STATUS_CODES.get(exc.status_code, "INTERNAL_ERROR" if exc.status_code >= 500
+                                else "BAD_REQUEST")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        return error_response(exc.status_code, code, message,
+                              headers=getattr(exc, "headers", None))
+
+    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency_unavailable", error=str(exc)[:300])
+        return error_response(503, "SERVICE_UNAVAILABLE",
+                              "A dependency is unavailable; retry shortly.")
+
+    for exc_type in (OperationalError, DBAPIError, PoolTimeout, RedisConnectionError,
+                     RedisTimeoutError, ConnectionError, OSError):
+        app.add_exception_handler(exc_type, _unavailable)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", error=str(exc))
+        return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")

@@ -1,0 +1,49 @@
+"""Orders: idempotent creation (Idempotency-Key required), reads and cancellation by the buyer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+
+from ticketing_app.api.deps import CallerDep, RuntimeDep
+from ticketing_app.api.schemas import ErrorBody, OrderIn, OrderOut
+from ticketing_app.domain import errors
+
+router = APIRouter(prefix="/api/orders", tags=["orders"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 422, 503)
+}
+
+
+@router.post("", status_code=201, response_model=OrderOut, responses=ERRORS)
+async def create_order(
+    body: OrderIn, buyer: CallerDep, rt: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    code, out = await rt.orders.create(buyer, idempotency_key, body.eventId, body.seatIds)
+    if code >= 400:  # a stored error answer, replayed for the same key
+        raise _stored_error(code, out)
+    return JSONResponse(out, status_code=code)
+
+
+def _stored_error(status: int, body: dict[str, Any]) -> errors.DomainError:
+    exc = errors.DomainError(body.get("message"), body.get("details"))
+    exc.status, exc.code = status, body.get("code", "BAD_REQUEST")
+    return exc
+
+
+@router.get("/{order_id}", response_model=OrderOut, responses=ERRORS)
+async def get_order(order_id: int, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    return (await rt.orders.get(order_id, buyer)).public()
+
+
+@router.get("", response_model=list[OrderOut], responses=ERRORS)
+async def my_orders(buyer: CallerDep, rt: RuntimeDep) -> list[dict[str, Any]]:
+    return [v.public() for v in await rt.orders.list_for_buyer(buyer)]
+
+
+@router.post("/{order_id}/cancel", response_model=OrderOut, responses=ERRORS)
+async def cancel_order(order_id: int, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    return (await rt.orders.cancel(order_id, buyer, "cancelled by buyer")).public()

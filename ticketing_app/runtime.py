@@ -1,0 +1,117 @@
+"""The process-wide set of clients and services, built once per event loop.
+
+Entry points (the REST API, the Reflex states, the worker, the relay, the CLI) ask for the
+runtime instead of creating clients at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from ticketing_app.db.engine import Database, create_database
+from ticketing_app.holds.store import HoldStore
+from ticketing_app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+
+    from ticketing_app.services.admin import AdminService
+    from ticketing_app.services.catalog import CatalogService
+    from ticketing_app.services.orders import OrderService
+    from ticketing_app.services.payments import PaymentService
+    from ticketing_app.services.reservations import ReservationService
+
+
+def redis_client(url: str, max_connections: int) -> Redis:
+    """A blocking pool: waits for a free connection instead of failing under a burst."""
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10)
+    return Redis(connection_pool=pool)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    redis: Redis
+    holds: HoldStore
+    catalog: CatalogService = field(init=False)
+    reservations: ReservationService = field(init=False)
+    orders: OrderService = field(init=False)
+    payments: PaymentService = field(init=False)
+    admin: AdminService = field(init=False)
+    _arq: ArqRedis | None = None
+
+    def __post_init__(self) -> None:
+        from ticketing_app.services.admin import AdminService
+        from ticketing_app.services.catalog import CatalogService
+        from ticketing_app.services.orders import OrderService
+        from ticketing_app.services.payments import PaymentService
+        from ticketing_app.services.reservations import ReservationService
+
+        self.catalog = CatalogService(self)
+        self.holds.loader = self.catalog.load_event_state
+        self.reservations = ReservationService(self)
+        self.orders = OrderService(self)
+        self.payments = PaymentService(self)
+        self.admin = AdminService(self)
+
+    async def arq(self) -> ArqRedis:
+        if self._arq is None:
+            from backend_jobs.queues import create_arq_pool
+
+            self._arq = await create_arq_pool(self.settings)
+        return self._arq
+
+    async def close(self) -> None:
+        await self.payments.close()
+        if self._arq is not None:
+            await self._arq.aclose()
+        await self.redis.aclose()
+        await self.db.dispose()
+
+
+def require_url(value: str, name: str) -> str:
+    if not value:
+        raise RuntimeError(
+            f"{name} is not set. `ticketing up` starts embedded services and sets it; "
+            f"standalone processes need it in the environment."
+        )
+    return value
+
+
+async def create_runtime(settings: Settings | None = None) -> Runtime:
+    settings = settings or get_settings()
+    db = create_database(settings.effective_database_url, settings.db_pool_size)
+    redis = redis_client(require_url(settings.redis_url, "REDIS_URL"),
+                         settings.redis_max_connections)
+    return Runtime(settings=settings, db=db, redis=redis, holds=HoldStore(redis))
+
+
+_runtimes: dict[int, asyncio.Task[Runtime]] = {}
+
+
+async def get_runtime() -> Runtime:
+    """One runtime per event loop (Reflex and the API share the backend's loop)."""
+    loop_id = id(asyncio.get_running_loop())
+    task = _runtimes.get(loop_id)
+    if task is None or (task.done() and task.exception() is not None):
+        task = asyncio.ensure_future(create_runtime())
+        _runtimes[loop_id] = task
+    return await asyncio.shield(task)
+
+
+def set_runtime(rt: Runtime) -> None:
+    """Install an already-built runtime for the current loop (tests, the worker)."""
+    fut: asyncio.Future[Runtime] = asyncio.get_running_loop().create_future()
+    fut.set_result(rt)
+    _runtimes[id(asyncio.get_running_loop())] = fut  # type: ignore[assignment]
+
+
+async def close_runtime() -> None:
+    task = _runtimes.pop(id(asyncio.get_running_loop()), None)
+    if task is not None and task.done() and task.exception() is None:
+        await task.result().close()

@@ -1,0 +1,169 @@
+"""Payments: the API side. `authorize` records a PENDING payment and enqueues the worker's
+job; it then waits (up to PAYMENT_SYNC_WAIT_S) for the worker's announcement on Redis, so
+clients of the original get their synchronous `success`/`fail`; past that it answers pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy import select
+from sqlmodel import col
+
+from ticketing_app.db.models import Order, Payment
+from ticketing_app.domain import errors
+from ticketing_app.domain.orders import OrderStatus, PaymentStatus
+from ticketing_app.holds.keys import PAYMENT_CHANNEL_PREFIX
+from ticketing_app.observability.tracing import current_trace_id, current_traceparent
+from ticketing_app.services.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from ticketing_app.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+FINAL = {PaymentStatus.AUTHORIZED.value, PaymentStatus.FAILED.value,
+         PaymentStatus.TIMED_OUT.value, PaymentStatus.REFUNDED.value}
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    order_id: int
+    payment_id: int
+    status: str  # a PaymentStatus value
+
+    @property
+    def public_status(self) -> str:
+        if self.status == PaymentStatus.AUTHORIZED.value:
+            return "success"
+        if self.status == PaymentStatus.PENDING.value:
+            return "pending"
+        return "fail"
+
+
+class PaymentWaiter:
+    """One pattern subscription per process, fanning outcomes out to waiting requests."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self._waiters: dict[int, list[asyncio.Future[str]]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = self.rt.redis.pubsub()
+                await pubsub.psubscribe(PAYMENT_CHANNEL_PREFIX + "*")
+                self._ready.set()
+                async for msg in pubsub.listen():
+                    if msg.get("type") != "pmessage":
+                        continue
+                    channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) \
+                        else msg["channel"]
+                    pid = int(channel[len(PAYMENT_CHANNEL_PREFIX):])
+                    status = json.loads(msg["data"])["status"]
+                    for fut in self._waiters.pop(pid, []):
+                        if not fut.done():
+                            fut.set_result(status)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis restarted: resubscribe
+                log.warning("payment_waiter_reconnect", error=str(exc))
+                await asyncio.sleep(0.5)
+
+    async def wait(self, payment_id: int, timeout: float) -> str | None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen(), name="payment-waiter")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), 2)
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(payment_id, []).append(fut)
+        try:
+            # The job may have finished before we subscribed: look once more.
+            status = await self.rt.payments.status(payment_id)
+            if status in FINAL:
+                return status
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            lst = self._waiters.get(payment_id)
+            if lst and fut in lst:
+                lst.remove(fut)
+                if not lst:
+                    self._waiters.pop(payment_id, None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
+class PaymentService:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.waiter = PaymentWaiter(rt)
+
+    async def close(self) -> None:
+        await self.waiter.close()
+
+    async def status(self, payment_id: int) -> str:
+        async with self.rt.db.read_sessions() as s:
+            p = await s.get(Payment, payment_id)
+        return p.status if p else PaymentStatus.PENDING.value
+
+    async def start(self, buyer: str | None, order_id: int) -> tuple[Payment, bool]:
+        """Returns the order's payment (a new PENDING one, or the existing attempt) and whether
+        a job must run. An order has at most one live payment attempt."""
+        view = await self.rt.orders.get(order_id, buyer)
+        order = view.order
+        async with UnitOfWork(self.rt.db) as uow:
+            s = uow.session
+            # Lock the order row first, so two concurrent authorizations make one payment.
+            fresh = await s.get(Order, order_id, with_for_update=not self.rt.db.is_sqlite)
+            assert fresh is not None
+            existing = (await s.execute(
+                select(Payment).where(Payment.order_id == order_id)
+                .order_by(col(Payment.id).desc()).limit(1))).scalar_one_or_none()
+            if existing is not None and existing.status != PaymentStatus.FAILED.value:
+                return existing, existing.status == PaymentStatus.PENDING.value
+            if fresh.status != OrderStatus.CREATED.value:
+                if existing is not None:
+                    return existing, False
+                raise errors.Conflict(
+                    f"Order is {fresh.status}; it cannot be paid.",
+                    [{"field": "orderId", "message": f"status {fresh.status}"}])
+            payment = Payment(order_id=order_id, status=PaymentStatus.PENDING.value,
+                              amount=order.total, currency=order.currency,
+                              trace_id=current_trace_id(), traceparent=current_traceparent())
+            s.add(payment)
+            await uow.commit()
+        return payment, True
+
+    async def enqueue(self, payment: Payment) -> None:
+        from backend_jobs.queues import enqueue_payment
+
+        await enqueue_payment(await self.rt.arq(), int(payment.id or 0), payment.traceparent)
+
+    async def authorize(self, buyer: str | None, order_id: int, wait: bool = True
+                        ) -> PaymentOutcome:
+        payment, needs_job = await self.start(buyer, order_id)
+        pid = int(payment.id or 0)
+        if needs_job:
+            await self.enqueue(payment)
+        status = payment.status
+        if status == PaymentStatus.PENDING.value and wait:
+            status = await self.waiter.wait(pid, self.rt.settings.payment_sync_wait_s) or status
+        return PaymentOutcome(order_id, pid, status)
+
+    async def announce(self, payment_id: int, status: str) -> None:
+        """The worker tells every waiting API process."""
+        await self.rt.redis.publish(f"{PAYMENT_CHANNEL_PREFIX}{payment_id}",
+                                    json.dumps({"status": status}))

@@ -1,0 +1,96 @@
+"""Holding seats: the hot path. One Lua script call per request, no database round trip."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ticketing_app.domain import errors
+from ticketing_app.domain.seats import clamp_hold_seconds
+
+if TYPE_CHECKING:
+    from ticketing_app.runtime import Runtime
+
+MAX_SEATS_PER_REQUEST = 50
+
+
+@dataclass(frozen=True)
+class Hold:
+    event_id: int
+    seat_ids: list[int]
+    hold_seconds: int
+    expires_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class MyHold:
+    seat_id: int
+    expires_at_ms: int
+    in_order: bool
+
+
+def ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def check_seat_ids(seat_ids: Sequence[int]) -> list[int]:
+    if not seat_ids:
+        raise errors.ValidationFailed(
+            "Choose at least one seat.", [{"field": "seatIds", "message": "must not be empty"}]
+        )
+    if len(seat_ids) > MAX_SEATS_PER_REQUEST:
+        raise errors.ValidationFailed(
+            f"At most {MAX_SEATS_PER_REQUEST} seats per request.",
+            [{"field": "seatIds", "message": f"at most {MAX_SEATS_PER_REQUEST}"}],
+        )
+    return list(dict.fromkeys(int(s) for s in seat_ids))
+
+
+class ReservationService:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    async def hold(
+        self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None
+    ) -> Hold:
+        seats = check_seat_ids(seat_ids)
+        tag = self.rt.catalog.tag_for(event_id, buyer)
+        res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds)
+        ev = await self.rt.catalog.get_event(event_id)
+        secs = clamp_hold_seconds(hold_seconds, ev.hold_default_s, ev.hold_min_s, ev.hold_max_s)
+        return Hold(event_id, seats, secs, ms_to_dt(res.expires_at_ms), res.version)
+
+    async def extend(
+        self, buyer: str, event_id: int, seat_ids: Sequence[int], seconds: int | None
+    ) -> datetime:
+        seats = check_seat_ids(seat_ids)
+        await self.rt.catalog.get_event(event_id)
+        return ms_to_dt(await self.rt.holds.extend(event_id, buyer, seats, seconds))
+
+    async def release(self, buyer: str, event_id: int, seat_ids: Sequence[int]) -> int:
+        seats = check_seat_ids(seat_ids)
+        await self.rt.catalog.get_event(event_id)
+        return await self.rt.holds.release(event_id, buyer, seats)
+
+    async def release_all_mine(self, buyer: str, event_id: int) -> int:
+        """Empties the buyer's cart (holds only; seats in an order stay with the order)."""
+        held = [h.seat_id for h in await self.my_holds(buyer, event_id) if not h.in_order]
+        if not held:
+            return 0
+        return await self.rt.holds.release(event_id, buyer, held, force=False)
+
+    async def my_holds(self, buyer: str, event_id: int) -> list[MyHold]:
+        seat_ids = await self.rt.holds.my_seats(event_id, buyer)
+        if not seat_ids:
+            return []
+        snap = await self.rt.catalog.snapshot(event_id)
+        out = []
+        for sid in seat_ids:
+            st = snap.states.get(sid)
+            if st and st.code in ("H", "O") and st.buyer == buyer and \
+                    st.expires_at_ms > snap.now_ms:
+                out.append(MyHold(sid, st.expires_at_ms, st.code == "O"))
+        return sorted(out, key=lambda h: h.seat_id)

@@ -1,0 +1,65 @@
+"""Unit of work: one write transaction; outbox rows go into it, so a state change and the
+event announcing it commit together or not at all (no dual write)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ticketing_app.db.engine import Database
+from ticketing_app.db.models import OutboxEvent
+from ticketing_app.domain.events import Envelope
+from ticketing_app.observability.tracing import current_trace_id, current_traceparent
+
+OUTBOX_CHANNEL = "tk_outbox"
+
+
+class UnitOfWork:
+    def __init__(self, db: Database):
+        self.db = db
+        self.session: AsyncSession = db.write_sessions()
+        self._outbox_added = False
+        self.committed = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self.committed:
+            # Objects read here stay usable after an early return (a rollback would expire
+            # them, detached, with nothing left to reload them from).
+            self.session.expunge_all()
+            await self.session.rollback()
+        await self.session.close()
+
+    def emit(
+        self, event_type: str, aggregate_id: int | str, partition_key: int | str,
+        payload: dict[str, Any],
+    ) -> Envelope:
+        """Record an event for Kafka in this transaction."""
+        env = Envelope(
+            type=event_type, aggregateId=str(aggregate_id), traceId=current_trace_id(),
+            payload=payload,
+        )
+        self.session.add(
+            OutboxEvent(
+                event_uuid=env.eventId, event_type=event_type, aggregate_id=str(aggregate_id),
+                partition_key=str(partition_key), payload=env.model_dump(),
+                trace_id=env.traceId, traceparent=current_traceparent(),
+            )
+        )
+        self._outbox_added = True
+        return env
+
+    async def commit(self) -> None:
+        if self._outbox_added and self.db.is_postgres:
+            # Wakes the relay at commit time (NOTIFY is transactional); it also polls.
+            await self.session.execute(text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')"))
+        await self.session.commit()
+        self.committed = True
