@@ -138,16 +138,38 @@ def api(
     port: Annotated[int, typer.Option(help="Port")] = 0,
     host: Annotated[str, typer.Option(help="Interface")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(help="Processes")] = 1,
+    server: Annotated[str, typer.Option(help="granian or uvicorn (default: API_SERVER)")] = "",
 ) -> None:
     """The REST API alone (no web UI), for load tools and other clients."""
     _configure_logging()
+    settings = get_settings()
+    server = server or settings.api_server
+    port = port or settings.api_port
+    target = "ticketing_app.api.app:create_standalone_app"
+    if server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+
+        Granian(target, factory=True, address=host, port=port, workers=workers,
+                interface=Interfaces.ASGI, loop=Loops.uvloop, log_enabled=False,
+                websockets=False, backlog=4096).serve()
+        return
+    if server != "uvicorn":
+        raise typer.BadParameter("--server must be granian or uvicorn")
     import uvicorn
 
-    settings = get_settings()
-    uvicorn.run("ticketing_app.api.app:create_standalone_app", factory=True, host=host,
-                port=port or settings.api_port, workers=workers, loop="uvloop",
+    uvicorn.run(target, factory=True, host=host, port=port, workers=workers, loop="uvloop",
                 http="httptools", log_level="warning", access_log=False,
                 timeout_graceful_shutdown=10, backlog=4096)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             add_help_option=False)
+def bench(ctx: typer.Context) -> None:
+    """Benchmarks and load tests, the same as `python -m bench` (`ticketing bench --help`)."""
+    from bench.cli import app as bench_app
+
+    bench_app(ctx.args, prog_name="ticketing bench")
 
 
 @app.command()

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     web_host: str = "0.0.0.0"
     web_port: int = 3000
     api_port: int = 8000
+    # ASGI server for `ticketing api`: granian (Rust HTTP stack) or uvicorn (httptools+uvloop).
+    api_server: Literal["granian", "uvicorn"] = "uvicorn"
     live_sync_flush_ms: int = 50
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_holds_per_minute: int = 600

@@ -1,0 +1,1 @@
+"""One module per scenario; each exports `SCENARIO` (see bench/scenario.py)."""
