@@ -140,6 +140,7 @@ class RunResult:
     procs: list[ProcResult]
     samples: Samples
     wall_s: float
+    started_at: float = 0.0  # time.time() of the common start; sample offsets count from it
     server_cpu: dict[str, float] = field(default_factory=dict)  # process name -> cores used
 
     @property
@@ -270,7 +271,7 @@ async def run_processes(
     server_cpu = sampler.stop() if sampler_started else {}
     ordered = [results[i] for i in range(len(procs))]
     return RunResult(ordered, Samples.merge([r.samples for r in ordered]),
-                     time.time() - max(t0, start_at), server_cpu)
+                     time.time() - max(t0, start_at), start_at, server_cpu)
 
 
 def _next_message(q: Any) -> tuple[str, int, Any] | None:
