@@ -76,8 +76,14 @@ class Settings(BaseSettings):
     web_host: str = "0.0.0.0"
     web_port: int = 3000
     api_port: int = 8000
-    # ASGI server for `ticketing api`: granian (Rust HTTP stack) or uvicorn (httptools+uvloop).
-    api_server: Literal["granian", "uvicorn"] = "uvicorn"
+    # FastAPI's own OpenTelemetry (a second server span per request, spans per dependency and
+    # serialization, OTel metrics and logs). Off: TraceMiddleware already traces every request
+    # and prometheus has the latency histogram; on, it costs a share of every request's CPU
+    # (see docs/bench.md).
+    fastapi_native_telemetry: bool = False
+    # ASGI server for `ticketing api`: granian (Rust HTTP stack; measured ~1.8x the requests per
+    # CPU second of uvicorn+httptools on this API, docs/bench.md) or uvicorn.
+    api_server: Literal["granian", "uvicorn"] = "granian"
     live_sync_flush_ms: int = 50
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit_holds_per_minute: int = 600

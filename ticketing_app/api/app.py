@@ -8,12 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 
 from ticketing_app.api.errors import install_error_handlers
 from ticketing_app.api.middleware import BodyLimitMiddleware, BuyerCookieMiddleware, TraceMiddleware
 from ticketing_app.api.routes import buyers, catalog, health, orders, payments, reservations
 from ticketing_app.domain import errors
 from ticketing_app.settings import get_settings
+
+NATIVE_TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False,
+                                         "operation_spans": False}
 
 
 def create_api(standalone: bool = False) -> FastAPI:
@@ -27,6 +31,7 @@ def create_api(standalone: bool = False) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        telemetry=None if settings.fastapi_native_telemetry else NATIVE_TELEMETRY_OFF,
     )
     install_error_handlers(app)
     for r in (catalog.router, reservations.router, orders.router, payments.router,

@@ -42,8 +42,17 @@ def configure_tracing(service_name: str) -> TracerProvider:
     return provider
 
 
+_tracer: tuple[object, trace.Tracer] | None = None
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer("ticketing")
+    """One tracer per provider: `get_tracer` builds a new one on every call, which cost a
+    measurable share of a request's CPU on the hot path."""
+    global _tracer
+    provider = trace.get_tracer_provider()
+    if _tracer is None or _tracer[0] is not provider:
+        _tracer = (provider, trace.get_tracer("ticketing"))
+    return _tracer[1]
 
 
 def current_trace_id() -> str:
