@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / ".data"
     log_level: str = "INFO"
     log_json: bool = False
+    # --- operations (health, metrics, shutdown) ---
+    # Port of the health+metrics endpoint of the worker, relay and consumer processes
+    # (/metrics, /actuator/health[/liveness|/readiness]); 0 = none. The web/API process
+    # serves the same paths on its own port.
+    ops_port: int = 0
+    ops_host: str = "0.0.0.0"
+    # How often background gauges (outbox backlog/lag, queue depth) are refreshed.
+    metrics_interval_s: float = 1.0
+    # On SIGTERM: how long workers wait for running jobs and servers for open requests.
+    shutdown_grace_s: float = 20.0
 
     # --- services (empty = embedded) ---
     database_url: str = ""

@@ -69,14 +69,17 @@ def _install_extra_routers(app: FastAPI) -> None:
 @asynccontextmanager
 async def _standalone_lifespan(_: FastAPI) -> AsyncIterator[None]:
     from backend_jobs.lifecycle import web_background_tasks
-    from ticketing_app.observability.tracing import configure_tracing
+    from ticketing_app.observability.metrics import mark_worker_exit
+    from ticketing_app.observability.setup import flush_traces, setup_observability
     from ticketing_app.runtime import close_runtime, get_runtime
 
-    configure_tracing("ticketing-api")
+    setup_observability("api")
     rt = await get_runtime()
     async with web_background_tasks(rt):
         yield
     await close_runtime()
+    flush_traces()
+    mark_worker_exit()
 
 
 def create_standalone_app() -> FastAPI:

@@ -324,7 +324,7 @@ class OrderService:
                 .values(status=status.value, failure_reason=reason, updated_at=now_utc()))
             if res.rowcount == 1:  # type: ignore[attr-defined]
                 self._emit(uow, EventType.PAYMENT_FAILED, view, paymentId=payment_id,
-                           reason=reason)
+                           reason=reason, paymentStatus=status.value)
             cancelled = await self._cancel_in(uow, view, f"payment {status.value.lower()}")
             await uow.commit()
         if cancelled or order.status == OrderStatus.CANCELLED.value:
