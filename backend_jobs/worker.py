@@ -28,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 async def on_startup(ctx: dict[str, Any]) -> None:
     configure_tracing("ticketing-worker")
-    rt = await create_runtime()
+    rt = await create_runtime(ctx.get("settings"))
     set_runtime(rt)
     ctx["rt"] = rt
     ctx["provider"] = SimulatedProvider(rt.redis, rt.settings, random.Random())
@@ -85,7 +85,8 @@ class JobsWorkerSettings:
 
 def build_worker(cls: type, settings: Settings, **ctx: Any) -> Worker:
     kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("_")}
-    return Worker(redis_settings=redis_settings(settings), ctx=dict(ctx), **kwargs)
+    return Worker(redis_settings=redis_settings(settings), ctx={"settings": settings, **ctx},
+                  **kwargs)
 
 
 async def report_queue_depth(rt: Runtime, stop: asyncio.Event) -> None:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -27,6 +29,7 @@ def create_api(standalone: bool = False) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        **_no_native_telemetry(),
     )
     install_error_handlers(app)
     for r in (catalog.router, reservations.router, orders.router, payments.router,
@@ -49,6 +52,15 @@ def create_api(standalone: bool = False) -> FastAPI:
     app.add_middleware(BuyerCookieMiddleware)
     app.add_middleware(TraceMiddleware)
     return app
+
+
+def _no_native_telemetry() -> dict[str, Any]:
+    """FastAPI >= 0.16x makes its own OpenTelemetry server span once a tracer provider is set;
+    ours (TraceMiddleware) already is the request's span and covers the middleware too, so the
+    native one would only duplicate it on the hot path."""
+    if "telemetry" in inspect.signature(FastAPI).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    return {}
 
 
 def _install_extra_routers(app: FastAPI) -> None:

@@ -42,11 +42,13 @@ def _shared_processors() -> list[Any]:
     ]
 
 
-def configure_logging(stream: Any = None) -> None:
-    """Idempotent; `stream` (default stderr) is where every line goes."""
+def configure_logging(stream: Any = None, json_lines: bool | None = None) -> None:
+    """Idempotent; `stream` (default stderr) is where every line goes; `json_lines` overrides
+    LOG_JSON."""
     settings = get_settings()
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
-    renderer: Any = (structlog.processors.JSONRenderer() if settings.log_json
+    as_json = settings.log_json if json_lines is None else json_lines
+    renderer: Any = (structlog.processors.JSONRenderer() if as_json
                      else structlog.dev.ConsoleRenderer(colors=False))
     structlog.configure(
         processors=[
