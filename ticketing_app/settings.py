@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 200
 
     # --- web / live sync ---
+    public_url: str = "http://localhost:3000"
+    web_state_redis: bool = False
     web_host: str = "0.0.0.0"
     web_port: int = 3000
     api_port: int = 8000

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -25,7 +26,9 @@ QUIET_LOGGERS = {"aiokafka": logging.WARNING, "httpx": logging.WARNING,
                  "sqlalchemy": logging.WARNING, "alembic": logging.INFO}
 
 
-def _add_trace_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_trace_id(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     trace_id = current_trace_id()
     if trace_id:
         event_dict.setdefault("trace_id", trace_id)
