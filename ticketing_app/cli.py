@@ -193,15 +193,15 @@ def api(
 @app.command()
 def web(
     port: Annotated[int, typer.Option(help="Port for pages, websocket and API")] = 0,
-    backend_only: Annotated[bool, typer.Option(
-        "--backend-only", help="Serve websocket, API and health only; the compiled frontend "
-        "is served by a static server in front (production, see docs/operations.md)")] = False,
+    prebuilt: Annotated[bool, typer.Option(
+        "--prebuilt", help="Serve the frontend already compiled by `reflex export "
+        "--frontend-only --no-zip` (a container image) instead of building it at start")] = False,
 ) -> None:
-    """The Reflex web app (booking and admin) with the REST API, on one port.
+    """The Reflex web app (booking and admin) with the REST API, on one port (WEB_HOST).
 
-    The process becomes `reflex run` (exec), so SIGTERM reaches its server directly: it stops
-    accepting, lets requests finish and closes websockets, whose browsers reconnect to
-    another process."""
+    The process becomes the server (exec), so SIGTERM reaches it directly: it stops accepting,
+    lets requests finish and closes websockets, whose browsers reconnect (to another replica
+    behind the load balancer, or to this one's successor)."""
     from ticketing_app.observability.metrics import prepare_multiproc_dir
 
     settings = get_settings()
@@ -211,13 +211,12 @@ def web(
         env.setdefault("REFLEX_LOG_JSON", "true")
     port = port or settings.web_port
     prepare_multiproc_dir()
-    if backend_only:
-        cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-only",
-               "--backend-port", str(port), "--backend-host", settings.web_host]
+    if prebuilt:
+        cmd = [sys.executable, "-m", "ticketing_app.web_server", settings.web_host, str(port)]
     else:
         cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
-               "--backend-port", str(port), "--frontend-port", str(port)]
-    cmd += ["--loglevel", "warning"]
+               "--backend-host", settings.web_host, "--backend-port", str(port),
+               "--frontend-port", str(port), "--loglevel", "warning"]
     os.chdir(PROJECT_ROOT)
     os.execvpe(cmd[0], cmd, env)
 
