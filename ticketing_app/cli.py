@@ -45,11 +45,22 @@ def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
 
 
 @app.command()
-def migrate() -> None:
-    """Upgrade the database to the newest schema (Alembic)."""
-    from ticketing_app.db.migrate import upgrade
+def migrate(
+    check: Annotated[bool, typer.Option(
+        "--check", help="Change nothing; exit 1 when migrations are pending")] = False,
+) -> None:
+    """Upgrade the database to the newest schema (Alembic). Migrations are expand-then-
+    contract, so they apply while the previous version keeps serving (docs/operations.md)."""
+    from ticketing_app.db.migrate import pending_revisions, upgrade
 
     settings = get_settings()
+    if check:
+        pending = pending_revisions(settings.effective_database_url)
+        if pending:
+            console.print(f"[yellow]pending migrations[/] {pending}")
+            raise typer.Exit(1)
+        console.print("[green]database at head[/]")
+        return
     upgrade(settings.effective_database_url)
     console.print(f"[green]database at head[/] ({_safe_url(settings.effective_database_url)})")
 

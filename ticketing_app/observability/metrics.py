@@ -21,6 +21,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Values are written there from the first metric on: the directory must exist first.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 

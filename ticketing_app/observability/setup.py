@@ -4,7 +4,9 @@ same way everywhere (CLI commands, the standalone API, the Reflex app module).""
 from __future__ import annotations
 
 import contextlib
+import os
 
+import structlog
 from opentelemetry import trace
 
 from ticketing_app.observability.logging import configure_logging
@@ -18,10 +20,15 @@ def setup_observability(service: str) -> None:
     if service in _done:
         return
     configure_logging()
-    configure_tracing(f"ticketing-{service}")
+    provider = configure_tracing(f"ticketing-{service}")
     if service == "web":
         _enable_reflex_trace_points()
     _done.add(service)
+    processors = getattr(getattr(provider, "_active_span_processor", None),
+                         "_span_processors", ())
+    structlog.get_logger("ticketing.setup").info(
+        "process_started", service=service, pid=os.getpid(),
+        span_processors=[type(p).__name__ for p in processors])
 
 
 def _enable_reflex_trace_points() -> None:
