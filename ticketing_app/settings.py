@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     metrics_interval_s: float = 1.0
     # On SIGTERM: how long workers wait for running jobs and servers for open requests.
     shutdown_grace_s: float = 20.0
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the load balancer):
+    # comma-separated addresses or networks, "*" for any. Per-address rate limits need it.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # --- services (empty = embedded) ---
     database_url: str = ""

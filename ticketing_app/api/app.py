@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ticketing_app.api.errors import install_error_handlers
 from ticketing_app.api.middleware import BodyLimitMiddleware, BuyerCookieMiddleware, TraceMiddleware
@@ -51,6 +52,10 @@ def create_api(standalone: bool = False) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(BuyerCookieMiddleware)
     app.add_middleware(TraceMiddleware)
+    # Outermost: behind the load balancer the peer is the balancer; the client is in
+    # X-Forwarded-For (believed only from FORWARDED_ALLOW_IPS).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[
+        h.strip() for h in settings.forwarded_allow_ips.split(",") if h.strip()])
     return app
 
 
