@@ -134,6 +134,62 @@ def consumers() -> None:
 
 
 @app.command()
+def replay(
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Recompute the sales projection from the outbox (no broker needed)")
+    ] = False,
+    everything: Annotated[bool, typer.Option(
+        "--all", help="Re-publish every row, not only those the projection has not processed")
+    ] = False,
+    event: Annotated[int | None, typer.Option(help="Only this event's rows")] = None,
+) -> None:
+    """Replay the outbox: re-publish rows to Kafka (consumers de-duplicate), or rebuild the
+    projection from it."""
+
+    async def main() -> None:
+        from backend_jobs.replay import rebuild_projection, requeue
+        from ticketing_app.runtime import create_runtime
+
+        rt = await create_runtime()
+        try:
+            if rebuild:
+                n = await rebuild_projection(rt)
+                console.print(f"[green]projection rebuilt[/] from {n} outbox rows")
+            else:
+                n = await requeue(rt, everything=everything, event_id=event)
+                console.print(f"[green]{n} outbox rows queued[/] for the relay to publish again")
+        finally:
+            await rt.close()
+
+    asyncio.run(main())
+
+
+@app.command("provider-mode")
+def provider_mode(
+    mode: Annotated[str, typer.Argument(help="success | fail | hang | random")],
+) -> None:
+    """Steer the simulated payment provider for every worker at once (demos, drills)."""
+    if mode not in ("success", "fail", "hang", "random"):
+        raise typer.BadParameter("mode is one of success, fail, hang, random")
+
+    async def main() -> None:
+        from backend_jobs.provider import MODE_KEY
+        from ticketing_app.runtime import create_runtime
+
+        rt = await create_runtime()
+        try:
+            if mode == "random":
+                await rt.redis.delete(MODE_KEY)
+            else:
+                await rt.redis.set(MODE_KEY, mode)
+        finally:
+            await rt.close()
+        console.print(f"simulated provider: {mode}")
+
+    asyncio.run(main())
+
+
+@app.command()
 def api(
     port: Annotated[int, typer.Option(help="Port")] = 0,
     host: Annotated[str, typer.Option(help="Interface")] = "127.0.0.1",
