@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # --- web / live sync ---
     public_url: str = "http://localhost:3000"
     web_state_redis: bool = False
+    # Address `ticketing web` listens on (0.0.0.0 in a container; one loopback address to run
+    # several web processes on one port, as the scale-out test does).
+    web_host: str = "0.0.0.0"
     web_port: int = 3000
     api_port: int = 8000
     live_sync_flush_ms: int = 50
