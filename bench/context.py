@@ -37,6 +37,7 @@ LOAD_ENV = {
     "PAYMENT_LATENCY_MAX_MS": "100",
     "PAYMENT_SUCCESS_RATE": "0.8",
     "LOG_LEVEL": "WARNING",
+    "DB_POOL_SIZE": "10",  # per process, plus as many overflow: PostgreSQL is shared here
 }
 
 

@@ -151,6 +151,15 @@ class RunResult:
     def client_saturated(self) -> bool:
         return any(u > SATURATED_CPU for u in self.client_cpu)
 
+    @property
+    def other_load(self) -> float:
+        """Cores used by processes that are neither the platform nor the load generator
+        (other work on a shared machine): the numbers are pessimistic when this is high."""
+        if "machine" not in self.server_cpu:
+            return 0.0
+        ours = sum(v for k, v in self.server_cpu.items() if k != "machine")
+        return round(max(0.0, self.server_cpu["machine"] - ours - sum(self.client_cpu)), 2)
+
     def client_note(self) -> str:
         util = ", ".join(f"{u:.0%}" for u in self.client_cpu)
         if self.client_saturated:
@@ -206,14 +215,23 @@ class CpuSampler:
                 total += t.user + t.system
         return total
 
+    @staticmethod
+    def _machine_busy() -> float:
+        t = psutil.cpu_times()
+        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
     def start(self) -> None:
         self._t0 = time.monotonic()
         self._start = {n: self._cpu(ps) for n, ps in self.procs.items()}
+        self._machine0 = self._machine_busy()
 
     def stop(self) -> dict[str, float]:
+        """Cores used per process, plus `machine` (every process on the machine)."""
         wall = max(1e-9, time.monotonic() - self._t0)
-        return {n: round((self._cpu(ps) - self._start.get(n, 0.0)) / wall, 3)
-                for n, ps in self.procs.items()}
+        out = {n: round((self._cpu(ps) - self._start.get(n, 0.0)) / wall, 3)
+               for n, ps in self.procs.items()}
+        out["machine"] = round((self._machine_busy() - self._machine0) / wall, 3)
+        return out
 
 
 async def run_processes(

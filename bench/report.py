@@ -28,7 +28,7 @@ def to_json(report: RunReport, options: BenchOptions) -> dict[str, Any]:
         "started_at": report.started_at.isoformat(),
         "duration_s": round(report.duration_s, 1),
         "mode": "quick" if options.quick else "full",
-        "machine": machine_info(),
+        "machine": {**machine_info(), "loadavg_1_5_15": report.loadavg},
         "stack": report.stack_info,
         "exit_code": report.exit_code,
         "scenarios": [o.to_json() for o in report.outcomes],

@@ -4,6 +4,7 @@ something could not run, 0 otherwise (speed never fails a run)."""
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class RunReport:
     outcomes: list[Outcome]
     duration_s: float
     stack_info: dict[str, Any]
+    loadavg: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -111,6 +113,7 @@ async def run_entry(ctx: BenchContext, entry: Entry) -> Outcome:
 async def run_all(ctx: BenchContext, entries: list[Entry]) -> RunReport:
     started = datetime.now(UTC)
     t0 = time.monotonic()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     outcomes: list[Outcome] = []
     try:
         for entry in entries:
@@ -122,4 +125,5 @@ async def run_all(ctx: BenchContext, entries: list[Entry]) -> RunReport:
                           "api_server": ctx.options.server if st.managed else "external"}
     finally:
         await ctx.close()
-    return RunReport(started, outcomes, time.monotonic() - t0, stack_info)
+    return RunReport(started, outcomes, time.monotonic() - t0, stack_info,
+                     {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]})

@@ -167,7 +167,7 @@ async def _row_lock(ctx: BenchContext, n: int, conc: int, contenders: int, attem
 
 SCENARIO = Scenario(
     number=4, name="hold_strategies", title="Hold strategies side by side", run=run,
-    quick={"seats": 300, "concurrency": 32, "contenders": 3, "attempts": 6},
-    full={"seats": 3000, "concurrency": 32, "contenders": 3, "attempts": 6},
+    quick={"seats": 300, "concurrency": 24, "contenders": 3, "attempts": 6},
+    full={"seats": 1500, "concurrency": 24, "contenders": 3, "attempts": 6},
     needs_stack=False,
 )

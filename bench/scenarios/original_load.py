@@ -264,6 +264,7 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
                                       "n/a (scenario 1 not run in this invocation)",
         "outcomes": dict(sorted(load.outcomes.items())),
         "server_cpu_cores": load.run.server_cpu,
+        "other_load_cores": load.run.other_load,
         "client_cpu_per_process": load.run.client_cpu,
     })
     if load.run.server_cpu:

@@ -56,10 +56,16 @@ async def _level(ctx: BenchContext, store: HoldStore, event_id: int, seats: list
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - w0
     cpu = {"client_cpu_cores": round((time.process_time() - c0) / wall, 3),
-           "valkey_cpu_cores": sampler.stop().get("valkey", 0.0)}
+           **_cores(sampler.stop(), time.process_time() - c0, wall)}
     series = Series.of(f"c{concurrency}", lat, wall, errors,
                        label=f"hold.lua, {concurrency} coroutines", concurrency=concurrency, **cpu)
     return series, granted, cpu
+
+
+def _cores(sampled: dict[str, float], client_cpu_s: float, wall: float) -> dict[str, float]:
+    valkey = sampled.get("valkey", 0.0)
+    other = sampled.get("machine", 0.0) - valkey - client_cpu_s / wall
+    return {"valkey_cpu_cores": valkey, "other_load_cores": round(max(0.0, other), 2)}
 
 
 async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
@@ -93,6 +99,7 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
         "ceiling_p95_ms": round(best.pct(95), 3),
         "valkey_cpu_cores_at_ceiling": best.extra["valkey_cpu_cores"],
         "client_cpu_cores_at_ceiling": best.extra["client_cpu_cores"],
+        "other_load_cores": best.extra["other_load_cores"],
     })
     ctx.shared["redis_ceiling_holds_per_s"] = best.throughput
     busier = ("the Python client" if best.extra["client_cpu_cores"] >
