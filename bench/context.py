@@ -8,6 +8,7 @@ import atexit
 import contextlib
 import os
 import platform
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -122,6 +123,8 @@ class BenchContext:
         self._stack: RunningStack | None = None
         self._pg_db_url = ""
         self._task: TaskID | None = None
+        self._title = ""
+        self._last_log = 0.0
 
     @property
     def quick(self) -> bool:
@@ -146,16 +149,31 @@ class BenchContext:
     @contextlib.contextmanager
     def scenario_progress(self, title: str) -> Iterator[None]:
         self._task = self.progress.add_task(title, total=1.0, status="")
+        self._title = title
+        self._log(f"{title}: started", force=True)
+        t0 = time.monotonic()
         try:
             yield
         finally:
             self.progress.update(self._task, completed=1.0, status="")
+            self._log(f"{title}: done in {time.monotonic() - t0:.0f} s", force=True)
             self._task = None
+
+    def _log(self, line: str, force: bool = False) -> None:
+        """Without a terminal (CI, a log file) a live bar shows nothing: print lines instead,
+        at most one every few seconds."""
+        if self.console.is_terminal:
+            return
+        now = time.monotonic()
+        if force or now - self._last_log >= 5.0:
+            self._last_log = now
+            self.console.print(f"[{time.strftime('%H:%M:%S')}] {line}", highlight=False)
 
     def status(self, text: str, fraction: float | None = None) -> None:
         """Scenarios report what they do now (and how far, 0..1)."""
         if self._task is None:
             return
+        self._log(f"{self._title}: {text}")
         kw: dict[str, Any] = {"status": text}
         if fraction is not None:
             kw["completed"] = max(0.0, min(1.0, fraction))

@@ -69,6 +69,9 @@ def print_table(console: Console, data: dict[str, Any]) -> None:
     for r in rows(data):
         table.add_row(*r)
     console.print(table)
+    busy = busy_machine(data)
+    if busy:
+        console.print(f"[bold yellow]{busy}[/]")
     for sc in data["scenarios"]:
         style = STATUS_STYLE.get(sc["status"], "")
         console.print(f"[{style}]{sc['number']}. {sc['title']}: {sc['status']}[/]"
@@ -82,10 +85,27 @@ def print_table(console: Console, data: dict[str, Any]) -> None:
             console.print(f"    note: {n}")
 
 
+def busy_machine(data: dict[str, Any]) -> str:
+    """A warning when other work took a large share of the machine while we measured."""
+    worst = 0.0
+    for sc in data["scenarios"]:
+        m = sc.get("metrics", {})
+        worst = max(worst, float(m.get("other_load_cores") or 0.0))
+    if worst < 0.5:
+        return ""
+    return (f"WARNING: other processes on this machine used up to {worst:.2f} of its "
+            f"{data['machine']['cores']} cores while the benchmarks ran (load average "
+            f"{data['machine'].get('loadavg_1_5_15', {})}): absolute latencies and rates are "
+            "pessimistic; ratios measured in one run hold better.")
+
+
 def markdown_table(data: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    busy = busy_machine(data)
     for r in rows(data):
         lines.append("| " + " | ".join(c.replace("|", "/") for c in r) + " |")
+    if busy:
+        lines += ["", f"**{busy}**"]
     return "\n".join(lines) + "\n"
 
 

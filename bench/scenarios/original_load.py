@@ -52,7 +52,8 @@ class SeatPicker:
         self.taken: set[int] = set()
 
     def update(self, body: Any) -> None:
-        if isinstance(body, dict):
+        """A failed or timed-out read keeps what we knew."""
+        if isinstance(body, dict) and body.get("seats"):
             self.available = [s["id"] for s in body.get("seats", [])
                               if s.get("status") == "AVAILABLE"]
             self.taken.clear()
@@ -79,6 +80,7 @@ async def user_job(params: dict[str, Any], rec: Recorder) -> dict[str, Any]:
     orders: list[tuple[int, float]] = []  # (order id, when the 201 arrived)
     active = 0
 
+    picker.available = list(params["seat_ids"])  # until the first seat map arrives
     async with http.session(params["api_url"], hi - lo, params["timeout_s"]) as client:
         seat_path = f"/api/events/{event_id}/seats"
         picker.update((await http.call(rec, client, SEATS, "GET", seat_path)).body)
@@ -183,6 +185,7 @@ async def run_load(ctx: BenchContext, params: Mapping[str, Any]) -> LoadRun:
                                      "order_ratio", "map_refresh_s", "timeout_s")}
     run = await run_processes("bench.scenarios.original_load:user_job", [
         {**common, "api_url": st.api_url, "event_id": event_id, "users": rng,
+         "seat_ids": seat_ids,
          "total_users": vus, "seed": i, "prefix": f"u{event_id}", "endpoints": ENDPOINTS}
         for i, rng in enumerate(split(vus, procs))
     ], on_progress=on_progress, server_pids=server_pids(st), timeout=total_s + 300)
