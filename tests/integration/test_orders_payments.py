@@ -8,6 +8,8 @@ import uuid
 
 from sqlalchemy import func, select
 
+from tests.conftest import Env
+from tests.integration.helpers import assert_error, eventually
 from ticketing_app.db.models import (
     Order,
     OutboxEvent,
@@ -17,8 +19,6 @@ from ticketing_app.db.models import (
     Seat,
     Ticket,
 )
-from tests.conftest import Env
-from tests.integration.helpers import assert_error, eventually
 
 
 async def _hold(env: Env, buyer: str, event_id: int, seats: list[int]) -> None:
@@ -217,9 +217,9 @@ async def test_relay_delivers_and_consumers_drop_redelivered_events(env: Env) ->
 
     assert await created_count() == 1
     # Re-send the very same envelope through Kafka, as a relay crash would.
-    from aiokafka import AIOKafkaProducer
-
     import json
+
+    from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=env.stack.kafka_bootstrap, acks="all")
     await producer.start()
