@@ -129,11 +129,11 @@ class OutboxRelay:
                 if not got:
                     await s.rollback()
                     return 0
-                q = (select(OutboxEvent).where(OutboxEvent.status == "PENDING")
+                q = (select(OutboxEvent).where(col(OutboxEvent.status) == "PENDING")
                      .order_by(col(OutboxEvent.id)).limit(batch)
                      .with_for_update(skip_locked=True))
             else:
-                q = (select(OutboxEvent).where(OutboxEvent.status == "PENDING")
+                q = (select(OutboxEvent).where(col(OutboxEvent.status) == "PENDING")
                      .order_by(col(OutboxEvent.id)).limit(batch))
             rows = list((await s.execute(q)).scalars())
             if not rows:
@@ -164,8 +164,8 @@ class OutboxRelay:
         """Rows marked SENT that the projection never processed go out again."""
         cutoff = datetime.now(UTC) - older_than
         async with self.rt.db.write_sessions() as s:
-            done = select(ProcessedEvent.event_uuid).where(
-                ProcessedEvent.consumer == PROJECTION_CONSUMER)
+            done = select(col(ProcessedEvent.event_uuid)).where(
+                col(ProcessedEvent.consumer) == PROJECTION_CONSUMER)
             res = await s.execute(
                 update(OutboxEvent)
                 .where(col(OutboxEvent.status) == "SENT", col(OutboxEvent.sent_at) < cutoff,
@@ -177,7 +177,7 @@ class OutboxRelay:
     async def update_backlog_metrics(self) -> tuple[int, float]:
         async with self.rt.db.read_sessions() as s:
             n, oldest = (await s.execute(select(func.count(), func.min(OutboxEvent.created_at))
-                                         .where(OutboxEvent.status == "PENDING"))).one()
+                                         .where(col(OutboxEvent.status) == "PENDING"))).one()
         lag = 0.0
         if oldest is not None:
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)

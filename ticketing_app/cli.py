@@ -73,6 +73,55 @@ def seed_demo() -> None:
 
 
 @app.command()
+def audit(
+    event: Annotated[int | None, typer.Option("--event", help="Only this event")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    order_grace: Annotated[float, typer.Option(help="Seconds an order may stay CREATED past "
+                                                    "its payment deadline")] = 30.0,
+    payment_grace: Annotated[float, typer.Option(help="Seconds a payment may stay "
+                                                      "PENDING")] = 60.0,
+    outbox_grace: Annotated[float, typer.Option(help="Seconds an outbox row may stay "
+                                                     "undelivered")] = 60.0,
+    settle: Annotated[float, typer.Option(help="Look again after this many seconds; report "
+                                               "only what persists (0: one look)")] = 1.0,
+) -> None:
+    """Reconcile Redis, the database and the Kafka-fed projection; exit 1 on any discrepancy."""
+    import json
+
+    from rich.table import Table
+
+    from ticketing_app.services.audit import audit as run_audit
+
+    async def main() -> Any:
+        from ticketing_app.runtime import create_runtime
+
+        rt = await create_runtime()
+        try:
+            return await run_audit(rt, event, order_grace_s=order_grace,
+                                   payment_grace_s=payment_grace, outbox_grace_s=outbox_grace,
+                                   settle_s=settle)
+        finally:
+            await rt.close()
+
+    report = asyncio.run(main())
+    out = Console()
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+    else:
+        checked = ", ".join(f"{k} {v}" for k, v in report.checked.items())
+        if report.ok:
+            out.print(f"[bold green]audit clean[/] ({checked})")
+        else:
+            table = Table(title=f"{len(report.discrepancies)} discrepancies ({checked})")
+            for column in ("kind", "event", "subject", "detail"):
+                table.add_column(column)
+            for d in report.discrepancies:
+                table.add_row(d.kind, str(d.event_id or ""), d.subject, d.detail)
+            out.print(table)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
 def worker(
     payments: Annotated[bool, typer.Option(help="Run the payments worker")] = True,
     jobs: Annotated[bool, typer.Option(help="Run the general jobs worker")] = True,
@@ -131,6 +180,62 @@ def consumers() -> None:
             await rt.close()
 
     _run_until_signal(main)
+
+
+@app.command()
+def replay(
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Recompute the sales projection from the outbox (no broker needed)")
+    ] = False,
+    everything: Annotated[bool, typer.Option(
+        "--all", help="Re-publish every row, not only those the projection has not processed")
+    ] = False,
+    event: Annotated[int | None, typer.Option(help="Only this event's rows")] = None,
+) -> None:
+    """Replay the outbox: re-publish rows to Kafka (consumers de-duplicate), or rebuild the
+    projection from it."""
+
+    async def main() -> None:
+        from backend_jobs.replay import rebuild_projection, requeue
+        from ticketing_app.runtime import create_runtime
+
+        rt = await create_runtime()
+        try:
+            if rebuild:
+                n = await rebuild_projection(rt)
+                console.print(f"[green]projection rebuilt[/] from {n} outbox rows")
+            else:
+                n = await requeue(rt, everything=everything, event_id=event)
+                console.print(f"[green]{n} outbox rows queued[/] for the relay to publish again")
+        finally:
+            await rt.close()
+
+    asyncio.run(main())
+
+
+@app.command("provider-mode")
+def provider_mode(
+    mode: Annotated[str, typer.Argument(help="success | fail | hang | random")],
+) -> None:
+    """Steer the simulated payment provider for every worker at once (demos, drills)."""
+    if mode not in ("success", "fail", "hang", "random"):
+        raise typer.BadParameter("mode is one of success, fail, hang, random")
+
+    async def main() -> None:
+        from backend_jobs.provider import MODE_KEY
+        from ticketing_app.runtime import create_runtime
+
+        rt = await create_runtime()
+        try:
+            if mode == "random":
+                await rt.redis.delete(MODE_KEY)
+            else:
+                await rt.redis.set(MODE_KEY, mode)
+        finally:
+            await rt.close()
+        console.print(f"simulated provider: {mode}")
+
+    asyncio.run(main())
 
 
 @app.command()

@@ -71,14 +71,14 @@ class Settings(BaseSettings):
     payment_provider_timeout_s: float = 5.0
     payment_job_timeout_s: int = 10
     payment_job_max_tries: int = 5
-    order_expiry_scan_s: float = 1.0
 
     # --- outbox and consumers ---
     outbox_poll_interval_ms: int = 200
     outbox_batch_size: int = 200
 
     # --- web / live sync ---
-    web_host: str = "0.0.0.0"
+    public_url: str = "http://localhost:3000"
+    web_state_redis: bool = False
     web_port: int = 3000
     api_port: int = 8000
     live_sync_flush_ms: int = 50

@@ -329,7 +329,7 @@ class HoldStore:
             keys=EventKeys(event_id).script_keys(),
             args=[event_id, "layout" if layout_only else "init", json.dumps(payload)],
         )
-        await self.redis.sadd(ACTIVE_EVENTS, event_id)
+        await self.redis.sadd(ACTIVE_EVENTS, str(event_id))  # type: ignore[misc]
         return _decode(res[0]) == "OK"
 
     async def set_meta(self, event_id: int, **fields: Any) -> None:
@@ -339,7 +339,7 @@ class HoldStore:
         await self.redis.hset(EventKeys(event_id).meta, mapping=mapping)  # type: ignore[misc]
 
     async def is_loaded(self, event_id: int) -> bool:
-        return await self.redis.hget(EventKeys(event_id).meta, "loaded") in (b"1", "1")
+        return await self.redis.hget(EventKeys(event_id).meta, "loaded") in (b"1", "1")  # type: ignore[misc]
 
     async def my_seats(self, event_id: int, buyer: str) -> list[int]:
         raw = await self.redis.hget(f"{EventKeys(event_id).base}:mine", buyer)  # type: ignore[misc]
@@ -353,7 +353,7 @@ class HoldStore:
 
     async def forget_event(self, event_id: int) -> None:
         await self.redis.delete(*EventKeys(event_id).all_keys())
-        await self.redis.srem(ACTIVE_EVENTS, event_id)  # type: ignore[misc]
+        await self.redis.srem(ACTIVE_EVENTS, str(event_id))  # type: ignore[misc]
 
     async def active_events(self) -> list[int]:
         return sorted(int(_decode(x)) for x in await self.redis.smembers(ACTIVE_EVENTS))  # type: ignore[misc]

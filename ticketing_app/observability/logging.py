@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -13,7 +14,9 @@ from ticketing_app.observability.tracing import current_trace_id
 from ticketing_app.settings import get_settings
 
 
-def _add_trace_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_trace_id(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     trace_id = current_trace_id()
     if trace_id:
         event_dict.setdefault("trace_id", trace_id)

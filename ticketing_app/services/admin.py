@@ -109,7 +109,7 @@ class AdminService:
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
             venue_seats = list((await s.execute(select(VenueSeat).where(
-                VenueSeat.venue_id == venue_id))).scalars())
+                col(VenueSeat.venue_id) == venue_id))).scalars())
             if not venue_seats:
                 raise errors.ValidationFailed("Venue not found or has no seats.",
                                               [{"field": "venueId", "message": "unknown"}])
@@ -193,6 +193,6 @@ class AdminService:
 
     async def seat_counts(self, event_id: int) -> dict[str, int]:
         async with self.rt.db.read_sessions() as s:
-            rows = (await s.execute(select(Seat.status, func.count()).where(
-                Seat.event_id == event_id).group_by(col(Seat.status)))).all()
+            rows = (await s.execute(select(col(Seat.status), func.count()).where(
+                col(Seat.event_id) == event_id).group_by(col(Seat.status)))).all()
         return {status: int(n) for status, n in rows}

@@ -130,7 +130,7 @@ class PaymentService:
             fresh = await s.get(Order, order_id, with_for_update=not self.rt.db.is_sqlite)
             assert fresh is not None
             existing = (await s.execute(
-                select(Payment).where(Payment.order_id == order_id)
+                select(Payment).where(col(Payment.order_id) == order_id)
                 .order_by(col(Payment.id).desc()).limit(1))).scalar_one_or_none()
             if existing is not None and existing.status != PaymentStatus.FAILED.value:
                 return existing, existing.status == PaymentStatus.PENDING.value

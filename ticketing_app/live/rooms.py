@@ -1,0 +1,118 @@
+"""Socket.IO rooms for live seat maps, and the process's one LiveHub.
+
+A session viewing an event joins room `seats:<event id>`; the hub broadcasts each event's
+snapshot to its room as a Reflex state delta for the seat map state's `live_*` vars.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from ticketing_app.live.hub import LiveHub
+from ticketing_app.observability import metrics
+
+if TYPE_CHECKING:
+    import reflex as rx
+
+log = structlog.get_logger(__name__)
+
+_hub: LiveHub | None = None
+_app: rx.App | None = None
+_members: dict[str, int] = {}  # sid -> event id it watches
+
+
+def room_name(event_id: int) -> str:
+    return f"seats:{event_id}"
+
+
+def hub() -> LiveHub | None:
+    return _hub
+
+
+def _namespace() -> Any:
+    return _app.event_namespace if _app is not None else None
+
+
+async def join(sid: str, event_id: int) -> None:
+    ns = _namespace()
+    if ns is None or not sid:
+        return
+    previous = _members.get(sid)
+    if previous == event_id:
+        return
+    if previous is not None:
+        await ns.leave_room(sid, room_name(previous))
+    await ns.enter_room(sid, room_name(event_id))
+    _members[sid] = event_id
+    metrics.LIVE_SESSIONS.set(len(_members))
+
+
+async def leave(sid: str) -> None:
+    ns = _namespace()
+    previous = _members.pop(sid, None)
+    if ns is not None and previous is not None:
+        with contextlib.suppress(Exception):
+            await ns.leave_room(sid, room_name(previous))
+    metrics.LIVE_SESSIONS.set(len(_members))
+
+
+def forget_disconnected() -> None:
+    """Drop sids Socket.IO no longer knows (rooms are left automatically on disconnect)."""
+    ns = _namespace()
+    if ns is None:
+        return
+    known = ns.sid_to_token
+    for sid in [s for s in _members if s not in known]:
+        _members.pop(sid, None)
+    metrics.LIVE_SESSIONS.set(len(_members))
+
+
+def make_broadcast(state_full_name: str, field_marker: str) -> Any:
+    async def broadcast(event_id: int, payload: dict[str, Any]) -> None:
+        ns = _namespace()
+        if ns is None:
+            return
+        forget_disconnected()
+        if event_id not in _members.values():
+            return
+        delta = {state_full_name: {
+            f"live_e{field_marker}": payload["e"],
+            f"live_v{field_marker}": payload["v"],
+            f"live_s{field_marker}": payload["s"],
+        }}
+        await ns.emit("event", {"delta": delta}, to=room_name(event_id))
+
+    return broadcast
+
+
+@contextlib.asynccontextmanager
+async def live_sync_lifespan(app: rx.App) -> AsyncIterator[None]:
+    """Runs for the web process's lifetime: runtime, hub, hold sweeper."""
+    import asyncio
+
+    from reflex_base.constants.state import FIELD_MARKER
+
+    from backend_jobs.lifecycle import web_background_tasks
+    from ticketing_app.observability.tracing import configure_tracing
+    from ticketing_app.runtime import close_runtime, get_runtime
+    from ticketing_app.state.seat_map import SeatMapState
+
+    global _hub, _app
+    configure_tracing("ticketing-web")
+    rt = await get_runtime()
+    _app = app
+    _hub = LiveHub(rt, make_broadcast(SeatMapState.get_full_name(), FIELD_MARKER))
+    task = asyncio.create_task(_hub.run(), name="live-hub")
+    try:
+        async with web_background_tasks(rt):
+            yield
+    finally:
+        _hub.stop()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        await close_runtime()

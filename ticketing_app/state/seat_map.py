@@ -1,0 +1,98 @@
+"""The seat map page: thin over the services; live colours come from the LiveHub.
+
+Two sets of vars carry the seat codes: `snap_*` are computed from this process's hub on every
+ordinary update (so a reload, a reconnect or any event handler sends the truth), and `live_*`
+are written only by the hub's room broadcast. The page shows whichever has the newer version
+for this event, so the two can never leave the page behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from ticketing_app.domain import errors
+from ticketing_app.domain.seats import format_money
+from ticketing_app.live import rooms
+from ticketing_app.runtime import get_runtime
+from ticketing_app.state.base import BuyerState
+
+
+def _event_id_from_path(path: str) -> int:
+    for part in reversed([p for p in path.split("?")[0].split("/") if p]):
+        if part.isdigit():
+            return int(part)
+    return 0
+
+
+class SeatMapState(BuyerState):
+    event_id: rx.Field[int] = rx.field(0)
+    title: rx.Field[str] = rx.field("")
+    subtitle: rx.Field[str] = rx.field("")
+    currency: rx.Field[str] = rx.field("KRW")
+    rows: rx.Field[int] = rx.field(0)
+    cols: rx.Field[int] = rx.field(0)
+    seats: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
+    my_tag: rx.Field[str] = rx.field("")
+    not_found: rx.Field[bool] = rx.field(False)
+
+    # Written only by the LiveHub's room broadcast.
+    live_e: rx.Field[int] = rx.field(0)
+    live_v: rx.Field[int] = rx.field(-1)
+    live_s: rx.Field[list[str]] = rx.field(default_factory=list)
+
+    @rx.var(cache=False)
+    def snap_v(self) -> int:
+        hub = rooms.hub()
+        view = hub.peek(self.event_id) if hub else None
+        return view.version if view else -1
+
+    @rx.var(cache=False)
+    def snap_s(self) -> list[str]:
+        hub = rooms.hub()
+        view = hub.peek(self.event_id) if hub else None
+        return list(view.codes) if view else []
+
+    @rx.event
+    async def load(self) -> Any:
+        rt = await get_runtime()
+        event_id = _event_id_from_path(self.router.url.path)
+        try:
+            ev = await rt.catalog.get_event(event_id)
+            layout = await rt.catalog.layout(event_id)
+        except errors.EventNotFound:
+            self.not_found = True
+            return None
+        self.not_found = False
+        self.event_id = event_id
+        self.title = ev.title
+        self.subtitle = ev.starts_at.strftime("%a %d %b %Y, %H:%M UTC")
+        self.currency = ev.currency
+        self.rows, self.cols = layout.rows, layout.cols
+        self.seats = [
+            {"id": s.id, "idx": i, "r": s.r, "c": s.c, "label": s.label,
+             "price": format_money(s.price, ev.currency), "tier": s.tier_name,
+             "aria": f"{s.label}, {format_money(s.price, ev.currency)}"}
+            for i, s in enumerate(layout.seats)
+        ]
+        self.my_tag = "H" + rt.catalog.tag_for(event_id, self.buyer())
+        hub = rooms.hub()
+        if hub is not None:
+            await hub.watch(event_id)
+        await rooms.join(self.router.session.session_id, event_id)
+        return None
+
+    @rx.event
+    async def toggle_seat(self, seat_id: int) -> Any:
+        rt = await get_runtime()
+        buyer = self.buyer()
+        mine = {h.seat_id for h in await rt.reservations.my_holds(buyer, self.event_id)}
+        try:
+            if seat_id in mine:
+                await rt.reservations.release(buyer, self.event_id, [seat_id])
+            else:
+                await rt.reservations.hold(buyer, self.event_id, [seat_id], None)
+        except errors.DomainError as exc:
+            return rx.toast.error(exc.message)
+        return None

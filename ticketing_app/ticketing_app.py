@@ -1,0 +1,18 @@
+"""The Reflex app: pages, the REST API (mounted through api_transformer), and the live-sync
+lifespan task. Nothing here holds business rules."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ticketing_app import routes
+from ticketing_app.api.app import create_api
+from ticketing_app.live.rooms import live_sync_lifespan
+from ticketing_app.pages.event import event_page
+from ticketing_app.pages.events import EventListState, events_page
+from ticketing_app.state.seat_map import SeatMapState
+
+app = rx.App(api_transformer=create_api())
+app.register_lifespan_task(live_sync_lifespan)
+app.add_page(events_page, route=routes.HOME, title="Events", on_load=EventListState.load)
+app.add_page(event_page, route=routes.EVENT, title="Seats", on_load=SeatMapState.load)
