@@ -35,7 +35,8 @@ from ticketing_app.services.uow import UnitOfWork
 
 @pytest_asyncio.fixture
 async def short_rt(env: Env) -> AsyncIterator[Runtime]:
-    rt = await create_runtime(env.rt.settings.model_copy(update={"order_payment_window_s": 1}))
+    rt = await create_runtime(env.rt.settings.model_copy(
+        update={"order_payment_window_s": 1, "db_pool_size": 3}))
     try:
         yield rt
     finally:
@@ -112,8 +113,9 @@ async def test_late_success_ends_confirmed_or_refunded_never_both_never_neither(
     # first, two where other buyers race the payment's arrival, and four where the other
     # buyer lets go of the seat while the payment's duplicates are being decided.
     kinds = ["free", "free", "taken", "taken", "race", "race", "flip", "flip", "flip", "flip"]
-    orders = [await _order(env, short_rt, f"late-{i}", event_id, seats[2 * i:2 * i + 2])
-              for i in range(len(kinds))]
+    orders = await asyncio.gather(*(
+        _order(env, short_rt, f"late-{i}", event_id, seats[2 * i:2 * i + 2])
+        for i in range(len(kinds))))
     await _lapsed(env, event_id, seats[:2 * len(kinds)])
 
     async def steal(i: int) -> int:
