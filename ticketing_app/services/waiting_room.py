@@ -62,7 +62,7 @@ class QueueStatus:
     """One buyer's place, as the REST API and the waiting-room page show it."""
 
     event_id: int
-    status: str  # open | waiting | admitted | expired
+    status: str  # open | waiting | admitted | expired (| none: not in the queue)
     position: int | None = None
     serving: int = 0
     people_ahead: int = 0
@@ -175,22 +175,40 @@ class WaitingRoomService:
 
     async def room_is_on(self, event_id: int) -> bool:
         """Whether entering the event's seat page needs an admission now."""
-        await self._ensure_loaded(event_id)
-        mode, until, _ = await self._meta(event_id)
-        now_ms = int((await self.rt.redis.time())[0]) * 1000
-        return mode == "on" or (mode == "auto" and now_ms < until)
+        loaded, mode, until, _ = await self._meta(event_id)
+        if not loaded:
+            await self.rt.catalog.load_event_state(event_id)
+            loaded, mode, until, _ = await self._meta(event_id)
+        if mode == "off":
+            return False
+        now_s, now_us = await self.rt.redis.time()
+        return mode == "on" or (mode == "auto" and int(now_s) * 1000 + int(now_us) // 1000 < until)
 
     async def may_enter(self, buyer: str, event_id: int, token: str | None) -> bool:
-        """The seat page's gate: the room is off, or the token is valid for its epoch."""
+        """The gate for a client that carries its token: the room is off, or the token is
+        valid for the room's current epoch."""
         if not await self.room_is_on(event_id):
             return True
         a = self.verify(buyer, event_id, token)
-        return a is not None and a.epoch == (await self._meta(event_id))[2]
+        return a is not None and a.epoch == (await self._meta(event_id))[3]
 
-    async def _meta(self, event_id: int) -> tuple[str, int, str]:
-        mode, until, epoch = await self.rt.redis.hmget(  # type: ignore[misc]
-            EventKeys(event_id).meta, ["wrmode", "wron_until", "wrepoch"])
-        return (_s(mode) if mode else "off", int(until or 0), _s(epoch) if epoch else "")
+    async def entry(self, buyer: str, event_id: int) -> QueueStatus:
+        """The seat page's gate, for the web app (whose buyer is its cookie, so the place, and
+        the one token of that place, are found by buyer id): `open` when the room is off,
+        `admitted` with the token, otherwise the place (or `none`) and the page sends the
+        buyer to the waiting room."""
+        if not await self.room_is_on(event_id):
+            return QueueStatus(event_id, "open")
+        try:
+            return await self.poll(buyer, event_id)
+        except errors.NotFound:
+            return QueueStatus(event_id, "none", room_on=True)
+
+    async def _meta(self, event_id: int) -> tuple[bool, str, int, str]:
+        loaded, mode, until, epoch = await self.rt.redis.hmget(  # type: ignore[misc]
+            EventKeys(event_id).meta, ["loaded", "wrmode", "wron_until", "wrepoch"])
+        return (_s(loaded) == "1" if loaded else False, _s(mode) if mode else "off",
+                int(until or 0), _s(epoch) if epoch else "")
 
     # ---- pacing ----------------------------------------------------------------------------
     async def advance(self, event_id: int) -> tuple[int, int, bool]:
