@@ -321,7 +321,8 @@ class HoldStore:
             "sold": [list(s) for s in data.sold],
             "blocked": data.blocked,
             "locks": [list(s) for s in data.locks],
-            "rows": {tier: [[rk, centre2, ",".join(f"{sid}:{c}" for sid, c in seats)]
+            "rows": {tier: [[rk, centre2, json.dumps([[str(sid) for sid, _ in seats],
+                                                      [c for _, c in seats]])]
                             for rk, centre2, seats in rows]
                      for tier, rows in data.rows.items()},
         }

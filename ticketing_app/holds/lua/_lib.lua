@@ -19,7 +19,8 @@
 -- KEYS[10] tr   HASH  best-available index (load_event writes it, best_available reads it):
 --                       't:<tier>'     JSON [[rowkey, min col + max col of the row], ...] in
 --                                      best-first row order ('t:*' = every tier)
---                       't:<tier>:<i>' "seat:col,seat:col,..." the tier's seats of row i, by col
+--                       't:<tier>:<i>' JSON [["seat", ...], [col, ...]] the tier's seats of row i,
+--                                      by column
 
 local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH, K_TR =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
@@ -68,6 +69,18 @@ end
 -- Free means nobody can claim it: absent, or a hold/lock whose time has passed.
 local function is_free(s)
   return s.kind == 'A' or ((s.kind == 'H' or s.kind == 'O') and not s.live)
+end
+
+-- is_free straight from the stored string, without building a table (for scans).
+local function raw_free(raw, now)
+  if not raw then return true end
+  local k = string.byte(raw, 1)
+  if k == 72 then -- H|buyer|expMs|...
+    return tonumber(string.match(raw, '^H|[^|]*|(%d+)')) <= now
+  elseif k == 79 then -- O|token|buyer|expMs|...
+    return tonumber(string.match(raw, '^O|[^|]*|[^|]*|(%d+)')) <= now
+  end
+  return false
 end
 
 local function mine_add(buyer, seat)

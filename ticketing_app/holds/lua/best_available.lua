@@ -52,17 +52,13 @@ local largest, free_total = 0, 0
 local heads = cjson.decode(heads_raw)
 for i, head in ipairs(heads) do
   local centre2 = tonumber(head[2])
-  local ids, cols = {}, {}
-  for id, c in string.gmatch(redis.call('HGET', K_TR, 't:' .. tier .. ':' .. i) or '',
-                             '(%d+):(%-?%d+)') do
-    ids[#ids + 1] = id
-    cols[#cols + 1] = tonumber(c)
-  end
+  local row = cjson.decode(redis.call('HGET', K_TR, 't:' .. tier .. ':' .. i) or '[[],[]]')
+  local ids, cols = row[1], row[2]
   if #ids > 0 then
     local raw = redis.call('HMGET', K_ST, unpack(ids))
     local candidates, run = {}, 0
     for j = 1, #ids do
-      if is_free(state_from(raw[j], now)) then
+      if raw_free(raw[j], now) then
         free_total = free_total + 1
         if run > 0 and cols[j] == cols[j - 1] + 1 then run = run + 1 else run = 1 end
       else

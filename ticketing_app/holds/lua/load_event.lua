@@ -3,7 +3,8 @@
 -- seat positions and settings and leaves holds alone.
 -- ARGV: event_id, mode ('init'|'layout'), json {meta, seats: [[id, rowkey, col]],
 --       sold: [[id, token, buyer]], blocked: [id], locks: [[id, token, buyer, deadline, tag]],
---       rows: {tier: [[rowkey, centre2, "seat:col,..."], ...]} (best-available index)}
+--       rows: {tier: [[rowkey, centre2, JSON [[seat...], [col...]]], ...]} (best-available
+--       index)}
 local mode = ARGV[2]
 local loaded = redis.call('HGET', K_META, 'loaded') == '1'
 if mode == 'init' and loaded then return { 'ALREADY' } end
