@@ -62,7 +62,7 @@ class QueueStatus:
     """One buyer's place, as the REST API and the waiting-room page show it."""
 
     event_id: int
-    status: str  # open | waiting | admitted | expired (| none: not in the queue)
+    status: str  # open | waiting | admitted | expired
     position: int | None = None
     serving: int = 0
     people_ahead: int = 0
@@ -194,15 +194,15 @@ class WaitingRoomService:
 
     async def entry(self, buyer: str, event_id: int) -> QueueStatus:
         """The seat page's gate, for the web app (whose buyer is its cookie, so the place, and
-        the one token of that place, are found by buyer id): `open` when the room is off,
-        `admitted` with the token, otherwise the place (or `none`) and the page sends the
-        buyer to the waiting room."""
-        if not await self.room_is_on(event_id):
+        the one token of that place, are found by buyer id). No room: `open`. Otherwise the
+        visit is an arrival (joining is idempotent per buyer): in automatic mode before a
+        surge it is admitted at once and gets its token, so a surge later does not lock out a
+        buyer already shopping; otherwise the place, and the page sends the buyer to the
+        waiting room until it is `admitted`."""
+        loaded, mode, _, _ = await self._meta(event_id)
+        if loaded and mode == "off":
             return QueueStatus(event_id, "open")
-        try:
-            return await self.poll(buyer, event_id)
-        except errors.NotFound:
-            return QueueStatus(event_id, "none", room_on=True)
+        return await self.join(buyer, event_id)
 
     async def _meta(self, event_id: int) -> tuple[bool, str, int, str]:
         loaded, mode, until, epoch = await self.rt.redis.hmget(  # type: ignore[misc]
