@@ -32,6 +32,9 @@ E2E_ENV = {
     "HOLD_SWEEP_INTERVAL_MS": "100",
     "RATE_LIMIT_IP_PER_MINUTE": "0",
     "RATE_LIMIT_HOLDS_PER_MINUTE": "100000",
+    # Only 127.0.0.1: the scale-out test serves the same compiled frontend from more web
+    # processes on the same port at 127.0.0.2 and 127.0.0.3.
+    "WEB_HOST": "127.0.0.1",
 }
 
 

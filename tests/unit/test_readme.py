@@ -1,4 +1,7 @@
-"""The README documents every environment variable the settings object reads."""
+"""The README documents every environment variable the settings object reads.
+
+Engineers document their topic in docs/<topic>.md, which the lead merges into the README;
+until then a variable documented there counts as documented."""
 
 from __future__ import annotations
 
@@ -6,8 +9,7 @@ from ticketing_app.settings import PROJECT_ROOT, Settings
 
 
 def test_every_setting_is_documented() -> None:
-    # docs/*.md is README material the lead merges in (engineers do not edit README.md).
-    readme = "\n".join(p.read_text() for p in [PROJECT_ROOT / "README.md",
-                                                 *sorted((PROJECT_ROOT / "docs").glob("*.md"))])
+    readme = (PROJECT_ROOT / "README.md").read_text() + "".join(
+        p.read_text() for p in sorted((PROJECT_ROOT / "docs").glob("*.md")))
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}" not in readme]
     assert missing == [], f"undocumented settings: {missing}"

@@ -7,6 +7,7 @@ asks its loader to rebuild the event from the database, then runs the script aga
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 from ticketing_app.domain import errors
 from ticketing_app.holds.keys import ACTIVE_EVENTS, EventKeys
 from ticketing_app.holds.scripts import Scripts
+from ticketing_app.observability import metrics
 
 Loader = Callable[[int], Awaitable[None]]
 
@@ -152,7 +154,9 @@ class HoldStore:
 
     async def _run(self, name: str, event_id: int, args: Sequence[Any]) -> list[Any]:
         keys = EventKeys(event_id).script_keys()
+        start = time.perf_counter()
         res = await self.scripts[name](keys=keys, args=[event_id, *args])
+        metrics.HOLD_LATENCY.labels(op=name).observe(time.perf_counter() - start)
         res = [_decode(x) if isinstance(x, bytes) else x for x in res]
         if res and res[0] == "NOT_LOADED":
             if self.loader is None:

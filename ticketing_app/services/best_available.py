@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ticketing_app.domain import errors
 from ticketing_app.domain.seats import clamp_hold_seconds
 from ticketing_app.holds.store import BestResult
+from ticketing_app.observability import metrics
 from ticketing_app.services.catalog import Layout, SeatInfo
 from ticketing_app.services.reservations import (
     MAX_SEATS_PER_REQUEST,
@@ -75,6 +76,20 @@ class BestAvailableService:
     async def hold_best(
         self, buyer: str, event_id: int, quantity: int, tier: str | None,
         hold_seconds: int | None, admission: str | None = None,
+    ) -> BestHold:
+        """Counted with the holds (the REST API and the web UI both come here)."""
+        try:
+            held = await self._hold_best(buyer, event_id, quantity, tier, hold_seconds,
+                                         admission)
+        except Exception as exc:
+            metrics.HOLD_ATTEMPTS.labels(outcome=getattr(exc, "code", "ERROR")).inc()
+            raise
+        metrics.HOLD_ATTEMPTS.labels(outcome="OK").inc()
+        return held
+
+    async def _hold_best(
+        self, buyer: str, event_id: int, quantity: int, tier: str | None,
+        hold_seconds: int | None, admission: str | None,
     ) -> BestHold:
         if not 1 <= quantity <= MAX_SEATS_PER_REQUEST:
             raise errors.ValidationFailed(

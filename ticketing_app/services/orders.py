@@ -420,7 +420,8 @@ class OrderService:
             await uow.session.execute(
                 update(Payment).where(col(Payment.id) == payment_id)
                 .values(status=status.value, failure_reason=reason, updated_at=now_utc()))
-            self._emit(uow, EventType.PAYMENT_FAILED, view, paymentId=payment_id, reason=reason)
+            self._emit(uow, EventType.PAYMENT_FAILED, view, paymentId=payment_id, reason=reason,
+                       paymentStatus=status.value)
             await self._cancel_in(uow, view, f"payment {status.value.lower()}")
             closed = order.status in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value)
             await uow.commit()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ticketing_app.domain import errors
 from ticketing_app.domain.seats import clamp_hold_seconds
+from ticketing_app.observability import metrics
 
 if TYPE_CHECKING:
     from ticketing_app.runtime import Runtime
@@ -71,14 +72,20 @@ class ReservationService:
         admission: str | None = None,
     ) -> Hold:
         """`admission`: the buyer's waiting-room token, required while the event's room is on."""
-        seats = check_seat_ids(seat_ids)
-        tag = self.rt.catalog.tag_for(event_id, buyer)
-        epoch = self.rt.waiting.admission_epoch(buyer, event_id, admission)
         try:
-            res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds,
-                                           admission_epoch=epoch)
-        except errors.Unauthenticated:
-            raise admission_error(admission) from None
+            seats = check_seat_ids(seat_ids)
+            tag = self.rt.catalog.tag_for(event_id, buyer)
+            epoch = self.rt.waiting.admission_epoch(buyer, event_id, admission)
+            try:
+                res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds,
+                                               admission_epoch=epoch)
+            except errors.Unauthenticated:
+                raise admission_error(admission) from None
+        except Exception as exc:
+            # Counted here, not in an entry point, so the REST API and the web UI both count.
+            metrics.HOLD_ATTEMPTS.labels(outcome=getattr(exc, "code", "ERROR")).inc()
+            raise
+        metrics.HOLD_ATTEMPTS.labels(outcome="OK").inc()
         ev = await self.rt.catalog.get_event(event_id)
         secs = clamp_hold_seconds(hold_seconds, ev.hold_default_s, ev.hold_min_s, ev.hold_max_s)
         return Hold(event_id, seats, secs, ms_to_dt(res.expires_at_ms), res.version)

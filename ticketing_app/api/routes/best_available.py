@@ -15,7 +15,6 @@ from ticketing_app.api.deps import CallerDep, RuntimeDep
 from ticketing_app.api.ratelimit import check_hold_rate
 from ticketing_app.api.routes.reservations import ERRORS, AdmissionHeader
 from ticketing_app.api.schemas import BestAvailableIn, BestAvailableOut
-from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import current_trace_id
 from ticketing_app.services.best_available import BestAvailableService
 
@@ -27,12 +26,7 @@ async def hold_best(body: BestAvailableIn, buyer: CallerDep, rt: RuntimeDep, req
                     x_admission_token: AdmissionHeader = None) -> dict[str, Any]:
     await check_hold_rate(rt, buyer, request)
     service = BestAvailableService(rt)
-    try:
-        held = await service.hold_best(buyer, body.eventId, body.quantity, body.tier,
-                                       body.holdSeconds,
-                                       admission=x_admission_token or body.admissionToken)
-    except Exception as exc:
-        metrics.HOLD_ATTEMPTS.labels(getattr(exc, "code", "ERROR")).inc()
-        raise
-    metrics.HOLD_ATTEMPTS.labels("OK").inc()
+    held = await service.hold_best(buyer, body.eventId, body.quantity, body.tier,
+                                   body.holdSeconds,
+                                   admission=x_admission_token or body.admissionToken)
     return service.public(held, current_trace_id())
