@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Generator
 
 import uvicorn
@@ -32,7 +33,7 @@ def ops_app(probes: list[Probe]) -> Starlette:
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def liveness(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "UP"})
+        return JSONResponse({"status": "UP", "pid": os.getpid()})
 
     async def metrics_endpoint(_: Request) -> Response:
         data, content_type = metrics.exposition()

@@ -6,12 +6,16 @@ finishes the job it is running before it exits."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -25,9 +29,10 @@ from tests.conftest import TEST_ENV, create_pg_database, drop_pg_database
 from tests.integration.helpers import eventually
 from tests.integration.inprocess import stack_settings
 from ticketing_app.db.models import Order, OutboxEvent, Payment
-from ticketing_app.embedded import ChildProcess, free_port, wait_for_port
+from ticketing_app.embedded import ChildProcess, free_port
 from ticketing_app.holds.keys import PROVIDER_LEDGER_PREFIX
 from ticketing_app.runtime import Runtime, create_runtime
+from ticketing_app.settings import PROJECT_ROOT
 from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -42,13 +47,11 @@ def scaled() -> Iterator[Stack]:
                                             "METRICS_INTERVAL_S": "0.2"}).start_services()
     try:
         st.migrate()
-        st.start_api("api-a")
-        st.start_api("api-b")
-        _start_with_ops(st, "relay")
-        _start_with_ops(st, "consumers")
+        _owned(*(_api(st, name) for name in ("api-a", "api-b")),
+               _with_ops(st, "relay"), _with_ops(st, "consumers"))
         yield st
     finally:
-        st.stop()
+        _stop_all(st)
         drop_pg_database(url)
 
 
@@ -61,12 +64,76 @@ async def rt(scaled: Stack) -> AsyncIterator[Runtime]:
         await runtime.close()
 
 
+Start = Callable[[], ChildProcess]
+
+
+def _owned(*starts: Start, attempts: int = 3) -> list[ChildProcess]:
+    """Start processes (all at once) on free ports and make sure what answers on each port is
+    that process: between picking a free port and binding it, another test session on this
+    machine can take it (then ours dies, and theirs would answer our requests)."""
+    procs = [start() for start in starts]
+    for i, start in enumerate(starts):
+        for attempt in range(attempts):
+            if _answers_as_itself(procs[i]):
+                break
+            procs[i].stop()
+            if attempt == attempts - 1:
+                raise RuntimeError(f"{procs[i].name} could not keep a port:\n"
+                                   f"{procs[i].log_path.read_text()[-2000:]}")
+            procs[i] = start()
+    return procs
+
+
+def _answers_as_itself(proc: ChildProcess, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.running:
+        try:
+            body = httpx.get(_url(proc, "/actuator/health/liveness"), timeout=2).json()
+            if proc.proc is not None and body.get("pid") == proc.proc.pid:
+                return True
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def _api(st: Stack, name: str) -> Start:
+    def start() -> ChildProcess:
+        port = free_port()
+        proc = ChildProcess(name, [sys.executable, "-m", "ticketing_app.cli", "api", "--port",
+                                   str(port)], port, st.workdir / "logs" / f"{name}.log",
+                            env=st.env(), cwd=PROJECT_ROOT)
+        st.procs[name] = proc.start(wait=False)
+        return proc
+
+    return start
+
+
+def _with_ops(st: Stack, kind: str, name: str | None = None, **env: str) -> Start:
+    def start() -> ChildProcess:
+        port = free_port()
+        proc = st.start_process(kind, name, OPS_PORT=str(port), **env)
+        proc.port = port
+        return proc
+
+    return start
+
+
 def _start_with_ops(st: Stack, kind: str, name: str | None = None, **env: str) -> ChildProcess:
-    port = free_port()
-    proc = st.start_process(kind, name, OPS_PORT=str(port), **env)
-    proc.port = port
-    wait_for_port(port)
-    return proc
+    return _owned(_with_ops(st, kind, name, **env))[0]
+
+
+def _stop_all(st: Stack) -> None:
+    """SIGTERM every process at once (each drains on its own), then tidy up."""
+    for proc in st.procs.values():
+        if proc.running and proc.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.proc.pid, signal.SIGTERM)
+    for proc in st.procs.values():
+        if proc.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.proc.wait(30)
+    st.stop()
 
 
 def _url(proc: ChildProcess, path: str) -> str:
@@ -133,8 +200,8 @@ def _apis(st: Stack) -> list[str]:
 async def test_payments_spread_across_two_workers_with_no_duplicate(
     scaled: Stack, rt: Runtime,
 ) -> None:
-    n = 40
-    workers = [_start_with_ops(scaled, "worker", f"worker-{i}") for i in (1, 2)]
+    n = 30
+    workers = _owned(*(_with_ops(scaled, "worker", f"worker-{i}") for i in (1, 2)))
     try:
         event_id, seats = await _new_event(rt, n + 1)
         apis = _apis(scaled)
