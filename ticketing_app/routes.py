@@ -4,7 +4,12 @@ from __future__ import annotations
 
 HOME = "/"
 EVENT = "/event/[event_id]"
+QUEUE = "/event/[event_id]/queue"  # the event's virtual waiting room
 
 
 def event_url(event_id: int) -> str:
     return f"/event/{event_id}"
+
+
+def queue_url(event_id: int) -> str:
+    return f"/event/{event_id}/queue"

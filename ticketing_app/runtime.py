@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ticketing_app.services.orders import OrderService
     from ticketing_app.services.payments import PaymentService
     from ticketing_app.services.reservations import ReservationService
+    from ticketing_app.services.waiting_room import WaitingRoomService
 
 
 def redis_client(url: str, max_connections: int) -> Redis:
@@ -43,6 +44,7 @@ class Runtime:
     orders: OrderService = field(init=False)
     payments: PaymentService = field(init=False)
     admin: AdminService = field(init=False)
+    waiting: WaitingRoomService = field(init=False)
     _arq: ArqRedis | None = None
 
     def __post_init__(self) -> None:
@@ -51,6 +53,7 @@ class Runtime:
         from ticketing_app.services.orders import OrderService
         from ticketing_app.services.payments import PaymentService
         from ticketing_app.services.reservations import ReservationService
+        from ticketing_app.services.waiting_room import WaitingRoomService
 
         self.catalog = CatalogService(self)
         self.holds.loader = self.catalog.load_event_state
@@ -58,6 +61,7 @@ class Runtime:
         self.orders = OrderService(self)
         self.payments = PaymentService(self)
         self.admin = AdminService(self)
+        self.waiting = WaitingRoomService(self)
 
     async def arq(self) -> ArqRedis:
         if self._arq is None:

@@ -54,6 +54,11 @@ class Event(SQLModel, table=True):
     orphan_rule: bool = False
     waiting_room: bool = False
     waiting_room_rate: int = 50  # admissions per second while the room is on
+    # Automatic waiting room (migration 0002onsale): turns on by itself when more than
+    # `waiting_room_auto_threshold` buyers arrive within one second.
+    waiting_room_auto: bool = False
+    waiting_room_auto_threshold: int = 200
+    waiting_room_capacity: int = 0  # at most this many live admissions at once; 0 = no cap
     created_at: datetime = Field(default_factory=now_utc)
     updated_at: datetime = Field(default_factory=now_utc)
 
