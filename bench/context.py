@@ -8,6 +8,7 @@ import atexit
 import contextlib
 import os
 import platform
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,8 +39,8 @@ LOAD_ENV = {
     "PAYMENT_LATENCY_MAX_MS": "100",
     "PAYMENT_SUCCESS_RATE": "0.8",
     "LOG_LEVEL": "WARNING",
-    "DB_POOL_SIZE": "10",  # per process, plus as many overflow: PostgreSQL is shared here
 }
+LOGS_DIR = Path("artifacts/bench-logs")  # the stack's process logs are kept here (git-ignored)
 
 
 @dataclass
@@ -232,6 +233,11 @@ class BenchContext:
             if self._stack.stack is not None:
                 self._stack.stack.stop()
                 atexit.unregister(self._stack.stack.stop)
+                logs = self._stack.stack.workdir / "logs"
+                if logs.is_dir():
+                    keep = LOGS_DIR / time.strftime("%Y%m%d-%H%M%S")
+                    shutil.copytree(logs, keep, dirs_exist_ok=True)
+                    self.console.print(f"platform logs: {keep}")
                 embedded.cleanup_dir(self._stack.stack.workdir)
             self._stack = None
         if self._pg_db_url and not self.options.keep_db:

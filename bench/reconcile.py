@@ -13,12 +13,13 @@ import asyncio
 import importlib
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from ticketing_app.db.models import OutboxEvent, Payment, ProcessedEvent
+from ticketing_app.db.models import Order, OutboxEvent, Payment, ProcessedEvent
 from ticketing_app.runtime import Runtime
 
 AUDIT_MODULE = "ticketing_app.services.audit"
@@ -48,10 +49,13 @@ class Reconciliation:
         return f"{len(self.discrepancies)} discrepancies: " + "; ".join(self.discrepancies[:3])
 
 
-async def backlog(rt: Runtime) -> tuple[int, int, int]:
-    """(pending payments, outbox rows not yet sent, sent rows the projection has not
-    processed)."""
+async def backlog(rt: Runtime) -> tuple[int, int, int, int]:
+    """(pending payments, unpaid orders past their payment deadline that the expiry job has not
+    cancelled yet, outbox rows not yet sent, rows the projection has not processed)."""
     async with rt.db.read_sessions() as s:
+        overdue = (await s.execute(select(func.count()).select_from(Order).where(
+            col(Order.status) == "CREATED",
+            col(Order.payment_deadline) < datetime.now(UTC)))).scalar_one()
         pending_pay = (await s.execute(select(func.count()).select_from(Payment).where(
             col(Payment.status) == "PENDING"))).scalar_one()
         unsent = (await s.execute(select(func.count()).select_from(OutboxEvent).where(
@@ -60,19 +64,20 @@ async def backlog(rt: Runtime) -> tuple[int, int, int]:
             col(ProcessedEvent.consumer) == PROJECTION_CONSUMER)
         unprocessed = (await s.execute(select(func.count()).select_from(OutboxEvent).where(
             col(OutboxEvent.event_uuid).not_in(done)))).scalar_one()
-    return int(pending_pay), int(unsent), int(unprocessed)
+    return int(pending_pay), int(overdue), int(unsent), int(unprocessed)
 
 
 async def drain(rt: Runtime, timeout_s: float = 60.0) -> tuple[bool, str]:
     deadline = time.monotonic() + timeout_s
     t0 = time.monotonic()
     while True:
-        pay, unsent, unprocessed = await backlog(rt)
-        if pay == 0 and unsent == 0 and unprocessed == 0:
+        pay, overdue, unsent, unprocessed = await backlog(rt)
+        if pay == 0 and overdue == 0 and unsent == 0 and unprocessed == 0:
             return True, f"drained in {time.monotonic() - t0:.1f} s"
         if time.monotonic() > deadline:
-            return False, (f"after {timeout_s:.0f} s: {pay} payments pending, {unsent} outbox "
-                           f"rows unsent, {unprocessed} not processed by the projection")
+            return False, (f"after {timeout_s:.0f} s: {pay} payments pending, {overdue} orders "
+                           f"past their payment deadline not yet expired, {unsent} outbox rows "
+                           f"unsent, {unprocessed} not processed by the projection")
         await asyncio.sleep(0.5)
 
 
@@ -87,7 +92,7 @@ def audit_function() -> Any:
 
 
 async def reconcile(rt: Runtime, event_id: int | None = None,
-                    drain_timeout_s: float = 60.0) -> Reconciliation:
+                    drain_timeout_s: float = 180.0) -> Reconciliation:
     drained, detail = await drain(rt, drain_timeout_s)
     audit = audit_function()
     if audit is None:

@@ -283,7 +283,8 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
     result.check("no 500 INTERNAL_ERROR answer", statuses.get("500", 0) == 0,
                   f"{statuses.get('500', 0)} answers were 500")
     ctx.status("waiting for payments and the outbox to settle")
-    drained, detail = await drain(st.rt, 90)
+    drained, detail = await drain(st.rt, 180)
+    result.metrics["settled"] = detail
     if not drained:
         result.notes.append(f"platform did not drain: {detail}")
     unconfirmed, unsold, double, orphan = await consistency(st, load.event_id)
