@@ -305,9 +305,9 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
 SCENARIO = Scenario(
     number=2, name="original_load",
     title="The original's load: 1000 users on the REST API (PostgreSQL)", run=run,
-    quick={"users": 100, "processes": 1, "ramp_s": 3.0, "steady_s": 12.0,
-           "venue": (1, 40, 50), "think_min_s": 1.0, "think_max_s": 3.0, "order_ratio": 0.7,
-           "map_refresh_s": 5.0, "timeout_s": 15.0},
+    quick={"users": 60, "processes": 1, "ramp_s": 2.0, "steady_s": 8.0,
+           "venue": (1, 20, 50), "think_min_s": 1.0, "think_max_s": 3.0, "order_ratio": 0.7,
+           "map_refresh_s": 5.0, "timeout_s": 10.0},
     full={"users": 1000, "processes": 2, "ramp_s": 30.0, "steady_s": 90.0,
           "venue": (2, 100, 100), "think_min_s": 1.0, "think_max_s": 3.0, "order_ratio": 0.7,
           "map_refresh_s": 15.0, "timeout_s": 15.0},

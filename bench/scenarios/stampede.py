@@ -79,7 +79,7 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
                                                  max_seats_per_buyer=10)
         seats = seat_ids[:n_seats]
         await st.rt.catalog.snapshot(event_id)  # Redis state loaded before the race
-        release_at = time.time() + 4.0 + procs
+        release_at = time.time() + 2.5 + procs
         run_res = await run_processes("bench.scenarios.stampede:stampede_job", [
             {"api_url": st.api_url, "event_id": event_id, "seats": seats, "buyers": rng,
              "prefix": f"stampede{rnd}", "release_at": release_at, "endpoints": [ENDPOINT]}
