@@ -72,6 +72,35 @@ def seed_demo() -> None:
     asyncio.run(main())
 
 
+@app.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Argument(help="The admin's login name")],
+    reset: Annotated[bool, typer.Option("--reset", help="Set a new password for an "
+                                        "existing admin (ends their sessions)")] = False,
+) -> None:
+    """Create an admin account (or reset its password); the password is prompted for."""
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def main() -> None:
+        from ticketing_app.domain.errors import DomainError
+        from ticketing_app.runtime import create_runtime
+
+        rt = await create_runtime()
+        try:
+            if reset:
+                await rt.admin_auth.set_password(username, password)
+            else:
+                await rt.admin_auth.create_admin(username, password)
+        except DomainError as exc:
+            console.print(f"[red]{exc.message}[/]")
+            raise SystemExit(1) from None
+        finally:
+            await rt.close()
+        console.print(f"[green]admin {username!r} {'updated' if reset else 'created'}[/]")
+
+    asyncio.run(main())
+
+
 @app.command()
 def worker(
     payments: Annotated[bool, typer.Option(help="Run the payments worker")] = True,
@@ -120,14 +149,19 @@ def consumers() -> None:
 
     async def main(stop: asyncio.Event) -> None:
         from backend_jobs.consumers import run_consumers
+        from backend_jobs.mailer import mail_loop
         from ticketing_app.observability.tracing import configure_tracing
         from ticketing_app.runtime import create_runtime
 
         configure_tracing("ticketing-consumers")
         rt = await create_runtime()
+        mailer = asyncio.create_task(mail_loop(rt, stop), name="mailer")
         try:
             await run_consumers(rt, stop=stop)
         finally:
+            mailer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await mailer
             await rt.close()
 
     _run_until_signal(main)

@@ -40,11 +40,16 @@ class EventKeys:
         b = self.base
         return [
             f"{b}:meta", f"{b}:st", f"{b}:exp", f"{b}:own", f"{b}:ver",
-            f"{b}:loc", f"{b}:pos", f"{b}:mine", f"{b}:ch",
+            f"{b}:loc", f"{b}:pos", f"{b}:mine", f"{b}:ch", self.holds_per_minute,
         ]
 
+    @property
+    def holds_per_minute(self) -> str:
+        """HASH minute -> seats newly held (the admin dashboard's holds per minute)."""
+        return f"{self.base}:hpm"
+
     def all_keys(self) -> list[str]:
-        return [*self.script_keys()[:-1], self.load_lock]
+        return [*(k for k in self.script_keys() if k != self.channel), self.load_lock]
 
 
 def event_id_from_channel(channel: str) -> int | None:

@@ -14,9 +14,10 @@
 -- KEYS[7] pos   HASH  "rowkey|col" -> seat
 -- KEYS[8] mine  HASH  buyer -> comma list of that buyer's H and O seats
 -- KEYS[9] ch    pub/sub channel for live sync
+-- KEYS[10] hpm  HASH  minute (epoch ms // 60000) -> seats newly held in that minute (dashboard)
 
-local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH, K_HPM =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 local function now_ms()
   local t = redis.call('TIME')
