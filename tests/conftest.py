@@ -102,9 +102,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def smtp_sink() -> Iterator[Any]:
+    """A local mail server; the stack's consumers deliver buyers' mail to it (SMTP_URL)."""
+    from tests.smtp_sink import SmtpSink
+
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(backend: str, tmp_path_factory: pytest.TempPathFactory,
+          smtp_sink: Any) -> Iterator[Stack]:
     url = make_database_url(backend, tmp_path_factory.mktemp(backend))
-    st = Stack(database_url=url, extra_env=TEST_ENV).start_services()
+    st = Stack(database_url=url,
+               extra_env={**TEST_ENV, "SMTP_URL": smtp_sink.url}).start_services()
     try:
         st.migrate()
         st.start_api()

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from ticketing_app.api.admin_auth import AdminPageGuardMiddleware
 from ticketing_app.api.errors import install_error_handlers
 from ticketing_app.api.middleware import BodyLimitMiddleware, BuyerCookieMiddleware, TraceMiddleware
 from ticketing_app.api.routes import buyers, catalog, health, orders, payments, reservations
@@ -46,6 +47,7 @@ def create_api(standalone: bool = False) -> FastAPI:
                                           "traceparent"],
                            expose_headers=["Trace-Id", "Retry-After"])
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(AdminPageGuardMiddleware)
     app.add_middleware(BuyerCookieMiddleware)
     app.add_middleware(TraceMiddleware)
     return app

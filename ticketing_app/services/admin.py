@@ -48,6 +48,7 @@ from ticketing_app.domain.layouts import (
 )
 from ticketing_app.domain.orders import OrderStatus
 from ticketing_app.domain.seats import seat_label
+from ticketing_app.services.orders import OrderView
 from ticketing_app.services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -528,6 +529,31 @@ class AdminService:
             if target:
                 q = q.where(AuditLog.target == target)
             return list((await s.execute(q)).scalars())
+
+    async def orders_for_event(self, event_id: int, status: str = "", order_id: int = 0,
+                               buyer: str = "", limit: int = 50) -> list[OrderView]:
+        async with self.rt.db.read_sessions() as s:
+            q = select(Order).where(Order.event_id == event_id).order_by(
+                col(Order.id).desc()).limit(limit)
+            if status:
+                q = q.where(Order.status == status)
+            if order_id:
+                q = q.where(col(Order.id) == order_id)
+            if buyer:
+                q = q.where(Order.buyer_id == buyer)
+            orders = list((await s.execute(q)).scalars())
+            items = list((await s.execute(select(OrderItem).where(
+                col(OrderItem.order_id).in_([o.id for o in orders])).order_by(
+                col(OrderItem.id)))).scalars()) if orders else []
+        by_order: dict[int, list[OrderItem]] = {}
+        for i in items:
+            by_order.setdefault(i.order_id, []).append(i)
+        return [OrderView(o, by_order.get(int(o.id or 0), [])) for o in orders]
+
+    async def refund(self, actor: str, order_id: int, seat_ids: Sequence[int] | None,
+                     block: bool) -> OrderView:
+        """The organiser's refund (whole order or some seats), audited."""
+        return await self.rt.orders.refund(order_id, seat_ids, block=block, actor=actor)
 
     async def record(self, actor: str, action: str, target: str, **details: Any) -> None:
         """An audit row for an action done elsewhere (login, refund, check-in)."""

@@ -18,7 +18,16 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from ticketing_app.db.models import Event, Order, OrderItem, Payment, Seat, Ticket, now_utc
+from ticketing_app.db.models import (
+    AuditLog,
+    Event,
+    Order,
+    OrderItem,
+    Payment,
+    Seat,
+    Ticket,
+    now_utc,
+)
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType, iso
 from ticketing_app.domain.orders import OrderStatus, PaymentStatus
@@ -398,7 +407,7 @@ class OrderService:
     # ---- refunds ------------------------------------------------------------------------
     async def refund(
         self, order_id: int, seat_ids: Sequence[int] | None = None, block: bool = False,
-        reason: str = "refunded by organiser",
+        reason: str = "refunded by organiser", actor: str = "",
     ) -> OrderView:
         """Refund a paid order, or some of its seats. Each seat is refunded once however often
         this runs (the order row is locked and every step is a guarded UPDATE); the order
@@ -460,6 +469,10 @@ class OrderService:
                                         updated_at=now_utc()))
             self._emit(uow, EventType.ORDER_REFUNDED, view, refundedSeatIds=ids,
                        amount=amount, full=remaining == 0, reason=reason, blocked=block)
+            if actor:  # the organiser's refund is audited in the same transaction
+                s.add(AuditLog(actor=actor, action="order.refund", target=f"order:{order_id}",
+                               details={"seats": ids, "block": block, "amount": amount,
+                                        "full": remaining == 0}))
             await uow.commit()
         await self.rt.holds.unsell(order.event_id, order.lock_token, ids, block=block)
         return await self.get(order_id)
