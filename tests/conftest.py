@@ -34,6 +34,7 @@ TEST_ENV = {
     "RATE_LIMIT_HOLDS_PER_MINUTE": "100000",
     "RATE_LIMIT_IP_PER_MINUTE": "0",
     "LOG_LEVEL": "INFO",
+    "ARGON2_PROFILE": "CHEAPEST",  # admin password hashing: fast in tests, strong by default
 }
 
 

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     admin_bootstrap_password: str = ""
     admin_cookie_name: str = "tk_admin"  # the signed HttpOnly admin session cookie
     admin_login_attempts_per_minute: int = 10  # failed logins per client address and username
+    argon2_profile: str = "RFC_9106_LOW_MEMORY"  # argon2.profiles name; tests use CHEAPEST
 
     # --- holds ---
     hold_default_s: int = 30

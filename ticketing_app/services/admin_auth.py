@@ -8,6 +8,7 @@ deactivated account loses every session at once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -37,9 +38,14 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-@]{3,80}$")
 PASSWORD_MIN = 10
 PASSWORD_MAX = 512
 COOKIE_PREFIX = "a1"
-_hasher = PasswordHasher()
-# Verified when the username is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def password_hasher(profile: str) -> PasswordHasher:
+    """argon2id with one of argon2-cffi's parameter profiles (ARGON2_PROFILE)."""
+    params = getattr(profiles, profile, None)
+    if params is None or profile != profile.upper():
+        raise ValueError(f"ARGON2_PROFILE {profile!r} is not one of argon2.profiles")
+    return PasswordHasher.from_parameters(params)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,22 @@ def check_credentials_shape(username: str, password: str) -> None:
 class AdminAuthService:
     def __init__(self, rt: Runtime):
         self.rt = rt
+        self.hasher = password_hasher(rt.settings.argon2_profile)
+        self._dummy_hash = ""
+
+    async def _hash(self, password: str) -> str:
+        # argon2 is deliberately slow: off the event loop, so a login never stalls sales.
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def _verify(self, stored: str | None, password: str) -> bool:
+        if stored is None:  # unknown user: spend the same time, so names cannot be probed
+            if not self._dummy_hash:
+                self._dummy_hash = await self._hash(secrets.token_urlsafe(16))
+            stored = self._dummy_hash
+        try:
+            return await asyncio.to_thread(self.hasher.verify, stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
     # ---- cookie -------------------------------------------------------------------------
     def cookie_value(self, token: str) -> str:
@@ -96,7 +118,7 @@ class AdminAuthService:
     # ---- accounts -----------------------------------------------------------------------
     async def create_admin(self, username: str, password: str, actor: str = "cli") -> AdminUser:
         check_credentials_shape(username, password)
-        user = AdminUser(username=username, password_hash=_hasher.hash(password))
+        user = AdminUser(username=username, password_hash=await self._hash(password))
         try:
             async with UnitOfWork(self.rt.db) as uow:
                 uow.session.add(user)
@@ -115,7 +137,7 @@ class AdminAuthService:
                 AdminUser.username == username))).scalar_one_or_none()
             if user is None:
                 raise errors.NotFound(f"No admin named {username!r}.")
-            user.password_hash = _hasher.hash(password)
+            user.password_hash = await self._hash(password)
             await uow.session.execute(delete(AdminSession).where(
                 col(AdminSession.user_id) == user.id))
             uow.session.add(AuditLog(actor=actor, action="admin.password",
@@ -149,12 +171,8 @@ class AdminAuthService:
         async with self.rt.db.read_sessions() as s:
             user = (await s.execute(select(AdminUser).where(
                 AdminUser.username == (username or "")[:80]))).scalar_one_or_none()
-        ok = False
-        try:
-            ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH,
+        ok = await self._verify(user.password_hash if user else None,
                                 (password or "")[:PASSWORD_MAX])
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            ok = False
         if not ok or user is None or not user.is_active:
             raise errors.Unauthenticated("Wrong username or password.")
         token = secrets.token_urlsafe(32)
@@ -165,10 +183,10 @@ class AdminAuthService:
                 col(AdminSession.expires_at) < now))
             uow.session.add(AdminSession(id=_digest(token), user_id=int(user.id or 0),
                                          created_at=now, expires_at=expires))
-            if _hasher.check_needs_rehash(user.password_hash):
+            if self.hasher.check_needs_rehash(user.password_hash):
                 fresh = await uow.session.get(AdminUser, user.id)
                 if fresh is not None:
-                    fresh.password_hash = _hasher.hash(password)
+                    fresh.password_hash = await self._hash(password)
             uow.session.add(AuditLog(actor=user.username, action="admin.login",
                                      target=f"admin:{user.id}", details={}))
             await uow.commit()
