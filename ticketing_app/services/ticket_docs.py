@@ -39,7 +39,7 @@ def _latin1(text: str) -> str:
 
 def tickets_pdf(tickets: Sequence[BuyerTicket]) -> bytes:
     """One A6 page per valid ticket: event, date, seat, QR code and the code in text."""
-    pdf = FPDF(format="A6")
+    pdf = FPDF(format=(105, 148))  # A6, mm
     pdf.set_auto_page_break(False)
     pdf.set_title("Tickets")
     for t in tickets:
