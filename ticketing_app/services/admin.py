@@ -88,14 +88,14 @@ class AdminService:
         self, actor: str, name: str, grids: Sequence[GridSpec], address: str = ""
     ) -> Venue:
         """A venue from generated grids (rows x columns with gaps and aisles)."""
-        self._check_venue_fields(name, address)
+        self.check_venue_fields(name, address)
         positions = layout_from_grids(grids)
         return await self._write_venue(actor, name, address, positions, "grid")
 
     async def import_venue(self, actor: str, name: str, content: str, fmt: str,
                            address: str = "") -> Venue:
         """A venue from a CSV or JSON layout; nothing is written unless all of it is valid."""
-        self._check_venue_fields(name, address)
+        self.check_venue_fields(name, address)
         positions = parse_layout(content, fmt)
         return await self._write_venue(actor, name, address, positions, f"import:{fmt}")
 
@@ -108,7 +108,7 @@ class AdminService:
         return parse_layout(content, fmt)
 
     @staticmethod
-    def _check_venue_fields(name: str, address: str) -> None:
+    def check_venue_fields(name: str, address: str) -> None:
         p = Problems()
         if not name.strip():
             p.add("name", "venue name must not be empty")
