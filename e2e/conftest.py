@@ -33,6 +33,9 @@ E2E_ENV = {
     "RATE_LIMIT_IP_PER_MINUTE": "0",
     "RATE_LIMIT_HOLDS_PER_MINUTE": "100000",
     "ARGON2_PROFILE": "CHEAPEST",
+    # The first admin comes from the environment at first start (see docs/admin.md).
+    "ADMIN_BOOTSTRAP_USER": "e2e-admin",
+    "ADMIN_BOOTSTRAP_PASSWORD": "e2e-admin-password",
 }
 
 
