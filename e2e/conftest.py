@@ -36,6 +36,9 @@ E2E_ENV = {
     # The first admin comes from the environment at first start (see docs/admin.md).
     "ADMIN_BOOTSTRAP_USER": "e2e-admin",
     "ADMIN_BOOTSTRAP_PASSWORD": "e2e-admin-password",
+    # No build-time prerendering: on a busy 2-core machine it times out ("Prerender: Request
+    # failed for /") and the tests render every page in the browser anyway.
+    "REFLEX_SSR": "false",
 }
 
 

@@ -96,7 +96,7 @@ def test_admin_runs_an_on_sale_and_sees_it_live(browser: Browser, base_url: str,
     buyer.goto("/")
     buyer.get_by_role("link", name=title).click()
     expect(buyer).to_have_url(re.compile(rf"/event/{event_id}/?$"), timeout=15_000)
-    premium = "button[aria-label^='Row A seat 2,']"
+    premium = "button[aria-label^='Stalls Row A seat 2,']"
     expect(buyer.locator(premium)).to_contain_text("2", timeout=30_000)
     expect(buyer.locator(premium)).to_have_attribute("aria-label", re.compile("90,000"))
     expect(buyer.locator(premium)).to_have_attribute("data-status", "available")
@@ -116,7 +116,7 @@ def test_admin_runs_an_on_sale_and_sees_it_live(browser: Browser, base_url: str,
     admin.goto(f"/admin/events/{event_id}")
     admin.locator("#close-sales").click()
     expect(admin.locator("#event-status")).to_have_text("CLOSED", timeout=15_000)
-    other = "button[aria-label^='Row B seat 3,']"
+    other = "button[aria-label^='Stalls Row B seat 3,']"
     buyer.locator(other).click()
     expect(buyer.get_by_text("This event is not on sale.")).to_be_visible(timeout=5_000)
     expect(buyer.locator(other)).to_have_attribute("data-status", "available")
