@@ -75,7 +75,7 @@ async def deliver_pending(rt: Runtime) -> int:
     """One round; returns how many were sent."""
     async with rt.db.read_sessions() as s:
         pending = list((await s.execute(select(Notification).where(
-            Notification.delivered_via == "pending").order_by(col(Notification.id))
+            col(Notification.delivered_via) == "pending").order_by(col(Notification.id))
             .limit(BATCH))).scalars())
     sent = 0
     for n in pending:

@@ -67,9 +67,9 @@ async def handle_notification(s: AsyncSession, env: Envelope) -> None:
 
 
 async def _ticket_lines(s: AsyncSession, order_id: int) -> str:
-    rows = (await s.execute(select(OrderItem.seat_label, Ticket.code).join(
+    rows = (await s.execute(select(col(OrderItem.seat_label), col(Ticket.code)).join(
         Ticket, col(Ticket.order_item_id) == col(OrderItem.id)).where(
-        Ticket.order_id == order_id).order_by(col(Ticket.id)))).all()
+        col(Ticket.order_id) == order_id).order_by(col(Ticket.id)))).all()
     if not rows:
         return ""
     lines = "\n".join(f"  {label}: {code}" for label, code in rows)

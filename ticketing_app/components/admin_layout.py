@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 from reflex_components_core.el.elements.base import BaseHTML
 
 from ticketing_app import routes
@@ -75,7 +76,7 @@ def admin_shell(content: rx.Component) -> rx.Component:
     )
 
 
-def seat_cell(seat: rx.Var[dict[str, Any]], on_click: Any = None) -> rx.Component:
+def seat_cell(seat: ObjectVar[dict[str, Any]], on_click: Any = None) -> rx.Component:
     """One seat drawn where the buyer's map draws it (grid row r, column c)."""
     return rx.el.button(
         seat["c"].to(str),
@@ -96,7 +97,7 @@ def seat_cell(seat: rx.Var[dict[str, Any]], on_click: Any = None) -> rx.Componen
 
 
 def layout_grid(seats: rx.Var[list[dict[str, Any]]], cols: rx.Var[int],
-                on_click: Callable[[rx.Var[dict[str, Any]]], Any] | None = None,
+                on_click: Callable[[ObjectVar[dict[str, Any]]], Any] | None = None,
                 grid_id: str = "layout-preview") -> rx.Component:
     return rx.box(
         rx.foreach(seats, lambda s: seat_cell(s, on_click(s) if on_click else None)),
@@ -106,7 +107,7 @@ def layout_grid(seats: rx.Var[list[dict[str, Any]]], cols: rx.Var[int],
     )
 
 
-def field(label: str, control: rx.Component, hint: str = "") -> rx.Component:
+def labelled(label: str, control: rx.Component, hint: str = "") -> rx.Component:
     parts = [rx.text(label, size="2", weight="medium"), control]
     if hint:
         parts.append(rx.text(hint, size="1", color="gray"))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from ticketing_app import routes
 from ticketing_app.components.admin_layout import admin_page
 from ticketing_app.state.admin_audit import AdminAuditState as A
 
 
-def row(r: rx.Var[dict[str, Any]]) -> rx.Component:
+def row(r: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.table.row(*[rx.table.cell(r[k].to(str)) for k in
                           ("at", "actor", "action", "target", "details")])
 

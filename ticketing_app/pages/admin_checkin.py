@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from ticketing_app import routes
 from ticketing_app.components.admin_layout import admin_page
@@ -21,7 +22,7 @@ def result_panel() -> rx.Component:
         data_ok=rx.cond(r["ok"].to(bool), "true", "false")))
 
 
-def history_row(h: rx.Var[dict[str, Any]]) -> rx.Component:
+def history_row(h: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.text("…", h["code"].to(str), ": ", h["headline"].to(str), " - ",
                    h["text"].to(str), size="1", color="gray")
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from ticketing_app import routes
-from ticketing_app.components.admin_layout import admin_page, field, layout_grid
+from ticketing_app.components.admin_layout import admin_page, labelled, layout_grid
 from ticketing_app.state.admin_event import AdminEventState as S
 
 
@@ -56,7 +57,7 @@ def seat_map() -> rx.Component:
     )
 
 
-def tier_form(t: rx.Var[dict[str, Any]]) -> rx.Component:
+def tier_form(t: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.form(rx.hstack(
         rx.box(width="14px", height="14px", background=t["color"].to(str), border_radius="3px"),
         rx.el.input(type="hidden", name="tier_id", value=t["id"].to(str)),
@@ -88,15 +89,15 @@ def settings_form() -> rx.Component:
     return rx.form(rx.vstack(
         rx.heading("Settings", size="4"),
         rx.grid(
-            field("Title", rx.input(name="title", default_value=e["title"].to(str))),
-            field("Date and time (UTC)", rx.input(name="starts_at", type="datetime-local",
+            labelled("Title", rx.input(name="title", default_value=e["title"].to(str))),
+            labelled("Date and time (UTC)", rx.input(name="starts_at", type="datetime-local",
                                                   default_value=e["starts_at"].to(str))),
-            field("Hold time (s)", rx.input(name="hold", type="number",
+            labelled("Hold time (s)", rx.input(name="hold", type="number",
                                             default_value=e["hold"].to(str))),
-            field("Seats per buyer", rx.input(name="max_seats", type="number",
+            labelled("Seats per buyer", rx.input(name="max_seats", type="number",
                                               default_value=e["max_seats"].to(str))),
             columns="4", spacing="2", width="100%"),
-        field("Description", rx.text_area(name="description",
+        labelled("Description", rx.text_area(name="description",
                                           default_value=e["description"].to(str))),
         rx.hstack(
             rx.el.label(rx.el.input(type="checkbox", name="orphan_rule",
@@ -107,14 +108,14 @@ def settings_form() -> rx.Component:
         align="stretch"), on_submit=S.save_settings, reset_on_submit=False, key=S.event_id)
 
 
-def order_item(i: rx.Var[dict[str, Any]]) -> rx.Component:
+def order_item(i: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.el.label(
         rx.el.input(type="checkbox", name=i["name"].to(str), disabled=i["refunded"].to(bool)),
         " ", i["label"].to(str), rx.cond(i["refunded"].to(bool), " (refunded)", ""),
         style={"margin_right": "1em", "font_size": "13px"})
 
 
-def order_row(o: rx.Var[dict[str, Any]]) -> rx.Component:
+def order_row(o: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.form(rx.hstack(
         rx.text("#", o["id"].to(str), weight="bold", size="2"),
         rx.badge(o["status"].to(str)),

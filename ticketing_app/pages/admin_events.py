@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from ticketing_app import routes
-from ticketing_app.components.admin_layout import admin_page, field
+from ticketing_app.components.admin_layout import admin_page, labelled
 from ticketing_app.state.admin_events import TIER_SLOTS, AdminEventsState
 
 DEFAULT_TIERS = {1: ("Premium", "90000", "#ef4444", "1-2"), 2: ("Standard", "50000",
@@ -17,15 +18,15 @@ DEFAULT_TIERS = {1: ("Premium", "90000", "#ef4444", "1-2"), 2: ("Standard", "500
 def tier_inputs(i: int) -> rx.Component:
     name, price, colour, rows = DEFAULT_TIERS.get(i, ("", "", "#a855f7", ""))
     return rx.grid(
-        field(f"Tier {i} name", rx.input(name=f"t{i}_name", id=f"t{i}-name",
+        labelled(f"Tier {i} name", rx.input(name=f"t{i}_name", id=f"t{i}-name",
                                          default_value=name)),
-        field("Price (minor units)", rx.input(name=f"t{i}_price", id=f"t{i}-price",
+        labelled("Price (minor units)", rx.input(name=f"t{i}_price", id=f"t{i}-price",
                                               type="number", default_value=price)),
-        field("Colour", rx.el.input(name=f"t{i}_color", id=f"t{i}-color", type="color",
+        labelled("Colour", rx.el.input(name=f"t{i}_color", id=f"t{i}-color", type="color",
                                     default_value=colour)),
-        field("Rows", rx.input(name=f"t{i}_rows", id=f"t{i}-rows", default_value=rows,
+        labelled("Rows", rx.input(name=f"t{i}_rows", id=f"t{i}-rows", default_value=rows,
                                placeholder="A, B or 1, 2")),
-        field("Sections", rx.input(name=f"t{i}_sections", id=f"t{i}-sections",
+        labelled("Sections", rx.input(name=f"t{i}_sections", id=f"t{i}-sections",
                                    placeholder="Balcony")),
         columns="5", spacing="2", width="100%",
     )
@@ -37,17 +38,17 @@ def event_form() -> rx.Component:
         rx.vstack(
             rx.heading("New event", size="4"),
             rx.grid(
-                field("Title", rx.input(name="title", id="event-title")),
-                field("Date and time (UTC)", rx.input(name="starts_at", id="event-starts",
+                labelled("Title", rx.input(name="title", id="event-title")),
+                labelled("Date and time (UTC)", rx.input(name="starts_at", id="event-starts",
                                                       type="datetime-local")),
-                field("Venue", rx.el.select(
+                labelled("Venue", rx.el.select(
                     rx.el.option("Choose a venue", value=""),
                     rx.foreach(s.venue_options,
                                lambda v: rx.el.option(v[1], value=v[0])),
                     name="venue_id", id="event-venue")),
-                field("Hold time (s)", rx.input(name="hold_seconds", id="event-hold",
+                labelled("Hold time (s)", rx.input(name="hold_seconds", id="event-hold",
                                                 type="number", default_value="30")),
-                field("Seats per buyer", rx.input(name="max_seats", id="event-max-seats",
+                labelled("Seats per buyer", rx.input(name="max_seats", id="event-max-seats",
                                                   type="number", default_value="6")),
                 rx.vstack(
                     rx.el.label(rx.el.input(type="checkbox", name="orphan_rule"),
@@ -57,7 +58,7 @@ def event_form() -> rx.Component:
                     spacing="1"),
                 columns="3", spacing="3", width="100%",
             ),
-            field("Description", rx.text_area(name="description", id="event-description")),
+            labelled("Description", rx.text_area(name="description", id="event-description")),
             rx.text("Price tiers: a tier with no rows or sections takes every other seat.",
                     size="1", color="gray"),
             *[tier_inputs(i) for i in range(1, TIER_SLOTS + 1)],
@@ -70,7 +71,7 @@ def event_form() -> rx.Component:
     )
 
 
-def event_row(e: rx.Var[dict[str, Any]]) -> rx.Component:
+def event_row(e: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.link(e["title"].to(str), href=e["url"].to(str))),
         rx.table.cell(e["when"].to(str)),

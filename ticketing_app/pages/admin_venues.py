@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from ticketing_app import routes
-from ticketing_app.components.admin_layout import admin_page, field, layout_grid
+from ticketing_app.components.admin_layout import admin_page, labelled, layout_grid
 from ticketing_app.state.admin_venues import SECTION_SLOTS, AdminVenuesState
 
 CSV_HINT = "section,row,seat per line (row as 1 or A), e.g.\nFloor,A,1\nFloor,A,2"
@@ -16,17 +17,17 @@ CSV_HINT = "section,row,seat per line (row as 1 or A), e.g.\nFloor,A,1\nFloor,A,
 def section_inputs(i: int) -> rx.Component:
     first = i == 1
     return rx.grid(
-        field(f"Section {i}", rx.input(name=f"s{i}_name", id=f"s{i}-name",
+        labelled(f"Section {i}", rx.input(name=f"s{i}_name", id=f"s{i}-name",
                                         placeholder="Floor" if first else "(optional)",
                                         default_value="Floor" if first else "")),
-        field("Rows", rx.input(name=f"s{i}_rows", id=f"s{i}-rows", type="number",
+        labelled("Rows", rx.input(name=f"s{i}_rows", id=f"s{i}-rows", type="number",
                                default_value="8" if first else "")),
-        field("Columns", rx.input(name=f"s{i}_cols", id=f"s{i}-cols", type="number",
+        labelled("Columns", rx.input(name=f"s{i}_cols", id=f"s{i}-cols", type="number",
                                   default_value="12" if first else "")),
-        field("Gaps", rx.input(name=f"s{i}_gaps", id=f"s{i}-gaps", placeholder="A1, C7")),
-        field("Aisle columns", rx.input(name=f"s{i}_aisle_cols", id=f"s{i}-aisle-cols",
+        labelled("Gaps", rx.input(name=f"s{i}_gaps", id=f"s{i}-gaps", placeholder="A1, C7")),
+        labelled("Aisle columns", rx.input(name=f"s{i}_aisle_cols", id=f"s{i}-aisle-cols",
                                         placeholder="5")),
-        field("Aisle rows", rx.input(name=f"s{i}_aisle_rows", id=f"s{i}-aisle-rows",
+        labelled("Aisle rows", rx.input(name=f"s{i}_aisle_rows", id=f"s{i}-aisle-rows",
                                      placeholder="D")),
         columns="6", spacing="2", width="100%",
     )
@@ -35,8 +36,8 @@ def section_inputs(i: int) -> rx.Component:
 def generator() -> rx.Component:
     return rx.form(
         rx.vstack(
-            rx.hstack(field("Venue name", rx.input(name="name", id="venue-name")),
-                      field("Address", rx.input(name="address", id="venue-address")),
+            rx.hstack(labelled("Venue name", rx.input(name="name", id="venue-name")),
+                      labelled("Address", rx.input(name="address", id="venue-address")),
                       width="100%"),
             *[section_inputs(i) for i in range(1, SECTION_SLOTS + 1)],
             rx.text("Sections are drawn one under the other; gaps are seats left out "
@@ -52,11 +53,11 @@ def generator() -> rx.Component:
 def importer() -> rx.Component:
     return rx.form(
         rx.vstack(
-            field("Venue name", rx.input(name="name", id="import-name")),
-            field("Format", rx.el.select(rx.el.option("CSV", value="csv"),
+            labelled("Venue name", rx.input(name="name", id="import-name")),
+            labelled("Format", rx.el.select(rx.el.option("CSV", value="csv"),
                                          rx.el.option("JSON", value="json"),
                                          name="format", id="import-format")),
-            field("Layout", rx.text_area(name="content", id="import-content", rows="8",
+            labelled("Layout", rx.text_area(name="content", id="import-content", rows="8",
                                          placeholder=CSV_HINT),
                   'JSON: {"seats": [{"section", "row", "seat"}]} or '
                   '{"sections": [{"name", "rows", "cols", "gaps", "aisleCols"}]}'),
@@ -84,7 +85,7 @@ def preview() -> rx.Component:
     )
 
 
-def venue_row(v: rx.Var[dict[str, Any]]) -> rx.Component:
+def venue_row(v: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.table.row(rx.table.cell(v["name"].to(str)), rx.table.cell(v["seats"].to(str)),
                         rx.table.cell(v["sections"].to(str)))
 

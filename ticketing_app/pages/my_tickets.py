@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from ticketing_app.state.my_tickets import MyTicketsState as M
 
 
-def ticket_card(t: rx.Var[dict[str, Any]]) -> rx.Component:
+def ticket_card(t: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.card(rx.hstack(
         rx.vstack(
             rx.text(t["event"].to(str), weight="bold", size="4"),
@@ -35,7 +36,7 @@ def ticket_card(t: rx.Var[dict[str, Any]]) -> rx.Component:
         width="100%"), width="100%", class_name="ticket-card")
 
 
-def order_link(o: rx.Var[dict[str, Any]]) -> rx.Component:
+def order_link(o: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.cond(o["usable"].to(bool), rx.link(
         "Download tickets of order #" + o["id"].to(str) + " (PDF)",
         href=o["pdf"].to(str), is_external=True, size="2"))

@@ -137,9 +137,9 @@ class AdminService:
         async with self.rt.db.read_sessions() as s:
             venues = list((await s.execute(select(Venue).order_by(col(Venue.id).desc())))
                           .scalars())
-            rows = (await s.execute(select(VenueSeat.venue_id, VenueSeat.section, func.count())
-                                    .group_by(col(VenueSeat.venue_id), col(VenueSeat.section))
-                                    )).all()
+            rows = (await s.execute(
+                select(col(VenueSeat.venue_id), col(VenueSeat.section), func.count())
+                .group_by(col(VenueSeat.venue_id), col(VenueSeat.section)))).all()
         counts: dict[int, int] = {}
         sections: dict[int, list[str]] = {}
         for vid, sec, n in rows:
@@ -150,9 +150,10 @@ class AdminService:
 
     async def venue_positions(self, venue_id: int) -> list[Position]:
         async with self.rt.db.read_sessions() as s:
-            rows = (await s.execute(select(VenueSeat.section, VenueSeat.r, VenueSeat.c).where(
-                VenueSeat.venue_id == venue_id).order_by(col(VenueSeat.r), col(VenueSeat.c))
-            )).all()
+            rows = (await s.execute(
+                select(col(VenueSeat.section), col(VenueSeat.r), col(VenueSeat.c))
+                .where(col(VenueSeat.venue_id) == venue_id)
+                .order_by(col(VenueSeat.r), col(VenueSeat.c)))).all()
         if not rows:
             raise errors.NotFound(f"Venue {venue_id} not found or has no seats.")
         return [(sec, int(r), int(c)) for sec, r, c in rows]
@@ -184,7 +185,7 @@ class AdminService:
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
             venue_seats = list((await s.execute(select(VenueSeat).where(
-                VenueSeat.venue_id == venue_id))).scalars())
+                col(VenueSeat.venue_id) == venue_id))).scalars())
             if not venue_seats:
                 raise errors.ValidationFailed("Venue not found or has no seats.",
                                               [{"field": "venueId", "message": "unknown"}])
@@ -260,7 +261,7 @@ class AdminService:
     @staticmethod
     async def _has_orders(uow: UnitOfWork, event_id: int) -> bool:
         n = (await uow.session.execute(select(func.count()).select_from(Order).where(
-            Order.event_id == event_id))).scalar_one()
+            col(Order.event_id) == event_id))).scalar_one()
         return bool(n)
 
     # ---- tiers and seats ----------------------------------------------------------------
@@ -301,7 +302,7 @@ class AdminService:
             old = {"name": tier.name, "price": tier.price, "color": tier.color}
             if price != tier.price:
                 seats = list((await s.execute(select(Seat).where(
-                    Seat.event_id == event_id, Seat.tier_id == tier_id))).scalars())
+                    col(Seat.event_id) == event_id, col(Seat.tier_id) == tier_id))).scalars())
                 await self._refuse_open_orders(uow, seats, "change the price of")
                 await s.execute(update(Seat).where(col(Seat.event_id) == event_id,
                                                    col(Seat.tier_id) == tier_id)
@@ -322,7 +323,7 @@ class AdminService:
             if tier is None or tier.event_id != event_id:
                 raise errors.NotFound(f"Price tier {tier_id} not found in this event.")
             used = (await s.execute(select(func.count()).select_from(Seat).where(
-                Seat.tier_id == tier_id))).scalar_one()
+                col(Seat.tier_id) == tier_id))).scalar_one()
             if used:
                 raise errors.Conflict(
                     f"Tier {tier.name!r} still prices {used} seat(s); assign them to another "
@@ -356,7 +357,7 @@ class AdminService:
             from sqlalchemy import or_
 
             seats = list((await s.execute(select(Seat).where(
-                Seat.event_id == event_id, or_(*cond)))).scalars())
+                col(Seat.event_id) == event_id, or_(*cond)))).scalars())
             if seat_ids:
                 unknown = set(seat_ids) - {x.id for x in seats}
                 if unknown:
@@ -390,7 +391,7 @@ class AdminService:
             s = uow.session
             ev = await self._event_for_update(uow, event_id)
             seats = list((await s.execute(select(Seat).where(
-                Seat.event_id == event_id, col(Seat.id).in_(list(seat_ids))))).scalars())
+                col(Seat.event_id) == event_id, col(Seat.id).in_(list(seat_ids))))).scalars())
             unknown = set(seat_ids) - {x.id for x in seats}
             if unknown:
                 raise errors.ValidationFailed(
@@ -406,7 +407,7 @@ class AdminService:
                 raise errors.Conflict(
                     "Seats can be removed only while the event is a draft (buyers may have "
                     "the map open); block them instead.")
-            touched = set((await s.execute(select(OrderItem.seat_id).where(
+            touched = set((await s.execute(select(col(OrderItem.seat_id)).where(
                 col(OrderItem.seat_id).in_(list(seat_ids))))).scalars())
             if touched:
                 bad = [x for x in seats if x.id in touched]
@@ -428,11 +429,11 @@ class AdminService:
         if not seats:
             return
         ids = [int(x.id or 0) for x in seats]
-        q = select(OrderItem.seat_id, Order.id).join(
+        q = select(col(OrderItem.seat_id), col(Order.id)).join(
             Order, col(Order.id) == col(OrderItem.order_id)).where(
-            col(OrderItem.seat_id).in_(ids), Order.status == OrderStatus.CREATED.value)
+            col(OrderItem.seat_id).in_(ids), col(Order.status) == OrderStatus.CREATED.value)
         if self.rt.db.is_postgres:
-            await uow.session.execute(select(Seat.id).where(col(Seat.id).in_(ids))
+            await uow.session.execute(select(col(Seat.id)).where(col(Seat.id).in_(ids))
                                       .with_for_update())
         rows = (await uow.session.execute(q)).all()
         if rows:
@@ -449,7 +450,7 @@ class AdminService:
     async def _check_tier_name_free(uow: UnitOfWork, event_id: int, name: str,
                                     tier_id: int | None) -> None:
         others = (await uow.session.execute(select(PriceTier).where(
-            PriceTier.event_id == event_id))).scalars()
+            col(PriceTier.event_id) == event_id))).scalars()
         if any(t.name.strip().lower() == name.strip().lower() and t.id != tier_id
                for t in others):
             raise errors.ValidationFailed(f"A tier named {name.strip()!r} already exists.",
@@ -498,8 +499,8 @@ class AdminService:
 
     async def seat_counts(self, event_id: int) -> dict[str, int]:
         async with self.rt.db.read_sessions() as s:
-            rows = (await s.execute(select(Seat.status, func.count()).where(
-                Seat.event_id == event_id).group_by(col(Seat.status)))).all()
+            rows = (await s.execute(select(col(Seat.status), func.count()).where(
+                col(Seat.event_id) == event_id).group_by(col(Seat.status)))).all()
         return {status: int(n) for status, n in rows}
 
     # ---- reads for the admin pages ------------------------------------------------------
@@ -511,13 +512,13 @@ class AdminService:
     async def tiers(self, event_id: int) -> list[PriceTier]:
         async with self.rt.db.read_sessions() as s:
             return list((await s.execute(select(PriceTier).where(
-                PriceTier.event_id == event_id).order_by(col(PriceTier.price).desc(),
+                col(PriceTier.event_id) == event_id).order_by(col(PriceTier.price).desc(),
                                                          col(PriceTier.id)))).scalars())
 
     async def tier_seat_counts(self, event_id: int) -> dict[int, int]:
         async with self.rt.db.read_sessions() as s:
-            rows = (await s.execute(select(Seat.tier_id, func.count()).where(
-                Seat.event_id == event_id).group_by(col(Seat.tier_id)))).all()
+            rows = (await s.execute(select(col(Seat.tier_id), func.count()).where(
+                col(Seat.event_id) == event_id).group_by(col(Seat.tier_id)))).all()
         return {int(t or 0): int(n) for t, n in rows}
 
     async def audit_rows(self, limit: int = 100, offset: int = 0, actor: str = "",
@@ -525,22 +526,22 @@ class AdminService:
         async with self.rt.db.read_sessions() as s:
             q = select(AuditLog).order_by(col(AuditLog.id).desc()).limit(limit).offset(offset)
             if actor:
-                q = q.where(AuditLog.actor == actor)
+                q = q.where(col(AuditLog.actor) == actor)
             if target:
-                q = q.where(AuditLog.target == target)
+                q = q.where(col(AuditLog.target) == target)
             return list((await s.execute(q)).scalars())
 
     async def orders_for_event(self, event_id: int, status: str = "", order_id: int = 0,
                                buyer: str = "", limit: int = 50) -> list[OrderView]:
         async with self.rt.db.read_sessions() as s:
-            q = select(Order).where(Order.event_id == event_id).order_by(
+            q = select(Order).where(col(Order.event_id) == event_id).order_by(
                 col(Order.id).desc()).limit(limit)
             if status:
-                q = q.where(Order.status == status)
+                q = q.where(col(Order.status) == status)
             if order_id:
                 q = q.where(col(Order.id) == order_id)
             if buyer:
-                q = q.where(Order.buyer_id == buyer)
+                q = q.where(col(Order.buyer_id) == buyer)
             orders = list((await s.execute(q)).scalars())
             items = list((await s.execute(select(OrderItem).where(
                 col(OrderItem.order_id).in_([o.id for o in orders])).order_by(

@@ -134,7 +134,7 @@ class AdminAuthService:
         check_credentials_shape(username, password)
         async with UnitOfWork(self.rt.db) as uow:
             user = (await uow.session.execute(select(AdminUser).where(
-                AdminUser.username == username))).scalar_one_or_none()
+                col(AdminUser.username) == username))).scalar_one_or_none()
             if user is None:
                 raise errors.NotFound(f"No admin named {username!r}.")
             user.password_hash = await self._hash(password)
@@ -170,7 +170,7 @@ class AdminAuthService:
         """(session secret, identity); a wrong name or password is the same 401."""
         async with self.rt.db.read_sessions() as s:
             user = (await s.execute(select(AdminUser).where(
-                AdminUser.username == (username or "")[:80]))).scalar_one_or_none()
+                col(AdminUser.username) == (username or "")[:80]))).scalar_one_or_none()
         ok = await self._verify(user.password_hash if user else None,
                                 (password or "")[:PASSWORD_MAX])
         if not ok or user is None or not user.is_active:
@@ -200,7 +200,7 @@ class AdminAuthService:
             row = (await s.execute(
                 select(AdminSession, AdminUser)
                 .join(AdminUser, col(AdminUser.id) == col(AdminSession.user_id))
-                .where(AdminSession.id == _digest(token)))).first()
+                .where(col(AdminSession.id) == _digest(token)))).first()
         if row is None:
             return None
         session, user = row

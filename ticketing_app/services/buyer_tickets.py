@@ -74,7 +74,7 @@ class BuyerTicketService:
                  .join(Order, col(Order.id) == col(Ticket.order_id))
                  .join(OrderItem, col(OrderItem.id) == col(Ticket.order_item_id))
                  .join(Event, col(Event.id) == col(Ticket.event_id))
-                 .where(Order.buyer_id == buyer)
+                 .where(col(Order.buyer_id) == buyer)
                  .order_by(col(Order.id).desc(), col(Ticket.id)))
             if order_id is not None:
                 q = q.where(col(Order.id) == order_id)

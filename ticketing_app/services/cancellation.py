@@ -76,7 +76,7 @@ class CancellationService:
             ev.status = "CANCELLED"
             ev.updated_at = now_utc()
             total = (await s.execute(select(func.count()).select_from(Order).where(
-                Order.event_id == event_id, Order.status == OrderStatus.CONFIRMED.value))
+                col(Order.event_id) == event_id, col(Order.status) == OrderStatus.CONFIRMED.value))
             ).scalar_one()
             job = BackgroundJobRecord(kind=JOB_KIND, target=job_target(event_id),
                                       status="RUNNING", total=int(total), done=0,
@@ -110,8 +110,8 @@ class CancellationService:
     async def job_for_event(self, event_id: int) -> BackgroundJobRecord | None:
         async with self.rt.db.read_sessions() as s:
             return (await s.execute(select(BackgroundJobRecord).where(
-                BackgroundJobRecord.kind == JOB_KIND,
-                BackgroundJobRecord.target == job_target(event_id))
+                col(BackgroundJobRecord.kind) == JOB_KIND,
+                col(BackgroundJobRecord.target) == job_target(event_id))
                 .order_by(col(BackgroundJobRecord.id).desc()).limit(1))).scalar_one_or_none()
 
     # ---- the job --------------------------------------------------------------------------
@@ -144,8 +144,8 @@ class CancellationService:
 
     async def _open_orders(self, event_id: int) -> tuple[list[int], list[int]]:
         async with self.rt.db.read_sessions() as s:
-            rows = (await s.execute(select(Order.id, Order.status).where(
-                Order.event_id == event_id,
+            rows = (await s.execute(select(col(Order.id), col(Order.status)).where(
+                col(Order.event_id) == event_id,
                 col(Order.status).in_([OrderStatus.CONFIRMED.value, OrderStatus.CREATED.value]))
                 .order_by(col(Order.id)).limit(BATCH))).all()
         return ([int(i) for i, st in rows if st == OrderStatus.CONFIRMED.value],
@@ -154,10 +154,10 @@ class CancellationService:
     async def _counts(self, event_id: int) -> tuple[int, int]:
         async with self.rt.db.read_sessions() as s:
             done = (await s.execute(select(func.count()).select_from(Order).where(
-                Order.event_id == event_id, Order.status == OrderStatus.REFUNDED.value,
-                Order.close_reason == REFUND_REASON))).scalar_one()
+                col(Order.event_id) == event_id, col(Order.status) == OrderStatus.REFUNDED.value,
+                col(Order.close_reason) == REFUND_REASON))).scalar_one()
             left = (await s.execute(select(func.count()).select_from(Order).where(
-                Order.event_id == event_id, Order.status == OrderStatus.CONFIRMED.value))
+                col(Order.event_id) == event_id, col(Order.status) == OrderStatus.CONFIRMED.value))
             ).scalar_one()
         return int(done), int(left)
 
@@ -195,8 +195,9 @@ class CancellationService:
         enqueued again. Touching its heartbeat first keeps one resume per period."""
         stale_before = now_utc() - timedelta(seconds=self.rt.settings.cancel_job_stale_s)
         async with self.rt.db.read_sessions() as s:
-            ids = list((await s.execute(select(BackgroundJobRecord.id).where(
-                BackgroundJobRecord.kind == JOB_KIND, BackgroundJobRecord.status == "RUNNING",
+            ids = list((await s.execute(select(col(BackgroundJobRecord.id)).where(
+                col(BackgroundJobRecord.kind) == JOB_KIND,
+                col(BackgroundJobRecord.status) == "RUNNING",
                 col(BackgroundJobRecord.updated_at) < stale_before))).scalars())
         resumed = []
         for job_id in ids:

@@ -82,8 +82,9 @@ class CheckinService:
                 .values(status="CHECKED_IN", checked_in_at=now, checked_in_by=actor[:80],
                         checked_in_gate=gate))
             if admitted.rowcount == 1:  # type: ignore[attr-defined]
-                t, seat = (await s.execute(select(Ticket, Seat).join(
-                    Seat, col(Seat.id) == col(Ticket.seat_id)).where(Ticket.code == code))).one()
+                t, seat = (await s.execute(
+                    select(Ticket, Seat).join(Seat, col(Seat.id) == col(Ticket.seat_id))
+                    .where(col(Ticket.code) == code))).one()
                 uow.emit(EventType.TICKET_CHECKED_IN, int(t.id or 0), t.event_id, {
                     "eventId": t.event_id, "orderId": t.order_id, "ticketId": t.id,
                     "seatIds": [t.seat_id], "gate": gate, "checkedInBy": actor,
@@ -98,7 +99,8 @@ class CheckinService:
 
     async def _refuse(self, code: str) -> None:
         async with self.rt.db.read_sessions() as s:
-            t = (await s.execute(select(Ticket).where(Ticket.code == code))).scalar_one_or_none()
+            t = (await s.execute(select(Ticket).where(col(Ticket.code) == code))
+                 ).scalar_one_or_none()
         if t is None:
             raise TicketNotFound("The code is genuine but no ticket has it (another "
                                  "installation's ticket?).")
@@ -117,6 +119,6 @@ class CheckinService:
     async def counts(self, event_id: int) -> dict[str, int]:
         """Tickets by status (the door's own numbers; the dashboard's come from Kafka)."""
         async with self.rt.db.read_sessions() as s:
-            rows = (await s.execute(select(Ticket.status, func.count()).where(
-                Ticket.event_id == event_id).group_by(col(Ticket.status)))).all()
+            rows = (await s.execute(select(col(Ticket.status), func.count()).where(
+                col(Ticket.event_id) == event_id).group_by(col(Ticket.status)))).all()
         return {status: int(n) for status, n in rows}

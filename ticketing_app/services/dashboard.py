@@ -82,13 +82,13 @@ class DashboardService:
         async with self.rt.db.read_sessions() as s:
             p = await s.get(SalesProjection, event_id)
             n_pending, oldest = (await s.execute(
-                select(func.count(), func.min(OutboxEvent.created_at))
-                .where(OutboxEvent.status == "PENDING"))).one()
+                select(func.count(), func.min(col(OutboxEvent.created_at)))
+                .where(col(OutboxEvent.status) == "PENDING"))).one()
             st.tickets = int((await s.execute(select(func.count()).select_from(Ticket).where(
-                Ticket.event_id == event_id, col(Ticket.status).in_(["VALID", "CHECKED_IN"])))
+                col(Ticket.event_id) == event_id, col(Ticket.status).in_(["VALID", "CHECKED_IN"])))
             ).scalar_one())
             rows = list((await s.execute(select(SalesTimeline).where(
-                SalesTimeline.event_id == event_id).order_by(col(SalesTimeline.minute).desc())
+                col(SalesTimeline.event_id) == event_id).order_by(col(SalesTimeline.minute).desc())
                 .limit(TIMELINE_MINUTES))).scalars())
         if p is not None:
             st.orders_confirmed = p.orders_confirmed

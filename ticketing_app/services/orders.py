@@ -254,7 +254,7 @@ class OrderService:
             # A cancelled event sells nothing more. On PostgreSQL the shared row lock queues
             # this behind the cancellation's UPDATE of the event (and the reverse), so the
             # cancellation's refund job always sees an order confirmed before it.
-            ev_q = select(Event.status).where(col(Event.id) == order.event_id)
+            ev_q = select(col(Event.status)).where(col(Event.id) == order.event_id)
             if self.rt.db.is_postgres:
                 ev_q = ev_q.with_for_update(read=True)
             if (await s.execute(ev_q)).scalar_one() == "CANCELLED":
@@ -437,7 +437,7 @@ class OrderService:
         amount = sum(i.price for i in chosen)
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
-            lock = select(Order.status).where(col(Order.id) == order_id)
+            lock = select(col(Order.status)).where(col(Order.id) == order_id)
             if self.rt.db.is_postgres:
                 lock = lock.with_for_update()  # concurrent partial refunds of one order queue
             if (await s.execute(lock)).scalar_one() != OrderStatus.CONFIRMED.value:
@@ -456,7 +456,7 @@ class OrderService:
                                                  col(Ticket.seat_id).in_(ids))
                             .values(status="REFUNDED"))
             remaining = (await s.execute(select(func.count()).select_from(OrderItem).where(
-                OrderItem.order_id == order_id, col(OrderItem.refunded).is_(False))
+                col(OrderItem.order_id) == order_id, col(OrderItem.refunded).is_(False))
             )).scalar_one()
             if remaining == 0:
                 await s.execute(update(Order).where(col(Order.id) == order_id,
@@ -485,8 +485,8 @@ class OrderService:
         if not ids:
             return
         async with self.rt.db.read_sessions() as s:
-            blocked = set((await s.execute(select(Seat.id).where(
-                col(Seat.id).in_(ids), Seat.status == "BLOCKED"))).scalars())
+            blocked = set((await s.execute(select(col(Seat.id)).where(
+                col(Seat.id).in_(ids), col(Seat.status) == "BLOCKED"))).scalars())
         o = view.order
         free = [x for x in ids if x not in blocked]
         if free:

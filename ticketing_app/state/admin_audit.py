@@ -22,6 +22,9 @@ class AdminAuditState(AdminState):
     @rx.event
     @admin_only
     async def load(self) -> None:
+        await self._fetch()
+
+    async def _fetch(self) -> None:
         rt = await get_runtime()
         entries = await rt.admin.audit_rows(PAGE, self.page * PAGE, self.actor, self.target)
         self.rows = [{"at": a.created_at.strftime("%Y-%m-%d %H:%M:%S"), "actor": a.actor,
@@ -35,10 +38,10 @@ class AdminAuditState(AdminState):
         self.actor = str(form.get("actor", "")).strip()[:80]
         self.target = str(form.get("target", "")).strip()[:120]
         self.page = 0
-        await self.load()
+        await self._fetch()
 
     @rx.event
     @admin_only
     async def turn(self, delta: int) -> None:
         self.page = max(0, self.page + delta)
-        await self.load()
+        await self._fetch()

@@ -66,6 +66,9 @@ class AdminVenuesState(AdminState):
     @rx.event
     @admin_only
     async def load(self) -> None:
+        await self._list()
+
+    async def _list(self) -> None:
         rt = await get_runtime()
         self.venues = [{"id": v.id, "name": v.name, "seats": v.seats,
                         "sections": ", ".join(v.sections), "address": v.address}
@@ -125,5 +128,5 @@ class AdminVenuesState(AdminState):
             venue = await rt.admin.import_venue(self._actor, p["name"], p["content"],
                                                 p["format"])
         self._pending, self.preview, self.preview_summary = {}, [], ""
-        await self.load()
+        await self._list()
         return rx.toast.success(f"Venue {venue.name!r} created.")
