@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from opentelemetry.trace import SpanKind
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -95,7 +96,8 @@ class ConsumerRunner:
             metrics.CONSUMER_PROCESSED.labels(self.spec.name, "poison").inc()
             return
         tp = headers.get("traceparent", b"").decode() or None
-        with span_from_traceparent(f"consume {env.type}", tp, consumer=self.spec.name):
+        with span_from_traceparent(f"consume {env.type}", tp, kind=SpanKind.CONSUMER,
+                                   consumer=self.spec.name, event_id=env.eventId):
             fresh = await process_envelope(self.rt, self.spec, env)
         if fresh:
             self.processed += 1

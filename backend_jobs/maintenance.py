@@ -59,7 +59,7 @@ async def recover_payments(rt: Runtime) -> int:
     give_up_after = timedelta(seconds=s.payment_job_timeout_s * (s.payment_job_max_tries + 1) + 30)
     async with rt.db.read_sessions() as session:
         stale = list((await session.execute(
-            select(Payment).where(Payment.status == PaymentStatus.PENDING.value,
+            select(Payment).where(col(Payment.status) == PaymentStatus.PENDING.value,
                                   col(Payment.created_at) < now - requeue_after)
             .order_by(col(Payment.id)).limit(200))).scalars())
     arq = await rt.arq()

@@ -9,9 +9,11 @@ released, events emitted.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind
 
 from backend_jobs.provider import SimulatedProvider
 from ticketing_app.db.models import Payment
@@ -24,36 +26,48 @@ log = structlog.get_logger(__name__)
 
 
 async def process_payment(ctx: dict[str, Any], payment_id: int, traceparent: str = "") -> str:
+    """The ARQ job: continues the HTTP request's trace (its `traceparent` argument)."""
+    start = time.perf_counter()
+    result = "ERROR"
+    try:
+        with span_from_traceparent("payment.process", traceparent, kind=SpanKind.CONSUMER,
+                                   payment_id=payment_id):
+            status, repeat = await _process(ctx, payment_id)
+        result = "REPEAT" if repeat else status
+        return status
+    finally:
+        metrics.JOBS.labels(job="process_payment", result=result).inc()
+        metrics.JOB_LATENCY.labels(job="process_payment").observe(time.perf_counter() - start)
+
+
+async def _process(ctx: dict[str, Any], payment_id: int) -> tuple[str, bool]:
+    """(the payment's status, whether an earlier run had already settled it).
+    Order/payment/compensation metrics are counted when their transaction commits."""
     rt: Runtime = ctx["rt"]
     provider: SimulatedProvider = ctx["provider"]
-    with span_from_traceparent("payment.process", traceparent, payment_id=payment_id):
-        async with rt.db.read_sessions() as s:
-            payment = await s.get(Payment, payment_id)
-        if payment is None:
-            log.warning("payment_missing", payment_id=payment_id)
-            return "MISSING"
-        if payment.status != PaymentStatus.PENDING.value:
-            await rt.payments.announce(payment_id, payment.status)
-            return payment.status
-        try:
-            approved, ref = await asyncio.wait_for(
-                provider.charge(payment_id, payment.amount, payment.currency),
-                rt.settings.payment_provider_timeout_s)
-        except TimeoutError:
-            status = await rt.orders.apply_payment_failure(
-                payment_id, PaymentStatus.TIMED_OUT, "payment provider did not answer")
-            metrics.SAGA_COMPENSATIONS.labels(reason="timeout").inc()
+    async with rt.db.read_sessions() as s:
+        payment = await s.get(Payment, payment_id)
+    if payment is None:
+        log.warning("payment_missing", payment_id=payment_id)
+        return "MISSING", False
+    if payment.status != PaymentStatus.PENDING.value:
+        await rt.payments.announce(payment_id, payment.status)
+        return payment.status, True
+    try:
+        approved, ref = await asyncio.wait_for(
+            provider.charge(payment_id, payment.amount, payment.currency),
+            rt.settings.payment_provider_timeout_s)
+    except TimeoutError:
+        status = await rt.orders.apply_payment_failure(
+            payment_id, PaymentStatus.TIMED_OUT, "payment provider did not answer")
+        log.warning("payment_provider_timeout", payment_id=payment_id, status=status)
+    else:
+        if approved:
+            status = await rt.orders.apply_payment_success(payment_id)
         else:
-            if approved:
-                status = await rt.orders.apply_payment_success(payment_id)
-                if status == PaymentStatus.REFUNDED.value:
-                    metrics.SAGA_COMPENSATIONS.labels(reason="late_refund").inc()
-            else:
-                status = await rt.orders.apply_payment_failure(
-                    payment_id, PaymentStatus.FAILED, "card declined")
-                metrics.SAGA_COMPENSATIONS.labels(reason="declined").inc()
-            log.info("payment_processed", payment_id=payment_id, approved=approved, ref=ref,
-                     status=status)
-        metrics.PAYMENTS.labels(status=status).inc()
-        await rt.payments.announce(payment_id, status)
-        return status
+            status = await rt.orders.apply_payment_failure(
+                payment_id, PaymentStatus.FAILED, "card declined")
+        log.info("payment_processed", payment_id=payment_id, approved=approved, ref=ref,
+                 status=status)
+    await rt.payments.announce(payment_id, status)
+    return status, False

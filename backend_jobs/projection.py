@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import delete
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ticketing_app.db.models import ProcessedEvent, SalesProjection, SalesTimeline, now_utc
@@ -81,4 +82,4 @@ async def handle_projection(s: AsyncSession, env: Envelope) -> None:
 async def reset_projection(s: AsyncSession) -> None:
     await s.execute(delete(SalesProjection))
     await s.execute(delete(SalesTimeline))
-    await s.execute(delete(ProcessedEvent).where(ProcessedEvent.consumer == CONSUMER_NAME))
+    await s.execute(delete(ProcessedEvent).where(col(ProcessedEvent.consumer) == CONSUMER_NAME))

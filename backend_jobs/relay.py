@@ -22,11 +22,13 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from opentelemetry.trace import SpanKind
 from sqlalchemy import func, select, text, update
 from sqlmodel import col
 
 from ticketing_app.db.models import OutboxEvent, ProcessedEvent
 from ticketing_app.observability import metrics
+from ticketing_app.observability.tracing import current_traceparent, span_from_traceparent
 from ticketing_app.runtime import Runtime
 from ticketing_app.services.uow import OUTBOX_CHANNEL
 from ticketing_app.settings import Settings
@@ -62,10 +64,13 @@ async def ensure_topics(settings: Settings) -> bool:
         await admin.close()
 
 
-def message_headers(row: OutboxEvent) -> list[tuple[str, bytes]]:
+def message_headers(row: OutboxEvent, traceparent: str | None = None) -> list[tuple[str, bytes]]:
+    """`traceparent` (W3C) is the relay's publish span, a child of the span that wrote the
+    row, so the consumer continues the same trace."""
     headers = [("eventId", row.event_uuid.encode()), ("eventType", row.event_type.encode())]
-    if row.traceparent:
-        headers.append(("traceparent", row.traceparent.encode()))
+    tp = traceparent or row.traceparent
+    if tp:
+        headers.append(("traceparent", tp.encode()))
     return headers
 
 
@@ -103,10 +108,13 @@ class OutboxRelay:
         assert self.producer is not None
         futures = []
         for row in rows:
-            futures.append(await self.producer.send(
-                self.settings.kafka_topic, key=row.partition_key.encode(),
-                value=json.dumps(row.payload, separators=(",", ":")).encode(),
-                headers=message_headers(row)))
+            with span_from_traceparent(f"publish {row.event_type}", row.traceparent or None,
+                                       kind=SpanKind.PRODUCER, outbox_id=int(row.id or 0),
+                                       topic=self.settings.kafka_topic):
+                futures.append(await self.producer.send(
+                    self.settings.kafka_topic, key=row.partition_key.encode(),
+                    value=json.dumps(row.payload, separators=(",", ":")).encode(),
+                    headers=message_headers(row, current_traceparent())))
         acked: list[int] = []
         for row, fut in zip(rows, futures, strict=True):
             try:
@@ -129,11 +137,11 @@ class OutboxRelay:
                 if not got:
                     await s.rollback()
                     return 0
-                q = (select(OutboxEvent).where(OutboxEvent.status == "PENDING")
+                q = (select(OutboxEvent).where(col(OutboxEvent.status) == "PENDING")
                      .order_by(col(OutboxEvent.id)).limit(batch)
                      .with_for_update(skip_locked=True))
             else:
-                q = (select(OutboxEvent).where(OutboxEvent.status == "PENDING")
+                q = (select(OutboxEvent).where(col(OutboxEvent.status) == "PENDING")
                      .order_by(col(OutboxEvent.id)).limit(batch))
             rows = list((await s.execute(q)).scalars())
             if not rows:
@@ -164,8 +172,8 @@ class OutboxRelay:
         """Rows marked SENT that the projection never processed go out again."""
         cutoff = datetime.now(UTC) - older_than
         async with self.rt.db.write_sessions() as s:
-            done = select(ProcessedEvent.event_uuid).where(
-                ProcessedEvent.consumer == PROJECTION_CONSUMER)
+            done = select(col(ProcessedEvent.event_uuid)).where(
+                col(ProcessedEvent.consumer) == PROJECTION_CONSUMER)
             res = await s.execute(
                 update(OutboxEvent)
                 .where(col(OutboxEvent.status) == "SENT", col(OutboxEvent.sent_at) < cutoff,
@@ -177,7 +185,7 @@ class OutboxRelay:
     async def update_backlog_metrics(self) -> tuple[int, float]:
         async with self.rt.db.read_sessions() as s:
             n, oldest = (await s.execute(select(func.count(), func.min(OutboxEvent.created_at))
-                                         .where(OutboxEvent.status == "PENDING"))).one()
+                                         .where(col(OutboxEvent.status) == "PENDING"))).one()
         lag = 0.0
         if oldest is not None:
             oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
@@ -224,7 +232,6 @@ class OutboxRelay:
                         requeued = await self.requeue_unprocessed(timedelta(seconds=60))
                         if requeued:
                             log.warning("requeued_undelivered", rows=requeued)
-                        await self.update_backlog_metrics()
                     if n:
                         continue
                     self._wake.clear()
@@ -248,3 +255,17 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+
+async def report_backlog(relay: OutboxRelay, stop: asyncio.Event) -> None:
+    """Keeps `tk_outbox_backlog` / `tk_outbox_lag_seconds` current (every relay reports, the
+    standby ones too: the dashboard takes the max)."""
+    while not stop.is_set():
+        try:
+            await relay.update_backlog_metrics()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.debug("backlog_metrics_failed", error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), relay.settings.metrics_interval_s)

@@ -19,8 +19,9 @@ from backend_jobs.maintenance import expire_orders, sweeper_loop
 from backend_jobs.payments import process_payment
 from backend_jobs.provider import SimulatedProvider
 from backend_jobs.queues import JOBS_QUEUE, PAYMENTS_QUEUE, deserialize, redis_settings, serialize
+from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import configure_tracing
-from ticketing_app.runtime import create_runtime, set_runtime
+from ticketing_app.runtime import Runtime, create_runtime, set_runtime
 from ticketing_app.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -28,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 async def on_startup(ctx: dict[str, Any]) -> None:
     configure_tracing("ticketing-worker")
-    rt = await create_runtime()
+    rt = await create_runtime(ctx.get("settings"))
     set_runtime(rt)
     ctx["rt"] = rt
     ctx["provider"] = SimulatedProvider(rt.redis, rt.settings, random.Random())
@@ -89,21 +90,61 @@ class JobsWorkerSettings:
 
 def build_worker(cls: type, settings: Settings, **ctx: Any) -> Worker:
     kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("_")}
-    return Worker(redis_settings=redis_settings(settings), ctx=dict(ctx), **kwargs)
+    return Worker(redis_settings=redis_settings(settings), ctx={"settings": settings, **ctx},
+                  **kwargs)
+
+
+async def report_queue_depth(rt: Runtime, stop: asyncio.Event) -> None:
+    """Keeps `tk_job_queue_depth` current: jobs waiting (queued or deferred) per queue."""
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            for label, queue in (("payments", PAYMENTS_QUEUE), ("jobs", JOBS_QUEUE)):
+                metrics.JOB_QUEUE_DEPTH.labels(queue=label).set(await rt.redis.zcard(queue))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), rt.settings.metrics_interval_s)
+
+
+async def drain(workers: list[Worker], grace_s: float) -> None:
+    """Graceful stop: pick no new jobs, let running ones finish (up to `grace_s`), then stop.
+    A job cut off at the deadline is retried by another worker once its in-progress key
+    expires (jobs are idempotent)."""
+    for w in workers:
+        w.allow_pick_jobs = False
+    running = sum(len(w.tasks) for w in workers)
+    log.info("worker_draining", running_jobs=running, grace_s=grace_s)
+    deadline = asyncio.get_running_loop().time() + grace_s
+    while any(not t.done() for w in workers for t in w.tasks.values()):
+        if asyncio.get_running_loop().time() >= deadline:
+            log.warning("worker_drain_timeout", unfinished=sum(
+                not t.done() for w in workers for t in w.tasks.values()))
+            break
+        await asyncio.sleep(0.05)
 
 
 async def run_workers(settings: Settings | None = None, payments: bool = True,
-                      jobs: bool = True) -> None:
-    """Both workers in one process; SIGTERM/SIGINT drain running jobs, then stop."""
+                      jobs: bool = True, stop: asyncio.Event | None = None) -> None:
+    """Both workers in one process. Setting `stop` (SIGTERM/SIGINT) drains running jobs
+    (up to SHUTDOWN_GRACE_S), then stops."""
     settings = settings or get_settings()
     workers = []
     if payments:
         workers.append(build_worker(PaymentWorkerSettings, settings, run_sweeper=True))
     if jobs:
         workers.append(build_worker(JobsWorkerSettings, settings, run_sweeper=not payments))
+    runs = [asyncio.create_task(w.async_run(), name="arq-worker") for w in workers]
+    stopper = asyncio.create_task((stop or asyncio.Event()).wait())
     try:
-        await asyncio.gather(*(w.async_run() for w in workers))
+        done, _ = await asyncio.wait([*runs, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            if t is not stopper:
+                t.result()  # a worker died: surface why
+        await drain(workers, settings.shutdown_grace_s)
     finally:
+        stopper.cancel()
         for w in workers:
-            with contextlib.suppress(Exception):
-                await w.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await w.close()  # cancels what outlived the grace period
+        for t in runs:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t

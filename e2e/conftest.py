@@ -39,6 +39,9 @@ E2E_ENV = {
     # No build-time prerendering: on a busy 2-core machine it times out ("Prerender: Request
     # failed for /") and the tests render every page in the browser anyway.
     "REFLEX_SSR": "false",
+    # Only 127.0.0.1: the scale-out test serves the same compiled frontend from more web
+    # processes on the same port at 127.0.0.2 and 127.0.0.3.
+    "WEB_HOST": "127.0.0.1",
 }
 
 

@@ -17,6 +17,11 @@ down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
+# Expand-then-contract (migrations/README.md): upgrade() only adds (tables, nullable or
+# defaulted columns, indexes) so the release still running keeps working while it applies.
+# Set CONTRACT = True only for a removal whose column/table no running release reads.
+CONTRACT = False
+
 
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}

@@ -28,7 +28,7 @@ BACKENDS = [b for b in os.environ.get("TEST_DB_BACKENDS", "sqlite,postgres").spl
 TEST_ENV = {
     "PAYMENT_LATENCY_MIN_MS": "5",
     "PAYMENT_LATENCY_MAX_MS": "30",
-    "PAYMENT_SYNC_WAIT_S": "8",
+    "PAYMENT_SYNC_WAIT_S": "30",
     "HOLD_SWEEP_INTERVAL_MS": "100",
     "OUTBOX_POLL_INTERVAL_MS": "100",
     "RATE_LIMIT_HOLDS_PER_MINUTE": "100000",

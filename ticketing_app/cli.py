@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -24,10 +23,11 @@ app = typer.Typer(help="High-concurrency seat ticketing.", no_args_is_help=True,
 console = Console(stderr=True)
 
 
-def _configure_logging() -> None:
-    from ticketing_app.observability.logging import configure_logging
+def _setup(service: str) -> None:
+    """Logs (JSON with LOG_JSON=true, stdlib routed through them) and tracing."""
+    from ticketing_app.observability.setup import setup_observability
 
-    configure_logging()
+    setup_observability(service)
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -45,11 +45,22 @@ def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
 
 
 @app.command()
-def migrate() -> None:
-    """Upgrade the database to the newest schema (Alembic)."""
-    from ticketing_app.db.migrate import upgrade
+def migrate(
+    check: Annotated[bool, typer.Option(
+        "--check", help="Change nothing; exit 1 when migrations are pending")] = False,
+) -> None:
+    """Upgrade the database to the newest schema (Alembic). Migrations are expand-then-
+    contract, so they apply while the previous version keeps serving (docs/operations.md)."""
+    from ticketing_app.db.migrate import pending_revisions, upgrade
 
     settings = get_settings()
+    if check:
+        pending = pending_revisions(settings.effective_database_url)
+        if pending:
+            console.print(f"[yellow]pending migrations[/] {pending}")
+            raise typer.Exit(1)
+        console.print("[green]database at head[/]")
+        return
     upgrade(settings.effective_database_url)
     console.print(f"[green]database at head[/] ({_safe_url(settings.effective_database_url)})")
 
@@ -102,69 +113,210 @@ def create_admin(
 
 
 @app.command()
+def audit(
+    event: Annotated[int | None, typer.Option("--event", help="Only this event")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    order_grace: Annotated[float, typer.Option(help="Seconds an order may stay CREATED past "
+                                                    "its payment deadline")] = 30.0,
+    payment_grace: Annotated[float, typer.Option(help="Seconds a payment may stay "
+                                                      "PENDING")] = 60.0,
+    outbox_grace: Annotated[float, typer.Option(help="Seconds an outbox row may stay "
+                                                     "undelivered")] = 60.0,
+    settle: Annotated[float, typer.Option(help="Look again after this many seconds; report "
+                                               "only what persists (0: one look)")] = 1.0,
+) -> None:
+    """Reconcile Redis, the database and the Kafka-fed projection; exit 1 on any discrepancy."""
+    import json
+
+    from rich.table import Table
+
+    from ticketing_app.services.audit import audit as run_audit
+
+    async def main() -> Any:
+        from ticketing_app.runtime import create_runtime
+
+        rt = await create_runtime()
+        try:
+            return await run_audit(rt, event, order_grace_s=order_grace,
+                                   payment_grace_s=payment_grace, outbox_grace_s=outbox_grace,
+                                   settle_s=settle)
+        finally:
+            await rt.close()
+
+    report = asyncio.run(main())
+    out = Console()
+    if as_json:
+        out.print_json(json.dumps(report.as_dict()))
+    else:
+        checked = ", ".join(f"{k} {v}" for k, v in report.checked.items())
+        if report.ok:
+            out.print(f"[bold green]audit clean[/] ({checked})")
+        else:
+            table = Table(title=f"{len(report.discrepancies)} discrepancies ({checked})")
+            for column in ("kind", "event", "subject", "detail"):
+                table.add_column(column)
+            for d in report.discrepancies:
+                table.add_row(d.kind, str(d.event_id or ""), d.subject, d.detail)
+            out.print(table)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
 def worker(
     payments: Annotated[bool, typer.Option(help="Run the payments worker")] = True,
     jobs: Annotated[bool, typer.Option(help="Run the general jobs worker")] = True,
 ) -> None:
-    """ARQ workers: payments (short timeouts) and general jobs (expiry, cancellations)."""
-    _configure_logging()
-    from backend_jobs.worker import run_workers
+    """ARQ workers: payments (short timeouts) and general jobs (expiry, cancellations).
+    SIGTERM drains running jobs (SHUTDOWN_GRACE_S) before exiting."""
+    _setup("worker")
 
     async def main(stop: asyncio.Event) -> None:
-        task = asyncio.create_task(run_workers(payments=payments, jobs=jobs))
-        await _wait_either(stop, task)
+        from backend_jobs.ops_server import ops_endpoint
+        from backend_jobs.worker import report_queue_depth, run_workers
+        from ticketing_app.observability.health import db_probe, redis_probe
+        from ticketing_app.runtime import create_runtime
+
+        settings = get_settings()
+        rt = await create_runtime()  # for probes and gauges; connects lazily
+        depth = asyncio.create_task(report_queue_depth(rt, stop))
+        try:
+            async with ops_endpoint([redis_probe(rt), db_probe(rt)], settings.ops_port,
+                                    settings.ops_host):
+                await run_workers(payments=payments, jobs=jobs, stop=stop)
+        finally:
+            stop.set()
+            await depth
+            await rt.close()
+            _flush()
 
     _run_until_signal(main)
 
 
 @app.command()
 def relay() -> None:
-    """The transactional outbox relay to Kafka."""
-    _configure_logging()
+    """The transactional outbox relay to Kafka. Ready when Kafka answers."""
+    _setup("relay")
 
     async def main(stop: asyncio.Event) -> None:
-        from backend_jobs.relay import OutboxRelay
-        from ticketing_app.observability.tracing import configure_tracing
+        from backend_jobs.ops_server import ops_endpoint
+        from backend_jobs.relay import OutboxRelay, report_backlog
+        from ticketing_app.observability.health import KafkaProbe, db_probe
         from ticketing_app.runtime import create_runtime
 
-        configure_tracing("ticketing-relay")
+        settings = get_settings()
         rt = await create_runtime()
+        kafka = KafkaProbe(settings)
         r = OutboxRelay(rt)
         task = asyncio.create_task(r.run())
+        backlog = asyncio.create_task(report_backlog(r, stop))
         try:
-            await _wait_either(stop, task)
+            async with ops_endpoint([kafka.probe(), db_probe(rt, required=False)],
+                                    settings.ops_port, settings.ops_host):
+                await _wait_either(stop, task)
         finally:
+            stop.set()
             r.stop()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(task, 10)
+            await backlog
+            await kafka.close()
             await rt.close()
+            _flush()
 
     _run_until_signal(main)
 
 
 @app.command()
 def consumers() -> None:
-    """Kafka consumers: the sales projection and notifications."""
-    _configure_logging()
+    """Kafka consumers: the sales projection and notifications. Ready when Kafka answers."""
+    _setup("consumers")
 
     async def main(stop: asyncio.Event) -> None:
         from backend_jobs.consumers import run_consumers
         from backend_jobs.mailer import mail_loop
-        from ticketing_app.observability.tracing import configure_tracing
+        from backend_jobs.ops_server import ops_endpoint
+        from ticketing_app.observability.health import KafkaProbe, db_probe
         from ticketing_app.runtime import create_runtime
 
-        configure_tracing("ticketing-consumers")
+        settings = get_settings()
         rt = await create_runtime()
-        mailer = asyncio.create_task(mail_loop(rt, stop), name="mailer")
+        kafka = KafkaProbe(settings)
+        mailer = asyncio.create_task(mail_loop(rt, stop), name="mailer")  # SMTP_URL delivery
         try:
-            await run_consumers(rt, stop=stop)
+            async with ops_endpoint([kafka.probe(), db_probe(rt, required=False)],
+                                    settings.ops_port, settings.ops_host):
+                await run_consumers(rt, stop=stop)
         finally:
             mailer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await mailer
+            await kafka.close()
             await rt.close()
+            _flush()
 
     _run_until_signal(main)
+
+
+def _flush() -> None:
+    from ticketing_app.observability.setup import flush_traces
+
+    flush_traces()
+
+
+@app.command()
+def replay(
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Recompute the sales projection from the outbox (no broker needed)")
+    ] = False,
+    everything: Annotated[bool, typer.Option(
+        "--all", help="Re-publish every row, not only those the projection has not processed")
+    ] = False,
+    event: Annotated[int | None, typer.Option(help="Only this event's rows")] = None,
+) -> None:
+    """Replay the outbox: re-publish rows to Kafka (consumers de-duplicate), or rebuild the
+    projection from it."""
+
+    async def main() -> None:
+        from backend_jobs.replay import rebuild_projection, requeue
+        from ticketing_app.runtime import create_runtime
+
+        rt = await create_runtime()
+        try:
+            if rebuild:
+                n = await rebuild_projection(rt)
+                console.print(f"[green]projection rebuilt[/] from {n} outbox rows")
+            else:
+                n = await requeue(rt, everything=everything, event_id=event)
+                console.print(f"[green]{n} outbox rows queued[/] for the relay to publish again")
+        finally:
+            await rt.close()
+
+    asyncio.run(main())
+
+
+@app.command("provider-mode")
+def provider_mode(
+    mode: Annotated[str, typer.Argument(help="success | fail | hang | random")],
+) -> None:
+    """Steer the simulated payment provider for every worker at once (demos, drills)."""
+    if mode not in ("success", "fail", "hang", "random"):
+        raise typer.BadParameter("mode is one of success, fail, hang, random")
+
+    async def main() -> None:
+        from backend_jobs.provider import MODE_KEY
+        from ticketing_app.runtime import create_runtime
+
+        rt = await create_runtime()
+        try:
+            if mode == "random":
+                await rt.redis.delete(MODE_KEY)
+            else:
+                await rt.redis.set(MODE_KEY, mode)
+        finally:
+            await rt.close()
+        console.print(f"simulated provider: {mode}")
+
+    asyncio.run(main())
 
 
 @app.command()
@@ -173,29 +325,50 @@ def api(
     host: Annotated[str, typer.Option(help="Interface")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(help="Processes")] = 1,
 ) -> None:
-    """The REST API alone (no web UI), for load tools and other clients."""
-    _configure_logging()
+    """The REST API alone (no web UI), for load tools and other clients. SIGTERM stops
+    accepting connections and lets open requests finish (SHUTDOWN_GRACE_S)."""
+    _setup("api")
     import uvicorn
 
+    from ticketing_app.observability.metrics import prepare_multiproc_dir
+
     settings = get_settings()
+    prepare_multiproc_dir()
     uvicorn.run("ticketing_app.api.app:create_standalone_app", factory=True, host=host,
                 port=port or settings.api_port, workers=workers, loop="uvloop",
-                http="httptools", log_level="warning", access_log=False,
-                timeout_graceful_shutdown=10, backlog=4096)
+                http="httptools", log_level="warning", access_log=False, log_config=None,
+                timeout_graceful_shutdown=int(settings.shutdown_grace_s), backlog=4096)
 
 
 @app.command()
 def web(
     port: Annotated[int, typer.Option(help="Port for pages, websocket and API")] = 0,
+    prebuilt: Annotated[bool, typer.Option(
+        "--prebuilt", help="Serve the frontend already compiled by `reflex export "
+        "--frontend-only --no-zip` (a container image) instead of building it at start")] = False,
 ) -> None:
-    """The Reflex web app (booking and admin) with the REST API, on one port."""
+    """The Reflex web app (booking and admin) with the REST API, on one port (WEB_HOST).
+
+    The process becomes the server (exec), so SIGTERM reaches it directly: it stops accepting,
+    lets requests finish and closes websockets, whose browsers reconnect (to another replica
+    behind the load balancer, or to this one's successor)."""
+    from ticketing_app.observability.metrics import prepare_multiproc_dir
+
     settings = get_settings()
     env = {**os.environ, "REFLEX_USE_NPM": "1", "REFLEX_TELEMETRY_ENABLED": "false"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    if settings.log_json:
+        env.setdefault("REFLEX_LOG_JSON", "true")
     port = port or settings.web_port
-    cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
-           "--backend-port", str(port), "--frontend-port", str(port), "--loglevel", "warning"]
-    raise SystemExit(subprocess.call(cmd, cwd=PROJECT_ROOT, env=env))
+    prepare_multiproc_dir()
+    if prebuilt:
+        cmd = [sys.executable, "-m", "ticketing_app.web_server", settings.web_host, str(port)]
+    else:
+        cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
+               "--backend-host", settings.web_host, "--backend-port", str(port),
+               "--frontend-port", str(port), "--loglevel", "warning"]
+    os.chdir(PROJECT_ROOT)
+    os.execvpe(cmd[0], cmd, env)
 
 
 @app.command()

@@ -28,6 +28,19 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / ".data"
     log_level: str = "INFO"
     log_json: bool = False
+    # --- operations (health, metrics, shutdown) ---
+    # Port of the health+metrics endpoint of the worker, relay and consumer processes
+    # (/metrics, /actuator/health[/liveness|/readiness]); 0 = none. The web/API process
+    # serves the same paths on its own port.
+    ops_port: int = 0
+    ops_host: str = "0.0.0.0"
+    # How often background gauges (outbox backlog/lag, queue depth) are refreshed.
+    metrics_interval_s: float = 1.0
+    # On SIGTERM: how long workers wait for running jobs and servers for open requests.
+    shutdown_grace_s: float = 20.0
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the load balancer):
+    # comma-separated addresses or networks, "*" for any. Per-address rate limits need it.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # --- services (empty = embedded) ---
     database_url: str = ""
@@ -69,7 +82,6 @@ class Settings(BaseSettings):
     payment_provider_timeout_s: float = 5.0
     payment_job_timeout_s: int = 10
     payment_job_max_tries: int = 5
-    order_expiry_scan_s: float = 1.0
 
     # --- outbox and consumers ---
     outbox_poll_interval_ms: int = 200
@@ -78,6 +90,8 @@ class Settings(BaseSettings):
     # --- web / live sync ---
     public_url: str = "http://localhost:3000"
     web_state_redis: bool = False
+    # Address `ticketing web` listens on (0.0.0.0 in a container; one loopback address to run
+    # several web processes on one port, as the scale-out test does).
     web_host: str = "0.0.0.0"
     web_port: int = 3000
     api_port: int = 8000

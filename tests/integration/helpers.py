@@ -32,3 +32,19 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+async def pay(client: httpx.AsyncClient, order_id: int, timeout: float = 30.0) -> str:
+    """Authorize and return the outcome (success | fail). A 202 `pending` (the worker took
+    longer than PAYMENT_SYNC_WAIT_S, e.g. on a loaded machine) is followed to the end."""
+    r = await client.post("/api/payments/authorize", json={"orderId": order_id})
+    assert r.status_code in (200, 202), r.text
+    outcome = str(r.json()["status"])
+    if outcome != "pending":
+        return outcome
+
+    async def final() -> str | None:
+        status = (await client.get(f"/api/orders/{order_id}")).json()["status"]
+        return {"CONFIRMED": "success", "CANCELLED": "fail"}.get(status)
+
+    return str(await eventually(final, timeout=timeout))

@@ -63,8 +63,13 @@ async def test_hold_expires_and_becomes_available_to_everyone(env: Env) -> None:
             return next(s for s in seats if s["id"] == seat)["status"] == "AVAILABLE"
 
         await eventually(available, timeout=5)
+
+        async def swept() -> bool:
+            return await env.rt.holds.owned_count(event_id, "alice") == 0
+
         # The sweeper released it: nobody's click was needed, and the holder's count is back.
-        assert await env.rt.holds.owned_count(event_id, "alice") == 0
+        await eventually(swept, timeout=5)
+        assert await env.rt.holds.my_seats(event_id, "alice") == []
         assert (await bob.post("/api/reservations",
                                json={"eventId": event_id, "seatId": seat})).status_code == 201
         assert_error(await alice.post(f"/api/reservations/{event_id}/{seat}/extend",

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ticketing_app.api.admin_auth import AdminPageGuardMiddleware
 from ticketing_app.api.errors import install_error_handlers
@@ -28,6 +31,7 @@ def create_api(standalone: bool = False) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        **_no_native_telemetry(),
     )
     install_error_handlers(app)
     for r in (catalog.router, reservations.router, orders.router, payments.router,
@@ -50,7 +54,20 @@ def create_api(standalone: bool = False) -> FastAPI:
     app.add_middleware(AdminPageGuardMiddleware)
     app.add_middleware(BuyerCookieMiddleware)
     app.add_middleware(TraceMiddleware)
+    # Outermost: behind the load balancer the peer is the balancer; the client is in
+    # X-Forwarded-For (believed only from FORWARDED_ALLOW_IPS).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[
+        h.strip() for h in settings.forwarded_allow_ips.split(",") if h.strip()])
     return app
+
+
+def _no_native_telemetry() -> dict[str, Any]:
+    """FastAPI >= 0.16x makes its own OpenTelemetry server span once a tracer provider is set;
+    ours (TraceMiddleware) already is the request's span and covers the middleware too, so the
+    native one would only duplicate it on the hot path."""
+    if "telemetry" in inspect.signature(FastAPI).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    return {}
 
 
 def _install_extra_routers(app: FastAPI) -> None:
@@ -71,14 +88,17 @@ def _install_extra_routers(app: FastAPI) -> None:
 @asynccontextmanager
 async def _standalone_lifespan(_: FastAPI) -> AsyncIterator[None]:
     from backend_jobs.lifecycle import web_background_tasks
-    from ticketing_app.observability.tracing import configure_tracing
+    from ticketing_app.observability.metrics import mark_worker_exit
+    from ticketing_app.observability.setup import flush_traces, setup_observability
     from ticketing_app.runtime import close_runtime, get_runtime
 
-    configure_tracing("ticketing-api")
+    setup_observability("api")
     rt = await get_runtime()
     async with web_background_tasks(rt):
         yield
     await close_runtime()
+    flush_traces()
+    mark_worker_exit()
 
 
 def create_standalone_app() -> FastAPI:

@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ArrayVar, ObjectVar
 
 from ticketing_app.state.seat_map import SeatMapState
 
 COLORS = {"A": "#10b981", "H": "#f59e0b", "S": "#9ca3af", "B": "#6b7280", "M": "#2563eb"}
 
 
-def cells() -> rx.Var:
+def cells() -> ArrayVar[list[str]]:
     s = SeatMapState
     use_live = (s.live_e == s.event_id) & (s.live_v > s.snap_v)
-    return rx.cond(use_live, s.live_s, s.snap_s)
+    return rx.cond(use_live, s.live_s, s.snap_s).to(list[str])
 
 
-def seat_button(seat: rx.Var[dict[str, Any]]) -> rx.Component:
+def seat_button(seat: ObjectVar[dict[str, Any]]) -> rx.Component:
     code = cells()[seat["idx"].to(int)].to(str)
     status = rx.cond(
         code == SeatMapState.my_tag, "mine",
@@ -27,7 +28,7 @@ def seat_button(seat: rx.Var[dict[str, Any]]) -> rx.Component:
                      ("sold", COLORS["S"]), ("unavailable", COLORS["B"]), COLORS["H"])
     return rx.el.button(
         seat["c"].to(str),
-        on_click=SeatMapState.toggle_seat(seat["id"].to(int)),
+        on_click=SeatMapState.toggle_seat(seat["id"].to(int)),  # type: ignore[operator]
         aria_label=seat["aria"].to(str) + ", " + status,
         title=seat["aria"].to(str) + " (" + seat["tier"].to(str) + ")",
         data_status=status,

@@ -7,6 +7,7 @@ asks its loader to rebuild the event from the database, then runs the script aga
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 from ticketing_app.domain import errors
 from ticketing_app.holds.keys import ACTIVE_EVENTS, EventKeys
 from ticketing_app.holds.scripts import Scripts
+from ticketing_app.observability import metrics
 
 Loader = Callable[[int], Awaitable[None]]
 
@@ -96,7 +98,9 @@ class HoldStore:
 
     async def _run(self, name: str, event_id: int, args: Sequence[Any]) -> list[Any]:
         keys = EventKeys(event_id).script_keys()
+        start = time.perf_counter()
         res = await self.scripts[name](keys=keys, args=[event_id, *args])
+        metrics.HOLD_LATENCY.labels(op=name).observe(time.perf_counter() - start)
         res = [_decode(x) if isinstance(x, bytes) else x for x in res]
         if res and res[0] == "NOT_LOADED":
             if self.loader is None:
@@ -291,7 +295,7 @@ class HoldStore:
             keys=EventKeys(event_id).script_keys(),
             args=[event_id, "layout" if layout_only else "init", json.dumps(payload)],
         )
-        await self.redis.sadd(ACTIVE_EVENTS, event_id)
+        await self.redis.sadd(ACTIVE_EVENTS, str(event_id))  # type: ignore[misc]
         return _decode(res[0]) == "OK"
 
     async def set_meta(self, event_id: int, **fields: Any) -> None:
@@ -301,7 +305,7 @@ class HoldStore:
         await self.redis.hset(EventKeys(event_id).meta, mapping=mapping)  # type: ignore[misc]
 
     async def is_loaded(self, event_id: int) -> bool:
-        return await self.redis.hget(EventKeys(event_id).meta, "loaded") in (b"1", "1")
+        return await self.redis.hget(EventKeys(event_id).meta, "loaded") in (b"1", "1")  # type: ignore[misc]
 
     async def my_seats(self, event_id: int, buyer: str) -> list[int]:
         raw = await self.redis.hget(f"{EventKeys(event_id).base}:mine", buyer)  # type: ignore[misc]
@@ -315,7 +319,7 @@ class HoldStore:
 
     async def forget_event(self, event_id: int) -> None:
         await self.redis.delete(*EventKeys(event_id).all_keys())
-        await self.redis.srem(ACTIVE_EVENTS, event_id)  # type: ignore[misc]
+        await self.redis.srem(ACTIVE_EVENTS, str(event_id))  # type: ignore[misc]
 
     async def reset_event(self, event_id: int) -> None:
         """Drop an event's state so the next use rebuilds it from the database, keeping its

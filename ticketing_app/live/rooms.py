@@ -97,12 +97,13 @@ async def live_sync_lifespan(app: rx.App) -> AsyncIterator[None]:
     from reflex_base.constants.state import FIELD_MARKER
 
     from backend_jobs.lifecycle import web_background_tasks
-    from ticketing_app.observability.tracing import configure_tracing
+    from ticketing_app.observability.metrics import mark_worker_exit
+    from ticketing_app.observability.setup import flush_traces, setup_observability
     from ticketing_app.runtime import close_runtime, get_runtime
     from ticketing_app.state.seat_map import SeatMapState
 
     global _hub, _app
-    configure_tracing("ticketing-web")
+    setup_observability("web")
     rt = await get_runtime()
     _app = app
     _hub = LiveHub(rt, make_broadcast(SeatMapState.get_full_name(), FIELD_MARKER))
@@ -116,3 +117,5 @@ async def live_sync_lifespan(app: rx.App) -> AsyncIterator[None]:
         with contextlib.suppress(BaseException):
             await task
         await close_runtime()
+        flush_traces()
+        mark_worker_exit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from ticketing_app.domain.events import iso
 from ticketing_app.routes import event_url
@@ -13,7 +14,7 @@ from ticketing_app.state.base import BuyerState
 
 
 class EventListState(BuyerState):
-    events: list[dict[str, Any]] = []
+    events: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
 
     @rx.event
     async def load(self) -> None:
@@ -25,7 +26,7 @@ class EventListState(BuyerState):
         ]
 
 
-def event_card(e: rx.Var[dict[str, Any]]) -> rx.Component:
+def event_card(e: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.card(
         rx.link(rx.heading(e["title"].to(str), size="5"), href=e["url"].to(str)),
         rx.text(e["when"].to(str), color="gray", size="2"),

@@ -80,8 +80,11 @@ def event_public(ev: Event) -> dict[str, Any]:
 def event_meta(ev: Event) -> dict[str, Any]:
     return {
         "onsale": 1 if ev.status == "ON_SALE" else 0,
-        "hmin": ev.hold_min_s, "hmax": ev.hold_max_s, "hdef": ev.hold_default_s,
-        "hmaxtotal": ev.hold_max_total_s, "limit": ev.max_seats_per_buyer,
+        "hmin": ev.hold_min_s,
+        "hmax": ev.hold_max_s,
+        "hdef": ev.hold_default_s,
+        "hmaxtotal": ev.hold_max_total_s,
+        "limit": ev.max_seats_per_buyer,
         "orphan": 1 if ev.orphan_rule else 0,
     }
 
@@ -118,14 +121,28 @@ class CatalogService:
             return cached[1]
         ev = await self.get_event(event_id, fresh=fresh)
         async with self.rt.db.read_sessions() as s:
-            tiers = {t.id: t for t in (await s.execute(
-                select(PriceTier).where(PriceTier.event_id == event_id))).scalars()}
-            seats = list((await s.execute(
-                select(Seat).where(Seat.event_id == event_id)
-                .order_by(col(Seat.section), col(Seat.r), col(Seat.c)))).scalars())
+            tiers = {
+                t.id: t
+                for t in (
+                    await s.execute(select(PriceTier).where(col(PriceTier.event_id) == event_id))
+                ).scalars()
+            }
+            seats = list(
+                (
+                    await s.execute(
+                        select(Seat)
+                        .where(col(Seat.event_id) == event_id)
+                        .order_by(col(Seat.section), col(Seat.r), col(Seat.c))
+                    )
+                ).scalars()
+            )
         infos = tuple(
             SeatInfo(
-                id=int(seat.id or 0), section=seat.section, r=seat.r, c=seat.c, price=seat.price,
+                id=int(seat.id or 0),
+                section=seat.section,
+                r=seat.r,
+                c=seat.c,
+                price=seat.price,
                 tier_id=seat.tier_id,
                 tier_name=tiers[seat.tier_id].name if seat.tier_id in tiers else "",
                 tier_color=tiers[seat.tier_id].color if seat.tier_id in tiers else "#10b981",
@@ -168,8 +185,13 @@ class CatalogService:
             "currency": layout.currency,
             "seats": [
                 {
-                    "id": s.id, "r": s.r, "c": s.c, "section": s.section, "label": s.label,
-                    "price": s.price, "tier": s.tier_name,
+                    "id": s.id,
+                    "r": s.r,
+                    "c": s.c,
+                    "section": s.section,
+                    "label": s.label,
+                    "price": s.price,
+                    "tier": s.tier_name,
                     "status": CODE_TO_STATUS[snap.public_code(s.id)].value,
                 }
                 for s in layout.seats
@@ -202,25 +224,45 @@ class CatalogService:
         now = datetime.now(UTC)
         secret = self.rt.settings.secret_key
         async with self.rt.db.read_sessions() as s:
-            seats = list((await s.execute(select(Seat).where(Seat.event_id == event_id))).scalars())
-            sold_rows = (await s.execute(
-                select(Seat.id, Order.lock_token, Order.buyer_id)
-                .join(Order, col(Order.id) == col(Seat.order_id))
-                .where(Seat.event_id == event_id, Seat.status == "SOLD"))).all()
-            open_rows = (await s.execute(
-                select(OrderItem.seat_id, Order.lock_token, Order.buyer_id,
-                       Order.payment_deadline)
-                .join(Order, col(Order.id) == col(OrderItem.order_id))
-                .where(Order.event_id == event_id, Order.status == OrderStatus.CREATED.value,
-                       col(Order.payment_deadline) > now))).all()
+            seats = list(
+                (await s.execute(select(Seat).where(col(Seat.event_id) == event_id))).scalars()
+            )
+            sold_rows = (
+                await s.execute(
+                    select(col(Seat.id), col(Order.lock_token), col(Order.buyer_id))
+                    .join(Order, col(Order.id) == col(Seat.order_id))
+                    .where(col(Seat.event_id) == event_id, col(Seat.status) == "SOLD")
+                )
+            ).all()
+            open_rows = (
+                await s.execute(
+                    select(
+                        col(OrderItem.seat_id),
+                        col(Order.lock_token),
+                        col(Order.buyer_id),
+                        col(Order.payment_deadline),
+                    )
+                    .join(Order, col(Order.id) == col(OrderItem.order_id))
+                    .where(
+                        col(Order.event_id) == event_id,
+                        col(Order.status) == OrderStatus.CREATED.value,
+                        col(Order.payment_deadline) > now,
+                    )
+                )
+            ).all()
         return LoadData(
             meta=event_meta(ev),
             seats=[(int(x.id or 0), f"{x.section}:{x.r}", x.c) for x in seats],
             sold=[(int(sid), tok, buyer) for sid, tok, buyer in sold_rows],
             blocked=[int(x.id or 0) for x in seats if x.status == "BLOCKED"],
             locks=[
-                (int(sid), tok, buyer, int(deadline.timestamp() * 1000),
-                 holder_tag(secret, event_id, buyer))
+                (
+                    int(sid),
+                    tok,
+                    buyer,
+                    int(deadline.timestamp() * 1000),
+                    holder_tag(secret, event_id, buyer),
+                )
                 for sid, tok, buyer, deadline in open_rows
             ],
         )

@@ -62,7 +62,11 @@ class IdempotencyStore:
         token = uuid.uuid4().hex
         async with self.db.write_sessions() as s:
             rec = IdempotencyRecord(
-                buyer_id=buyer, key=key, method=method, path=path, request_hash=fingerprint,
+                buyer_id=buyer,
+                key=key,
+                method=method,
+                path=path,
+                request_hash=fingerprint,
                 lock_token=token,
             )
             s.add(rec)
@@ -75,13 +79,21 @@ class IdempotencyStore:
 
     async def _existing(self, buyer: str, key: str, fingerprint: str) -> Claim:
         async with self.db.write_sessions() as s:
-            rec = (await s.execute(select(IdempotencyRecord).where(
-                IdempotencyRecord.buyer_id == buyer, IdempotencyRecord.key == key))).scalar_one()
+            rec = (
+                await s.execute(
+                    select(IdempotencyRecord).where(
+                        col(IdempotencyRecord.buyer_id) == buyer, col(IdempotencyRecord.key) == key
+                    )
+                )
+            ).scalar_one()
             if rec.request_hash != fingerprint:
                 raise errors.IdempotencyKeyReused()
             if rec.status == "COMPLETED":
-                return Claim(int(rec.id or 0), rec.lock_token,
-                             (int(rec.response_code or 200), dict(rec.response_body or {})))
+                return Claim(
+                    int(rec.id or 0),
+                    rec.lock_token,
+                    (int(rec.response_code or 200), dict(rec.response_body or {})),
+                )
             now = datetime.now(UTC)
             locked_at = rec.locked_at if rec.locked_at.tzinfo else rec.locked_at.replace(tzinfo=UTC)
             if now - locked_at < self.lease:
@@ -89,10 +101,13 @@ class IdempotencyStore:
             # The first request died mid-way: take it over (compare-and-set on locked_at).
             res = await s.execute(
                 update(IdempotencyRecord)
-                .where(col(IdempotencyRecord.id) == rec.id,
-                       col(IdempotencyRecord.locked_at) == rec.locked_at,
-                       col(IdempotencyRecord.status) == "IN_PROGRESS")
-                .values(locked_at=now))
+                .where(
+                    col(IdempotencyRecord.id) == rec.id,
+                    col(IdempotencyRecord.locked_at) == rec.locked_at,
+                    col(IdempotencyRecord.status) == "IN_PROGRESS",
+                )
+                .values(locked_at=now)
+            )
             await s.commit()
             if res.rowcount != 1:  # type: ignore[attr-defined]
                 raise errors.IdempotencyInProgress()
@@ -104,9 +119,11 @@ class IdempotencyStore:
 
     async def complete(self, record_id: int, code: int, body: dict[str, Any]) -> None:
         async with self.db.write_sessions() as s:
-            await s.execute(update(IdempotencyRecord)
-                            .where(col(IdempotencyRecord.id) == record_id)
-                            .values(**self.complete_values(code, body)))
+            await s.execute(
+                update(IdempotencyRecord)
+                .where(col(IdempotencyRecord.id) == record_id)
+                .values(**self.complete_values(code, body))
+            )
             await s.commit()
 
     async def abandon(self, record_id: int) -> None:

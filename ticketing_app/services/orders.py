@@ -61,8 +61,14 @@ class OrderView:
             "paymentDeadline": iso(o.payment_deadline),
             "closeReason": o.close_reason or None,
             "items": [
-                {"seatId": i.seat_id, "label": i.seat_label, "tier": i.tier_name,
-                 "price": i.price, "currency": i.currency, "refunded": i.refunded}
+                {
+                    "seatId": i.seat_id,
+                    "label": i.seat_label,
+                    "tier": i.tier_name,
+                    "price": i.price,
+                    "currency": i.currency,
+                    "refunded": i.refunded,
+                }
                 for i in self.items
             ],
         }
@@ -79,26 +85,38 @@ class OrderService:
 
     # ---- creation -----------------------------------------------------------------------
     async def create(
-        self, buyer: str, idempotency_key: str | None, event_id: int, seat_ids: Sequence[int],
+        self,
+        buyer: str,
+        idempotency_key: str | None,
+        event_id: int,
+        seat_ids: Sequence[int],
         path: str = "/api/orders",
     ) -> tuple[int, dict[str, Any]]:
         """Returns (status code, body); replays the stored first answer for a repeated key."""
         key = check_key(idempotency_key)
         body = {"eventId": event_id, "seatIds": list(seat_ids)}
-        claim = await self.idem.claim(buyer, key, "POST", path,
-                                      request_fingerprint("POST", path, body))
+        claim = await self.idem.claim(
+            buyer, key, "POST", path, request_fingerprint("POST", path, body)
+        )
         if claim.replay is not None:
             return claim.replay
         try:
-            code, out = await self._create(buyer, key, event_id, seat_ids, claim.lock_token,
-                                           claim.record_id)
+            code, out = await self._create(
+                buyer, key, event_id, seat_ids, claim.lock_token, claim.record_id
+            )
         except errors.DomainError as exc:
             if exc.status >= 500:
                 await self.idem.abandon(claim.record_id)
                 raise
-            await self.idem.complete(claim.record_id, exc.status, {
-                "code": exc.code, "message": exc.message, "details": exc.details,
-            })
+            await self.idem.complete(
+                claim.record_id,
+                exc.status,
+                {
+                    "code": exc.code,
+                    "message": exc.message,
+                    "details": exc.details,
+                },
+            )
             raise
         except Exception:
             await self.idem.abandon(claim.record_id)
@@ -106,7 +124,12 @@ class OrderService:
         return code, out
 
     async def _create(
-        self, buyer: str, key: str, event_id: int, seat_ids: Sequence[int], token: str,
+        self,
+        buyer: str,
+        key: str,
+        event_id: int,
+        seat_ids: Sequence[int],
+        token: str,
         record_id: int,
     ) -> tuple[int, dict[str, Any]]:
         seats = check_seat_ids(seat_ids)
@@ -121,8 +144,9 @@ class OrderService:
         # Gate: only seats this buyer holds right now; they stay locked for the payment window.
         await self.rt.holds.lock_for_order(event_id, buyer, token, deadline_ms, seats)
         try:
-            view = await self._write_order(buyer, key, ev.id or 0, ev.currency, seats, token,
-                                           deadline, record_id)
+            view = await self._write_order(
+                buyer, key, ev.id or 0, ev.currency, seats, token, deadline, record_id
+            )
         except Exception:
             # Give the seats back as holds so the buyer can retry; the record is abandoned.
             rehold = int((time.time() + ev.hold_default_s) * 1000)
@@ -131,30 +155,54 @@ class OrderService:
         return 201, view.public()
 
     async def _write_order(
-        self, buyer: str, key: str, event_id: int, currency: str, seats: list[int], token: str,
-        deadline: datetime, record_id: int,
+        self,
+        buyer: str,
+        key: str,
+        event_id: int,
+        currency: str,
+        seats: list[int],
+        token: str,
+        deadline: datetime,
+        record_id: int,
     ) -> OrderView:
         layout = (await self.rt.catalog.layout(event_id)).by_id()
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
-            existing = (await s.execute(select(Order).where(Order.lock_token == token))
-                        ).scalar_one_or_none()
+            existing = (
+                await s.execute(select(Order).where(col(Order.lock_token) == token))
+            ).scalar_one_or_none()
             if existing is not None:  # a taken-over request whose first attempt committed
                 return await self._view(existing)
-            db_seats = {x.id: x for x in (await s.execute(
-                select(Seat).where(col(Seat.id).in_(seats), Seat.event_id == event_id))).scalars()}
+            db_seats = {
+                x.id: x
+                for x in (
+                    await s.execute(
+                        select(Seat).where(col(Seat.id).in_(seats), col(Seat.event_id) == event_id)
+                    )
+                ).scalars()
+            }
             order = Order(
-                event_id=event_id, buyer_id=buyer, status=OrderStatus.CREATED.value,
-                total=sum(db_seats[sid].price for sid in seats), currency=currency,
-                idempotency_key=key, lock_token=token, trace_id=current_trace_id(),
+                event_id=event_id,
+                buyer_id=buyer,
+                status=OrderStatus.CREATED.value,
+                total=sum(db_seats[sid].price for sid in seats),
+                currency=currency,
+                idempotency_key=key,
+                lock_token=token,
+                trace_id=current_trace_id(),
                 payment_deadline=deadline,
             )
             s.add(order)
             await s.flush()
             items = [
-                OrderItem(order_id=int(order.id or 0), seat_id=sid, price=db_seats[sid].price,
-                          currency=currency, tier_name=layout[sid].tier_name,
-                          seat_label=layout[sid].label)
+                OrderItem(
+                    order_id=int(order.id or 0),
+                    seat_id=sid,
+                    price=db_seats[sid].price,
+                    currency=currency,
+                    tier_name=layout[sid].tier_name,
+                    seat_label=layout[sid].label,
+                )
                 for sid in seats
             ]
             s.add_all(items)
@@ -163,17 +211,26 @@ class OrderService:
             uow.emit(EventType.ORDER_CREATED, order.id or 0, event_id, self._payload(view))
             from ticketing_app.db.models import IdempotencyRecord
 
-            await s.execute(update(IdempotencyRecord)
-                            .where(col(IdempotencyRecord.id) == record_id)
-                            .values(**IdempotencyStore.complete_values(201, view.public())))
+            await s.execute(
+                update(IdempotencyRecord)
+                .where(col(IdempotencyRecord.id) == record_id)
+                .values(**IdempotencyStore.complete_values(201, view.public()))
+            )
             await uow.commit()
         return view
 
     # ---- reads --------------------------------------------------------------------------
     async def _view(self, order: Order) -> OrderView:
         async with self.rt.db.read_sessions() as s:
-            items = list((await s.execute(select(OrderItem).where(
-                OrderItem.order_id == order.id).order_by(col(OrderItem.id)))).scalars())
+            items = list(
+                (
+                    await s.execute(
+                        select(OrderItem)
+                        .where(col(OrderItem.order_id) == order.id)
+                        .order_by(col(OrderItem.id))
+                    )
+                ).scalars()
+            )
         return OrderView(order, items)
 
     async def get(self, order_id: int, buyer: str | None = None) -> OrderView:
@@ -187,22 +244,42 @@ class OrderService:
 
     async def list_for_buyer(self, buyer: str, limit: int = 50) -> list[OrderView]:
         async with self.rt.db.read_sessions() as s:
-            orders = list((await s.execute(select(Order).where(Order.buyer_id == buyer)
-                                           .order_by(col(Order.id).desc()).limit(limit))).scalars())
+            orders = list(
+                (
+                    await s.execute(
+                        select(Order)
+                        .where(col(Order.buyer_id) == buyer)
+                        .order_by(col(Order.id).desc())
+                        .limit(limit)
+                    )
+                ).scalars()
+            )
         return [await self._view(o) for o in orders]
 
     async def tickets_for_order(self, order_id: int) -> list[Ticket]:
         async with self.rt.db.read_sessions() as s:
-            return list((await s.execute(select(Ticket).where(Ticket.order_id == order_id)
-                                         .order_by(col(Ticket.id)))).scalars())
+            return list(
+                (
+                    await s.execute(
+                        select(Ticket)
+                        .where(col(Ticket.order_id) == order_id)
+                        .order_by(col(Ticket.id))
+                    )
+                ).scalars()
+            )
 
     @staticmethod
     def _payload(view: OrderView, **extra: Any) -> dict[str, Any]:
         o = view.order
         return {
-            "orderId": o.id, "eventId": o.event_id, "buyerId": o.buyer_id,
-            "seatIds": [i.seat_id for i in view.items], "total": o.total,
-            "currency": o.currency, "eventType": None, "traceId": current_trace_id() or o.trace_id,
+            "orderId": o.id,
+            "eventId": o.event_id,
+            "buyerId": o.buyer_id,
+            "seatIds": [i.seat_id for i in view.items],
+            "total": o.total,
+            "currency": o.currency,
+            "eventType": None,
+            "traceId": current_trace_id() or o.trace_id,
             **extra,
         }
 
@@ -228,11 +305,13 @@ class OrderService:
         if order.status not in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value):
             return await self._refund_payment(payment_id, view, "order already paid")
         # Gate in Redis: still locked by this order, or (lock lapsed) still free.
-        taken = await self.rt.holds.confirm(order.event_id, order.lock_token, order.buyer_id,
-                                            seats, allow_free=True)
+        taken = await self.rt.holds.confirm(
+            order.event_id, order.lock_token, order.buyer_id, seats, allow_free=True
+        )
         if taken:
             return await self._refund_payment(
-                payment_id, view, "seats no longer available", taken=taken)
+                payment_id, view, "seats no longer available", taken=taken
+            )
         # The order may be cancelled by the timeout while we ran: then it is a late payment.
         for src in (OrderStatus.CREATED, OrderStatus.CANCELLED):
             outcome = await self._confirm_in_db(payment_id, view, src)
@@ -262,24 +341,40 @@ class OrderService:
                 await self.rt.holds.unsell(order.event_id, order.lock_token, seats)
                 return await self._refund_payment(payment_id, view, "event cancelled")
             moved = await s.execute(
-                update(Order).where(col(Order.id) == order.id, col(Order.status) == src.value)
-                .values(status=OrderStatus.CONFIRMED.value, confirmed_at=now_utc(),
-                        updated_at=now_utc(), close_reason=""))
+                update(Order)
+                .where(col(Order.id) == order.id, col(Order.status) == src.value)
+                .values(
+                    status=OrderStatus.CONFIRMED.value,
+                    confirmed_at=now_utc(),
+                    updated_at=now_utc(),
+                    close_reason="",
+                )
+            )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             paid = await s.execute(
-                update(Payment).where(col(Payment.id) == payment_id,
-                                      col(Payment.status) == PaymentStatus.PENDING.value)
-                .values(status=PaymentStatus.AUTHORIZED.value, updated_at=now_utc()))
+                update(Payment)
+                .where(
+                    col(Payment.id) == payment_id,
+                    col(Payment.status) == PaymentStatus.PENDING.value,
+                )
+                .values(status=PaymentStatus.AUTHORIZED.value, updated_at=now_utc())
+            )
             if paid.rowcount != 1:  # type: ignore[attr-defined]
                 await s.rollback()  # another run of this job got here first
                 async with self.rt.db.read_sessions() as rs:
                     p = await rs.get(Payment, payment_id)
                 return p.status if p else PaymentStatus.PENDING.value
             fenced = await s.execute(
-                update(Seat).where(col(Seat.id).in_(seats), col(Seat.event_id) == order.event_id,
-                                   col(Seat.status) == "AVAILABLE", col(Seat.order_id).is_(None))
-                .values(status="SOLD", order_id=order.id, version=Seat.version + 1))
+                update(Seat)
+                .where(
+                    col(Seat.id).in_(seats),
+                    col(Seat.event_id) == order.event_id,
+                    col(Seat.status) == "AVAILABLE",
+                    col(Seat.order_id).is_(None),
+                )
+                .values(status="SOLD", order_id=order.id, version=Seat.version + 1)
+            )
             if fenced.rowcount != len(seats):  # type: ignore[attr-defined]
                 # The database says another order owns a seat: it is the final arbiter.
                 await s.rollback()
@@ -287,14 +382,16 @@ class OrderService:
                 return await self._refund_payment(payment_id, view, "seats no longer available")
             self._emit(uow, EventType.PAYMENT_SUCCESS, view, paymentId=payment_id)
             self._emit(uow, EventType.ORDER_CONFIRMED, view, paymentId=payment_id, late=late)
-            issue_tickets(s, self.rt.settings.secret_key, order.event_id, order.id or 0,
-                          view.items)
+            issue_tickets(s, self.rt.settings.secret_key, order.event_id, order.id or 0, view.items)
             await uow.commit()
         log.info("order_confirmed", order_id=order.id, late=late)
         return PaymentStatus.AUTHORIZED.value
 
     async def _refund_payment(
-        self, payment_id: int, view: OrderView, reason: str,
+        self,
+        payment_id: int,
+        view: OrderView,
+        reason: str,
         taken: list[dict[str, Any]] | None = None,
     ) -> str:
         """The provider took the money but the seats are gone: refund, cancel, tell the buyer."""
@@ -302,25 +399,42 @@ class OrderService:
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
             res = await s.execute(
-                update(Payment).where(col(Payment.id) == payment_id,
-                                      col(Payment.status) == PaymentStatus.PENDING.value)
-                .values(status=PaymentStatus.REFUNDED.value, failure_reason=reason,
-                        updated_at=now_utc()))
+                update(Payment)
+                .where(
+                    col(Payment.id) == payment_id,
+                    col(Payment.status) == PaymentStatus.PENDING.value,
+                )
+                .values(
+                    status=PaymentStatus.REFUNDED.value, failure_reason=reason, updated_at=now_utc()
+                )
+            )
             if res.rowcount != 1:  # type: ignore[attr-defined]
                 return PaymentStatus.REFUNDED.value
             await s.execute(
-                update(Order).where(col(Order.id) == order.id,
-                                    col(Order.status) == OrderStatus.CREATED.value)
-                .values(status=OrderStatus.CANCELLED.value, closed_at=now_utc(),
-                        updated_at=now_utc(), close_reason=f"{reason}; payment refunded"))
+                update(Order)
+                .where(col(Order.id) == order.id, col(Order.status) == OrderStatus.CREATED.value)
+                .values(
+                    status=OrderStatus.CANCELLED.value,
+                    closed_at=now_utc(),
+                    updated_at=now_utc(),
+                    close_reason=f"{reason}; payment refunded",
+                )
+            )
             self._emit(uow, EventType.PAYMENT_SUCCESS, view, paymentId=payment_id)
-            self._emit(uow, EventType.PAYMENT_REFUNDED, view, paymentId=payment_id,
-                       reason=reason, seats=taken or [])
+            self._emit(
+                uow,
+                EventType.PAYMENT_REFUNDED,
+                view,
+                paymentId=payment_id,
+                reason=reason,
+                seats=taken or [],
+            )
             if order.status == OrderStatus.CREATED.value:
                 self._emit(uow, EventType.ORDER_CANCELLED, view, reason=reason)
             await uow.commit()
-        await self.rt.holds.unlock_order(order.event_id, order.lock_token,
-                                         [i.seat_id for i in view.items])
+        await self.rt.holds.unlock_order(
+            order.event_id, order.lock_token, [i.seat_id for i in view.items]
+        )
         log.warning("late_payment_refunded", order_id=order.id, reason=reason)
         return PaymentStatus.REFUNDED.value
 
@@ -338,25 +452,35 @@ class OrderService:
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
             res = await s.execute(
-                update(Payment).where(col(Payment.id) == payment_id,
-                                      col(Payment.status) == PaymentStatus.PENDING.value)
-                .values(status=status.value, failure_reason=reason, updated_at=now_utc()))
+                update(Payment)
+                .where(
+                    col(Payment.id) == payment_id,
+                    col(Payment.status) == PaymentStatus.PENDING.value,
+                )
+                .values(status=status.value, failure_reason=reason, updated_at=now_utc())
+            )
             if res.rowcount == 1:  # type: ignore[attr-defined]
                 self._emit(uow, EventType.PAYMENT_FAILED, view, paymentId=payment_id,
-                           reason=reason)
+                           reason=reason, paymentStatus=status.value)
             cancelled = await self._cancel_in(uow, view, f"payment {status.value.lower()}")
             await uow.commit()
         if cancelled or order.status == OrderStatus.CANCELLED.value:
-            await self.rt.holds.unlock_order(order.event_id, order.lock_token,
-                                             [i.seat_id for i in view.items])
+            await self.rt.holds.unlock_order(
+                order.event_id, order.lock_token, [i.seat_id for i in view.items]
+            )
         return status.value if res.rowcount == 1 else payment.status  # type: ignore[attr-defined]
 
     async def _cancel_in(self, uow: UnitOfWork, view: OrderView, reason: str) -> bool:
         res = await uow.session.execute(
-            update(Order).where(col(Order.id) == view.order.id,
-                                col(Order.status) == OrderStatus.CREATED.value)
-            .values(status=OrderStatus.CANCELLED.value, closed_at=now_utc(),
-                    updated_at=now_utc(), close_reason=reason))
+            update(Order)
+            .where(col(Order.id) == view.order.id, col(Order.status) == OrderStatus.CREATED.value)
+            .values(
+                status=OrderStatus.CANCELLED.value,
+                closed_at=now_utc(),
+                updated_at=now_utc(),
+                close_reason=reason,
+            )
+        )
         if res.rowcount == 1:  # type: ignore[attr-defined]
             self._emit(uow, EventType.ORDER_CANCELLED, view, reason=reason)
             return True
@@ -368,34 +492,59 @@ class OrderService:
         if view.order.status != OrderStatus.CREATED.value:
             if view.order.status == OrderStatus.CANCELLED.value:
                 return view
-            raise errors.Conflict(f"Order is {view.order.status}; only unpaid orders can be "
-                                  "cancelled.")
+            raise errors.Conflict(
+                f"Order is {view.order.status}; only unpaid orders can be cancelled."
+            )
         async with self.rt.db.read_sessions() as s:
-            pending = (await s.execute(select(func.count()).select_from(Payment).where(
-                Payment.order_id == order_id, Payment.status == PaymentStatus.PENDING.value)
-            )).scalar_one()
+            pending = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(Payment)
+                    .where(
+                        col(Payment.order_id) == order_id,
+                        col(Payment.status) == PaymentStatus.PENDING.value,
+                    )
+                )
+            ).scalar_one()
         if pending and buyer is not None:
             raise errors.Conflict("A payment for this order is in progress.")
         async with UnitOfWork(self.rt.db) as uow:
             await self._cancel_in(uow, view, reason)
             await uow.commit()
-        await self.rt.holds.unlock_order(view.order.event_id, view.order.lock_token,
-                                         [i.seat_id for i in view.items])
+        await self.rt.holds.unlock_order(
+            view.order.event_id, view.order.lock_token, [i.seat_id for i in view.items]
+        )
         return await self.get(order_id)
 
     async def expire_overdue(self, limit: int = 200) -> int:
         """Orders past their payment window with no payment running are cancelled."""
         now = datetime.now(UTC)
         async with self.rt.db.read_sessions() as s:
-            overdue = list((await s.execute(
-                select(Order).where(Order.status == OrderStatus.CREATED.value,
-                                    col(Order.payment_deadline) < now)
-                .order_by(col(Order.payment_deadline)).limit(limit))).scalars())
+            overdue = list(
+                (
+                    await s.execute(
+                        select(Order)
+                        .where(
+                            col(Order.status) == OrderStatus.CREATED.value,
+                            col(Order.payment_deadline) < now,
+                        )
+                        .order_by(col(Order.payment_deadline))
+                        .limit(limit)
+                    )
+                ).scalars()
+            )
             busy: set[int] = set()
             if overdue:
-                busy = set((await s.execute(select(Payment.order_id).where(
-                    col(Payment.order_id).in_([o.id for o in overdue]),
-                    Payment.status == PaymentStatus.PENDING.value))).scalars())
+                busy = set(
+                    (
+                        await s.execute(
+                            select(col(Payment.order_id)).where(
+                                col(Payment.order_id).in_([o.id for o in overdue]),
+                                col(Payment.status) == PaymentStatus.PENDING.value,
+                            )
+                        )
+                    ).scalars()
+                )
         n = 0
         for order in overdue:
             if order.id in busy:
@@ -443,9 +592,13 @@ class OrderService:
             if (await s.execute(lock)).scalar_one() != OrderStatus.CONFIRMED.value:
                 return await self.get(order_id)
             marked = await s.execute(
-                update(OrderItem).where(col(OrderItem.id).in_([i.id for i in chosen]),
-                                        col(OrderItem.refunded).is_(False))
-                .values(refunded=True))
+                update(OrderItem)
+                .where(
+                    col(OrderItem.id).in_([i.id for i in chosen]),
+                    col(OrderItem.refunded).is_(False),
+                )
+                .values(refunded=True)
+            )
             if marked.rowcount != len(chosen):  # type: ignore[attr-defined]
                 return await self.get(order_id)  # a concurrent refund did it (rolled back)
             await s.execute(update(Seat).where(col(Seat.id).in_(ids),

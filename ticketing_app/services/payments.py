@@ -19,6 +19,7 @@ from ticketing_app.db.models import Order, Payment
 from ticketing_app.domain import errors
 from ticketing_app.domain.orders import OrderStatus, PaymentStatus
 from ticketing_app.holds.keys import PAYMENT_CHANNEL_PREFIX
+from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import current_trace_id, current_traceparent
 from ticketing_app.services.uow import UnitOfWork
 
@@ -130,7 +131,7 @@ class PaymentService:
             fresh = await s.get(Order, order_id, with_for_update=not self.rt.db.is_sqlite)
             assert fresh is not None
             existing = (await s.execute(
-                select(Payment).where(Payment.order_id == order_id)
+                select(Payment).where(col(Payment.order_id) == order_id)
                 .order_by(col(Payment.id).desc()).limit(1))).scalar_one_or_none()
             if existing is not None and existing.status != PaymentStatus.FAILED.value:
                 return existing, existing.status == PaymentStatus.PENDING.value
@@ -145,6 +146,7 @@ class PaymentService:
                               trace_id=current_trace_id(), traceparent=current_traceparent())
             s.add(payment)
             await uow.commit()
+        metrics.PAYMENTS.labels(status=PaymentStatus.PENDING.value).inc()
         return payment, True
 
     async def enqueue(self, payment: Payment) -> None:

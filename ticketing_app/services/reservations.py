@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ticketing_app.domain import errors
 from ticketing_app.domain.seats import clamp_hold_seconds
+from ticketing_app.observability import metrics
 
 if TYPE_CHECKING:
     from ticketing_app.runtime import Runtime
@@ -56,9 +57,15 @@ class ReservationService:
     async def hold(
         self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None
     ) -> Hold:
-        seats = check_seat_ids(seat_ids)
-        tag = self.rt.catalog.tag_for(event_id, buyer)
-        res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds)
+        try:
+            seats = check_seat_ids(seat_ids)
+            tag = self.rt.catalog.tag_for(event_id, buyer)
+            res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds)
+        except Exception as exc:
+            # Counted here, not in an entry point, so the REST API and the web UI both count.
+            metrics.HOLD_ATTEMPTS.labels(outcome=getattr(exc, "code", "ERROR")).inc()
+            raise
+        metrics.HOLD_ATTEMPTS.labels(outcome="OK").inc()
         ev = await self.rt.catalog.get_event(event_id)
         secs = clamp_hold_seconds(hold_seconds, ev.hold_default_s, ev.hold_min_s, ev.hold_max_s)
         return Hold(event_id, seats, secs, ms_to_dt(res.expires_at_ms), res.version)

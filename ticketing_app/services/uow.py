@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ticketing_app.db.engine import Database
 from ticketing_app.db.models import OutboxEvent
 from ticketing_app.domain.events import Envelope
+from ticketing_app.observability.metrics import record_committed_events
 from ticketing_app.observability.tracing import current_trace_id, current_traceparent
 
 OUTBOX_CHANNEL = "tk_outbox"
@@ -22,6 +23,7 @@ class UnitOfWork:
         self.db = db
         self.session: AsyncSession = db.write_sessions()
         self._outbox_added = False
+        self._emitted: list[tuple[str, dict[str, Any]]] = []
         self.committed = False
 
     async def __aenter__(self) -> UnitOfWork:
@@ -55,6 +57,7 @@ class UnitOfWork:
             )
         )
         self._outbox_added = True
+        self._emitted.append((event_type, payload))
         return env
 
     async def commit(self) -> None:
@@ -63,3 +66,5 @@ class UnitOfWork:
             await self.session.execute(text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')"))
         await self.session.commit()
         self.committed = True
+        # Metrics count transitions only once they are durable (see metrics.py).
+        record_committed_events(self._emitted)

@@ -27,20 +27,20 @@ def _event_id_from_path(path: str) -> int:
 
 
 class SeatMapState(BuyerState):
-    event_id: int = 0
-    title: str = ""
-    subtitle: str = ""
-    currency: str = "KRW"
-    rows: int = 0
-    cols: int = 0
-    seats: list[dict[str, Any]] = []
-    my_tag: str = ""
-    not_found: bool = False
+    event_id: rx.Field[int] = rx.field(0)
+    title: rx.Field[str] = rx.field("")
+    subtitle: rx.Field[str] = rx.field("")
+    currency: rx.Field[str] = rx.field("KRW")
+    rows: rx.Field[int] = rx.field(0)
+    cols: rx.Field[int] = rx.field(0)
+    seats: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
+    my_tag: rx.Field[str] = rx.field("")
+    not_found: rx.Field[bool] = rx.field(False)
 
     # Written only by the LiveHub's room broadcast.
-    live_e: int = 0
-    live_v: int = -1
-    live_s: list[str] = []
+    live_e: rx.Field[int] = rx.field(0)
+    live_v: rx.Field[int] = rx.field(-1)
+    live_s: rx.Field[list[str]] = rx.field(default_factory=list)
 
     @rx.var(cache=False)
     def snap_v(self) -> int:

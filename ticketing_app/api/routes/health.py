@@ -1,59 +1,51 @@
-"""The original's `/actuator/health`, with liveness and readiness, and `/metrics`."""
+"""The original's `/actuator/health`, with liveness and readiness, and `/metrics`.
+
+Liveness says the process serves requests (no dependency is consulted: a Redis outage must
+not get every web process restarted). Readiness says it can sell: the database and Redis
+answer. Kafka is not needed to sell (the outbox buffers), so it is not part of it; the full
+report also shows the outbox backlog for that case.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import os
 from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from ticketing_app.api.deps import RuntimeDep
+from ticketing_app.observability import metrics
+from ticketing_app.observability.health import health_report, outbox_probe, web_probes
 from ticketing_app.runtime import Runtime
 
 router = APIRouter(tags=["health"])
 
 
-async def _check(coro: Any, timeout: float = 2.0) -> dict[str, str]:
-    try:
-        await asyncio.wait_for(coro, timeout)
-        return {"status": "UP"}
-    except Exception as exc:
-        return {"status": "DOWN", "error": type(exc).__name__}
-
-
-async def _db_ping(rt: Runtime) -> None:
-    async with rt.db.read_sessions() as s:
-        await s.execute(text("SELECT 1"))
-
-
-async def dependency_status(rt: Runtime) -> dict[str, dict[str, str]]:
-    db, redis = await asyncio.gather(_check(_db_ping(rt)), _check(rt.redis.ping()))
-    return {"db": db, "redis": redis}
+async def dependency_status(rt: Runtime) -> dict[str, Any]:
+    _, body = await health_report(web_probes(rt))
+    return dict(body["components"])
 
 
 @router.get("/actuator/health")
 async def health(rt: RuntimeDep) -> JSONResponse:
-    """Ready when the database and Redis answer; Kafka is not needed to sell (the outbox
-    buffers), so it is not part of the web app's readiness."""
-    components = await dependency_status(rt)
-    up = all(c["status"] == "UP" for c in components.values())
-    return JSONResponse({"status": "UP" if up else "DOWN", "components": components},
-                        status_code=200 if up else 503)
+    ready, body = await health_report([*web_probes(rt), outbox_probe(rt)])
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/actuator/health/liveness")
-async def liveness() -> dict[str, str]:
-    return {"status": "UP"}
+async def liveness() -> dict[str, Any]:
+    """`pid` tells an operator (and the tests) which process answered."""
+    return {"status": "UP", "pid": os.getpid()}
 
 
 @router.get("/actuator/health/readiness")
 async def readiness(rt: RuntimeDep) -> JSONResponse:
-    return await health(rt)
+    ready, body = await health_report(web_probes(rt))
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics_endpoint() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    data, content_type = metrics.exposition()
+    return Response(data, media_type=content_type)

@@ -10,7 +10,6 @@ from ticketing_app.api.deps import CallerDep, RuntimeDep
 from ticketing_app.api.ratelimit import check_hold_rate
 from ticketing_app.api.schemas import ErrorBody, ExtendIn, ExtendOut, HoldIn, HoldOut, MyHoldOut
 from ticketing_app.domain.events import iso
-from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import current_trace_id
 from ticketing_app.services.reservations import ms_to_dt
 
@@ -24,12 +23,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def hold(body: HoldIn, buyer: CallerDep, rt: RuntimeDep, request: Request
                ) -> dict[str, Any]:
     await check_hold_rate(rt, buyer, request)
-    try:
-        h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds)
-    except Exception as exc:
-        metrics.HOLD_ATTEMPTS.labels(getattr(exc, "code", "ERROR")).inc()
-        raise
-    metrics.HOLD_ATTEMPTS.labels("OK").inc()
+    h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds)
     return {
         "eventId": h.event_id, "seatId": body.seatId, "seatIds": h.seat_ids,
         "holdSeconds": h.hold_seconds, "expiresAt": iso(h.expires_at),
