@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import reflex as rx
 from reflex.vars import ObjectVar
@@ -96,13 +96,14 @@ def seat_cell(seat: ObjectVar[dict[str, Any]], on_click: Any = None) -> rx.Compo
     )
 
 
-def layout_grid(seats: rx.Var[list[dict[str, Any]]], cols: rx.Var[int],
+def layout_grid(seats: Any, cols: Any,
                 on_click: Callable[[ObjectVar[dict[str, Any]]], Any] | None = None,
                 grid_id: str = "layout-preview") -> rx.Component:
     return rx.box(
         rx.foreach(seats, lambda s: seat_cell(s, on_click(s) if on_click else None)),
         style={"display": "grid", "gap": "5px",
-               "grid_template_columns": "repeat(" + cols.to(str) + ", 30px)"},
+               "grid_template_columns": "repeat(" + cast(rx.Var[int], cols).to(str)
+               + ", 30px)"},
         id=grid_id, overflow_x="auto", padding="0.5em",
     )
 
@@ -112,3 +113,12 @@ def labelled(label: str, control: rx.Component, hint: str = "") -> rx.Component:
     if hint:
         parts.append(rx.text(hint, size="1", color="gray"))
     return rx.vstack(*parts, spacing="1", align="stretch", width="100%")
+
+
+def as_var(value: Any) -> rx.Var[Any]:
+    """A state var read on the class, typed as the Var it is (for mypy)."""
+    return cast(rx.Var[Any], value)
+
+
+def as_object(value: Any) -> ObjectVar[dict[str, Any]]:
+    return cast(ObjectVar[dict[str, Any]], value)

@@ -30,8 +30,10 @@ def admin_audit_page() -> rx.Component:
                                            ("When (UTC)", "Who", "Action", "Target",
                                             "Details")])),
             rx.table.body(rx.foreach(A.rows, row)), width="100%", id="audit-table"),
-        rx.hstack(rx.button("Newer", on_click=A.turn(-1), variant="soft",
+        rx.hstack(rx.button("Newer", on_click=A.turn(-1),  # type: ignore[operator]
+                            variant="soft",
                             disabled=A.page == 0),
-                  rx.button("Older", on_click=A.turn(1), variant="soft")),
+                  rx.button("Older", on_click=A.turn(1),  # type: ignore[operator]
+                            variant="soft")),
         spacing="3", width="100%",
     )

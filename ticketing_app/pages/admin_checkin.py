@@ -8,12 +8,12 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from ticketing_app import routes
-from ticketing_app.components.admin_layout import admin_page
+from ticketing_app.components.admin_layout import admin_page, as_object, as_var
 from ticketing_app.state.admin_checkin import AdminCheckinState as C
 
 
 def result_panel() -> rx.Component:
-    r = C.result
+    r = as_object(C.result)
     return rx.cond(r.contains("headline"), rx.box(
         rx.text(r["headline"].to(str), size="8", weight="bold", color="white"),
         rx.text(r["text"].to(str), size="4", color="white"),
@@ -31,7 +31,8 @@ def history_row(h: ObjectVar[dict[str, Any]]) -> rx.Component:
 def admin_checkin_page() -> rx.Component:
     return rx.vstack(
         rx.script(src="/checkin_scanner.js"),
-        rx.link("Back to the event", href="/admin/events/" + C.event_id.to(str), size="2"),
+        rx.link("Back to the event", href="/admin/events/" + as_var(C.event_id).to(str),
+                size="2"),
         rx.heading("Check-in: ", C.title, size="5"),
         rx.text(C.counts, size="3", id="checkin-counts"),
         rx.input(placeholder="Gate (e.g. North)", on_blur=C.set_gate, size="3", id="gate"),

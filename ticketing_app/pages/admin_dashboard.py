@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ticketing_app import routes
-from ticketing_app.components.admin_layout import admin_page
+from ticketing_app.components.admin_layout import admin_page, as_var
 from ticketing_app.state.admin_dashboard import AdminDashboardState as D
 
 
@@ -31,7 +31,8 @@ def sales_chart() -> rx.Component:
 @admin_page(routes.ADMIN_DASHBOARD, "Dashboard", on_load=(D.load,))
 def admin_dashboard_page() -> rx.Component:
     return rx.vstack(
-        rx.link("Back to the event", href="/admin/events/" + D.event_id.to(str), size="2"),
+        rx.link("Back to the event", href="/admin/events/" + as_var(D.event_id).to(str),
+                size="2"),
         rx.hstack(rx.heading(D.title, size="6"), rx.badge(D.status, id="dash-status"),
                   rx.text("updated ", D.updated, size="1", color="gray", id="dash-updated"),
                   align="center"),

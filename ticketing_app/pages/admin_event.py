@@ -8,24 +8,34 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from ticketing_app import routes
-from ticketing_app.components.admin_layout import admin_page, labelled, layout_grid
+from ticketing_app.components.admin_layout import (
+    admin_page,
+    as_object,
+    as_var,
+    labelled,
+    layout_grid,
+)
 from ticketing_app.state.admin_event import AdminEventState as S
 
 
 def sales_controls() -> rx.Component:
     return rx.hstack(
         rx.cond(S.status != "ON_SALE", rx.cond(S.status != "CANCELLED", rx.button(
-            "Open sales", on_click=S.set_status("ON_SALE"), color_scheme="green",
+            "Open sales", on_click=S.set_status("ON_SALE"),  # type: ignore[operator]
+            color_scheme="green",
             id="open-sales"))),
         rx.cond(S.status == "ON_SALE", rx.button(
-            "Close sales", on_click=S.set_status("CLOSED"), color_scheme="orange",
+            "Close sales", on_click=S.set_status("CLOSED"),  # type: ignore[operator]
+            color_scheme="orange",
             id="close-sales")),
         rx.button("Release all holds", on_click=S.release_holds, variant="soft",
                   id="release-holds"),
         rx.link(rx.button("Live dashboard", variant="outline"),
-                href="/admin/events/" + S.event_id.to(str) + "/dashboard", id="to-dashboard"),
+                href="/admin/events/" + as_var(S.event_id).to(str) + "/dashboard",
+                id="to-dashboard"),
         rx.link(rx.button("Check-in", variant="outline"),
-                href="/admin/events/" + S.event_id.to(str) + "/checkin", id="to-checkin"),
+                href="/admin/events/" + as_var(S.event_id).to(str) + "/checkin",
+                id="to-checkin"),
         spacing="2", wrap="wrap",
     )
 
@@ -36,12 +46,15 @@ def seat_map() -> rx.Component:
                                                        id="seat-counts"), align="center"),
         rx.text("Click seats to select them, then block (production holds), unblock or "
                 "move them to a tier.", size="1", color="gray"),
-        layout_grid(S.seats, S.cols, lambda s: S.toggle_seat(s["id"].to(int)),
+        layout_grid(S.seats, S.cols,
+                    lambda s: S.toggle_seat(s["id"].to(int)),  # type: ignore[operator]
                     grid_id="admin-seat-map"),
         rx.hstack(
-            rx.button("Block selected", on_click=S.block_selected(True), size="1",
+            rx.button("Block selected",
+                      on_click=S.block_selected(True), size="1",  # type: ignore[operator]
                       id="block-selected"),
-            rx.button("Unblock selected", on_click=S.block_selected(False), size="1",
+            rx.button("Unblock selected",
+                      on_click=S.block_selected(False), size="1",  # type: ignore[operator]
                       variant="soft", id="unblock-selected"),
             rx.button("Clear selection", on_click=S.clear_selection, size="1",
                       variant="ghost"),
@@ -145,7 +158,7 @@ def orders() -> rx.Component:
 
 
 def cancellation() -> rx.Component:
-    job = S.job
+    job = as_object(S.job)
     return rx.vstack(
         rx.heading("Cancel the event", size="4"),
         rx.cond(job.contains("id"), rx.vstack(

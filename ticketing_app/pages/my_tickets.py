@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import reflex as rx
-from reflex.vars import ObjectVar
+from reflex.vars import ArrayVar, ObjectVar
 
 from ticketing_app.state.my_tickets import MyTicketsState as M
 
@@ -46,7 +46,7 @@ def my_tickets_page() -> rx.Component:
     return rx.container(rx.vstack(
         rx.link("All events", href="/"),
         rx.heading("My tickets", size="7"),
-        rx.cond(M.tickets.length() == 0,
+        rx.cond(cast(ArrayVar[list[Any]], M.tickets).length() == 0,
                 rx.text("No tickets yet. Tickets appear here when an order is paid.")),
         rx.foreach(M.tickets, ticket_card),
         rx.foreach(M.orders, order_link),
