@@ -221,6 +221,7 @@ def parse_layout(content: str, fmt: str) -> list[Position]:
 def _parse_csv(content: str) -> list[Position]:
     problems = Problems()
     positions: list[Position] = []
+    seen: dict[tuple[int, int], tuple[str, str]] = {}
     rows = list(csv.reader(io.StringIO(content.strip())))
     start = 0
     if rows and [h.strip().lower() for h in rows[0]][:3] in (
@@ -233,14 +234,15 @@ def _parse_csv(content: str) -> list[Position]:
         if len(raw) != 3:
             problems.add(where, f"expected 3 values (section,row,seat), got {len(raw)}")
             continue
-        _add_seat(raw[0], raw[1], raw[2], where, problems, positions)
+        _add_seat(raw[0], raw[1], raw[2], where, problems, positions, seen)
     check_positions(positions, problems)
     problems.raise_if_any("Invalid CSV layout")
     return positions
 
 
 def _add_seat(section: object, row: object, seat: object, where: str, problems: Problems,
-              positions: list[Position]) -> None:
+              positions: list[Position],
+              seen: dict[tuple[int, int], tuple[str, str]] | None = None) -> None:
     name = check_section_name(section, where, problems)
     try:
         r = parse_row(row)
@@ -251,8 +253,16 @@ def _add_seat(section: object, row: object, seat: object, where: str, problems: 
     if r > MAX_GRID * 5 or c > MAX_GRID * 5:
         problems.add(where, f"row or seat beyond {MAX_GRID * 5}")
         return
-    if name:
-        positions.append((name, r, c))
+    if not name:
+        return
+    if seen is not None:
+        other = seen.get((r, c))
+        if other is not None:
+            what = "duplicate seat" if other[0] == name else f"overlaps section {other[0]!r}"
+            problems.add(where, f"{name} {row_label(r)}{c}: {what} (first at {other[1]})")
+            return
+        seen[(r, c)] = (name, where)
+    positions.append((name, r, c))
 
 
 def _parse_json(content: str) -> list[Position]:
@@ -264,6 +274,7 @@ def _parse_json(content: str) -> list[Position]:
             [{"field": "content", "message": "malformed JSON"}]) from None
     problems = Problems()
     positions: list[Position] = []
+    seen: dict[tuple[int, int], tuple[str, str]] = {}
     if isinstance(data, list):
         data = {"seats": data}
     if not isinstance(data, dict) or not ({"seats", "sections"} & set(data)):
@@ -276,7 +287,7 @@ def _parse_json(content: str) -> list[Position]:
             problems.add(where, "each seat is an object with section, row and seat")
             continue
         _add_seat(s.get("section", ""), s.get("row", s.get("r")), s.get("seat", s.get("c")),
-                  where, problems, positions)
+                  where, problems, positions, seen)
     grids: list[GridSpec] = []
     for i, g in enumerate(data.get("sections") or [], 1):
         where = f"sections[{i}]"
