@@ -83,6 +83,8 @@ def test_ticket_check_in_and_cancellation(browser: Browser, base_url: str,
     for i in range(2):
         expect(statuses.nth(i)).to_have_attribute("data-status", "REFUNDED")
     expect(cards.locator("img.ticket-qr")).to_have_count(0)
+    buyer.goto(f"/event/{event_id}")
+    expect(buyer.locator("#event-notice")).to_contain_text("cancelled", timeout=15_000)
     buyer.screenshot(path=str(artifacts / "my-tickets-cancelled.png"), full_page=True)
     admin_ctx.close()
     buyer_ctx.close()
