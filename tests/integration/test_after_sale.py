@@ -144,7 +144,7 @@ async def test_refunds_partial_then_full_and_refunded_tickets_are_rejected(
             select(Ticket).where(Ticket.order_id == order_id))).scalars()}
         refunds = list((await s.execute(select(OutboxEvent).where(
             OutboxEvent.event_type == "ORDER_REFUNDED",
-            OutboxEvent.aggregate_id == str(order_id)))).scalars())
+            OutboxEvent.aggregate_id == str(order_id)).order_by(OutboxEvent.id))).scalars())
     assert statuses[seats[0]] == "BLOCKED" and statuses[seats[1]] == "AVAILABLE"
     assert tickets == {"REFUNDED"}
     assert [e.payload["payload"]["full"] for e in refunds] == [False, True]

@@ -23,7 +23,7 @@ def result_panel() -> rx.Component:
 
 
 def history_row(h: ObjectVar[dict[str, Any]]) -> rx.Component:
-    return rx.text("…", h["code"].to(str), ": ", h["headline"].to(str), " - ",
+    return rx.text("…", h["ticket"].to(str), ": ", h["headline"].to(str), " - ",
                    h["text"].to(str), size="1", color="gray")
 
 

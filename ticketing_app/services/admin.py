@@ -179,8 +179,8 @@ class AdminService:
         problems = Problems()
         check_settings(spec, problems)
         check_tiers(list(tiers), problems)
-        if status not in ("DRAFT", "ON_SALE"):
-            problems.add("status", "a new event starts as DRAFT or ON_SALE")
+        if status not in ("DRAFT", "ON_SALE", "CLOSED"):
+            problems.add("status", "a new event starts as DRAFT, ON_SALE or CLOSED")
         problems.raise_if_any("Invalid event")
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session

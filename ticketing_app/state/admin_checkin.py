@@ -52,5 +52,5 @@ class AdminCheckinState(AdminState):
         except DomainError as exc:
             self.result = {"ok": False, "headline": "DO NOT ADMIT",
                            "text": exc.message, "code": exc.code}
-        self.history = [{"code": code[-10:], **self.result}, *self.history][:10]
+        self.history = [{**self.result, "ticket": code[-10:]}, *self.history][:10]
         await self._counts()
