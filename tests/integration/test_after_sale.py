@@ -194,7 +194,7 @@ async def test_confirmation_mail_with_ticket_codes_reaches_smtp(provider: Env,
     async def delivered() -> list[Any]:
         return [m for m in smtp_sink.to(address) if f"#{order_id}" in m["Subject"]]
 
-    [mail] = await eventually(delivered, timeout=30)
+    [mail] = await eventually(delivered, timeout=60)
     text = mail.get_content()
     assert all(code in text for code in codes) and "/my-tickets" in text
     async with env.rt.db.read_sessions() as s:
