@@ -1,5 +1,5 @@
 """Background tasks every web process runs: the hold-expiry sweeper (so expiries reach viewers
-even when no worker runs) and script preloading."""
+even when no worker runs), the waiting rooms' pacer and script preloading."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import structlog
 
 from backend_jobs.maintenance import sweeper_loop
+from backend_jobs.waiting_room import waiting_room_loop
 from ticketing_app.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -25,9 +26,10 @@ async def web_background_tasks(rt: Runtime) -> AsyncIterator[None]:
         log.error("bootstrap_admin_failed", error=str(exc)[:300])
     stop = asyncio.Event()
     sweeper = asyncio.create_task(sweeper_loop(rt, stop), name="sweeper")
+    pacer = asyncio.create_task(waiting_room_loop(rt, stop), name="waiting-room")
     try:
         yield
     finally:
         stop.set()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(sweeper, 5)
+            await asyncio.wait_for(asyncio.gather(sweeper, pacer), 5)

@@ -19,6 +19,7 @@ from backend_jobs.maintenance import expire_orders, sweeper_loop
 from backend_jobs.payments import process_payment
 from backend_jobs.provider import SimulatedProvider
 from backend_jobs.queues import JOBS_QUEUE, PAYMENTS_QUEUE, deserialize, redis_settings, serialize
+from backend_jobs.waiting_room import waiting_room_loop
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import configure_tracing
 from ticketing_app.runtime import Runtime, create_runtime, set_runtime
@@ -36,14 +37,17 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["stop"] = asyncio.Event()
     if ctx.get("run_sweeper"):
         ctx["sweeper"] = asyncio.create_task(sweeper_loop(rt, ctx["stop"]), name="sweeper")
+        ctx["pacer"] = asyncio.create_task(waiting_room_loop(rt, ctx["stop"]),
+                                           name="waiting-room")
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
     ctx["stop"].set()
-    task = ctx.get("sweeper")
-    if task is not None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 5)
+    for name in ("sweeper", "pacer"):
+        task = ctx.get(name)
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 5)
     await ctx["rt"].close()
 
 

@@ -35,6 +35,7 @@ TEST_ENV = {
     "RATE_LIMIT_IP_PER_MINUTE": "0",
     "LOG_LEVEL": "INFO",
     "ARGON2_PROFILE": "CHEAPEST",  # admin password hashing: fast in tests, strong by default
+    "DB_POOL_SIZE": "5",  # several test sessions share the machine's PostgreSQL
 }
 
 

@@ -23,6 +23,51 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of sockets listening on `port` (Linux /proc/net/tcp*)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 9 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(parts[9])
+    return inodes
+
+
+def _session_pids(sid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[3]) == sid:
+                    pids.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return pids
+
+
+def port_owned_by_session(port: int, sid: int) -> bool | None:
+    """Does a process of session `sid` (our child and its children) listen on `port`?
+    None where /proc cannot tell (not Linux)."""
+    if not Path("/proc/net/tcp").exists():
+        return None
+    inodes = _listening_inodes(port)
+    for pid in _session_pids(sid):
+        try:
+            for fd in (Path("/proc") / str(pid) / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -54,11 +99,28 @@ class ChildProcess:
         if wait:
             try:
                 wait_for_port(self.port)
-            except TimeoutError:
+                self._check_owner()
+            except (TimeoutError, RuntimeError):
                 self.stop()
                 tail = self.log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{self.name} did not start:\n{tail}") from None
+                raise RuntimeError(f"{self.name} did not start on {self.port}:\n{tail}") from None
         return self
+
+    _check_owner_timeout: float = 10.0
+
+    def _check_owner(self) -> None:
+        """Something answering on the port is not proof that it is ours: another test session
+        may have taken the port between free_port() and our bind."""
+        assert self.proc is not None
+        deadline = time.monotonic() + self._check_owner_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited")
+            owned = port_owned_by_session(self.port, self.proc.pid)
+            if owned is None or owned:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"port {self.port} belongs to another process")
 
     @property
     def running(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 HOME = "/"
 EVENT = "/event/[event_id]"
+QUEUE = "/event/[event_id]/queue"  # the event's virtual waiting room
 
 
 def event_url(event_id: int) -> str:
@@ -37,3 +38,6 @@ def admin_login_url(next_path: str = "") -> str:
     from urllib.parse import quote
 
     return ADMIN_LOGIN + (f"?next={quote(next_path)}" if next_path else "")
+
+def queue_url(event_id: int) -> str:
+    return f"/event/{event_id}/queue"

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ticketing_app.services.orders import OrderService
     from ticketing_app.services.payments import PaymentService
     from ticketing_app.services.reservations import ReservationService
+    from ticketing_app.services.waiting_room import WaitingRoomService
 
 
 def redis_client(url: str, max_connections: int) -> Redis:
@@ -53,6 +54,7 @@ class Runtime:
     buyer_tickets: BuyerTicketService = field(init=False)
     cancellation: CancellationService = field(init=False)
     dashboard: DashboardService = field(init=False)
+    waiting: WaitingRoomService = field(init=False)
     _arq: ArqRedis | None = None
 
     def __post_init__(self) -> None:
@@ -61,6 +63,7 @@ class Runtime:
         from ticketing_app.services.orders import OrderService
         from ticketing_app.services.payments import PaymentService
         from ticketing_app.services.reservations import ReservationService
+        from ticketing_app.services.waiting_room import WaitingRoomService
 
         self.catalog = CatalogService(self)
         self.holds.loader = self.catalog.load_event_state
@@ -68,6 +71,7 @@ class Runtime:
         self.orders = OrderService(self)
         self.payments = PaymentService(self)
         self.admin = AdminService(self)
+        self.waiting = WaitingRoomService(self)
         self._after_sale_services()
 
     def _after_sale_services(self) -> None:

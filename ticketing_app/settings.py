@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     max_seats_per_buyer: int = 10
     hold_sweep_interval_ms: int = 200
 
+    # --- waiting room (per-event switches, rate and capacity live on the event) ---
+    waiting_room_token_ttl_s: int = 600  # an admission lasts this long after it is granted
+    waiting_room_auto_cooldown_s: int = 60  # automatic room stays on this long after a surge
+    waiting_room_tick_ms: int = 200  # how often each web/worker process advances the queues
+
     # --- orders and payments ---
     order_payment_window_s: int = 120
     idempotency_lease_s: int = 30

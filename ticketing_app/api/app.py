@@ -48,7 +48,7 @@ def create_api(standalone: bool = False) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Content-Type", "X-Caller-Id", "Idempotency-Key",
-                                          "traceparent"],
+                                          "traceparent", "X-Admission-Token"],
                            expose_headers=["Trace-Id", "Retry-After"])
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(AdminPageGuardMiddleware)
@@ -75,7 +75,8 @@ def _install_extra_routers(app: FastAPI) -> None:
     import importlib
 
     for module in ("ticketing_app.api.routes.admin", "ticketing_app.api.routes.checkins",
-                   "ticketing_app.api.routes.waiting_room", "ticketing_app.api.routes.tickets"):
+                   "ticketing_app.api.routes.waiting_room", "ticketing_app.api.routes.tickets",
+                   "ticketing_app.api.routes.best_available"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

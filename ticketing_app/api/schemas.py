@@ -53,6 +53,7 @@ class HoldIn(BaseModel):
     seatId: int | None = Field(default=None, ge=1, le=2**31 - 1)
     seatIds: list[int] | None = Field(default=None, min_length=1, max_length=50)
     holdSeconds: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    admissionToken: str | None = Field(default=None, max_length=300)  # or X-Admission-Token
 
     @model_validator(mode="after")
     def _one_of(self) -> HoldIn:
@@ -138,3 +139,47 @@ class MyHoldOut(BaseModel):
     seatId: int
     expiresAt: str
     inOrder: bool
+
+
+class BestAvailableIn(BaseModel):
+    """ "N seats together": `tier` is a tier name (or id); none = any tier."""
+
+    model_config = ConfigDict(extra="forbid")
+    eventId: int = PositiveId
+    quantity: int = Field(ge=1, le=50)
+    tier: str | None = Field(default=None, max_length=60)
+    holdSeconds: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    admissionToken: str | None = Field(default=None, max_length=300)
+
+
+class BestSeatOut(BaseModel):
+    id: int
+    label: str
+    section: str
+    r: int
+    c: int
+    tier: str
+    price: int
+
+
+class BestAvailableOut(BaseModel):
+    eventId: int
+    tier: str | None
+    seatIds: list[int]
+    seats: list[BestSeatOut]
+    holdSeconds: int
+    expiresAt: str
+    traceId: str
+
+
+class QueueOut(BaseModel):
+    eventId: int
+    status: str  # open | waiting | admitted | expired
+    position: int | None
+    peopleAhead: int
+    estimatedWaitSeconds: int | None
+    roomOn: bool
+    admissionToken: str | None
+    tokenExpiresAt: str | None
+    admittedAt: str | None
+    pollAfterMs: int

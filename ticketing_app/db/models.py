@@ -54,6 +54,11 @@ class Event(SQLModel, table=True):
     orphan_rule: bool = False
     waiting_room: bool = False
     waiting_room_rate: int = 50  # admissions per second while the room is on
+    # Automatic waiting room (migration 0002onsale): turns on by itself when more than
+    # `waiting_room_auto_threshold` buyers arrive within one second.
+    waiting_room_auto: bool = False
+    waiting_room_auto_threshold: int = 200
+    waiting_room_capacity: int = 0  # at most this many live admissions at once; 0 = no cap
     created_at: datetime = Field(default_factory=now_utc)
     updated_at: datetime = Field(default_factory=now_utc)
 
@@ -221,7 +226,7 @@ class Notification(SQLModel, table=True):
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     delivered_via: str = Field(default="log", max_length=20)  # log, pending, sending, smtp...
     created_at: datetime = Field(default_factory=now_utc)
-    recipient: str | None = Field(default=None, max_length=254)  # migration admin_0002
+    recipient: str | None = Field(default=None, max_length=254)  # migration 0003_admin
 
 
 class AdminUser(SQLModel, table=True):
@@ -255,7 +260,7 @@ class Ticket(SQLModel, table=True):
     """One per sold seat; `code` is signed so a forged one is rejected offline too."""
 
     __tablename__ = "tickets"
-    __table_args__ = (sa.Index("ix_tickets_status", "event_id", "status"),)  # admin_0002
+    __table_args__ = (sa.Index("ix_tickets_status", "event_id", "status"),)  # 0003_admin
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
     order_item_id: int = Field(foreign_key="order_items.id", unique=True)
@@ -285,7 +290,7 @@ class BackgroundJobRecord(SQLModel, table=True):
 
 
 class BuyerContact(SQLModel, table=True):
-    """Where a buyer wants their tickets mailed (set on My tickets); migration admin_0002."""
+    """Where a buyer wants their tickets mailed (set on My tickets); migration 0003_admin."""
 
     __tablename__ = "buyer_contacts"
     buyer_id: str = Field(primary_key=True, max_length=80)

@@ -13,6 +13,7 @@ PROVIDER_LEDGER_PREFIX = f"{PREFIX}:provider:charge:"  # + payment id: simulated
 RATE_PREFIX = f"{PREFIX}:rate:"
 LIVE_PATTERN = f"{PREFIX}:{{e*}}:ch"
 EVENT_LOAD_LOCK_SUFFIX = "loading"
+WAITING_EVENTS = f"{PREFIX}:waiting-events"  # SET of event ids whose waiting room is not off
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class EventKeys:
         b = self.base
         return [
             f"{b}:meta", f"{b}:st", f"{b}:exp", f"{b}:own", f"{b}:ver",
-            f"{b}:loc", f"{b}:pos", f"{b}:mine", f"{b}:ch", self.holds_per_minute,
+            f"{b}:loc", f"{b}:pos", f"{b}:mine", f"{b}:ch", f"{b}:tr", self.holds_per_minute,
         ]
 
     @property
@@ -48,8 +49,14 @@ class EventKeys:
         """HASH minute -> seats newly held (the admin dashboard's holds per minute)."""
         return f"{self.base}:hpm"
 
+    def waiting_keys(self) -> list[str]:
+        """The KEYS of the waiting-room scripts, in the order `waiting/lua/_lib.lua` documents."""
+        b = self.base
+        return [f"{b}:meta", f"{b}:wr", f"{b}:wq", f"{b}:wi", f"{b}:wa"]
+
     def all_keys(self) -> list[str]:
-        return [*(k for k in self.script_keys() if k != self.channel), self.load_lock]
+        return [*(k for k in self.script_keys() if k != self.channel),
+                *self.waiting_keys()[1:], self.load_lock]
 
 
 def event_id_from_channel(channel: str) -> int | None:

@@ -56,6 +56,18 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class BestResult:
+    seat_ids: list[int]
+    expires_at_ms: int
+    version: int
+
+
+# Best-available index: tier key -> rows in best-first order, each (row key, min col + max col
+# of the whole row, [(seat id, col), ...] of the tier's seats in that row by column).
+TierRows = dict[str, list[tuple[str, int, list[tuple[int, int]]]]]
+
+
+@dataclass(frozen=True)
 class LoadData:
     """What the database says an event's Redis state must hold."""
 
@@ -64,6 +76,7 @@ class LoadData:
     sold: list[tuple[int, str, str]]  # (seat id, order lock token, buyer)
     blocked: list[int]
     locks: list[tuple[int, str, str, int, str]]  # (seat, token, buyer, deadline ms, tag)
+    rows: TierRows = field(default_factory=dict)
 
 
 def _decode(v: Any) -> str:
@@ -76,6 +89,49 @@ def _seat_details(items: Sequence[Any]) -> list[dict[str, Any]]:
         seat, _, status = _decode(raw).partition("|")
         out.append({"seatId": int(seat), "status": status or "UNAVAILABLE"})
     return out
+
+
+def _raise_claim_refusal(res: Sequence[Any]) -> None:
+    """Maps a refusal of a new claim (hold, best available) to its domain error."""
+    code = res[0]
+    if code == "SALES_CLOSED":
+        raise errors.SalesClosed()
+    if code == "ADMISSION":
+        raise errors.Unauthenticated(
+            "The waiting room is on for this event: join the queue and use the admission "
+            "token it gives you (X-Admission-Token).",
+            [{"field": "X-Admission-Token", "message": "missing, invalid or expired"}],
+        )
+    if code == "UNKNOWN":
+        raise errors.ValidationFailed(
+            "No such seat in this event.",
+            [{"field": "seatIds", "message": f"unknown seat {_decode(s)}"} for s in res[1]],
+        )
+    if code == "SOLD":
+        details = _seat_details(res[1])
+        blocked = all(d["status"] == "BLOCKED" for d in details)
+        raise errors.SeatSold(
+            "This seat is not for sale." if blocked else "This seat is already sold.",
+            details,
+        )
+    if code == "CONFLICT":
+        details = _seat_details(res[1])
+        if any(d["status"] == "ORDERED" for d in details):
+            raise errors.ReservationConflict(
+                "This seat is already in one of your orders awaiting payment.", details
+            )
+        raise errors.ReservationConflict("Someone else is holding this seat.", details)
+    if code == "LIMIT":
+        raise errors.LimitExceeded(
+            f"You can have at most {res[2]} seats for this event (you have {res[1]}).",
+            [{"field": "seatIds", "message": f"limit {res[2]}, already {res[1]}"}],
+        )
+    if code == "ORPHAN":
+        raise errors.OrphanSeat(
+            "This would leave a single empty seat between taken seats; "
+            "choose seats next to each other or next to the aisle.",
+            [{"seatId": int(res[1]), "status": "ORPHAN"}],
+        )
 
 
 def parse_state(raw: str) -> SeatState:
@@ -115,46 +171,37 @@ class HoldStore:
     # ---- buyer operations -------------------------------------------------------------
     async def hold(
         self, event_id: int, buyer: str, tag: str, seat_ids: Sequence[int],
-        hold_seconds: int | None,
+        hold_seconds: int | None, admission_epoch: str = "",
     ) -> HoldResult:
+        """`admission_epoch`: the epoch of the buyer's verified waiting-room token ('' = none);
+        the script refuses new claims without one while the event's room is on."""
         secs = "" if hold_seconds is None else int(hold_seconds)
-        res = await self._run("hold", event_id, [buyer, tag, secs, *seat_ids])
+        res = await self._run("hold", event_id, [buyer, tag, secs, admission_epoch, *seat_ids])
         code = res[0]
         if code == "OK":
             return HoldResult(int(res[1]), int(res[2]), int(res[3]))
-        if code == "SALES_CLOSED":
-            raise errors.SalesClosed()
-        if code == "UNKNOWN":
-            raise errors.ValidationFailed(
-                "No such seat in this event.",
-                [{"field": "seatIds", "message": f"unknown seat {_decode(s)}"} for s in res[1]],
-            )
-        if code == "SOLD":
-            details = _seat_details(res[1])
-            blocked = all(d["status"] == "BLOCKED" for d in details)
-            raise errors.SeatSold(
-                "This seat is not for sale." if blocked else "This seat is already sold.",
-                details,
-            )
-        if code == "CONFLICT":
-            details = _seat_details(res[1])
-            if any(d["status"] == "ORDERED" for d in details):
-                raise errors.ReservationConflict(
-                    "This seat is already in one of your orders awaiting payment.", details
-                )
-            raise errors.ReservationConflict("Someone else is holding this seat.", details)
-        if code == "LIMIT":
-            raise errors.LimitExceeded(
-                f"You can have at most {res[2]} seats for this event (you have {res[1]}).",
-                [{"field": "seatIds", "message": f"limit {res[2]}, already {res[1]}"}],
-            )
-        if code == "ORPHAN":
-            raise errors.OrphanSeat(
-                "This would leave a single empty seat between taken seats; "
-                "choose seats next to each other or next to the aisle.",
-                [{"seatId": int(res[1]), "status": "ORPHAN"}],
-            )
+        _raise_claim_refusal(res)
         raise RuntimeError(f"unexpected hold answer {res!r}")
+
+    async def best_available(
+        self, event_id: int, buyer: str, tag: str, tier_key: str, quantity: int,
+        hold_seconds: int | None, admission_epoch: str = "",
+    ) -> BestResult | tuple[int, int]:
+        """Holds the best block of `quantity` adjacent seats (see best_available.lua), or
+        returns (largest free block, free seats in the tier) when no block is left."""
+        secs = "" if hold_seconds is None else int(hold_seconds)
+        res = await self._run("best_available", event_id,
+                              [buyer, tag, secs, admission_epoch, tier_key, int(quantity)])
+        code = res[0]
+        if code == "OK":
+            return BestResult([int(_decode(x)) for x in res[3:]], int(res[1]), int(res[2]))
+        if code == "NONE":
+            return int(res[1]), int(res[2])
+        if code == "NO_TIER":
+            raise errors.ValidationFailed("This event has no such tier.",
+                                          [{"field": "tier", "message": "unknown tier"}])
+        _raise_claim_refusal(res)
+        raise RuntimeError(f"unexpected best_available answer {res!r}")
 
     async def release(
         self, event_id: int, buyer: str, seat_ids: Sequence[int], force: bool = False
@@ -234,6 +281,8 @@ class HoldStore:
         )
         if res[0] == "OK":
             return []
+        if res[0] == "LIMIT":
+            return [{"seatId": int(s), "status": "LIMIT"} for s in seat_ids]
         return _seat_details(res[1])
 
     async def unsell(
@@ -290,6 +339,10 @@ class HoldStore:
             "sold": [list(s) for s in data.sold],
             "blocked": data.blocked,
             "locks": [list(s) for s in data.locks],
+            "rows": {tier: [[rk, centre2, json.dumps([[str(sid) for sid, _ in seats],
+                                                      [c for _, c in seats]])]
+                            for rk, centre2, seats in rows]
+                     for tier, rows in data.rows.items()},
         }
         res = await self.scripts["load_event"](
             keys=EventKeys(event_id).script_keys(),

@@ -18,7 +18,7 @@ from ticketing_app.domain.identity import holder_tag
 from ticketing_app.domain.orders import OrderStatus
 from ticketing_app.domain.seats import CODE_TO_STATUS, seat_label
 from ticketing_app.holds.keys import EventKeys
-from ticketing_app.holds.store import LoadData, Snapshot
+from ticketing_app.holds.store import LoadData, Snapshot, TierRows
 
 if TYPE_CHECKING:
     from ticketing_app.runtime import Runtime
@@ -78,6 +78,8 @@ def event_public(ev: Event) -> dict[str, Any]:
 
 
 def event_meta(ev: Event) -> dict[str, Any]:
+    from ticketing_app.services.waiting_room import room_meta
+
     return {
         "onsale": 1 if ev.status == "ON_SALE" else 0,
         "hmin": ev.hold_min_s,
@@ -86,7 +88,28 @@ def event_meta(ev: Event) -> dict[str, Any]:
         "hmaxtotal": ev.hold_max_total_s,
         "limit": ev.max_seats_per_buyer,
         "orphan": 1 if ev.orphan_rule else 0,
+        **room_meta(ev),
     }
+
+
+def best_available_rows(seats: Sequence[Seat]) -> TierRows:
+    """The best-available index for Redis (see holds/lua/best_available.lua): per tier (by id,
+    and '*' for all), rows nearest the stage first (row 1 of every section, then row 2, ...),
+    each with twice its physical centre column and the tier's seats in column order."""
+    rows: dict[tuple[int, str], list[Seat]] = {}
+    for seat in seats:
+        rows.setdefault((seat.r, seat.section), []).append(seat)
+    out: TierRows = {}
+    for (r, section), row in sorted(rows.items()):
+        centre2 = min(x.c for x in row) + max(x.c for x in row)
+        by_tier: dict[str, list[tuple[int, int]]] = {"*": []}
+        for seat in sorted(row, key=lambda x: x.c):
+            by_tier["*"].append((int(seat.id or 0), seat.c))
+            if seat.tier_id is not None:
+                by_tier.setdefault(str(seat.tier_id), []).append((int(seat.id or 0), seat.c))
+        for tier, tier_seats in by_tier.items():
+            out.setdefault(tier, []).append((f"{section}:{r}", centre2, tier_seats))
+    return out
 
 
 class CatalogService:
@@ -265,6 +288,7 @@ class CatalogService:
                 )
                 for sid, tok, buyer, deadline in open_rows
             ],
+            rows=best_available_rows(seats),
         )
 
     async def refresh_event_state(self, event_id: int) -> None:

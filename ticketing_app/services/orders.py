@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +72,14 @@ class OrderView:
                 for i in self.items
             ],
         }
+
+
+@dataclass(frozen=True)
+class _LockedOrder(OrderView):
+    """An order read under its payment's lock, with what the decision found out."""
+
+    late: bool = False
+    taken: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _aware(dt: datetime) -> datetime:
@@ -289,186 +297,160 @@ class OrderService:
         uow.emit(event_type, view.order.id or 0, view.order.event_id, payload)
 
     # ---- payment outcome (called by the worker) ------------------------------------------
+    # The late-payment policy (docs/onsale.md): a payment that succeeds after the order's seat
+    # lock lapsed re-confirms the order if every seat is still free and unheld in Redis, still
+    # unsold in the database, within the buyer's seat limit, and the event is not cancelled;
+    # otherwise the payment is refunded (PAYMENT_REFUNDED, and ORDER_CANCELLED if the order
+    # was still open) and the notifications consumer tells the buyer. Each decision is taken
+    # once per payment, under a lock on the payment row (SQLite: the single writer lock), so
+    # duplicate or concurrent runs of the job cannot both confirm and refund, and Redis is
+    # brought in line before the decision commits.
+
+    async def _lock_payment(self, uow: UnitOfWork, payment_id: int) -> tuple[Payment, Order]:
+        s = uow.session
+        payment = (await s.execute(select(Payment).where(col(Payment.id) == payment_id)
+                                   .with_for_update())).scalar_one_or_none()
+        if payment is None:
+            raise errors.NotFound(f"payment {payment_id}")
+        order = (await s.execute(select(Order).where(col(Order.id) == payment.order_id)
+                                 .with_for_update())).scalar_one()
+        return payment, order
+
     async def apply_payment_success(self, payment_id: int) -> str:
         """Sell the seats, or (late payment whose seats are gone) refund. Returns the payment's
-        final status. Safe to call any number of times."""
-        async with self.rt.db.read_sessions() as s:
-            payment = await s.get(Payment, payment_id)
-            if payment is None:
-                raise errors.NotFound(f"payment {payment_id}")
-            order = await s.get(Order, payment.order_id)
-        assert order is not None
-        if payment.status != PaymentStatus.PENDING.value:
-            return payment.status
-        view = await self._view(order)
-        seats = [i.seat_id for i in view.items]
-        if order.status not in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value):
-            return await self._refund_payment(payment_id, view, "order already paid")
-        # Gate in Redis: still locked by this order, or (lock lapsed) still free.
-        taken = await self.rt.holds.confirm(
-            order.event_id, order.lock_token, order.buyer_id, seats, allow_free=True
-        )
-        if taken:
-            return await self._refund_payment(
-                payment_id, view, "seats no longer available", taken=taken
-            )
-        # The order may be cancelled by the timeout while we ran: then it is a late payment.
-        for src in (OrderStatus.CREATED, OrderStatus.CANCELLED):
-            outcome = await self._confirm_in_db(payment_id, view, src)
-            if outcome is not None:
-                return outcome
-        async with self.rt.db.read_sessions() as rs:
-            p = await rs.get(Payment, payment_id)
-        return p.status if p else PaymentStatus.PENDING.value
-
-    async def _confirm_in_db(
-        self, payment_id: int, view: OrderView, src: OrderStatus
-    ) -> str | None:
-        """None when the order was not in `src` (nothing written)."""
-        order = view.order
-        seats = [i.seat_id for i in view.items]
-        late = src is OrderStatus.CANCELLED
+        final status. Safe to call any number of times, concurrently too."""
         async with UnitOfWork(self.rt.db) as uow:
-            s = uow.session
-            # A cancelled event sells nothing more. On PostgreSQL the shared row lock queues
-            # this behind the cancellation's UPDATE of the event (and the reverse), so the
-            # cancellation's refund job always sees an order confirmed before it.
-            ev_q = select(col(Event.status)).where(col(Event.id) == order.event_id)
-            if self.rt.db.is_postgres:
-                ev_q = ev_q.with_for_update(read=True)
-            if (await s.execute(ev_q)).scalar_one() == "CANCELLED":
-                await s.rollback()
-                await self.rt.holds.unsell(order.event_id, order.lock_token, seats)
-                return await self._refund_payment(payment_id, view, "event cancelled")
-            moved = await s.execute(
-                update(Order)
-                .where(col(Order.id) == order.id, col(Order.status) == src.value)
-                .values(
-                    status=OrderStatus.CONFIRMED.value,
-                    confirmed_at=now_utc(),
-                    updated_at=now_utc(),
-                    close_reason="",
-                )
-            )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            paid = await s.execute(
-                update(Payment)
-                .where(
-                    col(Payment.id) == payment_id,
-                    col(Payment.status) == PaymentStatus.PENDING.value,
-                )
-                .values(status=PaymentStatus.AUTHORIZED.value, updated_at=now_utc())
-            )
-            if paid.rowcount != 1:  # type: ignore[attr-defined]
-                await s.rollback()  # another run of this job got here first
-                async with self.rt.db.read_sessions() as rs:
-                    p = await rs.get(Payment, payment_id)
-                return p.status if p else PaymentStatus.PENDING.value
-            fenced = await s.execute(
-                update(Seat)
-                .where(
-                    col(Seat.id).in_(seats),
-                    col(Seat.event_id) == order.event_id,
-                    col(Seat.status) == "AVAILABLE",
-                    col(Seat.order_id).is_(None),
-                )
-                .values(status="SOLD", order_id=order.id, version=Seat.version + 1)
-            )
-            if fenced.rowcount != len(seats):  # type: ignore[attr-defined]
-                # The database says another order owns a seat: it is the final arbiter.
-                await s.rollback()
-                await self.rt.holds.unsell(order.event_id, order.lock_token, seats)
-                return await self._refund_payment(payment_id, view, "seats no longer available")
-            self._emit(uow, EventType.PAYMENT_SUCCESS, view, paymentId=payment_id)
-            self._emit(uow, EventType.ORDER_CONFIRMED, view, paymentId=payment_id, late=late)
-            issue_tickets(s, self.rt.settings.secret_key, order.event_id, order.id or 0, view.items)
+            payment, order = await self._lock_payment(uow, payment_id)
+            if payment.status != PaymentStatus.PENDING.value:
+                return payment.status
+            view = await self._items_view(uow, order)
+            seats = [i.seat_id for i in view.items]
+            reason = await self._refusal(uow, view)
+            if reason is None:
+                # Gate in Redis: still locked by this order, or (lock lapsed) still free.
+                taken = await self.rt.holds.confirm(order.event_id, order.lock_token,
+                                                    order.buyer_id, seats, allow_free=True)
+                if any(t["status"] == "LIMIT" for t in taken):
+                    reason = "seat limit reached"
+                elif taken:
+                    reason = "seats no longer available"
+                    view.taken.extend(taken)
+            if reason is None and not await self._seats_unsold(uow, view):
+                reason = "seats no longer available"  # the database is the final arbiter
+            if reason is None:
+                await self._confirm_in(uow, payment_id, view)
+                await uow.commit()
+                log.info("order_confirmed", order_id=order.id, late=view.late)
+                return PaymentStatus.AUTHORIZED.value
+            await self._refund_in(uow, payment_id, view, reason)
             await uow.commit()
-        log.info("order_confirmed", order_id=order.id, late=late)
-        return PaymentStatus.AUTHORIZED.value
-
-    async def _refund_payment(
-        self,
-        payment_id: int,
-        view: OrderView,
-        reason: str,
-        taken: list[dict[str, Any]] | None = None,
-    ) -> str:
-        """The provider took the money but the seats are gone: refund, cancel, tell the buyer."""
-        order = view.order
-        async with UnitOfWork(self.rt.db) as uow:
-            s = uow.session
-            res = await s.execute(
-                update(Payment)
-                .where(
-                    col(Payment.id) == payment_id,
-                    col(Payment.status) == PaymentStatus.PENDING.value,
-                )
-                .values(
-                    status=PaymentStatus.REFUNDED.value, failure_reason=reason, updated_at=now_utc()
-                )
-            )
-            if res.rowcount != 1:  # type: ignore[attr-defined]
-                return PaymentStatus.REFUNDED.value
-            await s.execute(
-                update(Order)
-                .where(col(Order.id) == order.id, col(Order.status) == OrderStatus.CREATED.value)
-                .values(
-                    status=OrderStatus.CANCELLED.value,
-                    closed_at=now_utc(),
-                    updated_at=now_utc(),
-                    close_reason=f"{reason}; payment refunded",
-                )
-            )
-            self._emit(uow, EventType.PAYMENT_SUCCESS, view, paymentId=payment_id)
-            self._emit(
-                uow,
-                EventType.PAYMENT_REFUNDED,
-                view,
-                paymentId=payment_id,
-                reason=reason,
-                seats=taken or [],
-            )
-            if order.status == OrderStatus.CREATED.value:
-                self._emit(uow, EventType.ORDER_CANCELLED, view, reason=reason)
-            await uow.commit()
-        await self.rt.holds.unlock_order(
-            order.event_id, order.lock_token, [i.seat_id for i in view.items]
-        )
         log.warning("late_payment_refunded", order_id=order.id, reason=reason)
         return PaymentStatus.REFUNDED.value
+
+    async def _items_view(self, uow: UnitOfWork, order: Order) -> _LockedOrder:
+        items = list((await uow.session.execute(select(OrderItem).where(
+            col(OrderItem.order_id) == order.id).order_by(col(OrderItem.id)))).scalars())
+        deadline = _aware(order.payment_deadline)
+        late = order.status == OrderStatus.CANCELLED.value or deadline <= datetime.now(UTC)
+        return _LockedOrder(order, items, late=late)
+
+    async def _refusal(self, uow: UnitOfWork, view: _LockedOrder) -> str | None:
+        """A reason to refund before looking at the seats at all."""
+        if view.order.status not in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value):
+            return "order already paid"
+        # On PostgreSQL a shared lock on the event row queues this confirmation behind a
+        # cancellation's UPDATE of the event (and the reverse), so the cancellation's refund
+        # job always sees every order confirmed before it (services/cancellation.py).
+        q = select(col(Event.status)).where(col(Event.id) == view.order.event_id)
+        if self.rt.db.is_postgres:
+            q = q.with_for_update(read=True)
+        if (await uow.session.execute(q)).scalar_one_or_none() == "CANCELLED":
+            return "event cancelled"
+        return None
+
+    async def _seats_unsold(self, uow: UnitOfWork, view: _LockedOrder) -> bool:
+        seats = [i.seat_id for i in view.items]
+        rows = list((await uow.session.execute(
+            select(Seat).where(col(Seat.id).in_(seats), col(Seat.event_id) == view.order.event_id)
+            .order_by(col(Seat.id)).with_for_update())).scalars())
+        return len(rows) == len(seats) and all(
+            r.status == "AVAILABLE" and r.order_id is None for r in rows)
+
+    async def _confirm_in(self, uow: UnitOfWork, payment_id: int, view: _LockedOrder) -> None:
+        s = uow.session
+        order = view.order
+        seats = [i.seat_id for i in view.items]
+        await s.execute(
+            update(Order).where(col(Order.id) == order.id)
+            .values(status=OrderStatus.CONFIRMED.value, confirmed_at=now_utc(),
+                    updated_at=now_utc(), close_reason=""))
+        await s.execute(
+            update(Payment).where(col(Payment.id) == payment_id)
+            .values(status=PaymentStatus.AUTHORIZED.value, updated_at=now_utc()))
+        await s.execute(
+            update(Seat).where(col(Seat.id).in_(seats), col(Seat.event_id) == order.event_id)
+            .values(status="SOLD", order_id=order.id, version=Seat.version + 1))
+        self._emit(uow, EventType.PAYMENT_SUCCESS, view, paymentId=payment_id)
+        self._emit(uow, EventType.ORDER_CONFIRMED, view, paymentId=payment_id, late=view.late)
+        issue_tickets(s, self.rt.settings.secret_key, order.event_id, order.id or 0, view.items)
+
+    async def _refund_in(
+        self, uow: UnitOfWork, payment_id: int, view: _LockedOrder, reason: str
+    ) -> None:
+        """The provider took the money but the seats are gone: refund, cancel, tell the buyer.
+        Redis first (release whatever this order still claims there), then the decision."""
+        s = uow.session
+        order = view.order
+        seats = [i.seat_id for i in view.items]
+        if order.status != OrderStatus.CONFIRMED.value:
+            await self.rt.holds.unsell(order.event_id, order.lock_token, seats)
+            await self.rt.holds.unlock_order(order.event_id, order.lock_token, seats)
+        await s.execute(
+            update(Payment).where(col(Payment.id) == payment_id)
+            .values(status=PaymentStatus.REFUNDED.value, failure_reason=reason,
+                    updated_at=now_utc()))
+        self._emit(uow, EventType.PAYMENT_SUCCESS, view, paymentId=payment_id)
+        self._emit(uow, EventType.PAYMENT_REFUNDED, view, paymentId=payment_id, reason=reason,
+                   seats=view.taken)
+        if order.status == OrderStatus.CREATED.value:
+            await s.execute(
+                update(Order).where(col(Order.id) == order.id)
+                .values(status=OrderStatus.CANCELLED.value, closed_at=now_utc(),
+                        updated_at=now_utc(), close_reason=f"{reason}; payment refunded"))
+            self._emit(uow, EventType.ORDER_CANCELLED, view, reason=reason)
 
     async def apply_payment_failure(
         self, payment_id: int, status: PaymentStatus, reason: str
     ) -> str:
-        """Saga compensation: payment failed or timed out -> order cancelled, seats released."""
-        async with self.rt.db.read_sessions() as s:
-            payment = await s.get(Payment, payment_id)
-            if payment is None:
-                raise errors.NotFound(f"payment {payment_id}")
-            order = await s.get(Order, payment.order_id)
-        assert order is not None
-        view = await self._view(order)
+        """Saga compensation: payment failed or timed out -> order cancelled, seats released.
+        Under the payment row's lock, like a success, so the two never interleave."""
         async with UnitOfWork(self.rt.db) as uow:
-            s = uow.session
-            res = await s.execute(
-                update(Payment)
-                .where(
-                    col(Payment.id) == payment_id,
-                    col(Payment.status) == PaymentStatus.PENDING.value,
-                )
-                .values(status=status.value, failure_reason=reason, updated_at=now_utc())
-            )
-            if res.rowcount == 1:  # type: ignore[attr-defined]
-                self._emit(uow, EventType.PAYMENT_FAILED, view, paymentId=payment_id,
-                           reason=reason, paymentStatus=status.value)
-            cancelled = await self._cancel_in(uow, view, f"payment {status.value.lower()}")
+            payment, order = await self._lock_payment(uow, payment_id)
+            if payment.status != PaymentStatus.PENDING.value:
+                if order.status == OrderStatus.CANCELLED.value:
+                    await self._release_redis(order)  # a repeat: make sure nothing is left
+                return payment.status
+            view = await self._items_view(uow, order)
+            await uow.session.execute(
+                update(Payment).where(col(Payment.id) == payment_id)
+                .values(status=status.value, failure_reason=reason, updated_at=now_utc()))
+            self._emit(uow, EventType.PAYMENT_FAILED, view, paymentId=payment_id, reason=reason,
+                       paymentStatus=status.value)
+            await self._cancel_in(uow, view, f"payment {status.value.lower()}")
+            closed = order.status in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value)
             await uow.commit()
-        if cancelled or order.status == OrderStatus.CANCELLED.value:
-            await self.rt.holds.unlock_order(
-                order.event_id, order.lock_token, [i.seat_id for i in view.items]
-            )
-        return status.value if res.rowcount == 1 else payment.status  # type: ignore[attr-defined]
+        if closed:
+            await self._release_redis(order)
+        return status.value
+
+    async def _release_redis(self, order: Order) -> None:
+        """Whatever a closed, unpaid order still claims in Redis: its seat locks, and seats a
+        success run sold there before it stopped short of committing."""
+        async with self.rt.db.read_sessions() as s:
+            seats = list((await s.execute(select(col(OrderItem.seat_id)).where(
+                col(OrderItem.order_id) == order.id))).scalars())
+        await self.rt.holds.unlock_order(order.event_id, order.lock_token, seats)
+        await self.rt.holds.unsell(order.event_id, order.lock_token, seats)
 
     async def _cancel_in(self, uow: UnitOfWork, view: OrderView, reason: str) -> bool:
         res = await uow.session.execute(

@@ -50,17 +50,37 @@ def check_seat_ids(seat_ids: Sequence[int]) -> list[int]:
     return list(dict.fromkeys(int(s) for s in seat_ids))
 
 
+def admission_error(token: str | None) -> errors.Unauthenticated:
+    """The waiting room is on and the request's admission token is missing or not valid."""
+    if not token:
+        return errors.Unauthenticated(
+            "The waiting room is on for this event: join the queue and use the admission "
+            "token it gives you.",
+            [{"field": "X-Admission-Token", "message": "missing"}])
+    return errors.Unauthenticated(
+        "Your admission token is not valid for this event any more (expired, reset, or "
+        "issued to someone else); join the queue again.",
+        [{"field": "X-Admission-Token", "message": "invalid or expired"}])
+
+
 class ReservationService:
     def __init__(self, rt: Runtime):
         self.rt = rt
 
     async def hold(
-        self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None
+        self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None,
+        admission: str | None = None,
     ) -> Hold:
+        """`admission`: the buyer's waiting-room token, required while the event's room is on."""
         try:
             seats = check_seat_ids(seat_ids)
             tag = self.rt.catalog.tag_for(event_id, buyer)
-            res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds)
+            epoch = self.rt.waiting.admission_epoch(buyer, event_id, admission)
+            try:
+                res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds,
+                                               admission_epoch=epoch)
+            except errors.Unauthenticated:
+                raise admission_error(admission) from None
         except Exception as exc:
             # Counted here, not in an entry point, so the REST API and the web UI both count.
             metrics.HOLD_ATTEMPTS.labels(outcome=getattr(exc, "code", "ERROR")).inc()

@@ -15,6 +15,7 @@ import reflex as rx
 from ticketing_app.domain import errors
 from ticketing_app.domain.seats import format_money
 from ticketing_app.live import rooms
+from ticketing_app.routes import queue_url
 from ticketing_app.runtime import get_runtime
 from ticketing_app.state.base import BuyerState
 
@@ -65,6 +66,9 @@ class SeatMapState(BuyerState):
             self.not_found = True
             return None
         self.not_found = False
+        # While the event's waiting room is on, only admitted buyers see the seats.
+        if not (await rt.waiting.entry(self.buyer(), event_id)).may_enter:
+            return rx.redirect(queue_url(event_id), replace=True)
         self.event_id = event_id
         self.title = ev.title
         self.subtitle = ev.starts_at.strftime("%a %d %b %Y, %H:%M UTC")
@@ -92,7 +96,9 @@ class SeatMapState(BuyerState):
             if seat_id in mine:
                 await rt.reservations.release(buyer, self.event_id, [seat_id])
             else:
-                await rt.reservations.hold(buyer, self.event_id, [seat_id], None)
+                entry = await rt.waiting.entry(buyer, self.event_id)
+                await rt.reservations.hold(buyer, self.event_id, [seat_id], None,
+                                           admission=entry.token)
         except errors.DomainError as exc:
             return rx.toast.error(exc.message)
         return None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 
 from ticketing_app.api.deps import CallerDep, RuntimeDep
 from ticketing_app.api.ratelimit import check_hold_rate
@@ -19,11 +19,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+AdmissionHeader = Annotated[str | None, Header(alias="X-Admission-Token", max_length=300)]
+
+
 @router.post("", status_code=201, response_model=HoldOut, responses=ERRORS)
-async def hold(body: HoldIn, buyer: CallerDep, rt: RuntimeDep, request: Request
-               ) -> dict[str, Any]:
+async def hold(body: HoldIn, buyer: CallerDep, rt: RuntimeDep, request: Request,
+               x_admission_token: AdmissionHeader = None) -> dict[str, Any]:
     await check_hold_rate(rt, buyer, request)
-    h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds)
+    h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds,
+                                   admission=x_admission_token or body.admissionToken)
     return {
         "eventId": h.event_id, "seatId": body.seatId, "seatIds": h.seat_ids,
         "holdSeconds": h.hold_seconds, "expiresAt": iso(h.expires_at),

@@ -1,7 +1,9 @@
 -- Shared helpers, prepended to every script when it is loaded (see holds/scripts.py).
 -- Keys of one event share the hash tag {e<id>}, so every script stays on one cluster slot.
 --
--- KEYS[1] meta  HASH  loaded, onsale, hmin, hmax, hdef, hmaxtotal, limit, orphan
+-- KEYS[1] meta  HASH  loaded, onsale, hmin, hmax, hdef, hmaxtotal, limit, orphan,
+--                     wrmode (off|on|auto), wron_until (ms, auto mode), wrepoch (admission
+--                     tokens of this epoch are valid; see waiting/lua)
 -- KEYS[2] st    HASH  seat -> state (absent = available):
 --                       H|buyer|expMs|startMs|tag   held
 --                       O|token|buyer|expMs|tag     locked by an order awaiting payment
@@ -14,10 +16,17 @@
 -- KEYS[7] pos   HASH  "rowkey|col" -> seat
 -- KEYS[8] mine  HASH  buyer -> comma list of that buyer's H and O seats
 -- KEYS[9] ch    pub/sub channel for live sync
--- KEYS[10] hpm  HASH  minute (epoch ms // 60000) -> seats newly held in that minute (dashboard)
+-- KEYS[10] tr   HASH  best-available index (load_event writes it, best_available reads it):
+--                       't:<tier>'     JSON [[rowkey, min col + max col of the row], ...] in
+--                                      best-first row order ('t:*' = every tier)
+--                       't:<tier>:<i>' JSON [["seat", ...], [col, ...]] the tier's seats of row i,
+--                                      by column
 
-local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH, K_HPM =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+-- KEYS[11] hpm  HASH  minute (epoch ms // 60000) -> seats newly held in that minute (dashboard)
+
+local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH, K_TR, K_HPM =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
+  KEYS[11]
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -38,8 +47,7 @@ local function split(s)
 end
 
 -- Parse a seat state into a table: kind (A/H/O/S/B), buyer, token, exp, start, tag, live.
-local function state_of(seat, now)
-  local raw = redis.call('HGET', K_ST, seat)
+local function state_from(raw, now)
   if not raw then return { kind = 'A', live = true } end
   local p = split(raw)
   local k = p[1]
@@ -57,9 +65,25 @@ local function state_of(seat, now)
   return { kind = 'B', live = true, raw = raw }
 end
 
+local function state_of(seat, now)
+  return state_from(redis.call('HGET', K_ST, seat) or nil, now)
+end
+
 -- Free means nobody can claim it: absent, or a hold/lock whose time has passed.
 local function is_free(s)
   return s.kind == 'A' or ((s.kind == 'H' or s.kind == 'O') and not s.live)
+end
+
+-- is_free straight from the stored string, without building a table (for scans).
+local function raw_free(raw, now)
+  if not raw then return true end
+  local k = string.byte(raw, 1)
+  if k == 72 then -- H|buyer|expMs|...
+    return tonumber(string.match(raw, '^H|[^|]*|(%d+)')) <= now
+  elseif k == 79 then -- O|token|buyer|expMs|...
+    return tonumber(string.match(raw, '^O|[^|]*|[^|]*|(%d+)')) <= now
+  end
+  return false
 end
 
 local function mine_add(buyer, seat)
@@ -113,12 +137,40 @@ end
 
 local function meta()
   local m = redis.call('HMGET', K_META, 'loaded', 'onsale', 'hmin', 'hmax', 'hdef',
-    'hmaxtotal', 'limit', 'orphan')
+    'hmaxtotal', 'limit', 'orphan', 'wrmode', 'wron_until', 'wrepoch')
   return {
     loaded = m[1] == '1', onsale = m[2] == '1',
     hmin = tonumber(m[3]) or 5, hmax = tonumber(m[4]) or 120, hdef = tonumber(m[5]) or 30,
     hmaxtotal = tonumber(m[6]) or 600, limit = tonumber(m[7]) or 10, orphan = m[8] == '1',
+    wrmode = m[9] or 'off', wron_until = tonumber(m[10]) or 0, wrepoch = m[11] or '',
   }
+end
+
+-- The waiting room is on: switched on by the organiser, or (automatic mode) by a surge.
+local function room_on(m, now)
+  return m.wrmode == 'on' or (m.wrmode == 'auto' and now < m.wron_until)
+end
+
+-- While the room is on, a new claim needs an admission token of the room's current epoch
+-- (the caller verified its signature, buyer, event and expiry and passes its epoch).
+local function admitted(m, now, epoch)
+  if not room_on(m, now) then return true end
+  return epoch ~= nil and epoch ~= '' and epoch == m.wrepoch
+end
+
+-- Expire the buyer's own lapsed holds and order locks before counting them against the
+-- limit (the sweeper would, a moment later): a lapsed claim is free for everyone, so it
+-- must not count for its former holder either. O(the buyer's claims).
+local function reap_own(buyer, now, changes)
+  local cur = redis.call('HGET', K_MINE, buyer)
+  if not cur then return end
+  for seat in string.gmatch(cur, '[^,]+') do
+    local s = state_of(seat, now)
+    if (s.kind == 'H' or s.kind == 'O') and s.buyer == buyer and not s.live then
+      drop_claim(seat, s)
+      changes[#changes + 1] = { seat, 'A', '' }
+    end
+  end
 end
 
 local function clamp_secs(requested, m)

@@ -1,19 +1,23 @@
 -- Hold seats all-or-nothing for one buyer. Sold and blocked seats are refused here, inside
 -- the same atomic step as the availability check (the original checked them outside).
--- ARGV: event_id, buyer, tag, hold_seconds ('' = event default), seat...
+-- ARGV: event_id, buyer, tag, hold_seconds ('' = event default),
+--       admission epoch ('' = no valid waiting-room token), seat...
 -- Returns {'OK', expMs, version, newly_held} or an error tuple:
---   {'NOT_LOADED'} {'SALES_CLOSED'} {'UNKNOWN', seats} {'SOLD', seat|status...}
+--   {'NOT_LOADED'} {'SALES_CLOSED'} {'ADMISSION'} {'UNKNOWN', seats} {'SOLD', seat|status...}
 --   {'CONFLICT', seat|status...} {'LIMIT', owned, limit} {'ORPHAN', seat}
 local event_id, buyer, tag = ARGV[1], ARGV[2], ARGV[3]
 local m = meta()
 if not m.loaded then return { 'NOT_LOADED' } end
 if not m.onsale then return { 'SALES_CLOSED' } end
 local now = now_ms()
+if not admitted(m, now, ARGV[5]) then return { 'ADMISSION' } end
 local secs = clamp_secs(ARGV[4], m)
 local exp = now + secs * 1000
+local changes = {}
+reap_own(buyer, now, changes)
 
 local unknown, sold, conflict, fresh, refresh, states = {}, {}, {}, {}, {}, {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local seat = ARGV[i]
   if redis.call('HEXISTS', K_LOC, seat) == 0 then
     unknown[#unknown + 1] = seat
@@ -35,21 +39,25 @@ for i = 5, #ARGV do
     end
   end
 end
-if #unknown > 0 then return { 'UNKNOWN', unknown } end
-if #sold > 0 then return { 'SOLD', sold } end
-if #conflict > 0 then return { 'CONFLICT', conflict } end
+-- A refusal still publishes what reaping freed (those seats are free either way).
+local function refuse(answer)
+  publish(event_id, changes)
+  return answer
+end
+if #unknown > 0 then return refuse({ 'UNKNOWN', unknown }) end
+if #sold > 0 then return refuse({ 'SOLD', sold }) end
+if #conflict > 0 then return refuse({ 'CONFLICT', conflict }) end
 
 local owned = tonumber(redis.call('HGET', K_OWN, buyer) or '0')
-if owned + #fresh > m.limit then return { 'LIMIT', owned, m.limit } end
+if owned + #fresh > m.limit then return refuse({ 'LIMIT', owned, m.limit }) end
 
 if m.orphan and #fresh > 0 then
   local after = {}
   for _, seat in ipairs(fresh) do after[seat] = true end
   local bad = new_orphan(fresh, after, now)
-  if bad then return { 'ORPHAN', bad } end
+  if bad then return refuse({ 'ORPHAN', bad }) end
 end
 
-local changes = {}
 for _, seat in ipairs(fresh) do
   local s = states[seat]
   if s.kind ~= 'A' then drop_claim(seat, s) end -- an expired claim nobody swept yet

@@ -2,7 +2,9 @@
 -- Runs only when the event is not loaded yet, unless mode is 'layout', which refreshes the
 -- seat positions and settings and leaves holds alone.
 -- ARGV: event_id, mode ('init'|'layout'), json {meta, seats: [[id, rowkey, col]],
---       sold: [[id, token, buyer]], blocked: [id], locks: [[id, token, buyer, deadline, tag]]}
+--       sold: [[id, token, buyer]], blocked: [id], locks: [[id, token, buyer, deadline, tag]],
+--       rows: {tier: [[rowkey, centre2, JSON [[seat...], [col...]]], ...]} (best-available
+--       index)}
 local mode = ARGV[2]
 local loaded = redis.call('HGET', K_META, 'loaded') == '1'
 if mode == 'init' and loaded then return { 'ALREADY' } end
@@ -17,6 +19,17 @@ for _, s in ipairs(data.seats) do
   redis.call('HSET', K_POS, rk .. '|' .. col, id)
 end
 for k, v in pairs(data.meta) do redis.call('HSET', K_META, k, tostring(v)) end
+redis.call('DEL', K_TR)
+if type(data.rows) == 'table' then
+  for tier, rows in pairs(data.rows) do
+    local heads = {}
+    for i, r in ipairs(rows) do
+      heads[i] = { r[1], r[2] }
+      redis.call('HSET', K_TR, 't:' .. tier .. ':' .. i, r[3])
+    end
+    redis.call('HSET', K_TR, 't:' .. tier, cjson.encode(heads))
+  end
+end
 if mode == 'init' then
   local changes = {}
   for _, s in ipairs(data.sold) do

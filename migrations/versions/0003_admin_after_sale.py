@@ -1,7 +1,11 @@
-"""buyer contacts for e-mailed tickets; a notification's recipient
+"""after the sale: buyer contacts for e-mailed tickets, a notification's recipient, an index
+on tickets by event and status
 
-Revision ID: admin_0002
-Revises: 0001
+Expand only: a new table, a nullable column and an index, so the previous release keeps
+working against the migrated schema.
+
+Revision ID: 0003_admin
+Revises: 0002_onsale
 Create Date: 2026-11-26
 """
 
@@ -11,8 +15,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "admin_0002"
-down_revision: str | None = "0001"
+revision: str = "0003_admin"
+down_revision: str | None = "0002_onsale"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,31 @@
+"""The virtual waiting room: join an event's queue, poll the place, get the admission token.
+
+`POST` joins (idempotent per buyer: a reload keeps the place); `GET` polls without joining.
+`status` is `open` (no room: go straight to the seats), `waiting` (position, people ahead,
+estimated wait), `admitted` (with the admission token the hold API wants as
+`X-Admission-Token`) or `expired` (the admission lapsed; `POST` again to rejoin at the back).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ticketing_app.api.deps import CallerDep, RuntimeDep
+from ticketing_app.api.schemas import ErrorBody, QueueOut
+
+router = APIRouter(prefix="/api/events", tags=["waiting room"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 503)
+}
+
+
+@router.post("/{event_id}/queue", response_model=QueueOut, responses=ERRORS)
+async def join_queue(event_id: int, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    return (await rt.waiting.join(buyer, event_id)).public()
+
+
+@router.get("/{event_id}/queue", response_model=QueueOut, responses=ERRORS)
+async def poll_queue(event_id: int, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    return (await rt.waiting.poll(buyer, event_id)).public()

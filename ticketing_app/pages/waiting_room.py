@@ -1,0 +1,61 @@
+"""The waiting room: place, people ahead and estimated wait, updated live."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ticketing_app.state.waiting_room import WaitingRoomState
+
+
+def stat(label: str, value: rx.Var, test_id: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="2", color="gray"),
+        rx.heading(value, size="7", id=test_id),
+        align="center",
+    )
+
+
+def waiting() -> rx.Component:
+    s = WaitingRoomState
+    return rx.vstack(
+        rx.text("The sale is busy right now. Keep this page open: you will be taken to the "
+                "seats when it is your turn. Reloading keeps your place."),
+        rx.hstack(
+            stat("Your place", s.position.to(str), "queue-position"),
+            stat("People ahead of you", s.people_ahead.to(str), "queue-ahead"),
+            stat("Estimated wait", s.estimated_wait, "queue-wait"),
+            spacing="8",
+        ),
+        rx.spinner(size="3"),
+        spacing="5",
+        align="center",
+    )
+
+
+def expired() -> rx.Component:
+    return rx.vstack(
+        rx.text("Your turn came and went: the admission has expired."),
+        rx.button("Join the queue again", on_click=WaitingRoomState.join, id="queue-rejoin"),
+        align="center",
+    )
+
+
+def waiting_room_page() -> rx.Component:
+    s = WaitingRoomState
+    return rx.container(
+        rx.cond(
+            s.not_found,
+            rx.heading("Event not found"),
+            rx.vstack(
+                rx.link("All events", href="/"),
+                rx.heading("Waiting room", size="8"),
+                rx.text(s.title, size="5"),
+                rx.cond(s.status == "expired", expired(), waiting()),
+                spacing="4",
+                align="center",
+                id="waiting-room",
+                data_status=s.status,
+            ),
+        ),
+        padding_y="2em",
+    )

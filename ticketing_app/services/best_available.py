@@ -1,0 +1,135 @@
+"""Best available: "N seats together in tier T", chosen and held in one atomic Lua script.
+
+Scoring (also in docs/onsale.md): the row nearest the stage first (row 1 of each section, then
+row 2, ...); in that row, the block whose centre is nearest the row's centre, ties to the left.
+Only blocks of consecutive seats (no aisle or gap inside) that are all free qualify, and with
+the orphan rule on, only blocks that leave no single free seat between taken seats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ticketing_app.domain import errors
+from ticketing_app.domain.seats import clamp_hold_seconds
+from ticketing_app.holds.store import BestResult
+from ticketing_app.observability import metrics
+from ticketing_app.services.catalog import Layout, SeatInfo
+from ticketing_app.services.reservations import (
+    MAX_SEATS_PER_REQUEST,
+    admission_error,
+    ms_to_dt,
+)
+
+if TYPE_CHECKING:
+    from ticketing_app.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class BestHold:
+    event_id: int
+    tier: str | None
+    seats: list[SeatInfo]
+    hold_seconds: int
+    expires_at: datetime
+    version: int
+
+    @property
+    def seat_ids(self) -> list[int]:
+        return [s.id for s in self.seats]
+
+
+def tier_id_for(layout: Layout, tier: str | None) -> tuple[str, str | None]:
+    """(the script's tier key, the tier's display name); '*' when no tier is asked for."""
+    if tier is None or not tier.strip():
+        return "*", None
+    wanted = tier.strip().casefold()
+    for s in layout.seats:
+        if s.tier_id is not None and (s.tier_name.casefold() == wanted or str(s.tier_id) == wanted):
+            return str(s.tier_id), s.tier_name
+    names = sorted({s.tier_name for s in layout.seats if s.tier_name})
+    raise errors.ValidationFailed(
+        f"This event has no tier {tier!r}; its tiers are: {', '.join(names)}.",
+        [{"field": "tier", "message": "unknown tier"}])
+
+
+def longest_block(layout: Layout, tier_key: str) -> int:
+    """The most seats side by side in one row of the tier, taken or not."""
+    best, run, prev = 0, 0, None
+    for s in layout.seats:  # ordered by section, row, column
+        if tier_key != "*" and str(s.tier_id) != tier_key:
+            prev = None
+            continue
+        here = (s.section, s.r, s.c)
+        run = run + 1 if prev and prev[:2] == here[:2] and prev[2] + 1 == here[2] else 1
+        prev = here
+        best = max(best, run)
+    return best
+
+
+class BestAvailableService:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    async def hold_best(
+        self, buyer: str, event_id: int, quantity: int, tier: str | None,
+        hold_seconds: int | None, admission: str | None = None,
+    ) -> BestHold:
+        """Counted with the holds (the REST API and the web UI both come here)."""
+        try:
+            held = await self._hold_best(buyer, event_id, quantity, tier, hold_seconds,
+                                         admission)
+        except Exception as exc:
+            metrics.HOLD_ATTEMPTS.labels(outcome=getattr(exc, "code", "ERROR")).inc()
+            raise
+        metrics.HOLD_ATTEMPTS.labels(outcome="OK").inc()
+        return held
+
+    async def _hold_best(
+        self, buyer: str, event_id: int, quantity: int, tier: str | None,
+        hold_seconds: int | None, admission: str | None,
+    ) -> BestHold:
+        if not 1 <= quantity <= MAX_SEATS_PER_REQUEST:
+            raise errors.ValidationFailed(
+                f"Ask for 1 to {MAX_SEATS_PER_REQUEST} seats.",
+                [{"field": "quantity", "message": f"1-{MAX_SEATS_PER_REQUEST}"}])
+        ev = await self.rt.catalog.get_event(event_id)
+        layout = await self.rt.catalog.layout(event_id)
+        tier_key, tier_name = tier_id_for(layout, tier)
+        longest = longest_block(layout, tier_key)
+        where = f"tier {tier_name}" if tier_name else "this event"
+        if quantity > longest:
+            raise errors.ValidationFailed(
+                f"No row in {where} has {quantity} seats side by side (at most {longest}).",
+                [{"field": "quantity", "message": f"at most {longest} together"}])
+        epoch = self.rt.waiting.admission_epoch(buyer, event_id, admission)
+        try:
+            res = await self.rt.holds.best_available(
+                event_id, buyer, self.rt.catalog.tag_for(event_id, buyer), tier_key, quantity,
+                hold_seconds, admission_epoch=epoch)
+        except errors.Unauthenticated:
+            raise admission_error(admission) from None
+        if not isinstance(res, BestResult):
+            largest, free = res
+            raise errors.ReservationConflict(
+                f"No {quantity} seats are left together in {where}"
+                + (f"; the largest block left is {largest}." if largest else "; it is full."),
+                [{"field": "quantity", "message": f"no {quantity} adjacent free seats",
+                  "largestBlock": largest, "freeSeats": free}])
+        by_id = layout.by_id()
+        secs = clamp_hold_seconds(hold_seconds, ev.hold_default_s, ev.hold_min_s, ev.hold_max_s)
+        return BestHold(event_id, tier_name, [by_id[s] for s in res.seat_ids], secs,
+                        ms_to_dt(res.expires_at_ms), res.version)
+
+    @staticmethod
+    def public(h: BestHold, trace_id: str) -> dict[str, Any]:
+        from ticketing_app.domain.events import iso
+
+        return {
+            "eventId": h.event_id, "tier": h.tier, "seatIds": h.seat_ids,
+            "seats": [{"id": s.id, "label": s.label, "section": s.section, "r": s.r, "c": s.c,
+                       "tier": s.tier_name, "price": s.price} for s in h.seats],
+            "holdSeconds": h.hold_seconds, "expiresAt": iso(h.expires_at), "traceId": trace_id,
+        }

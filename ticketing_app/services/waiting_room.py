@@ -1,0 +1,251 @@
+"""The virtual waiting room: queue places, the pace of admission and admission tokens.
+
+Redis holds the queue (waiting/lua): an atomic counter gives each arriving buyer a place
+(kept across reloads: places are keyed by buyer id), a serving counter admits places in order
+at the event's admission rate (and under its capacity), and an admitted place gets one signed,
+short-lived token (domain/admission.py). While the room is on, the hold scripts refuse new
+claims without a token of the room's current epoch, atomically with the claim itself.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from ticketing_app.db.models import Event
+from ticketing_app.domain import errors
+from ticketing_app.domain.admission import (
+    Admission,
+    issue_admission_token,
+    verify_admission_token,
+)
+from ticketing_app.domain.events import iso
+from ticketing_app.holds.keys import WAITING_EVENTS, EventKeys
+from ticketing_app.services.reservations import ms_to_dt
+from ticketing_app.waiting.scripts import RoomScripts
+
+if TYPE_CHECKING:
+    from ticketing_app.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+ROOM_MODES = ("off", "on", "auto")
+
+
+def room_mode(ev: Event) -> str:
+    """The organiser's switch wins; otherwise the automatic mode, if chosen."""
+    if ev.waiting_room:
+        return "on"
+    return "auto" if ev.waiting_room_auto else "off"
+
+
+def room_meta(ev: Event) -> dict[str, Any]:
+    """The event's waiting-room settings as the Redis scripts read them (from the meta hash)."""
+    return {
+        "wrmode": room_mode(ev),
+        "wrrate": max(0, ev.waiting_room_rate),
+        "wrthr": max(1, ev.waiting_room_auto_threshold),
+        "wrcap": max(0, ev.waiting_room_capacity),
+    }
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """One buyer's place, as the REST API and the waiting-room page show it."""
+
+    event_id: int
+    status: str  # open | waiting | admitted | expired
+    position: int | None = None
+    serving: int = 0
+    people_ahead: int = 0
+    estimated_wait_s: int | None = None
+    room_on: bool = False
+    token: str | None = None
+    token_expires_at_ms: int | None = None
+    admitted_at_ms: int | None = None
+
+    @property
+    def may_enter(self) -> bool:
+        return self.status in ("open", "admitted")
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "eventId": self.event_id,
+            "status": self.status,
+            "position": self.position,
+            "peopleAhead": self.people_ahead,
+            "estimatedWaitSeconds": self.estimated_wait_s,
+            "roomOn": self.room_on,
+            "admissionToken": self.token,
+            "tokenExpiresAt": iso(ms_to_dt(self.token_expires_at_ms))
+            if self.token_expires_at_ms else None,
+            "admittedAt": iso(ms_to_dt(self.admitted_at_ms)) if self.admitted_at_ms else None,
+            "pollAfterMs": self.poll_after_ms,
+        }
+
+    @property
+    def poll_after_ms(self) -> int:
+        """Poll about ten times before the estimated admission, every 0.5-5 s."""
+        if self.status != "waiting" or self.estimated_wait_s is None:
+            return 2000
+        return max(500, min(5000, self.estimated_wait_s * 100))
+
+
+class WaitingRoomService:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.scripts = RoomScripts(rt.redis)
+
+    @property
+    def _ttl_ms(self) -> int:
+        return self.rt.settings.waiting_room_token_ttl_s * 1000
+
+    async def _visible_event(self, event_id: int) -> Event:
+        ev = await self.rt.catalog.get_event(event_id)
+        if ev.status == "DRAFT":
+            raise errors.EventNotFound(f"Event {event_id} not found.")
+        return ev
+
+    async def _ensure_loaded(self, event_id: int) -> None:
+        if not await self.rt.holds.is_loaded(event_id):
+            await self.rt.catalog.load_event_state(event_id)
+
+    async def _place(self, buyer: str, event_id: int, create: bool) -> list[Any]:
+        await self._visible_event(event_id)
+        await self._ensure_loaded(event_id)
+        s = self.rt.settings
+        res = await self.scripts["join"](
+            keys=EventKeys(event_id).waiting_keys(),
+            args=[event_id, buyer, self._ttl_ms, secrets.token_hex(8),
+                  s.waiting_room_auto_cooldown_s * 1000, "1" if create else "0"])
+        out = [_s(x) if isinstance(x, bytes) else x for x in res]
+        if out[0] != "OFF":
+            await self.rt.redis.sadd(WAITING_EVENTS, event_id)  # type: ignore[misc]
+        return out
+
+    def _status(self, buyer: str, event_id: int, res: list[Any]) -> QueueStatus:
+        code = res[0]
+        if code == "OFF":
+            return QueueStatus(event_id, "open")
+        if code == "EXPIRED":
+            return QueueStatus(event_id, "expired", position=int(res[1]), room_on=True)
+        pos, serving = int(res[1]), int(res[2])
+        if code == "WAITING":
+            rate, on = float(res[4]), bool(int(res[5]))
+            left = pos - serving
+            wait = math.ceil(left / rate) if rate > 0 else None
+            return QueueStatus(event_id, "waiting", position=pos, serving=serving,
+                               people_ahead=left - 1, estimated_wait_s=wait, room_on=on)
+        exp, admitted_at, epoch = int(res[4]), int(res[5]), str(res[6])
+        token = issue_admission_token(self.rt.settings.secret_key, buyer,
+                                      Admission(event_id, pos, exp, epoch))
+        return QueueStatus(event_id, "admitted", position=pos, serving=serving, room_on=True,
+                           token=token, token_expires_at_ms=exp, admitted_at_ms=admitted_at)
+
+    async def join(self, buyer: str, event_id: int) -> QueueStatus:
+        """Take a place (or the one this buyer already has). Idempotent per buyer."""
+        return self._status(buyer, event_id, await self._place(buyer, event_id, create=True))
+
+    async def poll(self, buyer: str, event_id: int) -> QueueStatus:
+        res = await self._place(buyer, event_id, create=False)
+        if res[0] == "NONE":
+            raise errors.NotFound("You are not in this event's queue; join it first.",
+                                  [{"field": "eventId", "message": "not in the queue"}])
+        return self._status(buyer, event_id, res)
+
+    # ---- admission checks (hold API, best available, seat page) --------------------------
+    def verify(self, buyer: str, event_id: int, token: str | None) -> Admission | None:
+        if not token:
+            return None
+        return verify_admission_token(self.rt.settings.secret_key, buyer, event_id, token)
+
+    def admission_epoch(self, buyer: str, event_id: int, token: str | None) -> str:
+        """What the hold scripts need: the verified token's epoch, or '' (they decide whether
+        the room is on, atomically with the claim)."""
+        a = self.verify(buyer, event_id, token)
+        return a.epoch if a else ""
+
+    async def room_is_on(self, event_id: int) -> bool:
+        """Whether entering the event's seat page needs an admission now."""
+        loaded, mode, until, _ = await self._meta(event_id)
+        if not loaded:
+            await self.rt.catalog.load_event_state(event_id)
+            loaded, mode, until, _ = await self._meta(event_id)
+        if mode == "off":
+            return False
+        now_s, now_us = await self.rt.redis.time()
+        return mode == "on" or (mode == "auto" and int(now_s) * 1000 + int(now_us) // 1000 < until)
+
+    async def may_enter(self, buyer: str, event_id: int, token: str | None) -> bool:
+        """The gate for a client that carries its token: the room is off, or the token is
+        valid for the room's current epoch."""
+        if not await self.room_is_on(event_id):
+            return True
+        a = self.verify(buyer, event_id, token)
+        return a is not None and a.epoch == (await self._meta(event_id))[3]
+
+    async def entry(self, buyer: str, event_id: int) -> QueueStatus:
+        """The seat page's gate, for the web app (whose buyer is its cookie, so the place, and
+        the one token of that place, are found by buyer id). No room: `open`. Otherwise the
+        visit is an arrival (joining is idempotent per buyer): in automatic mode before a
+        surge it is admitted at once and gets its token, so a surge later does not lock out a
+        buyer already shopping; otherwise the place, and the page sends the buyer to the
+        waiting room until it is `admitted`."""
+        loaded, mode, _, _ = await self._meta(event_id)
+        if loaded and mode == "off":
+            return QueueStatus(event_id, "open")
+        return await self.join(buyer, event_id)
+
+    async def _meta(self, event_id: int) -> tuple[bool, str, int, str]:
+        loaded, mode, until, epoch = await self.rt.redis.hmget(  # type: ignore[misc]
+            EventKeys(event_id).meta, ["loaded", "wrmode", "wron_until", "wrepoch"])
+        return (_s(loaded) == "1" if loaded else False, _s(mode) if mode else "off",
+                int(until or 0), _s(epoch) if epoch else "")
+
+    # ---- pacing ----------------------------------------------------------------------------
+    async def advance(self, event_id: int) -> tuple[int, int, bool]:
+        """(serving, last place given, room on). Safe to call from any number of processes."""
+        res = await self.scripts["advance"](keys=EventKeys(event_id).waiting_keys(),
+                                            args=[event_id, self._ttl_ms])
+        return int(res[0]), int(res[1]), bool(int(res[2]))
+
+    async def advance_all(self) -> int:
+        events = [int(_s(e)) for e in await self.rt.redis.smembers(WAITING_EVENTS)]  # type: ignore[misc]
+        for event_id in events:
+            serving, _, _ = await self.advance(event_id)
+            if serving < 0:  # the room was switched off
+                await self.rt.redis.srem(WAITING_EVENTS, event_id)  # type: ignore[misc]
+        return len(events)
+
+    async def checkpoints(self, event_id: int) -> list[tuple[int, int]]:
+        """(serving, ms) after each advance that admitted someone, oldest first: the record
+        the fairness and pace tests read."""
+        raw = await self.rt.redis.zrange(f"{EventKeys(event_id).base}:wa", 0, -1)
+        out = []
+        for m in raw:
+            serving, at = _s(m).split(":")
+            out.append((int(serving), int(at)))
+        return out
+
+    async def issued(self, event_id: int) -> dict[int, str]:
+        """Position -> buyer of every admission token issued (one per place)."""
+        raw = await self.rt.redis.hgetall(f"{EventKeys(event_id).base}:wi")  # type: ignore[misc]
+        return {int(_s(k)): _s(v).split("|")[0] for k, v in raw.items()}
+
+    async def reset(self, event_id: int) -> None:
+        """Empty the queue and invalidate every admission token issued (a new epoch)."""
+        k = EventKeys(event_id)
+        pipe = self.rt.redis.pipeline(transaction=True)
+        pipe.delete(*k.waiting_keys()[1:])
+        pipe.hset(k.meta, "wrepoch", secrets.token_hex(8))
+        pipe.hdel(k.meta, "wron_until")
+        await pipe.execute()
+        log.info("waiting_room_reset", event_id=event_id)

@@ -1,0 +1,96 @@
+"""The waiting-room page's state: thin over WaitingRoomService.
+
+Joining is idempotent per buyer (the cookie), so a reload or a second tab keeps the place. A
+background task polls the place at the pace the service suggests and sends the buyer to the
+seat map once admitted; the seat page finds the admission again by buyer id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import reflex as rx
+
+from ticketing_app.domain import errors
+from ticketing_app.routes import event_url
+from ticketing_app.runtime import get_runtime
+from ticketing_app.services.waiting_room import QueueStatus
+from ticketing_app.state.base import BuyerState
+
+MAX_WATCH_S = 3600  # a forgotten tab stops polling after an hour; a reload starts it again
+
+
+def event_id_from_path(path: str) -> int:
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    return int(parts[1]) if len(parts) > 1 and parts[0] == "event" and parts[1].isdigit() else 0
+
+
+def wait_text(seconds: int | None) -> str:
+    if seconds is None:
+        return "Admission is paused; your place is kept."
+    if seconds < 60:
+        return f"about {max(1, seconds)} s"
+    return f"about {round(seconds / 60)} min"
+
+
+class WaitingRoomState(BuyerState):
+    event_id: rx.Field[int] = rx.field(0)
+    title: rx.Field[str] = rx.field("")
+    status: rx.Field[str] = rx.field("")
+    position: rx.Field[int] = rx.field(0)
+    people_ahead: rx.Field[int] = rx.field(0)
+    estimated_wait: rx.Field[str] = rx.field("")
+    not_found: rx.Field[bool] = rx.field(False)
+    _watching: bool = False
+
+    def _show(self, q: QueueStatus) -> None:
+        self.status = q.status
+        self.position = q.position or 0
+        self.people_ahead = q.people_ahead
+        self.estimated_wait = wait_text(q.estimated_wait_s)
+
+    @rx.event
+    async def join(self) -> Any:
+        rt = await get_runtime()
+        event_id = event_id_from_path(self.router.url.path)
+        try:
+            ev = await rt.catalog.get_event(event_id)
+            q = await rt.waiting.join(self.buyer(), event_id)
+        except errors.EventNotFound:
+            self.not_found = True
+            return None
+        self.not_found = False
+        self.event_id, self.title = event_id, ev.title
+        self._show(q)
+        if q.may_enter:
+            return rx.redirect(event_url(event_id), replace=True)
+        return WaitingRoomState.watch
+
+    @rx.event(background=True)
+    async def watch(self) -> Any:
+        async with self:
+            if self._watching:
+                return
+            self._watching = True
+            buyer, event_id = self.buyer(), self.event_id
+        try:
+            rt = await get_runtime()
+            give_up = time.monotonic() + MAX_WATCH_S
+            while time.monotonic() < give_up:
+                try:
+                    q = await rt.waiting.poll(buyer, event_id)
+                except errors.NotFound:  # the organiser reset the queue: take a new place
+                    q = await rt.waiting.join(buyer, event_id)
+                async with self:
+                    self._show(q)
+                if q.may_enter:
+                    yield rx.redirect(event_url(event_id), replace=True)
+                    return
+                if q.status == "expired":
+                    return
+                await asyncio.sleep(q.poll_after_ms / 1000)
+        finally:
+            async with self:
+                self._watching = False
