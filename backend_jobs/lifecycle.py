@@ -7,15 +7,23 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import structlog
+
 from backend_jobs.maintenance import sweeper_loop
 from backend_jobs.waiting_room import waiting_room_loop
 from ticketing_app.runtime import Runtime
+
+log = structlog.get_logger(__name__)
 
 
 @contextlib.asynccontextmanager
 async def web_background_tasks(rt: Runtime) -> AsyncIterator[None]:
     with contextlib.suppress(Exception):
         await rt.holds.scripts.preload(rt.redis)
+    try:  # first start: ADMIN_BOOTSTRAP_USER / ADMIN_BOOTSTRAP_PASSWORD make the first admin
+        await rt.admin_auth.ensure_bootstrap_admin()
+    except Exception as exc:
+        log.error("bootstrap_admin_failed", error=str(exc)[:300])
     stop = asyncio.Event()
     sweeper = asyncio.create_task(sweeper_loop(rt, stop), name="sweeper")
     pacer = asyncio.create_task(waiting_room_loop(rt, stop), name="waiting-room")

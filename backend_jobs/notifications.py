@@ -1,14 +1,19 @@
 """The notifications consumer: turns order events into email-ready messages. They are stored
-and written to the log by default; SMTP delivery is a setting (SMTP_URL)."""
+and written to the log by default; with SMTP_URL set, a message for a buyer who left an
+address on My tickets is queued (`pending`) and sent by `backend_jobs/mailer.py`, outside the
+consumer's transaction. A confirmation lists the ticket codes."""
 
 from __future__ import annotations
 
 import structlog
+from sqlalchemy import select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ticketing_app.db.models import Notification
+from ticketing_app.db.models import BuyerContact, Notification, OrderItem, Ticket
 from ticketing_app.domain.events import Envelope, EventType
 from ticketing_app.domain.seats import format_money
+from ticketing_app.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +53,25 @@ async def handle_notification(s: AsyncSession, env: Envelope) -> None:
         "reason": p.get("reason") or "no reason given",
     }
     subject, body = (t.format(**values) for t in template)
-    s.add(Notification(event_uuid=env.eventId, order_id=p.get("orderId"),
-                       buyer_id=str(p.get("buyerId") or ""), kind=env.type, subject=subject,
-                       body=body))
-    log.info("notification", kind=env.type, order_id=p.get("orderId"), subject=subject)
+    buyer = str(p.get("buyerId") or "")
+    if env.type == EventType.ORDER_CONFIRMED and p.get("orderId"):
+        body += await _ticket_lines(s, int(p["orderId"]))
+    contact = await s.get(BuyerContact, buyer) if buyer else None
+    settings = get_settings()
+    via = "pending" if (contact is not None and settings.smtp_url) else "log"
+    s.add(Notification(event_uuid=env.eventId, order_id=p.get("orderId"), buyer_id=buyer,
+                       kind=env.type, subject=subject, body=body, delivered_via=via,
+                       recipient=contact.email if contact else None))
+    log.info("notification", kind=env.type, order_id=p.get("orderId"), subject=subject,
+             via=via)
+
+
+async def _ticket_lines(s: AsyncSession, order_id: int) -> str:
+    rows = (await s.execute(select(col(OrderItem.seat_label), col(Ticket.code)).join(
+        Ticket, col(Ticket.order_item_id) == col(OrderItem.id)).where(
+        col(Ticket.order_id) == order_id).order_by(col(Ticket.id)))).all()
+    if not rows:
+        return ""
+    lines = "\n".join(f"  {label}: {code}" for label, code in rows)
+    url = get_settings().public_url.rstrip("/") + "/my-tickets"
+    return (f"\n\nYour tickets (show the QR code at the door; {url}):\n{lines}\n")

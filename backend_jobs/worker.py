@@ -14,6 +14,7 @@ import structlog
 from arq import cron
 from arq.worker import Worker, func
 
+from backend_jobs.cancellation import cancel_event_refunds, resume_cancellations
 from backend_jobs.maintenance import expire_orders, sweeper_loop
 from backend_jobs.payments import process_payment
 from backend_jobs.provider import SimulatedProvider
@@ -72,9 +73,13 @@ class PaymentWorkerSettings:
 
 
 class JobsWorkerSettings:
-    functions: ClassVar[list[Any]] = []
+    functions: ClassVar[list[Any]] = [
+        func(cancel_event_refunds, name="cancel_event_refunds", timeout=120, max_tries=20),
+    ]
     cron_jobs: ClassVar = [cron(expire_orders, second=_every_second(), run_at_startup=True,
-                                unique=True, timeout=30)]
+                                unique=True, timeout=30),
+                           cron(resume_cancellations, second=set(range(0, 60, 2)),
+                                run_at_startup=True, unique=True, timeout=30)]
     queue_name = JOBS_QUEUE
     on_startup = on_startup
     on_shutdown = on_shutdown

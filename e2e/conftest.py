@@ -32,6 +32,13 @@ E2E_ENV = {
     "HOLD_SWEEP_INTERVAL_MS": "100",
     "RATE_LIMIT_IP_PER_MINUTE": "0",
     "RATE_LIMIT_HOLDS_PER_MINUTE": "100000",
+    "ARGON2_PROFILE": "CHEAPEST",
+    # The first admin comes from the environment at first start (see docs/admin.md).
+    "ADMIN_BOOTSTRAP_USER": "e2e-admin",
+    "ADMIN_BOOTSTRAP_PASSWORD": "e2e-admin-password",
+    # No build-time prerendering: on a busy 2-core machine it times out ("Prerender: Request
+    # failed for /") and the tests render every page in the browser anyway.
+    "REFLEX_SSR": "false",
     # Only 127.0.0.1: the scale-out test serves the same compiled frontend from more web
     # processes on the same port at 127.0.0.2 and 127.0.0.3.
     "WEB_HOST": "127.0.0.1",

@@ -34,6 +34,7 @@ TEST_ENV = {
     "RATE_LIMIT_HOLDS_PER_MINUTE": "100000",
     "RATE_LIMIT_IP_PER_MINUTE": "0",
     "LOG_LEVEL": "INFO",
+    "ARGON2_PROFILE": "CHEAPEST",  # admin password hashing: fast in tests, strong by default
     "DB_POOL_SIZE": "5",  # several test sessions share the machine's PostgreSQL
 }
 
@@ -103,9 +104,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def smtp_sink() -> Iterator[Any]:
+    """A local mail server; the stack's consumers deliver buyers' mail to it (SMTP_URL)."""
+    from tests.smtp_sink import SmtpSink
+
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(backend: str, tmp_path_factory: pytest.TempPathFactory,
+          smtp_sink: Any) -> Iterator[Stack]:
     url = make_database_url(backend, tmp_path_factory.mktemp(backend))
-    st = Stack(database_url=url, extra_env=TEST_ENV).start_services()
+    st = Stack(database_url=url,
+               extra_env={**TEST_ENV, "SMTP_URL": smtp_sink.url}).start_services()
     try:
         st.migrate()
         st.start_api()

@@ -83,6 +83,35 @@ def seed_demo() -> None:
     asyncio.run(main())
 
 
+@app.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Argument(help="The admin's login name")],
+    reset: Annotated[bool, typer.Option("--reset", help="Set a new password for an "
+                                        "existing admin (ends their sessions)")] = False,
+) -> None:
+    """Create an admin account (or reset its password); the password is prompted for."""
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def main() -> None:
+        from ticketing_app.domain.errors import DomainError
+        from ticketing_app.runtime import create_runtime
+
+        rt = await create_runtime()
+        try:
+            if reset:
+                await rt.admin_auth.set_password(username, password)
+            else:
+                await rt.admin_auth.create_admin(username, password)
+        except DomainError as exc:
+            console.print(f"[red]{exc.message}[/]")
+            raise SystemExit(1) from None
+        finally:
+            await rt.close()
+        console.print(f"[green]admin {username!r} {'updated' if reset else 'created'}[/]")
+
+    asyncio.run(main())
+
+
 @app.command()
 def audit(
     event: Annotated[int | None, typer.Option("--event", help="Only this event")] = None,
@@ -204,6 +233,7 @@ def consumers() -> None:
 
     async def main(stop: asyncio.Event) -> None:
         from backend_jobs.consumers import run_consumers
+        from backend_jobs.mailer import mail_loop
         from backend_jobs.ops_server import ops_endpoint
         from ticketing_app.observability.health import KafkaProbe, db_probe
         from ticketing_app.runtime import create_runtime
@@ -211,11 +241,15 @@ def consumers() -> None:
         settings = get_settings()
         rt = await create_runtime()
         kafka = KafkaProbe(settings)
+        mailer = asyncio.create_task(mail_loop(rt, stop), name="mailer")  # SMTP_URL delivery
         try:
             async with ops_endpoint([kafka.probe(), db_probe(rt, required=False)],
                                     settings.ops_port, settings.ops_host):
                 await run_consumers(rt, stop=stop)
         finally:
+            mailer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await mailer
             await kafka.close()
             await rt.close()
             _flush()

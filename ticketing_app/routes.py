@@ -10,6 +10,34 @@ QUEUE = "/event/[event_id]/queue"  # the event's virtual waiting room
 def event_url(event_id: int) -> str:
     return f"/event/{event_id}"
 
+# ---- admin area and the buyer's tickets (every /admin page but the login needs a session) ----
+MY_TICKETS = "/my-tickets"
+ADMIN = "/admin"
+ADMIN_LOGIN = "/admin/login"
+ADMIN_EVENTS = "/admin/events"
+ADMIN_EVENT = "/admin/events/[event_id]"
+ADMIN_DASHBOARD = "/admin/events/[event_id]/dashboard"
+ADMIN_CHECKIN = "/admin/events/[event_id]/checkin"
+ADMIN_VENUES = "/admin/venues"
+ADMIN_AUDIT = "/admin/audit"
+
+
+def admin_event_url(event_id: int) -> str:
+    return f"/admin/events/{event_id}"
+
+
+def admin_dashboard_url(event_id: int) -> str:
+    return f"/admin/events/{event_id}/dashboard"
+
+
+def admin_checkin_url(event_id: int) -> str:
+    return f"/admin/events/{event_id}/checkin"
+
+
+def admin_login_url(next_path: str = "") -> str:
+    from urllib.parse import quote
+
+    return ADMIN_LOGIN + (f"?next={quote(next_path)}" if next_path else "")
 
 def queue_url(event_id: int) -> str:
     return f"/event/{event_id}/queue"

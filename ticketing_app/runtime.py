@@ -20,7 +20,12 @@ if TYPE_CHECKING:
     from arq.connections import ArqRedis
 
     from ticketing_app.services.admin import AdminService
+    from ticketing_app.services.admin_auth import AdminAuthService
+    from ticketing_app.services.buyer_tickets import BuyerTicketService
+    from ticketing_app.services.cancellation import CancellationService
     from ticketing_app.services.catalog import CatalogService
+    from ticketing_app.services.checkins import CheckinService
+    from ticketing_app.services.dashboard import DashboardService
     from ticketing_app.services.orders import OrderService
     from ticketing_app.services.payments import PaymentService
     from ticketing_app.services.reservations import ReservationService
@@ -44,6 +49,11 @@ class Runtime:
     orders: OrderService = field(init=False)
     payments: PaymentService = field(init=False)
     admin: AdminService = field(init=False)
+    admin_auth: AdminAuthService = field(init=False)
+    checkins: CheckinService = field(init=False)
+    buyer_tickets: BuyerTicketService = field(init=False)
+    cancellation: CancellationService = field(init=False)
+    dashboard: DashboardService = field(init=False)
     waiting: WaitingRoomService = field(init=False)
     _arq: ArqRedis | None = None
 
@@ -62,6 +72,21 @@ class Runtime:
         self.payments = PaymentService(self)
         self.admin = AdminService(self)
         self.waiting = WaitingRoomService(self)
+        self._after_sale_services()
+
+    def _after_sale_services(self) -> None:
+        """Admin sign-in, check-in, buyers' tickets, cancellations, the dashboard."""
+        from ticketing_app.services.admin_auth import AdminAuthService
+        from ticketing_app.services.buyer_tickets import BuyerTicketService
+        from ticketing_app.services.cancellation import CancellationService
+        from ticketing_app.services.checkins import CheckinService
+        from ticketing_app.services.dashboard import DashboardService
+
+        self.admin_auth = AdminAuthService(self)
+        self.checkins = CheckinService(self)
+        self.buyer_tickets = BuyerTicketService(self)
+        self.cancellation = CancellationService(self)
+        self.dashboard = DashboardService(self)
 
     async def arq(self) -> ArqRedis:
         if self._arq is None:

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     admin_session_ttl_s: int = 8 * 3600
     admin_bootstrap_user: str = ""
     admin_bootstrap_password: str = ""
+    admin_cookie_name: str = "tk_admin"  # the signed HttpOnly admin session cookie
+    admin_login_attempts_per_minute: int = 10  # failed logins per client address and username
+    argon2_profile: str = "RFC_9106_LOW_MEMORY"  # argon2.profiles name; tests use CHEAPEST
 
     # --- holds ---
     hold_default_s: int = 30
@@ -106,6 +109,13 @@ class Settings(BaseSettings):
     rate_limit_holds_per_minute: int = 600
     rate_limit_ip_per_minute: int = 3000
     max_request_bytes: int = 64 * 1024
+
+    # --- after the sale: tickets, mail, cancellation, dashboard ---
+    smtp_url: str = ""  # smtp://user:pass@host:port (smtps:// = TLS, ?starttls=1); empty = log
+    mail_from: str = "tickets@localhost"  # the From of confirmation and refund mails
+    cancel_refunds_per_second: float = 0.0  # pace of cancellation refunds; 0 = as fast as possible
+    cancel_job_stale_s: int = 10  # a cancellation job without progress this long is resumed
+    dashboard_refresh_ms: int = 1000  # the admin dashboard's refresh period while it is open
 
     # --- tests / e2e ---
     browser_path: str = ""

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from ticketing_app.api.admin_auth import AdminPageGuardMiddleware
 from ticketing_app.api.errors import install_error_handlers
 from ticketing_app.api.middleware import BodyLimitMiddleware, BuyerCookieMiddleware, TraceMiddleware
 from ticketing_app.api.routes import buyers, catalog, health, orders, payments, reservations
@@ -50,6 +51,7 @@ def create_api(standalone: bool = False) -> FastAPI:
                                           "traceparent", "X-Admission-Token"],
                            expose_headers=["Trace-Id", "Retry-After"])
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(AdminPageGuardMiddleware)
     app.add_middleware(BuyerCookieMiddleware)
     app.add_middleware(TraceMiddleware)
     # Outermost: behind the load balancer the peer is the balancer; the client is in

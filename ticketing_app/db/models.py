@@ -224,8 +224,9 @@ class Notification(SQLModel, table=True):
     kind: str = Field(max_length=40)
     subject: str = Field(max_length=200)
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    delivered_via: str = Field(default="log", max_length=20)
+    delivered_via: str = Field(default="log", max_length=20)  # log, pending, sending, smtp...
     created_at: datetime = Field(default_factory=now_utc)
+    recipient: str | None = Field(default=None, max_length=254)  # migration 0003_admin
 
 
 class AdminUser(SQLModel, table=True):
@@ -259,6 +260,7 @@ class Ticket(SQLModel, table=True):
     """One per sold seat; `code` is signed so a forged one is rejected offline too."""
 
     __tablename__ = "tickets"
+    __table_args__ = (sa.Index("ix_tickets_status", "event_id", "status"),)  # 0003_admin
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
     order_item_id: int = Field(foreign_key="order_items.id", unique=True)
@@ -284,4 +286,13 @@ class BackgroundJobRecord(SQLModel, table=True):
     done: int = 0
     message: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=now_utc)
+    updated_at: datetime = Field(default_factory=now_utc)
+
+
+class BuyerContact(SQLModel, table=True):
+    """Where a buyer wants their tickets mailed (set on My tickets); migration 0003_admin."""
+
+    __tablename__ = "buyer_contacts"
+    buyer_id: str = Field(primary_key=True, max_length=80)
+    email: str = Field(max_length=254)
     updated_at: datetime = Field(default_factory=now_utc)

@@ -41,8 +41,13 @@ class EventKeys:
         b = self.base
         return [
             f"{b}:meta", f"{b}:st", f"{b}:exp", f"{b}:own", f"{b}:ver",
-            f"{b}:loc", f"{b}:pos", f"{b}:mine", f"{b}:ch", f"{b}:tr",
+            f"{b}:loc", f"{b}:pos", f"{b}:mine", f"{b}:ch", f"{b}:tr", self.holds_per_minute,
         ]
+
+    @property
+    def holds_per_minute(self) -> str:
+        """HASH minute -> seats newly held (the admin dashboard's holds per minute)."""
+        return f"{self.base}:hpm"
 
     def waiting_keys(self) -> list[str]:
         """The KEYS of the waiting-room scripts, in the order `waiting/lua/_lib.lua` documents."""

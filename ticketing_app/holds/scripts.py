@@ -15,7 +15,7 @@ from redis.commands.core import AsyncScript
 LUA_DIR = Path(__file__).parent / "lua"
 SCRIPT_NAMES = (
     "hold", "release", "extend", "lock_order", "unlock_order", "confirm", "unsell", "block",
-    "sweep", "snapshot", "load_event", "best_available",
+    "sweep", "snapshot", "load_event", "best_available", "release_all",
 )
 
 

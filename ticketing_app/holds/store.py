@@ -299,6 +299,20 @@ class HoldStore:
             )
         return int(res[2])
 
+    async def release_all(self, event_id: int) -> int:
+        """Every live or lapsed hold of the event ends (the organiser's button)."""
+        res = await self._run("release_all", event_id, [])
+        return int(res[2])
+
+    async def holds_per_minute(self, event_id: int, minutes: int = 60) -> list[tuple[int, int]]:
+        """[(minute epoch ms, seats newly held)] for the last `minutes`, oldest first."""
+        import time
+
+        now_min = int(time.time() // 60)
+        fields = [str(m) for m in range(now_min - minutes + 1, now_min + 1)]
+        raw = await self.redis.hmget(EventKeys(event_id).holds_per_minute, fields)  # type: ignore[misc]
+        return [(int(f) * 60_000, int(v or 0)) for f, v in zip(fields, raw, strict=True)]
+
     # ---- maintenance ------------------------------------------------------------------
     async def sweep(self, event_id: int, batch: int = 500) -> tuple[int, list[str]]:
         res = await self.scripts["sweep"](
@@ -359,6 +373,13 @@ class HoldStore:
     async def forget_event(self, event_id: int) -> None:
         await self.redis.delete(*EventKeys(event_id).all_keys())
         await self.redis.srem(ACTIVE_EVENTS, str(event_id))  # type: ignore[misc]
+
+    async def reset_event(self, event_id: int) -> None:
+        """Drop an event's state so the next use rebuilds it from the database, keeping its
+        version: the rebuild's version is then newer than anything a viewer has seen."""
+        keys = EventKeys(event_id)
+        keep = {f"{keys.base}:ver", keys.holds_per_minute}
+        await self.redis.delete(*(k for k in keys.all_keys() if k not in keep))
 
     async def active_events(self) -> list[int]:
         return sorted(int(_decode(x)) for x in await self.redis.smembers(ACTIVE_EVENTS))  # type: ignore[misc]

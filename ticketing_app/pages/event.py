@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ticketing_app.components.best_available import best_available_panel
+from ticketing_app.components.event_notice import event_notice
 from ticketing_app.components.seat_map import COLORS, seat_grid
 from ticketing_app.state.seat_map import SeatMapState
 
@@ -26,6 +27,7 @@ def event_page() -> rx.Component:
                 rx.link("All events", href="/"),
                 rx.heading(SeatMapState.title, size="7"),
                 rx.text(SeatMapState.subtitle, color="gray"),
+                event_notice(),
                 legend(),
                 best_available_panel(),
                 seat_grid(),

@@ -18,7 +18,16 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from ticketing_app.db.models import Event, Order, OrderItem, Payment, Seat, Ticket, now_utc
+from ticketing_app.db.models import (
+    AuditLog,
+    Event,
+    Order,
+    OrderItem,
+    Payment,
+    Seat,
+    Ticket,
+    now_utc,
+)
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType, iso
 from ticketing_app.domain.orders import OrderStatus, PaymentStatus
@@ -349,8 +358,13 @@ class OrderService:
         """A reason to refund before looking at the seats at all."""
         if view.order.status not in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value):
             return "order already paid"
-        ev = await uow.session.get(Event, view.order.event_id)
-        if ev is not None and ev.status == "CANCELLED":
+        # On PostgreSQL a shared lock on the event row queues this confirmation behind a
+        # cancellation's UPDATE of the event (and the reverse), so the cancellation's refund
+        # job always sees every order confirmed before it (services/cancellation.py).
+        q = select(col(Event.status)).where(col(Event.id) == view.order.event_id)
+        if self.rt.db.is_postgres:
+            q = q.with_for_update(read=True)
+        if (await uow.session.execute(q)).scalar_one_or_none() == "CANCELLED":
             return "event cancelled"
         return None
 
@@ -523,31 +537,42 @@ class OrderService:
 
     # ---- refunds ------------------------------------------------------------------------
     async def refund(
-        self,
-        order_id: int,
-        seat_ids: Sequence[int] | None = None,
-        block: bool = False,
-        reason: str = "refunded by organiser",
+        self, order_id: int, seat_ids: Sequence[int] | None = None, block: bool = False,
+        reason: str = "refunded by organiser", actor: str = "",
     ) -> OrderView:
+        """Refund a paid order, or some of its seats. Each seat is refunded once however often
+        this runs (the order row is locked and every step is a guarded UPDATE); the order
+        becomes REFUNDED when no seat is left. Seats return to sale, or stay blocked."""
         view = await self.get(order_id)
         order = view.order
         if order.status == OrderStatus.REFUNDED.value:
+            await self._resync_refunded(view)  # a run cut off before Redis heard of it
             return view
         if order.status != OrderStatus.CONFIRMED.value:
             raise errors.Conflict(f"Order is {order.status}; only paid orders can be refunded.")
-        chosen = [
-            i
-            for i in view.items
-            if not i.refunded and (seat_ids is None or i.seat_id in set(seat_ids))
-        ]
-        if seat_ids is not None and len(chosen) != len(set(seat_ids)):
-            raise errors.ValidationFailed("Some seats are not in this order or already refunded.")
+        wanted = None if seat_ids is None else set(int(x) for x in seat_ids)
+        if wanted is not None:
+            items = {i.seat_id: i for i in view.items}
+            unknown = sorted(wanted - set(items))
+            done = sorted(s for s in wanted & set(items) if items[s].refunded)
+            if unknown or done or not wanted:
+                raise errors.ValidationFailed(
+                    "Choose seats of this order that are not refunded yet.",
+                    [{"seatId": s, "status": "NOT_IN_ORDER"} for s in unknown]
+                    + [{"seatId": s, "status": "REFUNDED"} for s in done])
+        chosen = [i for i in view.items if not i.refunded and
+                  (wanted is None or i.seat_id in wanted)]
         if not chosen:
             return view
         ids = [i.seat_id for i in chosen]
         amount = sum(i.price for i in chosen)
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
+            lock = select(col(Order.status)).where(col(Order.id) == order_id)
+            if self.rt.db.is_postgres:
+                lock = lock.with_for_update()  # concurrent partial refunds of one order queue
+            if (await s.execute(lock)).scalar_one() != OrderStatus.CONFIRMED.value:
+                return await self.get(order_id)
             marked = await s.execute(
                 update(OrderItem)
                 .where(
@@ -558,49 +583,51 @@ class OrderService:
             )
             if marked.rowcount != len(chosen):  # type: ignore[attr-defined]
                 return await self.get(order_id)  # a concurrent refund did it (rolled back)
-            await s.execute(
-                update(Seat)
-                .where(col(Seat.id).in_(ids), col(Seat.order_id) == order_id)
-                .values(
-                    status="BLOCKED" if block else "AVAILABLE",
-                    order_id=None,
-                    version=Seat.version + 1,
-                )
-            )
-            await s.execute(
-                update(Ticket)
-                .where(col(Ticket.order_id) == order_id, col(Ticket.seat_id).in_(ids))
-                .values(status="REFUNDED")
-            )
-            remaining = len(view.items) - len(chosen) - sum(1 for i in view.items if i.refunded)
+            await s.execute(update(Seat).where(col(Seat.id).in_(ids),
+                                               col(Seat.order_id) == order_id)
+                            .values(status="BLOCKED" if block else "AVAILABLE", order_id=None,
+                                    version=Seat.version + 1))
+            await s.execute(update(Ticket).where(col(Ticket.order_id) == order_id,
+                                                 col(Ticket.seat_id).in_(ids))
+                            .values(status="REFUNDED"))
+            remaining = (await s.execute(select(func.count()).select_from(OrderItem).where(
+                col(OrderItem.order_id) == order_id, col(OrderItem.refunded).is_(False))
+            )).scalar_one()
             if remaining == 0:
-                await s.execute(
-                    update(Order)
-                    .where(col(Order.id) == order_id, col(Order.status) == "CONFIRMED")
-                    .values(
-                        status=OrderStatus.REFUNDED.value,
-                        closed_at=now_utc(),
-                        updated_at=now_utc(),
-                        close_reason=reason,
-                    )
-                )
-                await s.execute(
-                    update(Payment)
-                    .where(col(Payment.order_id) == order_id, col(Payment.status) == "AUTHORIZED")
-                    .values(status=PaymentStatus.REFUNDED.value, updated_at=now_utc())
-                )
-            self._emit(
-                uow,
-                EventType.ORDER_REFUNDED,
-                view,
-                refundedSeatIds=ids,
-                amount=amount,
-                full=remaining == 0,
-                reason=reason,
-            )
+                await s.execute(update(Order).where(col(Order.id) == order_id,
+                                                    col(Order.status) == "CONFIRMED")
+                                .values(status=OrderStatus.REFUNDED.value, closed_at=now_utc(),
+                                        updated_at=now_utc(), close_reason=reason))
+                await s.execute(update(Payment).where(col(Payment.order_id) == order_id,
+                                                      col(Payment.status) == "AUTHORIZED")
+                                .values(status=PaymentStatus.REFUNDED.value,
+                                        updated_at=now_utc()))
+            self._emit(uow, EventType.ORDER_REFUNDED, view, refundedSeatIds=ids,
+                       amount=amount, full=remaining == 0, reason=reason, blocked=block)
+            if actor:  # the organiser's refund is audited in the same transaction
+                s.add(AuditLog(actor=actor, action="order.refund", target=f"order:{order_id}",
+                               details={"seats": ids, "block": block, "amount": amount,
+                                        "full": remaining == 0}))
             await uow.commit()
         await self.rt.holds.unsell(order.event_id, order.lock_token, ids, block=block)
         return await self.get(order_id)
+
+    async def _resync_refunded(self, view: OrderView) -> None:
+        """Redis forgets nothing it was told, but a crash between the commit and the Redis
+        call leaves refunded seats sold there: tell it again (only seats still sold to this
+        order's token change, so this is harmless when it already happened)."""
+        ids = [i.seat_id for i in view.items if i.refunded]
+        if not ids:
+            return
+        async with self.rt.db.read_sessions() as s:
+            blocked = set((await s.execute(select(col(Seat.id)).where(
+                col(Seat.id).in_(ids), col(Seat.status) == "BLOCKED"))).scalars())
+        o = view.order
+        free = [x for x in ids if x not in blocked]
+        if free:
+            await self.rt.holds.unsell(o.event_id, o.lock_token, free, block=False)
+        if blocked:
+            await self.rt.holds.unsell(o.event_id, o.lock_token, sorted(blocked), block=True)
 
     @staticmethod
     def new_lock_token() -> str:

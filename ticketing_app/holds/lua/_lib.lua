@@ -22,8 +22,11 @@
 --                       't:<tier>:<i>' JSON [["seat", ...], [col, ...]] the tier's seats of row i,
 --                                      by column
 
-local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH, K_TR =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+-- KEYS[11] hpm  HASH  minute (epoch ms // 60000) -> seats newly held in that minute (dashboard)
+
+local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH, K_TR, K_HPM =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
+  KEYS[11]
 
 local function now_ms()
   local t = redis.call('TIME')

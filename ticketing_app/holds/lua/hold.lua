@@ -66,7 +66,13 @@ for _, seat in ipairs(fresh) do
   mine_add(buyer, seat)
   changes[#changes + 1] = { seat, 'H', tag }
 end
-if #fresh > 0 then own_add(buyer, #fresh) end
+if #fresh > 0 then
+  own_add(buyer, #fresh)
+  if K_HPM then
+    redis.call('HINCRBY', K_HPM, tostring(math.floor(now / 60000)), #fresh)
+    redis.call('PEXPIRE', K_HPM, 7200000)
+  end
+end
 for _, seat in ipairs(refresh) do
   -- Holding a seat you already hold renews it, within the hold's total lifetime.
   local s = states[seat]

@@ -1,0 +1,167 @@
+"""Admin sign-in against the real API process: every admin route refuses anyone not signed
+in (routes are enumerated from the app, so a new unprotected route fails here), sessions are
+stored hashed and expire, cross-site writes are refused, logins are rate limited."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from tests.conftest import Env
+from tests.integration.admin_helpers import ADMIN_PASSWORD, admin_client, ensure_admin
+from tests.integration.helpers import assert_error
+from ticketing_app.api.app import create_api
+from ticketing_app.api.routes.admin import PUBLIC_PATHS
+from ticketing_app.db.models import AdminSession, AuditLog, now_utc
+
+pytestmark = pytest.mark.integration
+
+ADMIN_API_PREFIXES = ("/api/admin", "/api/checkins")
+
+
+def admin_api_routes() -> list[tuple[str, str]]:
+    """(method, path) of every admin API route the app serves, found by walking the app."""
+    out = []
+    for rc in iter_route_contexts(create_api().router.routes):
+        path = getattr(rc, "path", "") or ""
+        if path.startswith(ADMIN_API_PREFIXES) and path not in PUBLIC_PATHS:
+            out.extend((m, path) for m in sorted(rc.methods or []) if m != "HEAD")
+    return out
+
+
+def fill(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_the_route_walk_finds_the_admin_api() -> None:
+    routes = admin_api_routes()
+    assert len(routes) >= 25
+    assert ("POST", "/api/checkins") in routes
+    assert ("POST", "/api/admin/events/{event_id}/cancel") in routes
+
+
+async def test_every_admin_route_refuses_without_a_session(env: Env) -> None:
+    routes = admin_api_routes()
+    bad_cookie = {"tk_admin": "a1.forged-token.forged-signature"}
+    async with httpx.AsyncClient(base_url=env.api_url, timeout=30) as anon, \
+            httpx.AsyncClient(base_url=env.api_url, timeout=30, cookies=bad_cookie) as forged:
+        for method, path in routes:
+            for client in (anon, forged):
+                r = await client.request(method, fill(path), json={})
+                assert_error(r, 401, "UNAUTHENTICATED")
+    # A buyer's identity is no admin identity.
+    async with env.client("just-a-buyer") as buyer:
+        assert_error(await buyer.get("/api/admin/events"), 401, "UNAUTHENTICATED")
+
+
+async def test_login_session_logout(env: Env) -> None:
+    await ensure_admin(env, "alice-admin")
+    async with httpx.AsyncClient(base_url=env.api_url, timeout=30) as c:
+        assert_error(await c.post("/api/admin/login",
+                                  json={"username": "alice-admin", "password": "wrong-pass-1"}),
+                     401, "UNAUTHENTICATED")
+        assert_error(await c.post("/api/admin/login",
+                                  json={"username": "nobody-here", "password": ADMIN_PASSWORD}),
+                     401, "UNAUTHENTICATED")
+        r = await c.post("/api/admin/login",
+                         json={"username": "alice-admin", "password": ADMIN_PASSWORD})
+        assert r.status_code == 200, r.text
+        cookie = r.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        token = c.cookies["tk_admin"].split(".")[1]
+        assert (await c.get("/api/admin/me")).json()["username"] == "alice-admin"
+        # Only the token's hash is stored.
+        async with env.rt.db.read_sessions() as s:
+            ids = set((await s.execute(select(AdminSession.id))).scalars())
+        assert hashlib.sha256(token.encode()).hexdigest() in ids and token not in ids
+        # A signature that does not match is refused even with a real token inside.
+        async with httpx.AsyncClient(base_url=env.api_url, cookies={
+                "tk_admin": f"a1.{token}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}) as tampered:
+            assert_error(await tampered.get("/api/admin/me"), 401, "UNAUTHENTICATED")
+        value = c.cookies["tk_admin"]
+        r = await c.post("/api/admin/logout", json={})
+        assert r.status_code == 204
+        assert "tk_admin" not in c.cookies
+        c.cookies.set("tk_admin", value)  # the old cookie, replayed, is dead
+        assert_error(await c.get("/api/admin/me"), 401, "UNAUTHENTICATED")
+
+
+async def test_sessions_expire(env: Env) -> None:
+    async with admin_client(env, "expiring") as c:
+        assert (await c.get("/api/admin/me")).status_code == 200
+        token = c.cookies["tk_admin"].split(".")[1]
+        async with env.rt.db.write_sessions() as s:
+            await s.execute(update(AdminSession).where(
+                col(AdminSession.id) == hashlib.sha256(token.encode()).hexdigest())
+                .values(expires_at=now_utc() - timedelta(seconds=1)))
+            await s.commit()
+        assert_error(await c.get("/api/admin/me"), 401, "UNAUTHENTICATED")
+
+
+async def test_cross_site_writes_are_refused(env: Env) -> None:
+    async with admin_client(env) as c:
+        r = await c.post("/api/admin/venues/preview",
+                         json={"name": "x", "sections": [{"name": "A", "rows": 1, "cols": 1}]},
+                         headers={"Origin": "https://evil.example"})
+        assert_error(r, 403, "FORBIDDEN")
+        r = await c.post("/api/admin/venues/preview",
+                         json={"name": "x", "sections": [{"name": "A", "rows": 1, "cols": 1}]},
+                         headers={"Origin": env.api_url})
+        assert r.status_code == 200, r.text
+    async with httpx.AsyncClient(base_url=env.api_url) as c:
+        r = await c.post("/api/admin/login", headers={"Origin": "https://evil.example"},
+                         json={"username": "ops", "password": ADMIN_PASSWORD})
+        assert_error(r, 403, "FORBIDDEN")
+
+
+async def test_form_login_redirects_and_admin_pages_need_a_session(env: Env) -> None:
+    await ensure_admin(env)
+    async with httpx.AsyncClient(base_url=env.api_url, follow_redirects=False) as c:
+        page = await c.get("/admin/events/3", headers={"Accept": "text/html"})
+        assert page.status_code == 303
+        assert page.headers["location"] == "/admin/login?next=/admin/events/3"
+        r = await c.post("/api/admin/login", data={"username": "ops", "password": "nope-nope",
+                                                   "next": "/admin/events"})
+        assert r.status_code == 303 and "error=invalid" in r.headers["location"]
+        r = await c.post("/api/admin/login", data={"username": "ops", "password": ADMIN_PASSWORD,
+                                                   "next": "https://evil.example/x"})
+        assert r.status_code == 303 and r.headers["location"] == "/admin"
+        page = await c.get("/admin/events/3", headers={"Accept": "text/html"})
+        assert page.status_code != 303  # through the guard (the API alone has no pages: 404)
+
+
+async def test_failed_logins_are_rate_limited(env: Env) -> None:
+    await ensure_admin(env, "bruteforced")
+    async with httpx.AsyncClient(base_url=env.api_url) as c:
+        codes = [(await c.post("/api/admin/login", json={
+            "username": "bruteforced", "password": f"guess-{i:06d}"})).status_code
+            for i in range(12)]
+        assert codes[:10] == [401] * 10 and codes[-1] == 429
+        r = await c.post("/api/admin/login",
+                         json={"username": "bruteforced", "password": ADMIN_PASSWORD})
+        assert_error(r, 429, "RATE_LIMITED")
+        assert int(r.headers["Retry-After"]) >= 1
+    await env.rt.redis.delete(*[k async for k in env.rt.redis.scan_iter("tk:rate:login:*")])
+
+
+async def test_admin_accounts_validate_and_bootstrap(env: Env) -> None:
+    from ticketing_app.domain import errors
+
+    with pytest.raises(errors.ValidationFailed):
+        await env.rt.admin_auth.create_admin("x", "short")
+    with pytest.raises(errors.Conflict):
+        await ensure_admin(env, "dup-admin")
+        await env.rt.admin_auth.create_admin("dup-admin", ADMIN_PASSWORD)
+    # Bootstrap only when there is no admin yet.
+    assert await env.rt.admin_auth.count_admins() > 0
+    assert await env.rt.admin_auth.ensure_bootstrap_admin() is False
+    async with env.rt.db.read_sessions() as s:
+        actions = set((await s.execute(select(AuditLog.action))).scalars())
+    assert {"admin.create", "admin.login"} <= actions

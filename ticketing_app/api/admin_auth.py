@@ -1,0 +1,152 @@
+"""Admin authentication for HTTP: the session cookie, the origin check, the dependency that
+every admin route uses, and the middleware that keeps admin pages from anyone not signed in.
+
+CSRF: the cookie is SameSite=Strict (a cross-site request does not carry it) and every
+state-changing admin request whose Origin (or Referer) names another site is refused.
+Requests with neither header come from non-browser clients, which cannot be made to send a
+victim's cookie. Login attempts are limited per client address and per username.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ticketing_app.api.deps import RuntimeDep
+from ticketing_app.domain import errors
+from ticketing_app.holds.keys import RATE_PREFIX
+from ticketing_app.runtime import Runtime
+from ticketing_app.services.admin_auth import AdminIdentity
+from ticketing_app.settings import Settings, get_settings
+
+ADMIN_PREFIX = "/admin"
+LOGIN_PAGE = "/admin/login"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def allowed_origins(settings: Settings, host: str, scheme: str) -> set[str]:
+    origins = {_origin_of(settings.public_url)} | {_origin_of(o) for o in settings.cors_origins}
+    if host:
+        origins.add(f"{scheme}://{host}".lower())
+    return {o for o in origins if o}
+
+
+def origin_allowed(settings: Settings, headers: dict[str, str], scheme: str) -> bool:
+    """True unless the request names another site as its origin."""
+    claimed = headers.get("origin") or _origin_of(headers.get("referer", ""))
+    if not claimed:
+        return True
+    if claimed == "null":
+        return False
+    return claimed.lower() in allowed_origins(settings, headers.get("host", ""), scheme)
+
+
+def check_origin(request: Request) -> None:
+    if request.method in UNSAFE_METHODS and not origin_allowed(
+            get_settings(), {k.lower(): v for k, v in request.headers.items()},
+            request.url.scheme):
+        raise errors.Forbidden("Cross-site request refused.")
+
+
+def session_token(rt: Runtime, request: Request) -> str | None:
+    return rt.admin_auth.token_from_cookie(request.cookies.get(rt.settings.admin_cookie_name))
+
+
+async def require_admin(request: Request, rt: RuntimeDep) -> AdminIdentity:
+    """Every admin route depends on this: a live session, and no cross-site writes."""
+    who = await rt.admin_auth.identify(session_token(rt, request))
+    if who is None:
+        raise errors.Unauthenticated("Sign in as an admin first.")
+    check_origin(request)
+    return who
+
+
+AdminDep = Annotated[AdminIdentity, Depends(require_admin)]
+
+
+def cookie_secure(settings: Settings) -> bool:
+    return settings.app_env == "production" or settings.public_url.startswith("https://")
+
+
+def set_session_cookie(response: Response, rt: Runtime, token: str) -> None:
+    response.set_cookie(rt.settings.admin_cookie_name, rt.admin_auth.cookie_value(token),
+                        max_age=rt.settings.admin_session_ttl_s, path="/", httponly=True,
+                        samesite="strict", secure=cookie_secure(rt.settings))
+
+
+def clear_session_cookie(response: Response, rt: Runtime) -> None:
+    response.delete_cookie(rt.settings.admin_cookie_name, path="/", httponly=True,
+                           samesite="strict", secure=cookie_secure(rt.settings))
+
+
+async def check_login_rate(rt: Runtime, ip: str, username: str) -> None:
+    """ADMIN_LOGIN_ATTEMPTS_PER_MINUTE failures per username; ten times that per address
+    (an office behind one address has several admins)."""
+    limit = rt.settings.admin_login_attempts_per_minute
+    if limit <= 0:
+        return
+    window = int(time.time() // 60)
+    keys = [f"{RATE_PREFIX}login:ip:{ip}:{window}",
+            f"{RATE_PREFIX}login:user:{username.lower()[:80]}:{window}"]
+    by_ip, by_user = await rt.redis.mget(keys)
+    if int(by_ip or 0) >= 10 * limit or int(by_user or 0) >= limit:
+        raise errors.RateLimited(retry_after=max(1, 60 - int(time.time()) % 60),
+                                 message="Too many failed sign-ins; wait a minute.")
+
+
+async def count_failed_login(rt: Runtime, ip: str, username: str) -> None:
+    window = int(time.time() // 60)
+    pipe = rt.redis.pipeline(transaction=False)
+    for key in (f"{RATE_PREFIX}login:ip:{ip}:{window}",
+                f"{RATE_PREFIX}login:user:{username.lower()[:80]}:{window}"):
+        pipe.incr(key)
+        pipe.expire(key, 61)
+    await pipe.execute()
+
+
+def safe_next(path: str | None) -> str:
+    """Only a path inside the admin area (never another site) after signing in."""
+    if not path or not path.startswith(ADMIN_PREFIX) or path.startswith("//") or "\\" in path:
+        return ADMIN_PREFIX
+    if path.startswith(LOGIN_PAGE):
+        return ADMIN_PREFIX
+    return path
+
+
+class AdminPageGuardMiddleware:
+    """A page load of /admin/... without a live admin session is answered with a redirect to
+    the login page before any page is served (the pages check again on every event)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD") or not (
+                path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")) or \
+                path.rstrip("/") == LOGIN_PAGE:
+            await self.app(scope, receive, send)
+            return
+        from ticketing_app.runtime import get_runtime
+
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        rt = await get_runtime()
+        who = await rt.admin_auth.identify_cookie_header(headers.get("cookie", ""))
+        if who is not None:
+            await self.app(scope, receive, send)
+            return
+        target = f"{LOGIN_PAGE}?next={quote(path)}"
+        await send({"type": "http.response.start", "status": 303,
+                    "headers": [(b"location", target.encode()),
+                                (b"cache-control", b"no-store"),
+                                (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})

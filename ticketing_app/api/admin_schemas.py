@@ -1,0 +1,121 @@
+"""Request bodies of the admin, check-in and ticket routes (apart from the tables)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ticketing_app.domain.event_rules import EventSettings, TierSpec
+from ticketing_app.domain.layouts import GridSpec, parse_cells, parse_numbers
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(Strict):
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=1000)
+
+
+class SectionIn(Strict):
+    """One block of a generated layout; `gaps` like "B3, C4", aisles as numbers."""
+
+    name: str = Field(max_length=200)
+    rows: int = Field(ge=-(2**31), le=2**31 - 1)
+    cols: int = Field(ge=-(2**31), le=2**31 - 1)
+    gaps: str = Field(default="", max_length=5000)
+    aisleCols: str = Field(default="", max_length=1000)
+    aisleRows: str = Field(default="", max_length=1000)
+
+    def grid(self, row_offset: int) -> GridSpec:
+        return GridSpec(self.name, self.rows, self.cols, parse_cells(self.gaps),
+                        parse_numbers(self.aisleCols), parse_numbers(self.aisleRows),
+                        row_offset=row_offset)
+
+
+class VenueIn(Strict):
+    name: str = Field(max_length=1000)
+    address: str = Field(default="", max_length=2000)
+    sections: list[SectionIn] = Field(min_length=1, max_length=50)
+
+
+class VenueImportIn(Strict):
+    name: str = Field(max_length=1000)
+    address: str = Field(default="", max_length=2000)
+    format: str = Field(max_length=10)
+    content: str = Field(max_length=2_000_000)
+
+
+class TierIn(Strict):
+    name: str = Field(max_length=1000)
+    price: int = Field(ge=-(2**62), le=2**62)
+    color: str = Field(default="#10b981", max_length=50)
+    rows: list[int] = Field(default_factory=list, max_length=500)
+    sections: list[str] = Field(default_factory=list, max_length=100)
+
+    def spec(self) -> TierSpec:
+        return TierSpec(self.name, self.price, self.color, tuple(self.rows),
+                        tuple(self.sections))
+
+
+class EventSettingsIn(Strict):
+    title: str = Field(max_length=1000)
+    description: str = Field(default="", max_length=20000)
+    startsAt: datetime
+    holdDefaultSeconds: int = 30
+    holdMinSeconds: int = 5
+    holdMaxSeconds: int = 120
+    holdMaxTotalSeconds: int = 600
+    maxSeatsPerBuyer: int = 10
+    orphanRule: bool = False
+    waitingRoom: bool = False
+    currency: str = Field(default="KRW", max_length=10)
+
+    def settings(self) -> EventSettings:
+        return EventSettings(
+            title=self.title, starts_at=self.startsAt, description=self.description,
+            hold_default_s=self.holdDefaultSeconds, hold_min_s=self.holdMinSeconds,
+            hold_max_s=self.holdMaxSeconds, hold_max_total_s=self.holdMaxTotalSeconds,
+            max_seats_per_buyer=self.maxSeatsPerBuyer, orphan_rule=self.orphanRule,
+            waiting_room=self.waitingRoom, currency=self.currency)
+
+
+class EventIn(EventSettingsIn):
+    venueId: int = Field(ge=1, le=2**31 - 1)
+    tiers: list[TierIn] = Field(min_length=1, max_length=50)
+    status: str = Field(default="DRAFT", max_length=20)
+
+
+class StatusIn(Strict):
+    status: str = Field(max_length=20)
+
+
+class TierAssignIn(Strict):
+    seatIds: list[int] = Field(default_factory=list, max_length=20000)
+    sections: list[str] = Field(default_factory=list, max_length=100)
+    rows: list[int] = Field(default_factory=list, max_length=500)
+
+
+class SeatsIn(Strict):
+    seatIds: list[int] = Field(min_length=1, max_length=20000)
+
+
+class RefundIn(Strict):
+    seatIds: list[int] | None = Field(default=None, min_length=1, max_length=50)
+    block: bool = False
+
+
+class CancelIn(Strict):
+    reason: str = Field(max_length=2000)
+
+
+class CheckinIn(Strict):
+    code: str = Field(max_length=500)
+    gate: str = Field(default="", max_length=200)
+    eventId: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class ContactIn(Strict):
+    email: str = Field(max_length=500)

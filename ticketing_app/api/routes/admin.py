@@ -1,0 +1,317 @@
+"""The admin REST API: sign-in, venues, events, tiers, sales control, refunds, cancellation,
+the dashboard and the audit log.
+
+Everything here except `login` and `logout` sits on `protected`, whose router-level dependency
+refuses anyone without a live admin session (tests enumerate the routes to prove it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import ValidationError
+
+from ticketing_app.api.admin_auth import (
+    AdminDep,
+    check_login_rate,
+    check_origin,
+    clear_session_cookie,
+    count_failed_login,
+    require_admin,
+    safe_next,
+    session_token,
+    set_session_cookie,
+)
+from ticketing_app.api.admin_schemas import (
+    CancelIn,
+    EventIn,
+    EventSettingsIn,
+    LoginIn,
+    RefundIn,
+    SeatsIn,
+    SectionIn,
+    StatusIn,
+    TierAssignIn,
+    TierIn,
+    VenueImportIn,
+    VenueIn,
+)
+from ticketing_app.api.deps import RuntimeDep
+from ticketing_app.db.models import AuditLog, BackgroundJobRecord, Event, PriceTier
+from ticketing_app.domain import errors
+from ticketing_app.domain.events import iso
+from ticketing_app.domain.layouts import GridSpec, Position, Problems, stack_grids
+from ticketing_app.services.catalog import event_public
+
+PUBLIC_PATHS = frozenset({"/api/admin/login", "/api/admin/logout"})
+
+public = APIRouter(prefix="/api/admin", tags=["admin"])
+protected = APIRouter(prefix="/api/admin", tags=["admin"],
+                      dependencies=[Depends(require_admin)])
+
+
+# ---- sign-in ------------------------------------------------------------------------------
+@public.post("/login")
+async def login(request: Request, rt: RuntimeDep) -> Response:
+    """JSON `{username, password}` answers 200 or 401; the login page's form post answers
+    with a redirect (into the admin area, or back to the form with an error)."""
+    check_origin(request)
+    is_form = not request.headers.get("content-type", "").startswith("application/json")
+    if is_form:
+        form = await request.form()
+        username, password = str(form.get("username", "")), str(form.get("password", ""))
+        next_path = safe_next(str(form.get("next", "")))
+    else:
+        try:
+            body = LoginIn.model_validate_json(await request.body())
+        except ValidationError:
+            raise errors.BadRequest("Send {username, password} as JSON.") from None
+        username, password, next_path = body.username, body.password, "/admin"
+    ip = request.client.host if request.client else "?"
+    try:
+        await check_login_rate(rt, ip, username)
+        token, who = await rt.admin_auth.login(username, password)
+    except (errors.Unauthenticated, errors.RateLimited) as exc:
+        if isinstance(exc, errors.Unauthenticated):
+            await count_failed_login(rt, ip, username)
+        if not is_form:
+            raise
+        reason = "rate" if isinstance(exc, errors.RateLimited) else "invalid"
+        return RedirectResponse(f"/admin/login?error={reason}&next={next_path}", 303)
+    response: Response
+    if is_form:
+        response = RedirectResponse(next_path, 303)
+    else:
+        response = JSONResponse({"username": who.username, "expiresAt": iso(who.expires_at)})
+    set_session_cookie(response, rt, token)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@public.post("/logout")
+async def logout(request: Request, rt: RuntimeDep) -> Response:
+    check_origin(request)
+    await rt.admin_auth.logout(session_token(rt, request))
+    is_form = not request.headers.get("content-type", "").startswith("application/json")
+    response: Response = RedirectResponse("/admin/login", 303) if is_form \
+        else Response(status_code=204)
+    clear_session_cookie(response, rt)
+    return response
+
+
+@protected.get("/me")
+async def me(who: AdminDep) -> dict[str, Any]:
+    return {"username": who.username, "expiresAt": iso(who.expires_at)}
+
+
+# ---- venues -------------------------------------------------------------------------------
+def grids_from(sections: Sequence[SectionIn]) -> list[GridSpec]:
+    """Sections typed in a form, stacked one under the other on the venue's grid."""
+    problems = Problems()
+    grids: list[GridSpec] = []
+    for i, sec in enumerate(sections, 1):
+        try:
+            grids.append(sec.grid(0))
+        except ValueError as exc:
+            problems.add(f"section {i}", str(exc))
+    problems.raise_if_any("Invalid layout")
+    return stack_grids(grids)
+
+
+def positions_out(positions: Sequence[Position]) -> dict[str, Any]:
+    return {"seats": len(positions),
+            "rows": max((r for _, r, _ in positions), default=0),
+            "cols": max((c for _, _, c in positions), default=0),
+            "positions": [{"section": s, "r": r, "c": c} for s, r, c in positions]}
+
+
+@protected.get("/venues")
+async def venues(rt: RuntimeDep) -> list[dict[str, Any]]:
+    return [v.__dict__ for v in await rt.admin.list_venues()]
+
+
+@protected.post("/venues", status_code=201)
+async def create_venue(body: VenueIn, who: AdminDep, rt: RuntimeDep) -> dict[str, Any]:
+    v = await rt.admin.create_venue(who.username, body.name, grids_from(body.sections),
+                                    body.address)
+    return {"id": v.id, "name": v.name, **positions_out(await rt.admin.venue_positions(
+        int(v.id or 0)))}
+
+
+@protected.post("/venues/import", status_code=201)
+async def import_venue(body: VenueImportIn, who: AdminDep, rt: RuntimeDep) -> dict[str, Any]:
+    v = await rt.admin.import_venue(who.username, body.name, body.content, body.format,
+                                    body.address)
+    return {"id": v.id, "name": v.name, **positions_out(await rt.admin.venue_positions(
+        int(v.id or 0)))}
+
+
+@protected.post("/venues/preview")
+async def preview_venue(body: VenueIn, rt: RuntimeDep) -> dict[str, Any]:
+    return positions_out(rt.admin.preview_positions(grids_from(body.sections)))
+
+
+@protected.get("/venues/{venue_id}/layout")
+async def venue_layout(venue_id: int, rt: RuntimeDep) -> dict[str, Any]:
+    return positions_out(await rt.admin.venue_positions(venue_id))
+
+
+# ---- events -------------------------------------------------------------------------------
+def event_admin_out(ev: Event, tiers: Sequence[PriceTier] = (),
+                    counts: dict[int, int] | None = None) -> dict[str, Any]:
+    return {**event_public(ev), "holdMaxTotalSeconds": ev.hold_max_total_s,
+            "updatedAt": iso(ev.updated_at),
+            "tiers": [{"id": t.id, "name": t.name, "price": t.price, "color": t.color,
+                       "seats": (counts or {}).get(int(t.id or 0), 0)} for t in tiers]}
+
+
+@protected.get("/events")
+async def events(rt: RuntimeDep) -> list[dict[str, Any]]:
+    return [event_admin_out(e) for e in await rt.admin.list_events()]
+
+
+@protected.post("/events", status_code=201)
+async def create_event(body: EventIn, who: AdminDep, rt: RuntimeDep) -> dict[str, Any]:
+    s = body.settings()
+    ev = await rt.admin.create_event(
+        who.username, title=s.title, starts_at=s.starts_at, venue_id=body.venueId,
+        tiers=[t.spec() for t in body.tiers], description=s.description,
+        currency=s.currency, status=body.status, hold_default_s=s.hold_default_s,
+        hold_min_s=s.hold_min_s, hold_max_s=s.hold_max_s, hold_max_total_s=s.hold_max_total_s,
+        max_seats_per_buyer=s.max_seats_per_buyer, orphan_rule=s.orphan_rule,
+        waiting_room=s.waiting_room)
+    return await event_detail(int(ev.id or 0), rt)
+
+
+@protected.get("/events/{event_id}")
+async def event_detail(event_id: int, rt: RuntimeDep) -> dict[str, Any]:
+    ev = await rt.catalog.get_event(event_id, fresh=True)
+    return event_admin_out(ev, await rt.admin.tiers(event_id),
+                           await rt.admin.tier_seat_counts(event_id))
+
+
+@protected.put("/events/{event_id}")
+async def update_event(event_id: int, body: EventSettingsIn, who: AdminDep,
+                       rt: RuntimeDep) -> dict[str, Any]:
+    await rt.admin.update_event(who.username, event_id, body.settings())
+    return await event_detail(event_id, rt)
+
+
+@protected.post("/events/{event_id}/status")
+async def set_status(event_id: int, body: StatusIn, who: AdminDep,
+                     rt: RuntimeDep) -> dict[str, Any]:
+    await rt.admin.set_status(who.username, event_id, body.status)
+    return await event_detail(event_id, rt)
+
+
+@protected.post("/events/{event_id}/tiers", status_code=201)
+async def add_tier(event_id: int, body: TierIn, who: AdminDep, rt: RuntimeDep
+                   ) -> dict[str, Any]:
+    await rt.admin.add_tier(who.username, event_id, body.name, body.price, body.color)
+    return await event_detail(event_id, rt)
+
+
+@protected.put("/events/{event_id}/tiers/{tier_id}")
+async def update_tier(event_id: int, tier_id: int, body: TierIn, who: AdminDep,
+                      rt: RuntimeDep) -> dict[str, Any]:
+    await rt.admin.update_tier(who.username, event_id, tier_id, body.name, body.price,
+                               body.color)
+    return await event_detail(event_id, rt)
+
+
+@protected.delete("/events/{event_id}/tiers/{tier_id}")
+async def delete_tier(event_id: int, tier_id: int, who: AdminDep, rt: RuntimeDep
+                      ) -> dict[str, Any]:
+    await rt.admin.delete_tier(who.username, event_id, tier_id)
+    return await event_detail(event_id, rt)
+
+
+@protected.post("/events/{event_id}/tiers/{tier_id}/assign")
+async def assign_tier(event_id: int, tier_id: int, body: TierAssignIn, who: AdminDep,
+                      rt: RuntimeDep) -> dict[str, Any]:
+    n = await rt.admin.assign_tier(who.username, event_id, tier_id, seat_ids=body.seatIds,
+                                   sections=body.sections, rows=body.rows)
+    return {"assigned": n, **await event_detail(event_id, rt)}
+
+
+@protected.post("/events/{event_id}/seats/block")
+async def block(event_id: int, body: SeatsIn, who: AdminDep, rt: RuntimeDep) -> dict[str, int]:
+    return {"changed": await rt.admin.block_seats(who.username, event_id, body.seatIds, True)}
+
+
+@protected.post("/events/{event_id}/seats/unblock")
+async def unblock(event_id: int, body: SeatsIn, who: AdminDep, rt: RuntimeDep
+                  ) -> dict[str, int]:
+    return {"changed": await rt.admin.block_seats(who.username, event_id, body.seatIds, False)}
+
+
+@protected.post("/events/{event_id}/seats/remove")
+async def remove_seats(event_id: int, body: SeatsIn, who: AdminDep, rt: RuntimeDep
+                       ) -> dict[str, int]:
+    return {"removed": await rt.admin.remove_seats(who.username, event_id, body.seatIds)}
+
+
+@protected.post("/events/{event_id}/holds/release")
+async def release_holds(event_id: int, who: AdminDep, rt: RuntimeDep) -> dict[str, int]:
+    return {"released": await rt.admin.release_all_holds(who.username, event_id)}
+
+
+@protected.get("/events/{event_id}/dashboard")
+async def dashboard(event_id: int, rt: RuntimeDep) -> dict[str, Any]:
+    return (await rt.dashboard.stats(event_id)).as_dict()
+
+
+@protected.get("/events/{event_id}/orders")
+async def event_orders(event_id: int, rt: RuntimeDep, status: str = "", orderId: int = 0,
+                       buyer: str = "") -> list[dict[str, Any]]:
+    await rt.catalog.get_event(event_id)
+    views = await rt.admin.orders_for_event(event_id, status[:20], orderId, buyer[:80])
+    return [{**v.public(), "buyerId": v.order.buyer_id} for v in views]
+
+
+@protected.post("/events/{event_id}/cancel", status_code=202)
+async def cancel_event(event_id: int, body: CancelIn, who: AdminDep, rt: RuntimeDep
+                       ) -> dict[str, Any]:
+    return job_out(await rt.cancellation.cancel_event(who.username, event_id, body.reason))
+
+
+# ---- orders, jobs, audit ------------------------------------------------------------------
+@protected.post("/orders/{order_id}/refund")
+async def refund(order_id: int, body: RefundIn, who: AdminDep, rt: RuntimeDep
+                 ) -> dict[str, Any]:
+    return (await rt.admin.refund(who.username, order_id, body.seatIds, body.block)).public()
+
+
+def job_out(job: BackgroundJobRecord) -> dict[str, Any]:
+    return {"jobId": job.id, "kind": job.kind, "target": job.target, "status": job.status,
+            "total": job.total, "done": job.done, "message": job.message,
+            "createdAt": iso(job.created_at), "updatedAt": iso(job.updated_at)}
+
+
+@protected.get("/jobs/{job_id}")
+async def job(job_id: int, rt: RuntimeDep) -> dict[str, Any]:
+    row = await rt.cancellation.job(job_id)
+    if row is None:
+        raise errors.NotFound(f"Job {job_id} not found.")
+    return job_out(row)
+
+
+def audit_out(a: AuditLog) -> dict[str, Any]:
+    return {"id": a.id, "actor": a.actor, "action": a.action, "target": a.target,
+            "details": a.details, "at": iso(a.created_at)}
+
+
+@protected.get("/audit")
+async def audit(rt: RuntimeDep, limit: int = 100, offset: int = 0, actor: str = "",
+                target: str = "") -> list[dict[str, Any]]:
+    rows = await rt.admin.audit_rows(max(1, min(limit, 500)), max(0, offset), actor[:80],
+                                     target[:120])
+    return [audit_out(a) for a in rows]
+
+
+router = APIRouter()
+router.include_router(public)
+router.include_router(protected)

@@ -1,0 +1,39 @@
+"""The audit log page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from ticketing_app import routes
+from ticketing_app.components.admin_layout import admin_page
+from ticketing_app.state.admin_audit import AdminAuditState as A
+
+
+def row(r: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.table.row(*[rx.table.cell(r[k].to(str)) for k in
+                          ("at", "actor", "action", "target", "details")])
+
+
+@admin_page(routes.ADMIN_AUDIT, "Audit log", on_load=(A.load,))
+def admin_audit_page() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Audit log", size="6"),
+        rx.form(rx.hstack(rx.input(name="actor", placeholder="Who (admin)"),
+                          rx.input(name="target", placeholder="What (e.g. event:3)"),
+                          rx.button("Filter", type="submit")),
+                on_submit=A.search, reset_on_submit=False),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                           ("When (UTC)", "Who", "Action", "Target",
+                                            "Details")])),
+            rx.table.body(rx.foreach(A.rows, row)), width="100%", id="audit-table"),
+        rx.hstack(rx.button("Newer", on_click=A.turn(-1),  # type: ignore[operator]
+                            variant="soft",
+                            disabled=A.page == 0),
+                  rx.button("Older", on_click=A.turn(1),  # type: ignore[operator]
+                            variant="soft")),
+        spacing="3", width="100%",
+    )

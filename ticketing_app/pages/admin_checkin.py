@@ -1,0 +1,56 @@
+"""The check-in page, made for a phone at the door."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from ticketing_app import routes
+from ticketing_app.components.admin_layout import admin_page, as_object, as_var
+from ticketing_app.state.admin_checkin import AdminCheckinState as C
+
+
+def result_panel() -> rx.Component:
+    r = as_object(C.result)
+    return rx.cond(r.contains("headline"), rx.box(
+        rx.text(r["headline"].to(str), size="8", weight="bold", color="white"),
+        rx.text(r["text"].to(str), size="4", color="white"),
+        background=rx.cond(r["ok"].to(bool), "#059669", "#dc2626"),
+        padding="1em", border_radius="10px", width="100%", id="checkin-result",
+        data_ok=rx.cond(r["ok"].to(bool), "true", "false")))
+
+
+def history_row(h: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.text("…", h["ticket"].to(str), ": ", h["headline"].to(str), " - ",
+                   h["text"].to(str), size="1", color="gray")
+
+
+@admin_page(routes.ADMIN_CHECKIN, "Check-in", on_load=(C.load,))
+def admin_checkin_page() -> rx.Component:
+    return rx.vstack(
+        rx.script(src="/checkin_scanner.js"),
+        rx.link("Back to the event", href="/admin/events/" + as_var(C.event_id).to(str),
+                size="2"),
+        rx.heading("Check-in: ", C.title, size="5"),
+        rx.text(C.counts, size="3", id="checkin-counts"),
+        rx.input(placeholder="Gate (e.g. North)", on_blur=C.set_gate, size="3", id="gate"),
+        rx.form(rx.vstack(
+            rx.input(name="code", id="checkin-code", placeholder="Ticket code",
+                     auto_complete="off", size="3", width="100%"),
+            rx.button("Check in", type="submit", size="4", width="100%", id="checkin-submit"),
+            width="100%"), on_submit=C.check, reset_on_submit=True, width="100%"),
+        result_panel(),
+        rx.hstack(
+            rx.button("Scan with camera", variant="outline", id="scan-start",
+                      on_click=rx.call_script("window.tkScanner && window.tkScanner.start()")),
+            rx.button("Stop camera", variant="ghost",
+                      on_click=rx.call_script("window.tkScanner && window.tkScanner.stop()")),
+        ),
+        rx.text("", id="scan-status", size="2", color="gray"),
+        rx.el.video(id="scan-video", muted=True, plays_inline=True,
+                    style={"width": "100%", "max_width": "420px", "border_radius": "8px"}),
+        rx.foreach(C.history, history_row),
+        spacing="3", width="100%", max_width="480px", margin="0 auto", align="stretch",
+    )

@@ -1,0 +1,198 @@
+"""One event's admin page: sales control, seat map, tiers, settings, refunds, cancellation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from ticketing_app import routes
+from ticketing_app.components.admin_layout import (
+    admin_page,
+    as_object,
+    as_var,
+    labelled,
+    layout_grid,
+)
+from ticketing_app.state.admin_event import AdminEventState as S
+
+
+def sales_controls() -> rx.Component:
+    return rx.hstack(
+        rx.cond(S.status != "ON_SALE", rx.cond(S.status != "CANCELLED", rx.button(
+            "Open sales", on_click=S.set_status("ON_SALE"),  # type: ignore[operator]
+            color_scheme="green",
+            id="open-sales"))),
+        rx.cond(S.status == "ON_SALE", rx.button(
+            "Close sales", on_click=S.set_status("CLOSED"),  # type: ignore[operator]
+            color_scheme="orange",
+            id="close-sales")),
+        rx.button("Release all holds", on_click=S.release_holds, variant="soft",
+                  id="release-holds"),
+        rx.link(rx.button("Live dashboard", variant="outline"),
+                href="/admin/events/" + as_var(S.event_id).to(str) + "/dashboard",
+                id="to-dashboard"),
+        rx.link(rx.button("Check-in", variant="outline"),
+                href="/admin/events/" + as_var(S.event_id).to(str) + "/checkin",
+                id="to-checkin"),
+        spacing="2", wrap="wrap",
+    )
+
+
+def seat_map() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(rx.heading("Seats", size="4"), rx.text(S.counts, size="2", color="gray",
+                                                       id="seat-counts"), align="center"),
+        rx.text("Click seats to select them, then block (production holds), unblock or "
+                "move them to a tier.", size="1", color="gray"),
+        layout_grid(S.seats, S.cols,
+                    lambda s: S.toggle_seat(s["id"].to(int)),  # type: ignore[operator]
+                    grid_id="admin-seat-map"),
+        rx.hstack(
+            rx.button("Block selected",
+                      on_click=S.block_selected(True), size="1",  # type: ignore[operator]
+                      id="block-selected"),
+            rx.button("Unblock selected",
+                      on_click=S.block_selected(False), size="1",  # type: ignore[operator]
+                      variant="soft", id="unblock-selected"),
+            rx.button("Clear selection", on_click=S.clear_selection, size="1",
+                      variant="ghost"),
+            rx.form(rx.hstack(
+                rx.el.select(rx.foreach(S.tiers, lambda t: rx.el.option(
+                    t["name"].to(str), value=t["id"].to(str))), name="tier_id"),
+                rx.input(name="section", placeholder="or whole section", size="1"),
+                rx.button("Move to tier", type="submit", size="1", variant="outline"),
+                align="center"), on_submit=S.assign_tier, reset_on_submit=True),
+            spacing="2", wrap="wrap", align="center",
+        ),
+        width="100%", align="stretch",
+    )
+
+
+def tier_form(t: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.form(rx.hstack(
+        rx.box(width="14px", height="14px", background=t["color"].to(str), border_radius="3px"),
+        rx.el.input(type="hidden", name="tier_id", value=t["id"].to(str)),
+        rx.input(name="name", default_value=t["name"].to(str), size="1", width="10em"),
+        rx.input(name="price", default_value=t["price"].to(str), size="1", type="number",
+                 width="9em"),
+        rx.el.input(name="color", type="color", default_value=t["color"].to(str)),
+        rx.text(t["seats"].to(str), " seats", size="1", color="gray"),
+        rx.button("Save", type="submit", size="1", variant="soft"),
+        align="center"), on_submit=S.save_tier, reset_on_submit=False)
+
+
+def tiers() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Price tiers", size="4"),
+        rx.foreach(S.tiers, tier_form),
+        rx.form(rx.hstack(
+            rx.input(name="name", placeholder="New tier", size="1", width="10em"),
+            rx.input(name="price", placeholder="Price", size="1", type="number", width="9em"),
+            rx.el.input(name="color", type="color", default_value="#a855f7"),
+            rx.button("Add tier", type="submit", size="1"), align="center"),
+            on_submit=S.save_tier, reset_on_submit=True),
+        align="stretch",
+    )
+
+
+def settings_form() -> rx.Component:
+    e = S.edit
+    return rx.form(rx.vstack(
+        rx.heading("Settings", size="4"),
+        rx.grid(
+            labelled("Title", rx.input(name="title", default_value=e["title"].to(str))),
+            labelled("Date and time (UTC)", rx.input(name="starts_at", type="datetime-local",
+                                                  default_value=e["starts_at"].to(str))),
+            labelled("Hold time (s)", rx.input(name="hold", type="number",
+                                            default_value=e["hold"].to(str))),
+            labelled("Seats per buyer", rx.input(name="max_seats", type="number",
+                                              default_value=e["max_seats"].to(str))),
+            columns="4", spacing="2", width="100%"),
+        labelled("Description", rx.text_area(name="description",
+                                          default_value=e["description"].to(str))),
+        rx.hstack(
+            rx.el.label(rx.el.input(type="checkbox", name="orphan_rule",
+                                    default_checked=e["orphan"].to(bool)), " Orphan rule"),
+            rx.el.label(rx.el.input(type="checkbox", name="waiting_room",
+                                    default_checked=e["waiting"].to(bool)), " Waiting room"),
+            rx.button("Save settings", type="submit", size="2"), spacing="4", align="center"),
+        align="stretch"), on_submit=S.save_settings, reset_on_submit=False, key=S.event_id)
+
+
+def order_item(i: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.el.label(
+        rx.el.input(type="checkbox", name=i["name"].to(str), disabled=i["refunded"].to(bool)),
+        " ", i["label"].to(str), rx.cond(i["refunded"].to(bool), " (refunded)", ""),
+        style={"margin_right": "1em", "font_size": "13px"})
+
+
+def order_row(o: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.form(rx.hstack(
+        rx.text("#", o["id"].to(str), weight="bold", size="2"),
+        rx.badge(o["status"].to(str)),
+        rx.text(o["total"].to(str), size="2"),
+        rx.el.input(type="hidden", name="order_id", value=o["id"].to(str)),
+        rx.box(rx.foreach(o["items"].to(list[dict[str, Any]]), order_item)),
+        rx.cond(o["refundable"].to(bool), rx.hstack(
+            rx.el.label(rx.el.input(type="checkbox", name="block"), " keep seats blocked",
+                        style={"font_size": "13px"}),
+            rx.button("Refund", type="submit", size="1", color_scheme="red", variant="soft"),
+            align="center")),
+        align="center", wrap="wrap", spacing="3"),
+        on_submit=S.refund, reset_on_submit=True, id="order-" + o["id"].to(str))
+
+
+def orders() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Orders and refunds", size="4"),
+        rx.text("Tick seats for a partial refund, or none to refund the whole order.", size="1",
+                color="gray"),
+        rx.form(rx.hstack(rx.input(name="order_id", placeholder="Order #", size="1"),
+                          rx.button("Find", type="submit", size="1", variant="soft")),
+                on_submit=S.find_orders, reset_on_submit=False),
+        rx.foreach(S.orders, order_row),
+        align="stretch",
+    )
+
+
+def cancellation() -> rx.Component:
+    job = as_object(S.job)
+    return rx.vstack(
+        rx.heading("Cancel the event", size="4"),
+        rx.cond(job.contains("id"), rx.vstack(
+            rx.text("Refunding every confirmed order: ", job["done"].to(str), " of ",
+                    job["total"].to(str), " (", job["status"].to(str), ")", id="job-progress"),
+            rx.progress(value=job["percent"].to(int), max=100),
+            rx.text("Reason: ", job["message"].to(str), size="1", color="gray"),
+            align="stretch"),
+            rx.form(rx.vstack(
+                rx.text("Sales close and holds end at once; a background job refunds every "
+                        "confirmed order (it survives restarts). Buyers see the "
+                        "cancellation.", size="1", color="gray"),
+                rx.input(name="reason", placeholder="Reason shown to buyers", id="cancel-reason"),
+                rx.input(name="confirm", placeholder="Type the event title to confirm",
+                         id="cancel-confirm"),
+                rx.button("Cancel event and refund everyone", type="submit",
+                          color_scheme="red", id="cancel-event"),
+                align="stretch"), on_submit=S.cancel_event, reset_on_submit=False)),
+        align="stretch", id="cancellation",
+    )
+
+
+@admin_page(routes.ADMIN_EVENT, "Event", on_load=(S.load,))
+def admin_event_page() -> rx.Component:
+    return rx.vstack(
+        rx.link("All events", href=routes.ADMIN_EVENTS, size="2"),
+        rx.hstack(rx.heading(S.title, size="6", id="event-title"),
+                  rx.badge(S.status, size="2", id="event-status"), align="center"),
+        rx.text(S.when, color="gray"),
+        sales_controls(),
+        seat_map(),
+        rx.divider(), tiers(),
+        rx.divider(), settings_form(),
+        rx.divider(), orders(),
+        rx.divider(), cancellation(),
+        spacing="4", width="100%", align="stretch",
+    )

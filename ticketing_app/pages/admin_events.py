@@ -1,0 +1,99 @@
+"""Events: the list and the new-event form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from ticketing_app import routes
+from ticketing_app.components.admin_layout import admin_page, labelled
+from ticketing_app.state.admin_events import TIER_SLOTS, AdminEventsState
+
+DEFAULT_TIERS = {1: ("Premium", "90000", "#ef4444", "1-2"), 2: ("Standard", "50000",
+                                                                 "#3b82f6", "")}
+
+
+def tier_inputs(i: int) -> rx.Component:
+    name, price, colour, rows = DEFAULT_TIERS.get(i, ("", "", "#a855f7", ""))
+    return rx.grid(
+        labelled(f"Tier {i} name", rx.input(name=f"t{i}_name", id=f"t{i}-name",
+                                         default_value=name)),
+        labelled("Price (minor units)", rx.input(name=f"t{i}_price", id=f"t{i}-price",
+                                              type="number", default_value=price)),
+        labelled("Colour", rx.el.input(name=f"t{i}_color", id=f"t{i}-color", type="color",
+                                    default_value=colour)),
+        labelled("Rows", rx.input(name=f"t{i}_rows", id=f"t{i}-rows", default_value=rows,
+                               placeholder="A, B or 1, 2")),
+        labelled("Sections", rx.input(name=f"t{i}_sections", id=f"t{i}-sections",
+                                   placeholder="Balcony")),
+        columns="5", spacing="2", width="100%",
+    )
+
+
+def event_form() -> rx.Component:
+    s = AdminEventsState
+    return rx.form(
+        rx.vstack(
+            rx.heading("New event", size="4"),
+            rx.grid(
+                labelled("Title", rx.input(name="title", id="event-title")),
+                labelled("Date and time (UTC)", rx.input(name="starts_at", id="event-starts",
+                                                      type="datetime-local")),
+                labelled("Venue", rx.el.select(
+                    rx.el.option("Choose a venue", value=""),
+                    rx.foreach(s.venue_options,
+                               lambda v: rx.el.option(v[1], value=v[0])),
+                    name="venue_id", id="event-venue")),
+                labelled("Hold time (s)", rx.input(name="hold_seconds", id="event-hold",
+                                                type="number", default_value="30")),
+                labelled("Seats per buyer", rx.input(name="max_seats", id="event-max-seats",
+                                                  type="number", default_value="6")),
+                rx.vstack(
+                    rx.el.label(rx.el.input(type="checkbox", name="orphan_rule"),
+                                " No single empty seats (orphan rule)"),
+                    rx.el.label(rx.el.input(type="checkbox", name="waiting_room"),
+                                " Waiting room"),
+                    spacing="1"),
+                columns="3", spacing="3", width="100%",
+            ),
+            labelled("Description", rx.text_area(name="description", id="event-description")),
+            rx.text("Price tiers: a tier with no rows or sections takes every other seat.",
+                    size="1", color="gray"),
+            *[tier_inputs(i) for i in range(1, TIER_SLOTS + 1)],
+            rx.cond(s.form_error != "", rx.callout(s.form_error, color_scheme="red",
+                                                   icon="triangle_alert", id="event-error")),
+            rx.button("Create event (draft)", type="submit", id="create-event"),
+            spacing="3", width="100%",
+        ),
+        on_submit=AdminEventsState.create, reset_on_submit=False,
+    )
+
+
+def event_row(e: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(e["title"].to(str), href=e["url"].to(str))),
+        rx.table.cell(e["when"].to(str)),
+        rx.table.cell(rx.badge(e["status"].to(str))),
+    )
+
+
+def events_body() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Events", size="6"),
+        rx.table.root(
+            rx.table.header(rx.table.row(rx.table.column_header_cell("Event"),
+                                         rx.table.column_header_cell("When"),
+                                         rx.table.column_header_cell("Status"))),
+            rx.table.body(rx.foreach(AdminEventsState.events, event_row)),
+            width="100%", id="event-list"),
+        rx.divider(),
+        event_form(),
+        spacing="4", width="100%",
+    )
+
+
+admin_events_page = admin_page(routes.ADMIN_EVENTS, "Events",
+                               on_load=(AdminEventsState.load,))(events_body)
+admin_home_page = admin_page(routes.ADMIN, "Admin", on_load=(AdminEventsState.load,))(events_body)

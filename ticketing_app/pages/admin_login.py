@@ -1,0 +1,52 @@
+"""The admin login page: a native form posted to /api/admin/login, which sets the HttpOnly
+session cookie and redirects into the admin area (Reflex state cannot set such a cookie)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ticketing_app.components.admin_layout import NativeForm
+from ticketing_app.state.admin import AdminState
+
+ERRORS = {"invalid": "Wrong username or password.",
+          "rate": "Too many failed sign-ins; wait a minute and try again."}
+
+
+class AdminLoginState(AdminState):
+    error: str = ""
+    next_path: str = "/admin"
+
+    @rx.event
+    def load(self) -> None:
+        q = self.router.url.query_parameters
+        self.error = ERRORS.get(str(q.get("error", "")), "")
+        nxt = str(q.get("next", "/admin"))
+        self.next_path = nxt if nxt.startswith("/admin") and not nxt.startswith("//") \
+            else "/admin"
+
+
+def admin_login_page() -> rx.Component:
+    return rx.center(
+        rx.card(
+            NativeForm.create(
+                rx.vstack(
+                    rx.heading("Admin sign-in", size="6"),
+                    rx.cond(AdminLoginState.error != "",
+                            rx.callout(AdminLoginState.error, color_scheme="red",
+                                       icon="triangle_alert", id="login-error")),
+                    rx.text("Username", size="2"),
+                    rx.input(name="username", id="username", auto_complete="username",
+                             required=True, width="100%"),
+                    rx.text("Password", size="2"),
+                    rx.input(name="password", id="password", type="password",
+                             auto_complete="current-password", required=True, width="100%"),
+                    rx.el.input(type="hidden", name="next", value=AdminLoginState.next_path),
+                    rx.button("Sign in", type="submit", width="100%", id="sign-in"),
+                    spacing="3", width="100%",
+                ),
+                action="/api/admin/login", method="post",
+            ),
+            width="22em",
+        ),
+        height="80vh",
+    )

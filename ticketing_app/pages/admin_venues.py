@@ -1,0 +1,113 @@
+"""Venues: the list, the grid generator, the CSV/JSON import and the preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from ticketing_app import routes
+from ticketing_app.components.admin_layout import admin_page, labelled, layout_grid
+from ticketing_app.state.admin_venues import SECTION_SLOTS, AdminVenuesState
+
+CSV_HINT = "section,row,seat per line (row as 1 or A), e.g.\nFloor,A,1\nFloor,A,2"
+
+
+def section_inputs(i: int) -> rx.Component:
+    first = i == 1
+    return rx.grid(
+        labelled(f"Section {i}", rx.input(name=f"s{i}_name", id=f"s{i}-name",
+                                        placeholder="Floor" if first else "(optional)",
+                                        default_value="Floor" if first else "")),
+        labelled("Rows", rx.input(name=f"s{i}_rows", id=f"s{i}-rows", type="number",
+                               default_value="8" if first else "")),
+        labelled("Columns", rx.input(name=f"s{i}_cols", id=f"s{i}-cols", type="number",
+                                  default_value="12" if first else "")),
+        labelled("Gaps", rx.input(name=f"s{i}_gaps", id=f"s{i}-gaps", placeholder="A1, C7")),
+        labelled("Aisle columns", rx.input(name=f"s{i}_aisle_cols", id=f"s{i}-aisle-cols",
+                                        placeholder="5")),
+        labelled("Aisle rows", rx.input(name=f"s{i}_aisle_rows", id=f"s{i}-aisle-rows",
+                                     placeholder="D")),
+        columns="6", spacing="2", width="100%",
+    )
+
+
+def generator() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.hstack(labelled("Venue name", rx.input(name="name", id="venue-name")),
+                      labelled("Address", rx.input(name="address", id="venue-address")),
+                      width="100%"),
+            *[section_inputs(i) for i in range(1, SECTION_SLOTS + 1)],
+            rx.text("Sections are drawn one under the other; gaps are seats left out "
+                    "(pillars, wheelchair spaces), aisles whole empty columns or rows.",
+                    size="1", color="gray"),
+            rx.button("Preview layout", type="submit", id="preview-grid"),
+            spacing="3", width="100%",
+        ),
+        on_submit=AdminVenuesState.preview_grid, reset_on_submit=False,
+    )
+
+
+def importer() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            labelled("Venue name", rx.input(name="name", id="import-name")),
+            labelled("Format", rx.el.select(rx.el.option("CSV", value="csv"),
+                                         rx.el.option("JSON", value="json"),
+                                         name="format", id="import-format")),
+            labelled("Layout", rx.text_area(name="content", id="import-content", rows="8",
+                                         placeholder=CSV_HINT),
+                  'JSON: {"seats": [{"section", "row", "seat"}]} or '
+                  '{"sections": [{"name", "rows", "cols", "gaps", "aisleCols"}]}'),
+            rx.button("Preview import", type="submit", id="preview-import"),
+            spacing="3", width="100%",
+        ),
+        on_submit=AdminVenuesState.preview_import, reset_on_submit=False,
+    )
+
+
+def preview() -> rx.Component:
+    s = AdminVenuesState
+    return rx.vstack(
+        rx.cond(s.preview_error != "",
+                rx.callout(s.preview_error, color_scheme="red", icon="triangle_alert",
+                           id="venue-error")),
+        rx.cond(s.preview_summary != "", rx.vstack(
+            rx.text("Preview (as buyers will see it): ", s.preview_summary, size="2",
+                    id="preview-summary"),
+            layout_grid(s.preview, s.preview_cols),
+            rx.button("Create venue", on_click=AdminVenuesState.create, id="create-venue",
+                      color_scheme="green"),
+            spacing="2")),
+        width="100%",
+    )
+
+
+def venue_row(v: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.table.row(rx.table.cell(v["name"].to(str)), rx.table.cell(v["seats"].to(str)),
+                        rx.table.cell(v["sections"].to(str)))
+
+
+@admin_page(routes.ADMIN_VENUES, "Venues", on_load=(AdminVenuesState.load,))
+def admin_venues_page() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Venues", size="6"),
+        rx.tabs.root(
+            rx.tabs.list(rx.tabs.trigger("Generate a grid", value="grid"),
+                         rx.tabs.trigger("Import CSV / JSON", value="import")),
+            rx.tabs.content(generator(), value="grid", padding_top="1em"),
+            rx.tabs.content(importer(), value="import", padding_top="1em"),
+            default_value="grid", width="100%",
+        ),
+        preview(),
+        rx.table.root(
+            rx.table.header(rx.table.row(rx.table.column_header_cell("Venue"),
+                                         rx.table.column_header_cell("Seats"),
+                                         rx.table.column_header_cell("Sections"))),
+            rx.table.body(rx.foreach(AdminVenuesState.venues, venue_row)),
+            width="100%", id="venue-list",
+        ),
+        spacing="4", width="100%",
+    )

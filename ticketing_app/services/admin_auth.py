@@ -1,0 +1,226 @@
+"""Admin accounts and sessions.
+
+Passwords are hashed with argon2id (argon2-cffi). A session is a random 256-bit secret handed
+to the browser in a signed HttpOnly cookie; the database keeps only its SHA-256, so a leaked
+table cannot be replayed. Sessions expire after ADMIN_SESSION_TTL_S whatever happens, and a
+deactivated account loses every session at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from ticketing_app.db.models import AdminSession, AdminUser, AuditLog, now_utc
+from ticketing_app.domain import errors
+from ticketing_app.domain.identity import sign_value
+from ticketing_app.services.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from ticketing_app.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-@]{3,80}$")
+PASSWORD_MIN = 10
+PASSWORD_MAX = 512
+COOKIE_PREFIX = "a1"
+
+
+def password_hasher(profile: str) -> PasswordHasher:
+    """argon2id with one of argon2-cffi's parameter profiles (ARGON2_PROFILE)."""
+    params = getattr(profiles, profile, None)
+    if params is None or profile != profile.upper():
+        raise ValueError(f"ARGON2_PROFILE {profile!r} is not one of argon2.profiles")
+    return PasswordHasher.from_parameters(params)
+
+
+@dataclass(frozen=True)
+class AdminIdentity:
+    user_id: int
+    username: str
+    expires_at: datetime
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_credentials_shape(username: str, password: str) -> None:
+    problems = []
+    if not USERNAME_RE.match(username or ""):
+        problems.append({"field": "username",
+                         "message": "3-80 letters, digits or . _ - @"})
+    if not PASSWORD_MIN <= len(password or "") <= PASSWORD_MAX:
+        problems.append({"field": "password",
+                         "message": f"at least {PASSWORD_MIN} characters"})
+    if problems:
+        raise errors.ValidationFailed(
+            f"Invalid admin account: {problems[0]['field']}: {problems[0]['message']}.",
+            problems)
+
+
+class AdminAuthService:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.hasher = password_hasher(rt.settings.argon2_profile)
+        self._dummy_hash = ""
+
+    async def _hash(self, password: str) -> str:
+        # argon2 is deliberately slow: off the event loop, so a login never stalls sales.
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def _verify(self, stored: str | None, password: str) -> bool:
+        if stored is None:  # unknown user: spend the same time, so names cannot be probed
+            if not self._dummy_hash:
+                self._dummy_hash = await self._hash(secrets.token_urlsafe(16))
+            stored = self._dummy_hash
+        try:
+            return await asyncio.to_thread(self.hasher.verify, stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    # ---- cookie -------------------------------------------------------------------------
+    def cookie_value(self, token: str) -> str:
+        return f"{COOKIE_PREFIX}.{token}.{sign_value(self.rt.settings.secret_key, 'admin', token)}"
+
+    def token_from_cookie(self, value: str | None) -> str | None:
+        """The session secret inside a cookie we signed, else None (no database lookup)."""
+        if not value:
+            return None
+        parts = value.strip().split(".")
+        if len(parts) != 3 or parts[0] != COOKIE_PREFIX or not parts[1]:
+            return None
+        expected = sign_value(self.rt.settings.secret_key, "admin", parts[1])
+        return parts[1] if hmac.compare_digest(parts[2], expected) else None
+
+    def token_from_cookie_header(self, header: str) -> str | None:
+        name = self.rt.settings.admin_cookie_name
+        for part in (header or "").split(";"):
+            k, _, v = part.strip().partition("=")
+            if k == name:
+                return self.token_from_cookie(v)
+        return None
+
+    # ---- accounts -----------------------------------------------------------------------
+    async def create_admin(self, username: str, password: str, actor: str = "cli") -> AdminUser:
+        check_credentials_shape(username, password)
+        user = AdminUser(username=username, password_hash=await self._hash(password))
+        try:
+            async with UnitOfWork(self.rt.db) as uow:
+                uow.session.add(user)
+                await uow.session.flush()
+                uow.session.add(AuditLog(actor=actor, action="admin.create",
+                                         target=f"admin:{user.id}", details={"username": username}))
+                await uow.commit()
+        except IntegrityError:
+            raise errors.Conflict(f"An admin named {username!r} already exists.") from None
+        return user
+
+    async def set_password(self, username: str, password: str, actor: str = "cli") -> None:
+        check_credentials_shape(username, password)
+        async with UnitOfWork(self.rt.db) as uow:
+            user = (await uow.session.execute(select(AdminUser).where(
+                col(AdminUser.username) == username))).scalar_one_or_none()
+            if user is None:
+                raise errors.NotFound(f"No admin named {username!r}.")
+            user.password_hash = await self._hash(password)
+            await uow.session.execute(delete(AdminSession).where(
+                col(AdminSession.user_id) == user.id))
+            uow.session.add(AuditLog(actor=actor, action="admin.password",
+                                     target=f"admin:{user.id}", details={}))
+            await uow.commit()
+
+    async def count_admins(self) -> int:
+        async with self.rt.db.read_sessions() as s:
+            return int((await s.execute(select(func.count()).select_from(AdminUser)))
+                       .scalar_one())
+
+    async def ensure_bootstrap_admin(self) -> bool:
+        """First start: ADMIN_BOOTSTRAP_USER / ADMIN_BOOTSTRAP_PASSWORD create the first admin
+        when there is none yet (several processes may race: one wins, the rest see it)."""
+        cfg = self.rt.settings
+        if not (cfg.admin_bootstrap_user and cfg.admin_bootstrap_password):
+            return False
+        if await self.count_admins():
+            return False
+        try:
+            await self.create_admin(cfg.admin_bootstrap_user, cfg.admin_bootstrap_password,
+                                    actor="bootstrap")
+        except errors.Conflict:
+            return False
+        log.info("bootstrap_admin_created", username=cfg.admin_bootstrap_user)
+        return True
+
+    # ---- sessions -----------------------------------------------------------------------
+    async def login(self, username: str, password: str) -> tuple[str, AdminIdentity]:
+        """(session secret, identity); a wrong name or password is the same 401."""
+        async with self.rt.db.read_sessions() as s:
+            user = (await s.execute(select(AdminUser).where(
+                col(AdminUser.username) == (username or "")[:80]))).scalar_one_or_none()
+        ok = await self._verify(user.password_hash if user else None,
+                                (password or "")[:PASSWORD_MAX])
+        if not ok or user is None or not user.is_active:
+            raise errors.Unauthenticated("Wrong username or password.")
+        token = secrets.token_urlsafe(32)
+        now = now_utc()
+        expires = now + timedelta(seconds=self.rt.settings.admin_session_ttl_s)
+        async with UnitOfWork(self.rt.db) as uow:
+            await uow.session.execute(delete(AdminSession).where(
+                col(AdminSession.expires_at) < now))
+            uow.session.add(AdminSession(id=_digest(token), user_id=int(user.id or 0),
+                                         created_at=now, expires_at=expires))
+            if self.hasher.check_needs_rehash(user.password_hash):
+                fresh = await uow.session.get(AdminUser, user.id)
+                if fresh is not None:
+                    fresh.password_hash = await self._hash(password)
+            uow.session.add(AuditLog(actor=user.username, action="admin.login",
+                                     target=f"admin:{user.id}", details={}))
+            await uow.commit()
+        return token, AdminIdentity(int(user.id or 0), user.username, expires)
+
+    async def identify(self, token: str | None) -> AdminIdentity | None:
+        """The admin behind a live session, or None (unknown, expired or deactivated)."""
+        if not token:
+            return None
+        async with self.rt.db.read_sessions() as s:
+            row = (await s.execute(
+                select(AdminSession, AdminUser)
+                .join(AdminUser, col(AdminUser.id) == col(AdminSession.user_id))
+                .where(col(AdminSession.id) == _digest(token)))).first()
+        if row is None:
+            return None
+        session, user = row
+        expires = session.expires_at
+        if expires <= now_utc() or not user.is_active:
+            return None
+        return AdminIdentity(int(user.id or 0), user.username, expires)
+
+    async def identify_cookie_header(self, header: str) -> AdminIdentity | None:
+        return await self.identify(self.token_from_cookie_header(header))
+
+    async def logout(self, token: str | None) -> None:
+        if not token:
+            return
+        async with UnitOfWork(self.rt.db) as uow:
+            row = await uow.session.get(AdminSession, _digest(token))
+            if row is not None:
+                user = await uow.session.get(AdminUser, row.user_id)
+                await uow.session.delete(row)
+                uow.session.add(AuditLog(actor=user.username if user else "?",
+                                         action="admin.logout", target=f"admin:{row.user_id}",
+                                         details={}))
+                await uow.commit()

@@ -1,0 +1,123 @@
+"""The live sales dashboard's numbers for one event.
+
+Seat counts come from Redis (the live truth of holds); orders, revenue, payments and check-ins
+from the Kafka-fed sales projection (so the dashboard also shows how far the pipeline is
+behind); the outbox backlog from the database; holds per minute from a per-minute counter that
+the hold script keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from ticketing_app.db.models import OutboxEvent, SalesProjection, SalesTimeline, Ticket
+from ticketing_app.domain.seats import format_money
+
+if TYPE_CHECKING:
+    from ticketing_app.runtime import Runtime
+
+TIMELINE_MINUTES = 120
+
+
+@dataclass
+class EventStats:
+    event_id: int
+    seats_total: int = 0
+    seats_available: int = 0
+    seats_held: int = 0
+    seats_sold: int = 0
+    seats_blocked: int = 0
+    orders_awaiting: int = 0
+    orders_confirmed: int = 0
+    orders_cancelled: int = 0
+    orders_refunded: int = 0
+    revenue: int = 0
+    revenue_text: str = ""
+    refunded_text: str = ""
+    payments_success: int = 0
+    payments_failed: int = 0
+    payment_success_rate: str = "-"
+    holds_last_minute: int = 0
+    holds_per_minute_avg: float = 0.0
+    outbox_pending: int = 0
+    outbox_lag_s: float = 0.0
+    checkins: int = 0
+    tickets: int = 0
+    projection_at: str = ""
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DashboardService:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    async def stats(self, event_id: int) -> EventStats:
+        ev = await self.rt.catalog.get_event(event_id)
+        layout = await self.rt.catalog.layout(event_id)
+        snap = await self.rt.catalog.snapshot(event_id)
+        st = EventStats(event_id=event_id, seats_total=len(layout.seats))
+        for seat in layout.seats:
+            code = snap.public_code(seat.id)
+            if code == "H":
+                st.seats_held += 1
+            elif code == "S":
+                st.seats_sold += 1
+            elif code == "B":
+                st.seats_blocked += 1
+            else:
+                st.seats_available += 1
+        per_minute = await self.rt.holds.holds_per_minute(event_id, 60)
+        st.holds_last_minute = per_minute[-1][1] if per_minute else 0
+        complete = per_minute[:-1]
+        st.holds_per_minute_avg = round(sum(n for _, n in complete[-10:]) / 10, 1) \
+            if complete else 0.0
+        async with self.rt.db.read_sessions() as s:
+            p = await s.get(SalesProjection, event_id)
+            n_pending, oldest = (await s.execute(
+                select(func.count(), func.min(col(OutboxEvent.created_at)))
+                .where(col(OutboxEvent.status) == "PENDING"))).one()
+            st.tickets = int((await s.execute(select(func.count()).select_from(Ticket).where(
+                col(Ticket.event_id) == event_id, col(Ticket.status).in_(["VALID", "CHECKED_IN"])))
+            ).scalar_one())
+            rows = list((await s.execute(select(SalesTimeline).where(
+                col(SalesTimeline.event_id) == event_id).order_by(col(SalesTimeline.minute).desc())
+                .limit(TIMELINE_MINUTES))).scalars())
+        if p is not None:
+            st.orders_confirmed = p.orders_confirmed
+            st.orders_cancelled = p.orders_cancelled
+            st.orders_refunded = p.orders_refunded
+            st.orders_awaiting = max(0, p.orders_created - p.orders_confirmed
+                                     - p.orders_cancelled - p.orders_refunded)
+            st.revenue = p.revenue
+            st.payments_success, st.payments_failed = p.payments_success, p.payments_failed
+            tried = p.payments_success + p.payments_failed
+            if tried:
+                st.payment_success_rate = f"{100 * p.payments_success / tried:.1f}%"
+            st.checkins = p.checkins
+            st.refunded_text = format_money(p.refunded_amount, ev.currency)
+            if p.last_event_at is not None:
+                st.projection_at = _aware(p.last_event_at).strftime("%H:%M:%S UTC")
+        st.revenue_text = format_money(st.revenue, ev.currency)
+        st.outbox_pending = int(n_pending)
+        if oldest is not None:
+            st.outbox_lag_s = round(max(0.0, (datetime.now(UTC) - _aware(oldest))
+                                        .total_seconds()), 1)
+        cumulative = 0
+        for row in reversed(rows):
+            cumulative += row.seats_sold
+            st.timeline.append({"minute": _aware(row.minute).strftime("%H:%M"),
+                                "sold": row.seats_sold, "total": cumulative,
+                                "revenue": row.revenue})
+        return st
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

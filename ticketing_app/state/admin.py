@@ -1,0 +1,80 @@
+"""The base of every admin page state: who is signed in.
+
+The admin session cookie is HttpOnly, so the browser's code never sees it; the server reads it
+from the websocket handshake (as the buyer state does) and checks the session in the database
+on every admin event, so a logout or an expired session takes effect at the next click. No
+secret is ever a state var: the page only learns the admin's name.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import reflex as rx
+import structlog
+
+from ticketing_app import routes
+from ticketing_app.api.admin_auth import origin_allowed
+from ticketing_app.domain.errors import DomainError
+from ticketing_app.runtime import get_runtime
+from ticketing_app.services.admin_auth import AdminIdentity
+
+log = structlog.get_logger(__name__)
+
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+
+
+def path_id(path: str, after: str = "events") -> int:
+    """`/admin/events/42/dashboard` -> 42."""
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    for i, p in enumerate(parts[:-1]):
+        if p == after and parts[i + 1].isdigit():
+            return int(parts[i + 1])
+    return 0
+
+
+class AdminState(rx.State):
+    admin_name: str = ""
+    authed: bool = False
+    _actor: str = ""
+
+    async def _identity(self) -> AdminIdentity | None:
+        rt = await get_runtime()
+        h = self.router.headers
+        scheme = "https" if rt.settings.public_url.startswith("https") else "http"
+        if not origin_allowed(rt.settings, {"origin": h.origin, "host": h.host}, scheme):
+            return None  # a websocket opened from another site carries no admin rights
+        return await rt.admin_auth.identify_cookie_header(h.cookie)
+
+    def _to_login(self) -> Any:
+        self.authed, self.admin_name = False, ""
+        return rx.redirect(routes.admin_login_url(self.router.url.path))
+
+    @rx.event
+    async def guard(self) -> Any:
+        """First on_load of every admin page."""
+        who = await self._identity()
+        if who is None:
+            return self._to_login()
+        self.authed, self.admin_name, self._actor = True, who.username, who.username
+        return None
+
+
+def admin_only(fn: Handler) -> Handler:
+    """Access control for admin event handlers: no live session, no action (a redirect to
+    the login page instead); a refused operation becomes an error toast with its message."""
+
+    @functools.wraps(fn)
+    async def handler(self: AdminState, *args: Any, **kwargs: Any) -> Any:
+        who = await self._identity()
+        if who is None:
+            return self._to_login()
+        self._actor, self.authed, self.admin_name = who.username, True, who.username
+        try:
+            return await fn(self, *args, **kwargs)
+        except DomainError as exc:
+            return rx.toast.error(exc.message, duration=8000)
+
+    return handler  # type: ignore[return-value]

@@ -1,0 +1,47 @@
+"""The audit log: who changed what, when."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import reflex as rx
+
+from ticketing_app.runtime import get_runtime
+from ticketing_app.state.admin import AdminState, admin_only
+
+PAGE = 50
+
+
+class AdminAuditState(AdminState):
+    rows: list[dict[str, Any]] = []
+    page: int = 0
+    actor: str = ""
+    target: str = ""
+
+    @rx.event
+    @admin_only
+    async def load(self) -> None:
+        await self._fetch()
+
+    async def _fetch(self) -> None:
+        rt = await get_runtime()
+        entries = await rt.admin.audit_rows(PAGE, self.page * PAGE, self.actor, self.target)
+        self.rows = [{"at": a.created_at.strftime("%Y-%m-%d %H:%M:%S"), "actor": a.actor,
+                      "action": a.action, "target": a.target,
+                      "details": json.dumps(a.details or {}, default=str)[:300]}
+                     for a in entries]
+
+    @rx.event
+    @admin_only
+    async def search(self, form: dict[str, Any]) -> None:
+        self.actor = str(form.get("actor", "")).strip()[:80]
+        self.target = str(form.get("target", "")).strip()[:120]
+        self.page = 0
+        await self._fetch()
+
+    @rx.event
+    @admin_only
+    async def turn(self, delta: int) -> None:
+        self.page = max(0, self.page + delta)
+        await self._fetch()

@@ -1,0 +1,110 @@
+"""Events list and the new-event form (title, date, venue, hold TTL, seats per buyer, orphan
+rule, waiting room, and up to three price tiers with their rows or sections)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import reflex as rx
+
+from ticketing_app import routes
+from ticketing_app.domain import errors
+from ticketing_app.domain.event_rules import TierSpec
+from ticketing_app.domain.layouts import Problems, parse_numbers
+from ticketing_app.domain.seats import format_money
+from ticketing_app.runtime import get_runtime
+from ticketing_app.state.admin import AdminState, admin_only
+
+TIER_SLOTS = 3
+
+
+def parse_when(text: str) -> datetime:
+    """`2026-12-24T19:30` from a datetime-local input, taken as UTC."""
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise errors.ValidationFailed("Date and time: pick a date and a time.",
+                                      [{"field": "startsAt", "message": "invalid"}]) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def int_field(form: dict[str, Any], name: str, label: str, problems: Problems,
+              default: int = 0) -> int:
+    raw = str(form.get(name, "")).strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        problems.add(label, f"{raw!r} is not a whole number")
+        return default
+
+
+def tiers_from_form(form: dict[str, Any], problems: Problems) -> list[TierSpec]:
+    tiers = []
+    for i in range(1, TIER_SLOTS + 1):
+        name = str(form.get(f"t{i}_name", "")).strip()
+        price_raw = str(form.get(f"t{i}_price", "")).strip()
+        if not name and not price_raw:
+            continue
+        price = int_field(form, f"t{i}_price", f"tier {i} price", problems)
+        try:
+            rows = tuple(sorted(parse_numbers(str(form.get(f"t{i}_rows", "")))))
+        except ValueError as exc:
+            problems.add(f"tier {i} rows", str(exc))
+            rows = ()
+        sections = tuple(s.strip() for s in str(form.get(f"t{i}_sections", "")).split(",")
+                         if s.strip())
+        tiers.append(TierSpec(name, price, str(form.get(f"t{i}_color", "#10b981")), rows,
+                              sections))
+    return tiers
+
+
+class AdminEventsState(AdminState):
+    events: list[dict[str, Any]] = []
+    venue_options: list[list[str]] = []
+    form_error: str = ""
+
+    @rx.event
+    @admin_only
+    async def load(self) -> None:
+        rt = await get_runtime()
+        self.events = [
+            {"id": e.id, "title": e.title, "when": e.starts_at.strftime("%Y-%m-%d %H:%M UTC"),
+             "status": e.status, "url": routes.admin_event_url(int(e.id or 0))}
+            for e in await rt.admin.list_events()]
+        self.venue_options = [[str(v.id), f"{v.name} ({v.seats} seats)"]
+                              for v in await rt.admin.list_venues()]
+
+    @rx.event
+    @admin_only
+    async def create(self, form: dict[str, Any]) -> Any:
+        rt = await get_runtime()
+        problems = Problems()
+        venue_id = int_field(form, "venue_id", "venue", problems)
+        tiers = tiers_from_form(form, problems)
+        hold = int_field(form, "hold_seconds", "hold time", problems, rt.settings.hold_default_s)
+        limit = int_field(form, "max_seats", "seats per buyer", problems,
+                          rt.settings.max_seats_per_buyer)
+        if not venue_id:
+            problems.add("venue", "choose a venue")
+        try:
+            problems.raise_if_any("Invalid event")
+            starts = parse_when(str(form.get("starts_at", "")))
+            ev = await rt.admin.create_event(
+                self._actor, title=str(form.get("title", "")), starts_at=starts,
+                venue_id=venue_id, tiers=tiers, description=str(form.get("description", "")),
+                hold_default_s=hold, hold_min_s=min(rt.settings.hold_min_s, hold),
+                hold_max_s=max(rt.settings.hold_max_s, hold), max_seats_per_buyer=limit,
+                orphan_rule=bool(form.get("orphan_rule")),
+                waiting_room=bool(form.get("waiting_room")))
+        except errors.DomainError as exc:
+            self.form_error = exc.message
+            return None
+        self.form_error = ""
+        return rx.redirect(routes.admin_event_url(int(ev.id or 0)))
+
+
+def money(amount: int, currency: str) -> str:
+    return format_money(amount, currency)
