@@ -498,42 +498,27 @@ class OrderService:
         )
         return await self.get(order_id)
 
-    async def expire_overdue(self, limit: int = 200) -> int:
-        """Orders past their payment window with no payment running are cancelled."""
+    async def expire_overdue(self, limit: int = 500) -> int:
+        """Orders past their payment window with no payment running are cancelled. Orders
+        whose payment job is still running are left to it (a late success follows the
+        late-payment policy) and do not take this pass's places."""
         now = datetime.now(UTC)
+        running = (
+            select(col(Payment.id))
+            .where(col(Payment.order_id) == col(Order.id),
+                   col(Payment.status) == PaymentStatus.PENDING.value)
+            .exists()
+        )
         async with self.rt.db.read_sessions() as s:
-            overdue = list(
-                (
-                    await s.execute(
-                        select(Order)
-                        .where(
-                            col(Order.status) == OrderStatus.CREATED.value,
-                            col(Order.payment_deadline) < now,
-                        )
-                        .order_by(col(Order.payment_deadline))
-                        .limit(limit)
-                    )
-                ).scalars()
-            )
-            busy: set[int] = set()
-            if overdue:
-                busy = set(
-                    (
-                        await s.execute(
-                            select(col(Payment.order_id)).where(
-                                col(Payment.order_id).in_([o.id for o in overdue]),
-                                col(Payment.status) == PaymentStatus.PENDING.value,
-                            )
-                        )
-                    ).scalars()
-                )
-        n = 0
-        for order in overdue:
-            if order.id in busy:
-                continue  # the payment job decides; a late success follows the late policy
-            await self.cancel(int(order.id or 0), None, "payment window expired")
-            n += 1
-        return n
+            overdue = list((await s.execute(
+                select(col(Order.id))
+                .where(col(Order.status) == OrderStatus.CREATED.value,
+                       col(Order.payment_deadline) < now, ~running)
+                .order_by(col(Order.payment_deadline))
+                .limit(limit))).scalars())
+        for order_id in overdue:
+            await self.cancel(int(order_id), None, "payment window expired")
+        return len(overdue)
 
     # ---- refunds ------------------------------------------------------------------------
     async def refund(
