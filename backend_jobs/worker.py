@@ -114,8 +114,9 @@ async def drain(workers: list[Worker], grace_s: float) -> None:
     expires (jobs are idempotent)."""
     for w in workers:
         w.allow_pick_jobs = False
-    running = sum(len(w.tasks) for w in workers)
-    log.info("worker_draining", running_jobs=running, grace_s=grace_s)
+    running = [job_id for w in workers for job_id, t in w.tasks.items() if not t.done()]
+    log.info("worker_draining", running_jobs=len(running),
+             running_payments=sum(j.startswith("pay:") for j in running), grace_s=grace_s)
     deadline = asyncio.get_running_loop().time() + grace_s
     while any(not t.done() for w in workers for t in w.tasks.values()):
         if asyncio.get_running_loop().time() >= deadline:

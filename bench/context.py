@@ -253,7 +253,7 @@ class BenchContext:
 
         st = await self.stack()
         rt = st.rt
-        grids = [GridSpec(f"S{i + 1}", rows, cols) for i in range(sections)]
+        grids = [GridSpec(f"S{i + 1}", rows, cols, row_offset=i * rows) for i in range(sections)]
         venue = await rt.admin.create_venue("bench", f"{title} hall {uuid.uuid4().hex[:6]}",
                                             grids)
         ev = await rt.admin.create_event(

@@ -394,5 +394,5 @@ async def test_sigterm_lets_the_running_payment_finish(scaled: Stack, rt: Runtim
     lines = [json.loads(x) for x in slow.log_path.read_text().splitlines()
              if x.startswith("{")]
     drain = [x for x in lines if x.get("event") == "worker_draining"]
-    assert drain and drain[0]["running_jobs"] == 1, lines[-10:]
+    assert drain and drain[0]["running_payments"] == 1, lines[-10:]
     assert not any(x.get("event") == "worker_drain_timeout" for x in lines)

@@ -27,6 +27,7 @@ class HoldResult:
     expires_at_ms: int
     version: int
     newly_held: int
+    hold_seconds: int = 0  # as clamped by the event's bounds, inside the script
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ class HoldStore:
         res = await self._run("hold", event_id, [buyer, tag, secs, admission_epoch, *seat_ids])
         code = res[0]
         if code == "OK":
-            return HoldResult(int(res[1]), int(res[2]), int(res[3]))
+            return HoldResult(int(res[1]), int(res[2]), int(res[3]), int(res[4]))
         _raise_claim_refusal(res)
         raise RuntimeError(f"unexpected hold answer {res!r}")
 

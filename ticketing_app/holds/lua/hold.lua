@@ -83,4 +83,4 @@ for _, seat in ipairs(refresh) do
   if e < exp then exp = e end
 end
 local v = publish(event_id, changes)
-return { 'OK', exp, v, #fresh }
+return { 'OK', exp, v, #fresh, secs }
