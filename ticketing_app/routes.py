@@ -5,10 +5,16 @@ from __future__ import annotations
 HOME = "/"
 EVENT = "/event/[event_id]"
 QUEUE = "/event/[event_id]/queue"  # the event's virtual waiting room
+CHECKOUT = "/event/[event_id]/checkout"
+EVENT_PREFIX = "/event/"
 
 
 def event_url(event_id: int) -> str:
     return f"/event/{event_id}"
+
+
+def checkout_url(event_id: int) -> str:
+    return f"/event/{event_id}/checkout"
 
 # ---- admin area and the buyer's tickets (every /admin page but the login needs a session) ----
 MY_TICKETS = "/my-tickets"

@@ -10,10 +10,13 @@ from ticketing_app.api.app import create_api
 from ticketing_app.components.event_notice import EventNoticeState
 from ticketing_app.live.rooms import live_sync_lifespan
 from ticketing_app.pages.admin import register_admin_pages
+from ticketing_app.pages.checkout import checkout_page
 from ticketing_app.pages.event import event_page
 from ticketing_app.pages.events import EventListState, events_page
 from ticketing_app.pages.my_tickets import my_tickets_page
 from ticketing_app.pages.waiting_room import waiting_room_page
+from ticketing_app.state.cart import CartState
+from ticketing_app.state.checkout import CheckoutState
 from ticketing_app.state.my_tickets import MyTicketsState
 from ticketing_app.state.seat_map import SeatMapState
 from ticketing_app.state.waiting_room import WaitingRoomState
@@ -22,7 +25,9 @@ app = rx.App(api_transformer=create_api())
 app.register_lifespan_task(live_sync_lifespan)
 app.add_page(events_page, route=routes.HOME, title="Events", on_load=EventListState.load)
 app.add_page(event_page, route=routes.EVENT, title="Seats",
-             on_load=[SeatMapState.load, EventNoticeState.load])
+             on_load=[SeatMapState.load, CartState.load, EventNoticeState.load])
+app.add_page(checkout_page, route=routes.CHECKOUT, title="Checkout",
+             on_load=[CartState.load, CheckoutState.load])
 app.add_page(waiting_room_page, route=routes.QUEUE, title="Waiting room",
              on_load=WaitingRoomState.join)
 app.add_page(my_tickets_page, route=routes.MY_TICKETS, title="My tickets",

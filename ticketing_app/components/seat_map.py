@@ -1,4 +1,10 @@
-"""The seat grid: one button per seat, coloured by its live code."""
+"""The seat map: one button per seat, coloured by its live code, grouped by section.
+
+Every seat is a real button (Tab reaches it, Enter or Space holds or releases it) with an
+accessible label such as "Row C seat 7, 52,000 KRW, available"; the tier and price also show on
+hover. Sold and blocked seats stay focusable (aria-disabled) so a screen reader lists them, and a
+click on one explains why it cannot be held.
+"""
 
 from __future__ import annotations
 
@@ -9,46 +15,122 @@ from reflex.vars import ArrayVar, ObjectVar
 
 from ticketing_app.state.seat_map import SeatMapState
 
-COLORS = {"A": "#10b981", "H": "#f59e0b", "S": "#9ca3af", "B": "#6b7280", "M": "#2563eb"}
+# Emerald, amber and neutral grey as in the original; blue for mine; slate for not for sale.
+COLORS = {"A": "#059669", "H": "#d97706", "S": "#9ca3af", "B": "#475569", "M": "#2563eb"}
+STATUS_WORDS = {"available": "available", "held": "held by someone else", "mine": "held by you",
+                "sold": "sold", "unavailable": "not for sale"}
 
 
 def cells() -> ArrayVar[list[str]]:
+    """The seat codes the page shows: the room broadcast or the server's snapshot, whichever
+    is the newer version for this event."""
     s = SeatMapState
     use_live = (s.live_e == s.event_id) & (s.live_v > s.snap_v)
     return rx.cond(use_live, s.live_s, s.snap_s).to(list[str])
 
 
+def shown_version() -> Any:
+    s = SeatMapState
+    return rx.cond((s.live_e == s.event_id) & (s.live_v > s.snap_v), s.live_v, s.snap_v)
+
+
+def seat_status(code: Any) -> Any:
+    return rx.cond(
+        code == SeatMapState.my_tag, "mine",
+        rx.match(code.to(str)[0], ("A", "available"), ("S", "sold"), ("B", "unavailable"),
+                 "held"),
+    )
+
+
 def seat_button(seat: ObjectVar[dict[str, Any]]) -> rx.Component:
     code = cells()[seat["idx"].to(int)].to(str)
-    status = rx.cond(
-        code == SeatMapState.my_tag, "mine",
-        rx.match(code[0], ("A", "available"), ("S", "sold"), ("B", "unavailable"), "held"),
-    )
+    status = seat_status(code)
+    words = rx.match(status, *STATUS_WORDS.items(), "held by someone else").to(str)
     color = rx.match(status, ("mine", COLORS["M"]), ("available", COLORS["A"]),
                      ("sold", COLORS["S"]), ("unavailable", COLORS["B"]), COLORS["H"])
     return rx.el.button(
         seat["c"].to(str),
         on_click=SeatMapState.toggle_seat(seat["id"].to(int)),  # type: ignore[operator]
-        aria_label=seat["aria"].to(str) + ", " + status,
-        title=seat["aria"].to(str) + " (" + seat["tier"].to(str) + ")",
+        aria_label=seat["aria"].to(str) + ", " + words,
+        aria_pressed=rx.cond(status == "mine", "true", "false"),
+        aria_disabled=rx.cond((status == "sold") | (status == "unavailable"), "true", "false"),
+        title=seat["label"].to(str) + ": " + seat["tier"].to(str) + ", " +
+        seat["price"].to(str) + " (" + words + ")",
         data_status=status,
         data_seat=seat["id"].to(str),
-        disabled=(status == "sold") | (status == "unavailable"),
+        class_name="tk-seat",
         style={
             "grid_row": seat["r"].to(str), "grid_column": seat["c"].to(str),
             "background": color, "color": "white", "border": "none", "border_radius": "6px",
-            "width": "34px", "height": "34px", "font_size": "12px", "cursor": "pointer",
+            "width": "34px", "height": "34px", "font_size": "12px",
+            "cursor": rx.cond((status == "sold") | (status == "unavailable"), "not-allowed",
+                              "pointer"),
+            "background_image": rx.cond(
+                status == "unavailable",
+                "repeating-linear-gradient(45deg, transparent 0 4px, "
+                "rgba(255,255,255,.25) 4px 6px)",
+                "none"),
         },
+    )
+
+
+def section_grid(section: ObjectVar[dict[str, Any]]) -> rx.Component:
+    seats = section["seats"].to(list[dict[str, Any]])
+    return rx.vstack(
+        rx.cond(SeatMapState.sections.length() > 1,
+                rx.heading(section["name"].to(str), size="3", as_="h3")),
+        rx.box(
+            rx.foreach(seats, seat_button),
+            style={"display": "grid", "gap": "6px",
+                   "grid_template_columns": "repeat(" + section["cols"].to(str) + ", 34px)"},
+            role="group",
+            aria_label=section["name"].to(str) + " seats",
+        ),
+        spacing="2",
+        data_section=section["name"].to(str),
     )
 
 
 def seat_grid() -> rx.Component:
     return rx.box(
-        rx.foreach(SeatMapState.seats, seat_button),
-        style={"display": "grid", "gap": "6px",
-               "grid_template_columns": "repeat(" + SeatMapState.cols.to(str) + ", 34px)"},
+        rx.text("Stage", align="center", color="gray", size="2",
+                style={"border_bottom": "3px solid #d1d5db", "margin_bottom": "12px",
+                       "letter_spacing": "0.3em", "text_transform": "uppercase"}),
+        rx.flex(rx.foreach(SeatMapState.sections, section_grid), wrap="wrap", spacing="6"),
+        rx.el.style(".tk-seat:focus-visible{outline:3px solid #111827;outline-offset:2px}"
+                    ".tk-seat:hover{filter:brightness(1.1)}"),
         id="seat-map",
-        data_version=rx.cond((SeatMapState.live_e == SeatMapState.event_id) &
-                             (SeatMapState.live_v > SeatMapState.snap_v),
-                             SeatMapState.live_v, SeatMapState.snap_v).to(str),
+        data_version=shown_version().to(str),
+        style={"overflow_x": "auto", "max_width": "100%", "padding": "4px"},
+    )
+
+
+def legend_item(text: str, color: str, pattern: bool = False) -> rx.Component:
+    return rx.hstack(
+        rx.box(width="14px", height="14px", background=color, border_radius="3px",
+               background_image="repeating-linear-gradient(45deg, transparent 0 3px, "
+                                "rgba(255,255,255,.35) 3px 5px)" if pattern else "none"),
+        rx.text(text, size="2"),
+        align="center", spacing="1",
+    )
+
+
+def tier_item(tier: ObjectVar[dict[str, str]]) -> rx.Component:
+    return rx.text(tier["name"].to(str) + ": " + tier["price"].to(str), size="2",
+                   color="gray")
+
+
+def legend() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            legend_item("Available", COLORS["A"]),
+            legend_item("Held by someone else", COLORS["H"]),
+            legend_item("Held by you", COLORS["M"]),
+            legend_item("Sold", COLORS["S"]),
+            rx.cond(cells().contains("B"), legend_item("Not for sale", COLORS["B"], True)),
+            spacing="4", wrap="wrap", id="legend",
+        ),
+        rx.hstack(rx.foreach(SeatMapState.tiers, tier_item), spacing="4", wrap="wrap",
+                  id="tiers"),
+        spacing="1",
     )

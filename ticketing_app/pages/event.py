@@ -1,21 +1,28 @@
-"""The event page: title, legend and live seat map."""
+"""The event page: title, legend, hold countdown, cart drawer and the live seat map."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from ticketing_app.components.best_available import best_available_panel
+from ticketing_app.components.cart import cart_button, cart_drawer, countdown, holds_watcher
 from ticketing_app.components.event_notice import event_notice
-from ticketing_app.components.seat_map import COLORS, seat_grid
+from ticketing_app.components.seat_map import legend, seat_grid
 from ticketing_app.state.seat_map import SeatMapState
 
 
-def legend() -> rx.Component:
-    items = [("Available", COLORS["A"]), ("Held", COLORS["H"]), ("Yours", COLORS["M"]),
-             ("Sold", COLORS["S"])]
-    return rx.hstack(*[rx.hstack(rx.box(width="14px", height="14px", background=c,
-                                        border_radius="3px"), rx.text(t, size="2"))
-                       for t, c in items], spacing="4")
+def header() -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.link("All events", href="/", size="2"),
+            rx.heading(SeatMapState.title, size="7"),
+            rx.text(SeatMapState.subtitle, color="gray"),
+            spacing="1",
+        ),
+        rx.spacer(),
+        rx.vstack(cart_button(), countdown(), align="end", spacing="2"),
+        width="100%", align="start",
+    )
 
 
 def event_page() -> rx.Component:
@@ -24,9 +31,7 @@ def event_page() -> rx.Component:
             SeatMapState.not_found,
             rx.heading("Event not found"),
             rx.vstack(
-                rx.link("All events", href="/"),
-                rx.heading(SeatMapState.title, size="7"),
-                rx.text(SeatMapState.subtitle, color="gray"),
+                header(),
                 event_notice(),
                 legend(),
                 best_available_panel(),
@@ -34,5 +39,8 @@ def event_page() -> rx.Component:
                 spacing="4",
             ),
         ),
+        holds_watcher(),
+        cart_drawer(),
         padding_y="2em",
+        size="4",
     )

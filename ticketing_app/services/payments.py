@@ -120,6 +120,13 @@ class PaymentService:
             p = await s.get(Payment, payment_id)
         return p.status if p else PaymentStatus.PENDING.value
 
+    async def latest(self, order_id: int) -> Payment | None:
+        """The order's latest payment attempt (its status and provider reference)."""
+        async with self.rt.db.read_sessions() as s:
+            return (await s.execute(
+                select(Payment).where(col(Payment.order_id) == order_id)
+                .order_by(col(Payment.id).desc()).limit(1))).scalar_one_or_none()
+
     async def start(self, buyer: str | None, order_id: int) -> tuple[Payment, bool]:
         """Returns the order's payment (a new PENDING one, or the existing attempt) and whether
         a job must run. An order has at most one live payment attempt."""

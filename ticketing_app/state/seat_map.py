@@ -17,7 +17,10 @@ from ticketing_app.domain.seats import format_money
 from ticketing_app.live import rooms
 from ticketing_app.routes import queue_url
 from ticketing_app.runtime import get_runtime
+from ticketing_app.services.catalog import SeatInfo
 from ticketing_app.state.base import BuyerState
+from ticketing_app.state.cart import CartState
+from ticketing_app.state.messages import hold_error_text
 
 
 def _event_id_from_path(path: str) -> int:
@@ -34,9 +37,12 @@ class SeatMapState(BuyerState):
     currency: rx.Field[str] = rx.field("KRW")
     rows: rx.Field[int] = rx.field(0)
     cols: rx.Field[int] = rx.field(0)
-    seats: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
+    # Larger venues: one grid per section, each with its own rows and columns.
+    sections: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
+    tiers: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     my_tag: rx.Field[str] = rx.field("")
     not_found: rx.Field[bool] = rx.field(False)
+    _labels: dict[int, str] = {}
 
     # Written only by the LiveHub's room broadcast.
     live_e: rx.Field[int] = rx.field(0)
@@ -74,12 +80,10 @@ class SeatMapState(BuyerState):
         self.subtitle = ev.starts_at.strftime("%a %d %b %Y, %H:%M UTC")
         self.currency = ev.currency
         self.rows, self.cols = layout.rows, layout.cols
-        self.seats = [
-            {"id": s.id, "idx": i, "r": s.r, "c": s.c, "label": s.label,
-             "price": format_money(s.price, ev.currency), "tier": s.tier_name,
-             "aria": f"{s.label}, {format_money(s.price, ev.currency)}"}
-            for i, s in enumerate(layout.seats)
-        ]
+        seats = [seat_entry(i, s, ev.currency) for i, s in enumerate(layout.seats)]
+        self._labels = {int(x["id"]): str(x["label"]) for x in seats}
+        self.sections = sections_of(seats)
+        self.tiers = tiers_of(layout.seats, ev.currency)
         self.my_tag = "H" + rt.catalog.tag_for(event_id, self.buyer())
         hub = rooms.hub()
         if hub is not None:
@@ -89,9 +93,12 @@ class SeatMapState(BuyerState):
 
     @rx.event
     async def toggle_seat(self, seat_id: int) -> Any:
+        """Hold a free seat, release one of mine; the cart follows at once."""
         rt = await get_runtime()
         buyer = self.buyer()
+        label = self._labels.get(seat_id, "")
         mine = {h.seat_id for h in await rt.reservations.my_holds(buyer, self.event_id)}
+        cart = await self.get_state(CartState)
         try:
             if seat_id in mine:
                 await rt.reservations.release(buyer, self.event_id, [seat_id])
@@ -100,5 +107,47 @@ class SeatMapState(BuyerState):
                 await rt.reservations.hold(buyer, self.event_id, [seat_id], None,
                                            admission=entry.token)
         except errors.DomainError as exc:
-            return rx.toast.error(exc.message)
+            await cart.sync(rt, self.event_id)
+            if exc.code == "UNAUTHENTICATED":
+                return [rx.toast.error(hold_error_text(exc, label)),
+                        rx.redirect(queue_url(self.event_id))]
+            return rx.toast.error(hold_error_text(exc, label), id=f"seat-error-{exc.code}")
+        await cart.sync(rt, self.event_id)
         return None
+
+
+def seat_entry(idx: int, s: SeatInfo, currency: str) -> dict[str, Any]:
+    """One seat as the page renders it; `idx` points into the live codes."""
+    price = format_money(s.price, currency)
+    return {"id": s.id, "idx": idx, "r": s.r, "c": s.c, "label": s.label,
+            "section": s.section, "price": price, "tier": s.tier_name or "Standard",
+            "aria": f"{s.label}, {price}"}
+
+
+def sections_of(seats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Seats grouped by section (layout order), each with its own grid size."""
+    out: dict[str, dict[str, Any]] = {}
+    for seat in seats:
+        sec = out.setdefault(seat["section"], {"name": seat["section"], "rows": 0, "cols": 0,
+                                               "seats": []})
+        sec["rows"] = max(sec["rows"], seat["r"])
+        sec["cols"] = max(sec["cols"], seat["c"])
+        sec["seats"].append(seat)
+    return list(out.values())
+
+
+def tiers_of(seats: tuple[SeatInfo, ...], currency: str) -> list[dict[str, str]]:
+    """Price tiers for the legend: name, price range and colour."""
+    tiers: dict[str, list[int]] = {}
+    colors: dict[str, str] = {}
+    for s in seats:
+        name = s.tier_name or "Standard"
+        tiers.setdefault(name, []).append(s.price)
+        colors.setdefault(name, s.tier_color)
+    out = []
+    for name, prices in tiers.items():
+        lo, hi = min(prices), max(prices)
+        text = format_money(lo, currency) if lo == hi else \
+            f"{format_money(lo, currency)} - {format_money(hi, currency)}"
+        out.append({"name": name, "price": text, "color": colors[name]})
+    return out

@@ -45,8 +45,16 @@ if mode == 'init' then
     mine_add(l[3], id)
   end
   redis.call('HSET', K_META, 'loaded', '1')
-  -- A new version tells every open page to take the rebuilt map.
-  redis.call('INCR', K_VER)
-  redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(ARGV[1]), v = tonumber(redis.call('GET', K_VER)), reset = true }))
+  -- A new version tells every open page to take the rebuilt map. A Redis that lost its data
+  -- lost the version too: restarting at 1 would look older than what every open page and web
+  -- process has seen, so versions are floored by the clock (10 per millisecond since the
+  -- epoch; cjson prints 14 significant digits, which this stays within) and never go back.
+  local floor = now_ms() * 10
+  local v = tonumber(redis.call('GET', K_VER) or '0')
+  if v < floor then
+    redis.call('SET', K_VER, floor)
+  end
+  v = redis.call('INCR', K_VER)
+  redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(ARGV[1]), v = v, reset = true }))
 end
 return { 'OK' }

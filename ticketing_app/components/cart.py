@@ -1,0 +1,177 @@
+"""The hold countdown and the cart drawer.
+
+The countdown ticks in the browser: a React hook keeps the current time, the server sends its
+clock and the holds' expiry (CartState). Two watchers click the hidden `#holds-check` button,
+which asks the server for the truth: when the countdown reaches zero, and when the live seat map
+shows a different number of my seats than the cart (another tab of this browser, a best-available
+hold, the sweeper's expiry, a sale). Nothing here decides anything: it only asks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from reflex.vars import NumberVar, ObjectVar, Var, VarData
+
+from ticketing_app import routes
+from ticketing_app.components.seat_map import cells
+from ticketing_app.state.cart import WARN_S, CartState
+from ticketing_app.state.seat_map import SeatMapState
+
+CHECK_ID = "holds-check"
+_REACT = {"react": ["useState", "useEffect", "useMemo"]}
+
+
+def _deps(*vars_: Var[Any]) -> VarData | None:
+    return VarData.merge(*(v._get_all_var_data() for v in vars_))
+
+
+def _clock() -> NumberVar[int]:
+    """Seconds left on my earliest hold (-1 without holds), recomputed four times a second."""
+    expires, server_now = CartState.expires_at_ms, CartState.server_now_ms
+    hooks: dict[str, VarData | None] = {
+        "const [tkNow, setTkNow] = useState(() => Date.now());": None,
+        "useEffect(() => { const t = setInterval(() => setTkNow(Date.now()), 250); "
+        "return () => clearInterval(t); }, []);": None,
+        # The server's clock minus ours, taken when the server's answer arrives.
+        f"const tkSkew = useMemo(() => ({server_now!s}) - Date.now(), [{server_now!s}]);":
+            _deps(server_now),
+        f"const tkLeft = ({expires!s}) > 0 ? Math.max(0, Math.ceil((({expires!s}) - tkNow - "
+        "tkSkew) / 1000)) : -1;": _deps(expires),
+        # Zero: ask the server (it announces the expiry and the cart empties).
+        "useEffect(() => { if (tkLeft !== 0) return; const t = setTimeout(() => "
+        f"document.getElementById('{CHECK_ID}')?.click(), 300); "
+        "return () => clearTimeout(t); }, [tkLeft === 0, " + f"{expires!s}]);": None,
+    }
+    return Var(_js_expr="tkLeft", _var_type=int,
+               _var_data=VarData(imports=_REACT, hooks=hooks)).to(int)
+
+
+def _watch() -> Var[int]:
+    """How many seats the live map shows as mine; a mismatch with the cart asks the server."""
+    codes, tag, count = cells(), SeatMapState.my_tag, CartState.count
+    hooks: dict[str, VarData | None] = {
+        f"const tkMine = (({codes!s}) || []).filter((c) => c === ({tag!s})).length;":
+            _deps(codes, tag),
+        "useEffect(() => { if (tkMine === (" + f"{count!s}" + ")) return; "
+        "const t = setTimeout(() => "
+        f"document.getElementById('{CHECK_ID}')?.click(), 300); "
+        "return () => clearTimeout(t); }, [tkMine, " + f"{count!s}]);": _deps(count),
+    }
+    return Var(_js_expr="tkMine", _var_type=int,
+               _var_data=VarData(imports=_REACT, hooks=hooks))
+
+
+def _mmss(left: NumberVar[int]) -> Var[str]:
+    return Var(_js_expr=f"(`${{Math.floor({left!s} / 60)}}:${{String({left!s} % 60)"
+                        ".padStart(2, '0')}`)", _var_type=str,
+               _var_data=left._get_all_var_data())
+
+
+def countdown() -> rx.Component:
+    """'Your seats are held for 0:27', amber with an Extend button near the end."""
+    left = _clock()
+    warn = (left >= 0) & (left <= WARN_S)
+    return rx.cond(
+        left >= 0,
+        rx.hstack(
+            rx.icon("timer", size=18),
+            rx.text("Your seats are held for ", rx.el.strong(_mmss(left), id="hold-left"),
+                    size="2"),
+            rx.cond(warn, rx.text("Almost out of time!", weight="bold", size="2")),
+            rx.button("Extend", on_click=CartState.extend, size="1", id="extend-hold",
+                      variant=rx.cond(warn, "solid", "soft"), color_scheme="amber"),
+            id="hold-countdown",
+            data_warn=rx.cond(warn, "true", "false"),
+            role="timer",
+            aria_live=rx.cond(warn, "assertive", "off"),
+            align="center", spacing="2", padding_x="10px", padding_y="6px",
+            border_radius="8px",
+            background=rx.cond(warn, "#fef3c7", "#eff6ff"),
+            color=rx.cond(warn, "#92400e", "#1e3a8a"),
+        ),
+    )
+
+
+def holds_watcher() -> rx.Component:
+    """Always rendered: the hidden check button and the live-map watcher."""
+    return rx.fragment(
+        rx.el.button("check holds", id=CHECK_ID, on_click=CartState.check, tab_index=-1,
+                     aria_hidden="true", style={"display": "none"}),
+        rx.el.span(id="holds-watch", data_mine=_watch().to(str), hidden=True),
+    )
+
+
+def cart_button() -> rx.Component:
+    return rx.button(
+        rx.icon("shopping-cart", size=16),
+        "Cart (", CartState.count.to(str), ")",
+        on_click=CartState.toggle_open, id="cart-button", variant="outline",
+        aria_expanded=rx.cond(CartState.open, "true", "false"), aria_controls="cart-drawer",
+    )
+
+
+def cart_item(item: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.text(item["label"].to(str), weight="medium", size="2"),
+            rx.text(item["tier"].to(str), color="gray", size="1"),
+            spacing="0",
+        ),
+        rx.spacer(),
+        rx.text(item["price"].to(str), size="2"),
+        rx.cond(
+            item["in_order"].to(bool),
+            rx.badge("in checkout", color_scheme="blue"),
+            rx.icon_button(
+                rx.icon("x", size=14), size="1", variant="ghost", color_scheme="red",
+                on_click=CartState.remove(item["id"].to(int)),  # type: ignore[operator]
+                aria_label="Remove " + item["label"].to(str),
+            ),
+        ),
+        align="center", width="100%", class_name="cart-item",
+        data_seat=item["id"].to(str),
+    )
+
+
+def cart_drawer() -> rx.Component:
+    return rx.cond(
+        CartState.open,
+        rx.box(
+            rx.vstack(
+                rx.hstack(
+                    rx.heading("Your cart", size="5"),
+                    rx.spacer(),
+                    rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close cart",
+                                   on_click=CartState.set_open(False)),  # type: ignore[operator]
+                    width="100%", align="center",
+                ),
+                countdown(),
+                rx.cond(
+                    CartState.count > 0,
+                    rx.vstack(
+                        rx.foreach(CartState.items, cart_item),
+                        rx.divider(),
+                        rx.hstack(rx.text("Total", weight="bold"), rx.spacer(),
+                                  rx.text(CartState.total, weight="bold", id="cart-total"),
+                                  width="100%"),
+                        rx.link(
+                            rx.button("Checkout", size="3", width="100%", id="go-checkout"),
+                            href=routes.EVENT_PREFIX + CartState.event_id.to(str) + "/checkout",
+                            width="100%",
+                        ),
+                        width="100%", spacing="3",
+                    ),
+                    rx.text("No seats held. Click a green seat to hold it.", color="gray",
+                            id="cart-empty"),
+                ),
+                spacing="4", width="100%",
+            ),
+            id="cart-drawer", role="dialog", aria_label="Your cart",
+            style={"position": "fixed", "top": "0", "right": "0", "height": "100vh",
+                   "width": "min(360px, 100vw)", "background": "white", "z_index": "50",
+                   "box_shadow": "-8px 0 24px rgba(0,0,0,.15)", "padding": "20px",
+                   "overflow_y": "auto"},
+        ),
+    )

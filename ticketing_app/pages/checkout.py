@@ -1,0 +1,113 @@
+"""The checkout page: review the held seats, place the order and pay, then the outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from ticketing_app import routes
+from ticketing_app.components.cart import CHECK_ID, countdown
+from ticketing_app.state.cart import CartState
+from ticketing_app.state.checkout import CheckoutState
+
+
+def _line(item: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.hstack(
+        rx.text(item["label"].to(str)),
+        rx.text(item["tier"].to(str), color="gray", size="2"),
+        rx.spacer(),
+        rx.text(item["price"].to(str)),
+        width="100%", class_name="checkout-line", data_seat=item["id"].to(str),
+    )
+
+
+def _back() -> rx.Component:
+    return rx.link("Back to the seat map",
+                   href=routes.EVENT_PREFIX + CheckoutState.event_id.to(str), id="back-to-map")
+
+
+def review() -> rx.Component:
+    return rx.cond(
+        CartState.count > 0,
+        rx.vstack(
+            countdown(),
+            rx.foreach(CartState.items, _line),
+            rx.divider(),
+            rx.hstack(rx.text("Total", weight="bold"), rx.spacer(),
+                      rx.text(CartState.total, weight="bold"), width="100%"),
+            rx.button("Place order and pay", on_click=CheckoutState.place_order, size="3",
+                      id="place-order", width="100%"),
+            width="100%", spacing="3",
+        ),
+        rx.vstack(rx.text("Your cart is empty: hold seats on the seat map first.",
+                          id="checkout-empty"), _back()),
+    )
+
+
+def progress() -> rx.Component:
+    creating = CheckoutState.phase == "creating"
+    return rx.vstack(
+        rx.hstack(rx.spinner(size="3"),
+                  rx.text(rx.cond(creating, "Placing your order…",
+                                  "Order #" + CheckoutState.order_id.to(str) +
+                                  " placed. Waiting for the payment…"),
+                          id="checkout-progress-text"),
+                  align="center", spacing="3"),
+        rx.progress(value=rx.cond(creating, 30, 70), width="100%"),
+        rx.text("Keep this page open; reloading it is safe.", color="gray", size="2"),
+        id="checkout-progress", role="status", aria_live="polite", width="100%",
+    )
+
+
+def success() -> rx.Component:
+    return rx.vstack(
+        rx.callout("Payment received: your order is confirmed.", icon="circle-check",
+                   color_scheme="green", id="checkout-success", width="100%"),
+        rx.text("Reference: ", rx.el.strong(CheckoutState.reference, id="order-reference")),
+        rx.foreach(CheckoutState.summary, _line),
+        rx.divider(),
+        rx.hstack(rx.text("Paid", weight="bold"), rx.spacer(),
+                  rx.text(CheckoutState.summary_total, weight="bold", id="order-total"),
+                  width="100%"),
+        rx.text("These seats are now sold to you; your tickets are in My tickets.", size="2"),
+        rx.hstack(_back(), rx.link("My tickets", href=routes.MY_TICKETS), spacing="4"),
+        width="100%", spacing="3",
+    )
+
+
+def failure() -> rx.Component:
+    return rx.vstack(
+        rx.callout(CheckoutState.message, icon="triangle-alert", color_scheme="red",
+                   id="checkout-failed", width="100%"),
+        rx.foreach(CheckoutState.summary, _line),
+        rx.hstack(rx.button("Try again", on_click=CheckoutState.try_again, id="try-again"),
+                  _back(), spacing="4", align="center"),
+        width="100%", spacing="3",
+    )
+
+
+def checkout_page() -> rx.Component:
+    phase = CheckoutState.phase
+    return rx.container(
+        rx.vstack(
+            rx.heading("Checkout", size="7"),
+            rx.cond((CheckoutState.message != "") & (phase == "review"),
+                    rx.callout(CheckoutState.message, icon="info", color_scheme="amber",
+                               id="checkout-message", width="100%")),
+            rx.match(phase, ("review", review()), ("success", success()),
+                     ("failed", failure()), progress()),
+            spacing="4", width="100%", max_width="560px", id="checkout",
+            data_phase=phase,
+        ),
+        holds_watcher_light(),
+        padding_y="2em",
+    )
+
+
+def holds_watcher_light() -> rx.Component:
+    """The countdown's zero asks the server; the live-map watcher needs the seat map."""
+    return rx.el.button("check holds", id=CHECK_ID, on_click=CartState.check,
+                        tab_index=-1, aria_hidden="true", style={"display": "none"})
+

@@ -1,0 +1,165 @@
+"""Checkout: place the order for the held seats, pay, show the outcome. Thin over
+OrderService and PaymentService.
+
+One idempotency key per checkout attempt, kept in this state (which survives a reload of the
+tab): a double click, a second tab event or a reload while the order is being placed send the
+same key, so the order service answers with the one order it created. A new key is taken only
+for a different set of seats or after a failed payment ("try again").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import reflex as rx
+
+from ticketing_app.domain import errors
+from ticketing_app.domain.orders import OrderStatus
+from ticketing_app.domain.seats import format_money
+from ticketing_app.routes import event_url
+from ticketing_app.runtime import Runtime, get_runtime
+from ticketing_app.state.base import BuyerState
+from ticketing_app.state.cart import CartState, _event_id
+from ticketing_app.state.messages import hold_error_text, order_error_text
+
+# The idempotency records of web checkouts carry this path (the REST API's is /api/orders).
+WEB_ORDER_PATH = "/web/checkout"
+POLL_S = 0.5
+
+
+class CheckoutState(BuyerState):
+    event_id: rx.Field[int] = rx.field(0)
+    # review | creating | paying | success | failed
+    phase: rx.Field[str] = rx.field("review")
+    message: rx.Field[str] = rx.field("")
+    order_id: rx.Field[int] = rx.field(0)
+    reference: rx.Field[str] = rx.field("")
+    summary: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
+    summary_total: rx.Field[str] = rx.field("")
+    _attempt_key: str = ""
+    _attempt_seats: list[int] = []
+
+    @rx.event
+    async def load(self) -> Any:
+        event_id = _event_id(self.router.url.path)
+        cart = await self.get_state(CartState)
+        if event_id != self.event_id:
+            self._reset(event_id)
+        if self.phase in ("success", "failed") and any(not i["in_order"] for i in cart.items):
+            self._reset(event_id)  # a new purchase after the last one's result
+        if self.phase == "paying" and self.order_id:
+            return CheckoutState.follow_payment  # a reload while paying: keep following it
+        return None
+
+    def _reset(self, event_id: int) -> None:
+        self.event_id = event_id
+        self.phase, self.message, self.order_id, self.reference = "review", "", 0, ""
+        self.summary, self.summary_total = [], ""
+        self._attempt_key, self._attempt_seats = "", []
+
+    @rx.event(background=True)
+    async def place_order(self) -> Any:
+        async with self:
+            if self.phase in ("creating", "paying", "success"):
+                return None  # a double click: the first click's attempt is running
+            cart = await self.get_state(CartState)
+            seats = sorted(int(i["id"]) for i in cart.items)
+            if not seats:
+                self.message = "Your cart is empty: hold seats on the seat map first."
+                return None
+            if seats != self._attempt_seats or not self._attempt_key:
+                self._attempt_key, self._attempt_seats = f"web-{uuid.uuid4().hex}", seats
+            key, buyer, event_id = self._attempt_key, self.buyer(), self.event_id
+            self.phase, self.message = "creating", ""
+        rt = await get_runtime()
+        try:
+            status, body = await rt.orders.create(buyer, key, event_id, seats,
+                                                  path=WEB_ORDER_PATH)
+            if status >= 400:  # the stored answer of this key's first attempt was a refusal
+                raise errors.Conflict(str(body.get("message", "The order was refused.")))
+        except errors.DomainError as exc:
+            async with self:
+                self.phase, self.message = "review", order_error_text(exc)
+                if exc.status < 500:
+                    self._attempt_key = ""  # seats or holds changed: the next try is new
+                cart = await self.get_state(CartState)
+                await cart.sync(rt)
+            return rx.toast.error(order_error_text(exc), id="checkout-error")
+        async with self:
+            self.order_id, self.phase = int(body["orderId"]), "paying"
+            cart = await self.get_state(CartState)
+            await cart.sync(rt)
+        await self._pay(rt, buyer, int(body["orderId"]))
+        return None
+
+    @rx.event(background=True)
+    async def follow_payment(self) -> None:
+        async with self:
+            order_id, buyer = self.order_id, self.buyer()
+        if order_id:
+            await self._pay(await get_runtime(), buyer, order_id)
+
+    async def _pay(self, rt: Runtime, buyer: str, order_id: int) -> None:
+        """Start (or join) the payment job and wait for the order's outcome."""
+        try:
+            outcome = await rt.payments.authorize(buyer, order_id, wait=True)
+            status = outcome.public_status
+        except errors.DomainError:
+            status = "pending"  # the order was already closed: its status says how
+        deadline = asyncio.get_running_loop().time() + \
+            rt.settings.order_payment_window_s + rt.settings.payment_job_timeout_s + 30
+        view = await rt.orders.get(order_id, buyer)
+        while view.order.status == OrderStatus.CREATED.value and status == "pending" \
+                and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(POLL_S)
+            view = await rt.orders.get(order_id, buyer)
+        payment = await rt.payments.latest(order_id)
+        public = view.public()
+        async with self:
+            if self.order_id != order_id:
+                return  # a newer attempt replaced this one
+            self.summary = [{"id": i["seatId"], "label": i["label"], "tier": i["tier"] or "",
+                             "price": format_money(int(i["price"]), str(i["currency"]))}
+                            for i in public["items"]]
+            self.summary_total = format_money(int(public["total"]), str(public["currency"]))
+            self.reference = f"Order #{order_id}" + \
+                (f" · payment {payment.provider_ref}" if payment and payment.provider_ref else "")
+            if view.order.status == OrderStatus.CONFIRMED.value:
+                self.phase, self.message = "success", ""
+                self._attempt_key, self._attempt_seats = "", []
+            elif view.order.status == OrderStatus.CREATED.value:
+                self.message = "The payment is taking longer than usual; this page updates " \
+                               "when it is done."
+            else:
+                self.phase = "failed"
+                self.message = _failure_text(order_id, payment.failure_reason if payment else "",
+                                             view.order.close_reason or "")
+            cart = await self.get_state(CartState)
+            await cart.sync(rt)
+
+    @rx.event
+    async def try_again(self) -> Any:
+        """Hold the failed order's seats again (if still free) and start a new attempt."""
+        rt = await get_runtime()
+        seats = [int(i["id"]) for i in self.summary]
+        buyer = self.buyer()
+        cart = await self.get_state(CartState)
+        try:
+            entry = await rt.waiting.entry(buyer, self.event_id)
+            await rt.reservations.hold(buyer, self.event_id, seats, None, admission=entry.token)
+        except errors.DomainError as exc:
+            await cart.sync(rt, self.event_id)
+            return [rx.toast.error(hold_error_text(exc)), rx.redirect(event_url(self.event_id))]
+        await cart.sync(rt, self.event_id)
+        self._reset(self.event_id)
+        return None
+
+
+def _failure_text(order_id: int, failure: str, reason: str) -> str:
+    declined = "declin" in (failure + reason).lower() or not failure
+    why = "The payment was declined" if declined else f"The payment failed ({failure})"
+    money = "Nothing was charged." if declined else "Any charge is refunded."
+    return (f"{why}. Order #{order_id} is cancelled and its seats were released: they are "
+            f"available to everyone again. {money}")

@@ -1,0 +1,57 @@
+"""What the booking pages say when a service refuses: the domain's error codes in a buyer's
+words. One place, so the seat map, the cart and the checkout say the same thing."""
+
+from __future__ import annotations
+
+from ticketing_app.domain import errors
+
+
+def hold_error_text(exc: errors.DomainError, seat: str = "") -> str:
+    """The toast for a refused hold, release or extend. `seat` names the seat clicked."""
+    this = seat or "This seat"
+    code = exc.code
+    if code == "RESERVATION_CONFLICT":
+        if "order" in exc.message:
+            return f"{this} is already in one of your orders awaiting payment."
+        return f"Someone else is holding {seat or 'this seat'} right now. " \
+               "Pick another seat, or try again in a moment: holds are short."
+    if code == "VALIDATION_FAILED":
+        statuses = {str(d.get("status", "")) for d in exc.details or []}
+        if "BLOCKED" in statuses:
+            return f"{this} is not for sale."
+        if "SOLD" in statuses or "sold" in exc.message:
+            return f"{this} is already sold."
+        return exc.message
+    if code == "RESERVATION_EXPIRED":
+        return "Your hold has expired and the seat is available to everyone again. " \
+               "Click it to hold it again."
+    if code == "LIMIT_EXCEEDED":
+        return f"Limit reached: {exc.message}"
+    if code == "SALES_CLOSED":
+        return "Sales for this event are closed: seats cannot be held."
+    if code == "ORPHAN_SEAT":
+        return exc.message
+    if code == "FORBIDDEN":
+        return f"{this} is held by someone else; only they can release it."
+    if code == "UNAUTHENTICATED":
+        return "Your place from the waiting room has run out: join the queue again."
+    if code == "RATE_LIMITED":
+        return "Too many clicks at once: wait a second and try again."
+    if code == "SERVICE_UNAVAILABLE":
+        return "The seat map is being rebuilt: try again in a few seconds."
+    return exc.message
+
+
+def order_error_text(exc: errors.DomainError) -> str:
+    """The message for a refused checkout (creating the order or starting the payment)."""
+    code = exc.code
+    if code == "RESERVATION_EXPIRED":
+        return "Your hold on these seats expired before the order was placed; the seats are " \
+               "available to everyone again. Choose them again on the seat map."
+    if code == "SALES_CLOSED":
+        return "Sales for this event closed before your order was placed."
+    if code == "IDEMPOTENCY_IN_PROGRESS":
+        return "Your order is still being placed: wait a moment."
+    if code in ("VALIDATION_FAILED", "RESERVATION_CONFLICT"):
+        return f"The order could not be placed: {exc.message}"
+    return hold_error_text(exc)
