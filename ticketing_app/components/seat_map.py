@@ -60,7 +60,7 @@ def seat_button(seat: ObjectVar[dict[str, Any]]) -> rx.Component:
         data_seat=seat["id"].to(str),
         class_name="tk-seat",
         style={
-            "grid_row": seat["r"].to(str), "grid_column": seat["c"].to(str),
+            "grid_row": seat["gr"].to(str), "grid_column": seat["gc"].to(str),
             "background": color, "color": "white", "border": "none", "border_radius": "6px",
             "width": "34px", "height": "34px", "font_size": "12px",
             "cursor": rx.cond((status == "sold") | (status == "unavailable"), "not-allowed",
@@ -74,15 +74,22 @@ def seat_button(seat: ObjectVar[dict[str, Any]]) -> rx.Component:
     )
 
 
+def row_label_cell(row: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.text(row["label"].to(str), size="1", color="gray", aria_hidden="true",
+                   style={"grid_row": row["gr"].to(str), "grid_column": "1"})
+
+
 def section_grid(section: ObjectVar[dict[str, Any]]) -> rx.Component:
     seats = section["seats"].to(list[dict[str, Any]])
     return rx.vstack(
         rx.cond(SeatMapState.sections.length() > 1,
                 rx.heading(section["name"].to(str), size="3", as_="h3")),
         rx.box(
+            rx.foreach(section["row_labels"].to(list[dict[str, Any]]), row_label_cell),
             rx.foreach(seats, seat_button),
-            style={"display": "grid", "gap": "6px",
-                   "grid_template_columns": "repeat(" + section["cols"].to(str) + ", 34px)"},
+            style={"display": "grid", "gap": "6px", "align_items": "center",
+                   "grid_template_columns": "20px repeat(" + section["cols"].to(str) +
+                   ", 34px)"},
             role="group",
             aria_label=section["name"].to(str) + " seats",
         ),

@@ -124,8 +124,7 @@ class CheckoutState(BuyerState):
                              "price": format_money(int(i["price"]), str(i["currency"]))}
                             for i in public["items"]]
             self.summary_total = format_money(int(public["total"]), str(public["currency"]))
-            self.reference = f"Order #{order_id}" + \
-                (f" · payment {payment.provider_ref}" if payment and payment.provider_ref else "")
+            self.reference = f"Order #{order_id}"
             if view.order.status == OrderStatus.CONFIRMED.value:
                 self.phase, self.message = "success", ""
                 self._attempt_key, self._attempt_seats = "", []

@@ -13,7 +13,7 @@ from typing import Any
 import reflex as rx
 
 from ticketing_app.domain import errors
-from ticketing_app.domain.seats import format_money
+from ticketing_app.domain.seats import format_money, row_label
 from ticketing_app.live import rooms
 from ticketing_app.routes import queue_url
 from ticketing_app.runtime import get_runtime
@@ -125,14 +125,20 @@ def seat_entry(idx: int, s: SeatInfo, currency: str) -> dict[str, Any]:
 
 
 def sections_of(seats: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Seats grouped by section (layout order), each with its own grid size."""
+    """Seats grouped by section (layout order), each section its own grid: `gr`/`gc` place a
+    seat in it (column 1 holds the row letters), whatever the section's offset in the venue."""
     out: dict[str, dict[str, Any]] = {}
     for seat in seats:
-        sec = out.setdefault(seat["section"], {"name": seat["section"], "rows": 0, "cols": 0,
-                                               "seats": []})
-        sec["rows"] = max(sec["rows"], seat["r"])
-        sec["cols"] = max(sec["cols"], seat["c"])
-        sec["seats"].append(seat)
+        out.setdefault(seat["section"], {"name": seat["section"], "seats": []})["seats"] \
+            .append(seat)
+    for sec in out.values():
+        r0 = min(int(x["r"]) for x in sec["seats"]) - 1
+        c0 = min(int(x["c"]) for x in sec["seats"]) - 1
+        for x in sec["seats"]:
+            x["gr"], x["gc"] = int(x["r"]) - r0, int(x["c"]) - c0 + 1
+        sec["cols"] = max(int(x["c"]) for x in sec["seats"]) - c0
+        rows = sorted({int(x["r"]) for x in sec["seats"]})
+        sec["row_labels"] = [{"gr": r - r0, "label": row_label(r)} for r in rows]
     return list(out.values())
 
 
