@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from booking_flows import buyer_token, new_event, open_event, screenshot, seat, toast
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from e2e.booking_flows import buyer_token, new_event, open_event, screenshot, seat, toast
 from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -212,7 +212,10 @@ def test_error_toasts_say_why_a_seat_cannot_be_held(
     # Sold: a buyer of the REST API bought it.
     sold = _buy_through_api(base_url, event_id, "Balcony Row C seat 6")
     expect(seat(alice, sold)).to_have_attribute("data-status", "sold", timeout=LIVE_S)
-    seat(alice, sold).click()
+    # A sold seat is aria-disabled (Playwright will not click it) but stays reachable by
+    # keyboard, and pressing it explains why it cannot be held.
+    seat(alice, sold).focus()
+    alice.keyboard.press("Enter")
     expect(toast(alice, f"{sold} is already sold")).to_be_visible(timeout=5_000)
     # Limit reached: two seats per buyer on this event.
     for label in ("Stalls Row B seat 1", "Stalls Row B seat 2"):
@@ -221,12 +224,13 @@ def test_error_toasts_say_why_a_seat_cannot_be_held(
     seat(alice, "Stalls Row B seat 3").click()
     expect(toast(alice, "Limit reached")).to_be_visible(timeout=5_000)
     expect(seat(alice, "Stalls Row B seat 3")).to_have_attribute("data-status", "available")
+    alice.wait_for_timeout(600)  # let the toast finish sliding in
+    screenshot(alice, "error-toast")
     # Sales closed.
     closed = new_event(app_stack, status="CLOSED")
     page = open_event(two_buyers[0], closed)
     seat(page, "Row A seat 1").click()
     expect(toast(page, "Sales for this event are closed")).to_be_visible(timeout=5_000)
-    screenshot(page, "error-toast")
 
 
 def _seat_ids(base_url: str, event_id: int, labels: list[str]) -> list[int]:
