@@ -16,7 +16,10 @@ import sys
 from ticketing_app.settings import PROJECT_ROOT
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, backend_only: bool = False) -> None:
+    """`backend_only`: the websocket, state and REST API without pages, for websocket clients
+    that are not browsers (the live-sync benchmark and the reconnect-storm test); it needs no
+    compiled frontend."""
     from reflex import constants
     from reflex.config import get_config
     from reflex.environment import environment
@@ -24,6 +27,13 @@ def serve(host: str, port: int) -> None:
 
     os.chdir(PROJECT_ROOT)
     static = PROJECT_ROOT / ".web" / constants.Dirs.STATIC
+    if backend_only:
+        environment.REFLEX_ENV_MODE.set(constants.Env.PROD)
+        environment.REFLEX_SKIP_COMPILE.set(True)
+        get_config()._set_persistent(backend_port=port, backend_host=host)
+        rx_exec.run_backend_prod(host, port, get_config().loglevel.subprocess_level(),
+                                 mount_frontend_compiled_app=False)
+        return
     if not (static / "index.html").exists():
         raise SystemExit(f"no compiled frontend in {static}: run "
                          "`reflex export --frontend-only --no-zip` first")
@@ -35,4 +45,4 @@ def serve(host: str, port: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]))
+    serve(sys.argv[1], int(sys.argv[2]), backend_only="--backend-only" in sys.argv[3:])
