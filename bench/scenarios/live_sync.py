@@ -1,0 +1,209 @@
+"""Scenario 5: live-sync fan-out. N real websocket sessions of the Reflex app (the Socket.IO
+protocol a browser speaks, see bench/live_client.py) watch one event; seats change one at a
+time; for each change, the time until each session received it.
+
+A session "received" change v when a seat map of version v or later reached it (a burst may be
+coalesced into one broadcast); its latency is that arrival minus the moment the change was made
+(just before the hold call). Every N runs twice: with the sessions in this process, and with
+them in a second process (the load generator off the bench's own event loop).
+
+Correct means: every session received every change, and every session ends showing exactly the
+seat map Redis holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from bench.context import BenchContext, RunningStack
+from bench.live_client import LiveSession, Protocol, true_codes
+from bench.loadgen import Recorder, run_processes
+from bench.scenario import Scenario, ScenarioResult, Series
+from bench.scenarios.original_load import server_pids
+
+BUYER = "bench-live"
+CONNECT_BATCH = 50
+
+
+async def _connect_all(url: str, event_id: int, proto: Protocol, n: int,
+                       http: aiohttp.ClientSession) -> list[LiveSession]:
+    sessions = [LiveSession(url, event_id, proto) for _ in range(n)]
+    for i in range(0, n, CONNECT_BATCH):
+        await asyncio.gather(*(s.connect(http, timeout=120) for s in sessions[i:i + CONNECT_BATCH]))
+    await asyncio.gather(*(s.wait_for(lambda x: bool(x.codes), 60) for s in sessions))
+    return sessions
+
+
+async def sessions_job(params: dict[str, Any], rec: Recorder) -> dict[str, Any]:
+    """Load process: open the sessions, report how many are hydrated, wait for the last
+    version, return what arrived when."""
+    proto = Protocol(**params["proto"])
+    n, final_version = int(params["sessions"]), int(params["final_version"])
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        sessions = await _connect_all(params["url"], params["event_id"], proto, n, http)
+        deadline = time.monotonic() + float(params["timeout_s"])
+        while time.monotonic() < deadline:
+            rec.progress(ready=n)
+            if all(s.version >= final_version for s in sessions):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # a late duplicate broadcast changes nothing, but let it in
+        out = [{"arrivals": s.arrivals, "codes": s.codes, "errors": s.errors}
+               for s in sessions]
+        await asyncio.gather(*(s.close() for s in sessions))
+    return {"sessions": out}
+
+
+async def _changes(st: RunningStack, event_id: int, seats: list[int], gap_s: float
+                   ) -> list[tuple[int, float]]:
+    """Hold one seat at a time; returns (version, time the change was made)."""
+    made = []
+    for seat in seats:
+        t0 = time.time()
+        held = await st.rt.reservations.hold(BUYER, event_id, [seat], None)
+        made.append((held.version, t0))
+        await asyncio.sleep(gap_s)
+    return made
+
+
+def latencies(made: list[tuple[int, float]], arrivals: Mapping[int, float]
+              ) -> tuple[list[float], int]:
+    """Per change, ms until this session saw that version or a later one; and how many
+    changes it never saw."""
+    out, missed = [], 0
+    versions = sorted(arrivals)
+    for version, t0 in made:
+        seen = [arrivals[v] for v in versions if v >= version]
+        if not seen:
+            missed += 1
+            continue
+        out.append(max(0.0, (min(seen) - t0) * 1000))
+    return out, missed
+
+
+async def _one(ctx: BenchContext, st: RunningStack, url: str, proto: Protocol, n: int,
+               changes: int, gap_s: float, second_process: bool, result: ScenarioResult
+               ) -> None:
+    where = "second process" if second_process else "same process"
+    event_id, seats = await ctx.new_event("Live sync", 1, max(2, changes // 10 + 1), 10,
+                                          max_seats_per_buyer=changes + 1, hold_default_s=120,
+                                          hold_max_s=120)
+    v0 = (await st.rt.catalog.snapshot(event_id)).version
+    targets = seats[:changes]
+    ctx.status(f"{n} sessions ({where}): connecting")
+    per_session: list[dict[str, Any]] = []
+    made: list[tuple[int, float]] = []
+    if second_process:
+        ready = asyncio.Event()
+
+        def progress(p: dict[int, dict[str, Any]]) -> None:
+            if p.get(0, {}).get("ready") == n:
+                ready.set()
+
+        job = asyncio.create_task(run_processes(
+            "bench.scenarios.live_sync:sessions_job",
+            [{"url": url, "event_id": event_id, "proto": proto.as_dict(), "sessions": n,
+              "final_version": v0 + changes, "timeout_s": 60 + changes * gap_s * 4}],
+            on_progress=progress, start_delay=0.2, timeout=600,
+            server_pids=server_pids(st)))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({job, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.is_set():
+            waiter.cancel()
+            await job  # raises what the load process reported
+            raise RuntimeError("the load process ended before its sessions were ready")
+        ctx.status(f"{n} sessions ({where}): {changes} changes")
+        made = await _changes(st, event_id, targets, gap_s)
+        run_res = await job
+        per_session = run_res.procs[0].info["sessions"]
+        client_cpu = run_res.client_cpu[0]
+    else:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            sessions = await _connect_all(url, event_id, proto, n, http)
+            ctx.status(f"{n} sessions ({where}): {changes} changes")
+            c0 = time.process_time()
+            w0 = time.monotonic()
+            made = await _changes(st, event_id, targets, gap_s)
+            for s in sessions:
+                await s.wait_for(lambda x: x.version >= v0 + changes, 30)
+            await asyncio.sleep(0.5)
+            client_cpu = round((time.process_time() - c0) / (time.monotonic() - w0), 3)
+            per_session = [{"arrivals": s.arrivals, "codes": s.codes, "errors": s.errors}
+                           for s in sessions]
+            await asyncio.gather(*(s.close() for s in sessions))
+    truth = await true_codes(st.rt, event_id)
+    lat: list[float] = []
+    missed = wrong = 0
+    errors = [e for one in per_session for e in one["errors"]]
+    for one in per_session:
+        arrivals = {int(v): float(t) for v, t in one["arrivals"].items()}
+        got, miss = latencies(made, arrivals)
+        lat.extend(got)
+        missed += miss
+        wrong += one["codes"] != truth
+    label = f"N={n}, {where}"
+    result.series.append(Series.of(f"n{n}-{'proc' if second_process else 'same'}", lat,
+                                   changes * gap_s, errors=missed, label=label,
+                                   sessions=n, changes=changes, client_cpu=client_cpu))
+    result.check(f"{label}: every session received every change",
+                 missed == 0 and len(per_session) == n and not errors,
+                 f"{missed} of {n * changes} deliveries missing; {len(errors)} protocol errors")
+    result.check(f"{label}: every session shows the true seat map", wrong == 0,
+                 f"{wrong} of {n} sessions differ from Redis")
+    if lat:
+        result.metrics[f"p95_ms_n{n}_{'proc' if second_process else 'same'}"] = \
+            round(float(np.percentile(lat, 95)), 1)
+    with contextlib.suppress(Exception):
+        await st.rt.reservations.release_all_mine(BUYER, event_id)
+
+
+async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
+    result = ScenarioResult()
+    st = await ctx.stack()
+    if st.stack is not None:
+        ctx.status("starting a web process (Reflex backend)")
+        web = st.stack.procs.get("web-live")
+        if web is None:
+            web = await asyncio.to_thread(st.stack.start_web_backend, "web-live")
+        url = f"http://127.0.0.1:{web.port}"
+        await asyncio.to_thread(_wait_ready, url)
+    else:
+        url = ctx.options.api_url.rstrip("/")  # `ticketing web` serves the API on its port
+        result.notes.append(f"sessions opened on the given deployment {url}")
+    proto = Protocol.discover()
+    changes, gap_s = int(params["changes"]), float(params["gap_s"])
+    for n in params["sessions"]:
+        for second in (False, True):
+            await _one(ctx, st, url, proto, int(n), changes, gap_s, second, result)
+    result.metrics.update({"changes_per_run": changes, "gap_s": gap_s,
+                           "flush_ms": st.rt.settings.live_sync_flush_ms})
+    result.notes.append("latency: change made (just before the hold call) -> seat map of that "
+                        "version or later received by the session; target p95 < 500 ms at "
+                        "1000 sessions")
+    return result
+
+
+def _wait_ready(url: str, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/actuator/health/readiness", timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"web process at {url} not ready after {timeout}s")
+
+
+SCENARIO = Scenario(
+    number=5, name="live_sync", title="Live-sync fan-out over the Reflex websocket", run=run,
+    quick={"sessions": [20], "changes": 5, "gap_s": 0.3},
+    full={"sessions": [100, 500, 1000], "changes": 10, "gap_s": 0.5},
+)
