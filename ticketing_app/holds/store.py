@@ -367,6 +367,19 @@ class HoldStore:
             return []
         return [int(s) for s in _decode(raw).split(",") if s]
 
+    async def seat_states(self, event_id: int, seat_ids: Sequence[int]
+                          ) -> tuple[int, dict[int, SeatState]]:
+        """(Redis's clock in ms, the states of these seats only): O(seats asked), unlike a
+        whole snapshot, for the per-click "which of these are still mine" question."""
+        keys = EventKeys(event_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.hmget(f"{keys.base}:st", [str(s) for s in seat_ids])
+            (sec, usec), raw = await pipe.execute()
+        states = {int(sid): parse_state(_decode(v))
+                  for sid, v in zip(seat_ids, raw, strict=True) if v is not None}
+        return int(sec) * 1000 + int(usec) // 1000, states
+
     async def owned_count(self, event_id: int, buyer: str) -> int:
         raw = await self.redis.hget(f"{EventKeys(event_id).base}:own", buyer)  # type: ignore[misc]
         return int(raw or 0)

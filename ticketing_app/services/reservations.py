@@ -109,11 +109,10 @@ class ReservationService:
         seat_ids = await self.rt.holds.my_seats(event_id, buyer)
         if not seat_ids:
             return []
-        snap = await self.rt.catalog.snapshot(event_id)
+        now_ms, states = await self.rt.holds.seat_states(event_id, seat_ids)
         out = []
         for sid in seat_ids:
-            st = snap.states.get(sid)
-            if st and st.code in ("H", "O") and st.buyer == buyer and \
-                    st.expires_at_ms > snap.now_ms:
+            st = states.get(sid)
+            if st and st.code in ("H", "O") and st.buyer == buyer and st.expires_at_ms > now_ms:
                 out.append(MyHold(sid, st.expires_at_ms, st.code == "O"))
         return sorted(out, key=lambda h: h.seat_id)
