@@ -230,7 +230,7 @@ def test_error_toasts_say_why_a_seat_cannot_be_held(
     closed = new_event(app_stack, status="CLOSED")
     page = open_event(two_buyers[0], closed)
     seat(page, "Row A seat 1").click()
-    expect(toast(page, "Sales for this event are closed")).to_be_visible(timeout=5_000)
+    expect(toast(page, "This event is not on sale")).to_be_visible(timeout=5_000)
 
 
 def _seat_ids(base_url: str, event_id: int, labels: list[str]) -> list[int]:

@@ -28,7 +28,7 @@ def hold_error_text(exc: errors.DomainError, seat: str = "") -> str:
     if code == "LIMIT_EXCEEDED":
         return f"Limit reached: {exc.message}"
     if code == "SALES_CLOSED":
-        return "Sales for this event are closed: seats cannot be held."
+        return "This event is not on sale. Seats cannot be held until sales open."
     if code == "ORPHAN_SEAT":
         return exc.message
     if code == "FORBIDDEN":

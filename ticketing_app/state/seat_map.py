@@ -139,7 +139,9 @@ def sections_of(seats: list[dict[str, Any]]) -> list[dict[str, Any]]:
         sec["cols"] = max(int(x["c"]) for x in sec["seats"]) - c0
         rows = sorted({int(x["r"]) for x in sec["seats"]})
         sec["row_labels"] = [{"gr": r - r0, "label": row_label(r)} for r in rows]
-    return list(out.values())
+    # Nearest the stage first (the venue's rows), then left to right.
+    return sorted(out.values(), key=lambda x: (min(int(s["r"]) for s in x["seats"]),
+                                               min(int(s["c"]) for s in x["seats"])))
 
 
 def tiers_of(seats: tuple[SeatInfo, ...], currency: str) -> list[dict[str, str]]:
