@@ -124,6 +124,7 @@ async def _one(ctx: BenchContext, st: RunningStack, url: str, proto: Protocol, n
         run_res = await job
         per_session = run_res.procs[0].info["sessions"]
         client_cpu = run_res.client_cpu[0]
+        result.metrics[f"cores_used_n{n}_proc"] = run_res.server_cpu  # platform, machine
     else:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             sessions = await _connect_all(url, event_id, proto, n, http)

@@ -131,7 +131,7 @@ class CartState(BuyerState):
         except errors.DomainError as exc:
             await self.sync(rt)
             return rx.toast.error(hold_error_text(exc, label))
-        self._expiry.pop(seat_id, None)
+        self._expiry = {k: v for k, v in self._expiry.items() if k != seat_id}
         await self.sync(rt)
         return None
 
