@@ -56,8 +56,11 @@ def test_hold_and_release_with_cart_and_countdown(
     expect(alice.locator("#legend")).to_contain_text("Held by someone else")
     expect(alice.locator("#tiers")).to_contain_text("Gold: 90,000 KRW")
 
-    # Keyboard: focus the seat and press Enter to hold it.
-    c7.focus()
+    # Keyboard: the arrow keys move between seats, Enter holds the focused one.
+    seat(alice, "Row B seat 6").focus()
+    alice.keyboard.press("ArrowDown")
+    alice.keyboard.press("ArrowRight")
+    expect(c7).to_be_focused()
     alice.keyboard.press("Enter")
     expect(c7).to_have_attribute("data-status", "mine", timeout=LIVE_S)
     expect(c7).to_have_attribute("aria-label", "Row C seat 7, 52,000 KRW, held by you")

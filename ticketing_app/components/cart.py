@@ -21,6 +21,20 @@ from ticketing_app.state.seat_map import SeatMapState
 
 CHECK_ID = "holds-check"
 _REACT = {"react": ["useState", "useEffect", "useMemo"]}
+# Arrow keys move the focus from a seat to its neighbour in the same section's grid.
+ARROW_KEYS = """useEffect(() => {
+  const moves = {ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0]};
+  const onKey = (e) => {
+    const t = e.target;
+    const d = moves[e.key];
+    if (!d || !t?.classList?.contains('tk-seat')) return;
+    const r = Number(t.dataset.gr) + d[0], c = Number(t.dataset.gc) + d[1];
+    const next = t.parentElement?.querySelector(`.tk-seat[data-gr="${r}"][data-gc="${c}"]`);
+    if (next) { next.focus(); e.preventDefault(); }
+  };
+  document.addEventListener('keydown', onKey);
+  return () => document.removeEventListener('keydown', onKey);
+}, []);"""
 
 
 def _deps(*vars_: Var[Any]) -> VarData | None:
@@ -59,6 +73,7 @@ def _watch() -> Var[int]:
         f"document.getElementById('{CHECK_ID}')?.click(), 300); "
         "return () => clearTimeout(t); }, [tkMine, " + f"{count!s}]);": _deps(count),
     }
+    hooks[ARROW_KEYS] = None
     return Var(_js_expr="tkMine", _var_type=int,
                _var_data=VarData(imports=_REACT, hooks=hooks))
 

@@ -1,6 +1,7 @@
 """The seat map: one button per seat, coloured by its live code, grouped by section.
 
-Every seat is a real button (Tab reaches it, Enter or Space holds or releases it) with an
+Every seat is a real button (Tab reaches it, Enter or Space holds or releases it, the arrow
+keys move to the neighbouring seat: components/cart.py installs that listener) with an
 accessible label such as "Row C seat 7, 52,000 KRW, available"; the tier and price also show on
 hover. Sold and blocked seats stay focusable (aria-disabled) so a screen reader lists them, and a
 click on one explains why it cannot be held.
@@ -58,6 +59,8 @@ def seat_button(seat: ObjectVar[dict[str, Any]]) -> rx.Component:
         seat["price"].to(str) + " (" + words + ")",
         data_status=status,
         data_seat=seat["id"].to(str),
+        data_gr=seat["gr"].to(str),
+        data_gc=seat["gc"].to(str),
         class_name="tk-seat",
         style={
             "grid_row": seat["gr"].to(str), "grid_column": seat["gc"].to(str),
