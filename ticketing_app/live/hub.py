@@ -77,6 +77,7 @@ class LiveHub:
         self._loading: dict[int, asyncio.Task[EventView]] = {}
         # Messages received while an event's reload runs, replayed on top of its snapshot.
         self._pending: dict[int, list[dict[str, Any]]] = {}
+        self._again: set[int] = set()  # reload once more when the running reload is done
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self.broadcasts = 0
@@ -99,12 +100,17 @@ class LiveHub:
     def peek(self, event_id: int) -> EventView | None:
         return self.views.get(event_id)
 
-    def _start_load(self, event_id: int) -> asyncio.Task[EventView]:
+    def _start_load(self, event_id: int, again: bool = False) -> asyncio.Task[EventView]:
+        """`again`: a reload already running may have read its snapshot too early (before a
+        Redis restart): run one more after it."""
         task = self._loading.get(event_id)
-        if task is None or task.done():
-            self._pending.setdefault(event_id, [])
-            task = asyncio.ensure_future(self._load(event_id))
-            self._loading[event_id] = task
+        if task is not None and not task.done():
+            if again:
+                self._again.add(event_id)
+            return task
+        self._pending.setdefault(event_id, [])
+        task = asyncio.ensure_future(self._load(event_id))
+        self._loading[event_id] = task
         return task
 
     async def _load(self, event_id: int) -> EventView:
@@ -128,6 +134,10 @@ class LiveHub:
         # What was published after the snapshot was read is newer: apply it (in order).
         for message in self._pending.pop(event_id, []):
             self.apply(message)
+        if event_id in self._again:
+            self._again.discard(event_id)
+            self._pending.setdefault(event_id, [])
+            self._loading[event_id] = asyncio.ensure_future(self._load(event_id))
         if view.dirty:
             self._wake.set()
         return view
@@ -165,7 +175,7 @@ class LiveHub:
         """Reload one event's view from a Redis snapshot (layout re-read too)."""
         self.resyncs += 1
         self.rt.catalog.forget(event_id)
-        self._start_load(event_id)
+        self._start_load(event_id, again=True)
 
     async def _listen(self) -> None:
         while not self._stop.is_set():
