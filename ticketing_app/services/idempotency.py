@@ -51,6 +51,7 @@ class Claim:
     record_id: int
     lock_token: str
     replay: tuple[int, dict[str, Any]] | None = None
+    taken_over: bool = False  # a retry took over a first attempt that died mid-way
 
 
 class IdempotencyStore:
@@ -111,7 +112,7 @@ class IdempotencyStore:
             await s.commit()
             if res.rowcount != 1:  # type: ignore[attr-defined]
                 raise errors.IdempotencyInProgress()
-            return Claim(int(rec.id or 0), rec.lock_token)
+            return Claim(int(rec.id or 0), rec.lock_token, taken_over=True)
 
     @staticmethod
     def complete_values(code: int, body: dict[str, Any]) -> dict[str, Any]:

@@ -110,7 +110,8 @@ class OrderService:
             return claim.replay
         try:
             code, out = await self._create(
-                buyer, key, event_id, seat_ids, claim.lock_token, claim.record_id
+                buyer, key, event_id, seat_ids, claim.lock_token, claim.record_id,
+                claim.taken_over,
             )
         except errors.DomainError as exc:
             if exc.status >= 500:
@@ -139,6 +140,7 @@ class OrderService:
         seat_ids: Sequence[int],
         token: str,
         record_id: int,
+        taken_over: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         seats = check_seat_ids(seat_ids)
         ev = await self.rt.catalog.get_event(event_id)
@@ -153,7 +155,8 @@ class OrderService:
         await self.rt.holds.lock_for_order(event_id, buyer, token, deadline_ms, seats)
         try:
             view = await self._write_order(
-                buyer, key, ev.id or 0, ev.currency, seats, token, deadline, record_id
+                buyer, key, ev.id or 0, ev.currency, seats, token, deadline, record_id,
+                taken_over,
             )
         except Exception:
             # Give the seats back as holds so the buyer can retry; the record is abandoned.
@@ -172,13 +175,16 @@ class OrderService:
         token: str,
         deadline: datetime,
         record_id: int,
+        taken_over: bool = False,
     ) -> OrderView:
         layout = (await self.rt.catalog.layout(event_id)).by_id()
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
+            # The order and its idempotency record's answer commit together, so a fresh claim
+            # cannot have an order yet: only a takeover pays for this look-up (defence in depth).
             existing = (
                 await s.execute(select(Order).where(col(Order.lock_token) == token))
-            ).scalar_one_or_none()
+            ).scalar_one_or_none() if taken_over else None
             if existing is not None:  # a taken-over request whose first attempt committed
                 return await self._view(existing)
             db_seats = {
