@@ -86,7 +86,7 @@ def main(
     keep_db: Annotated[bool, typer.Option("--keep-db", help="Keep the benchmark database")
                        ] = False,
     api_workers: Annotated[int, typer.Option(
-        "--api-workers", min=1, help="API server processes (default: one per core)")
+        "--api-workers", help="API server processes (0: one per core)")
     ] = 0,
 ) -> None:
     """Benchmarks and load tests (see docs/bench.md)."""
