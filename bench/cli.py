@@ -4,6 +4,7 @@ could not run, 0 otherwise."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -84,13 +85,17 @@ def main(
     ] = "granian",
     keep_db: Annotated[bool, typer.Option("--keep-db", help="Keep the benchmark database")
                        ] = False,
+    api_workers: Annotated[int, typer.Option(
+        "--api-workers", help="API server processes (0: one per core)")
+    ] = 0,
 ) -> None:
     """Benchmarks and load tests (see docs/bench.md)."""
     if server not in ("granian", "uvicorn"):
         raise typer.BadParameter("--server must be granian or uvicorn")
     options = BenchOptions(quick=quick, out_dir=out or default_out(quick),
                            scenarios=list(scenario or []), pg_url=pg_url, api_url=api_url,
-                           server=server, keep_db=keep_db)
+                           server=server, keep_db=keep_db,
+                           api_workers=api_workers or (os.cpu_count() or 1))
     raise typer.Exit(run_bench(options))
 
 

@@ -51,6 +51,7 @@ class BenchOptions:
     pg_url: str = DEFAULT_PG_URL
     api_url: str = ""
     server: str = "granian"
+    api_workers: int = 1  # API server processes; one per core uses the machine like production
     keep_db: bool = False
 
 
@@ -203,8 +204,9 @@ class BenchContext:
         try:
             self.status("migrating the database")
             st.migrate()
-            self.status(f"starting the API ({self.options.server}), worker, relay, consumers")
-            st.start_api()
+            self.status(f"starting the API ({self.options.server}, "
+                        f"{self.options.api_workers} processes), worker, relay, consumers")
+            st.start_api(workers=self.options.api_workers)
             for kind in ("worker", "relay", "consumers"):
                 st.start_process(kind)
         except Exception:

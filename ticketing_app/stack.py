@@ -69,9 +69,11 @@ class Stack:
     def _cli(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "ticketing_app.cli", *args]
 
-    def start_api(self, name: str = "api", port: int | None = None, **env: str) -> ChildProcess:
+    def start_api(self, name: str = "api", port: int | None = None, workers: int = 1,
+                  **env: str) -> ChildProcess:
         port = port or free_port()
-        proc = ChildProcess(name, self._cli("api", "--port", str(port)), port,
+        proc = ChildProcess(name, self._cli("api", "--port", str(port), "--workers", str(workers)),
+                            port,
                             self.workdir / "logs" / f"{name}.log", env=self.env(**env),
                             cwd=PROJECT_ROOT)
         self.procs[name] = proc.start()

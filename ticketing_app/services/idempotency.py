@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -51,6 +51,7 @@ class Claim:
     record_id: int
     lock_token: str
     replay: tuple[int, dict[str, Any]] | None = None
+    taken_over: bool = False  # a retry took over a first attempt that died mid-way
 
 
 class IdempotencyStore:
@@ -60,19 +61,22 @@ class IdempotencyStore:
 
     async def claim(self, buyer: str, key: str, method: str, path: str, fingerprint: str) -> Claim:
         token = uuid.uuid4().hex
+        rec = IdempotencyRecord(
+            buyer_id=buyer,
+            key=key,
+            method=method,
+            path=path,
+            request_hash=fingerprint,
+            lock_token=token,
+        )
         async with self.db.write_sessions() as s:
-            rec = IdempotencyRecord(
-                buyer_id=buyer,
-                key=key,
-                method=method,
-                path=path,
-                request_hash=fingerprint,
-                lock_token=token,
-            )
-            s.add(rec)
-            try:
+            try:  # a Core insert: every order pays for this claim
+                record_id = (await s.execute(
+                    insert(IdempotencyRecord).values(**rec.model_dump(exclude={"id"}))
+                    .returning(col(IdempotencyRecord.id))
+                )).scalar_one()
                 await s.commit()
-                return Claim(int(rec.id or 0), token)
+                return Claim(int(record_id), token)
             except IntegrityError:
                 await s.rollback()
         return await self._existing(buyer, key, fingerprint)
@@ -111,7 +115,7 @@ class IdempotencyStore:
             await s.commit()
             if res.rowcount != 1:  # type: ignore[attr-defined]
                 raise errors.IdempotencyInProgress()
-            return Claim(int(rec.id or 0), rec.lock_token)
+            return Claim(int(rec.id or 0), rec.lock_token, taken_over=True)
 
     @staticmethod
     def complete_values(code: int, body: dict[str, Any]) -> dict[str, Any]:

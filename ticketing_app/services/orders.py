@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlmodel import col
 
 from ticketing_app.db.models import (
@@ -82,6 +82,11 @@ class _LockedOrder(OrderView):
     taken: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _row(model: Any) -> dict[str, Any]:
+    """A table model's column values for a Core insert (the database assigns the id)."""
+    return dict(model.model_dump(exclude={"id"}))
+
+
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
@@ -110,7 +115,8 @@ class OrderService:
             return claim.replay
         try:
             code, out = await self._create(
-                buyer, key, event_id, seat_ids, claim.lock_token, claim.record_id
+                buyer, key, event_id, seat_ids, claim.lock_token, claim.record_id,
+                claim.taken_over,
             )
         except errors.DomainError as exc:
             if exc.status >= 500:
@@ -139,6 +145,7 @@ class OrderService:
         seat_ids: Sequence[int],
         token: str,
         record_id: int,
+        taken_over: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         seats = check_seat_ids(seat_ids)
         ev = await self.rt.catalog.get_event(event_id)
@@ -153,7 +160,8 @@ class OrderService:
         await self.rt.holds.lock_for_order(event_id, buyer, token, deadline_ms, seats)
         try:
             view = await self._write_order(
-                buyer, key, ev.id or 0, ev.currency, seats, token, deadline, record_id
+                buyer, key, ev.id or 0, ev.currency, seats, token, deadline, record_id,
+                taken_over,
             )
         except Exception:
             # Give the seats back as holds so the buyer can retry; the record is abandoned.
@@ -172,49 +180,52 @@ class OrderService:
         token: str,
         deadline: datetime,
         record_id: int,
+        taken_over: bool = False,
     ) -> OrderView:
         layout = (await self.rt.catalog.layout(event_id)).by_id()
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
+            # The order and its idempotency record's answer commit together, so a fresh claim
+            # cannot have an order yet: only a takeover pays for this look-up (defence in depth).
             existing = (
                 await s.execute(select(Order).where(col(Order.lock_token) == token))
-            ).scalar_one_or_none()
+            ).scalar_one_or_none() if taken_over else None
             if existing is not None:  # a taken-over request whose first attempt committed
                 return await self._view(existing)
-            db_seats = {
-                x.id: x
-                for x in (
-                    await s.execute(
-                        select(Seat).where(col(Seat.id).in_(seats), col(Seat.event_id) == event_id)
-                    )
-                ).scalars()
-            }
+            prices = dict((await s.execute(
+                select(col(Seat.id), col(Seat.price))
+                .where(col(Seat.id).in_(seats), col(Seat.event_id) == event_id)
+            )).all())
+            now = now_utc()
             order = Order(
                 event_id=event_id,
                 buyer_id=buyer,
                 status=OrderStatus.CREATED.value,
-                total=sum(db_seats[sid].price for sid in seats),
+                total=sum(prices[sid] for sid in seats),
                 currency=currency,
                 idempotency_key=key,
                 lock_token=token,
                 trace_id=current_trace_id(),
                 payment_deadline=deadline,
+                created_at=now,
+                updated_at=now,
             )
-            s.add(order)
-            await s.flush()
+            # Core inserts, not the ORM's flush: this is the stampede's hot write path.
+            order.id = (await s.execute(
+                insert(Order).values(**_row(order)).returning(col(Order.id))
+            )).scalar_one()
             items = [
                 OrderItem(
-                    order_id=int(order.id or 0),
+                    order_id=order.id,
                     seat_id=sid,
-                    price=db_seats[sid].price,
+                    price=prices[sid],
                     currency=currency,
                     tier_name=layout[sid].tier_name,
                     seat_label=layout[sid].label,
                 )
                 for sid in seats
             ]
-            s.add_all(items)
-            await s.flush()
+            await s.execute(insert(OrderItem), [_row(i) for i in items])
             view = OrderView(order, items)
             uow.emit(EventType.ORDER_CREATED, order.id or 0, event_id, self._payload(view))
             from ticketing_app.db.models import IdempotencyRecord

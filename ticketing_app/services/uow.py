@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ticketing_app.db.engine import Database
@@ -22,7 +22,7 @@ class UnitOfWork:
     def __init__(self, db: Database):
         self.db = db
         self.session: AsyncSession = db.write_sessions()
-        self._outbox_added = False
+        self._outbox_rows: list[dict[str, Any]] = []
         self._emitted: list[tuple[str, dict[str, Any]]] = []
         self.committed = False
 
@@ -49,21 +49,23 @@ class UnitOfWork:
             type=event_type, aggregateId=str(aggregate_id), traceId=current_trace_id(),
             payload=payload,
         )
-        self.session.add(
-            OutboxEvent(
-                event_uuid=env.eventId, event_type=event_type, aggregate_id=str(aggregate_id),
-                partition_key=str(partition_key), payload=env.model_dump(),
-                trace_id=env.traceId, traceparent=current_traceparent(),
-            )
-        )
-        self._outbox_added = True
+        row = OutboxEvent(
+            event_uuid=env.eventId, event_type=event_type, aggregate_id=str(aggregate_id),
+            partition_key=str(partition_key), payload=env.model_dump(),
+            trace_id=env.traceId, traceparent=current_traceparent(),
+        ).model_dump(exclude={"id"})
+        self._outbox_rows.append(row)
         self._emitted.append((event_type, payload))
         return env
 
     async def commit(self) -> None:
-        if self._outbox_added and self.db.is_postgres:
-            # Wakes the relay at commit time (NOTIFY is transactional); it also polls.
-            await self.session.execute(text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')"))
+        if self._outbox_rows:
+            # One Core insert for the transaction's events, in the order they were emitted
+            # (ids follow that order; the relay publishes by id).
+            await self.session.execute(insert(OutboxEvent), self._outbox_rows)
+            if self.db.is_postgres:
+                # Wakes the relay at commit time (NOTIFY is transactional); it also polls.
+                await self.session.execute(text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')"))
         await self.session.commit()
         self.committed = True
         # Metrics count transitions only once they are durable (see metrics.py).
