@@ -85,12 +85,14 @@ def toast(page: Page, text: str) -> Locator:
 
 
 def screenshot(page: Page, name: str, locator: Locator | None = None) -> None:
-    """Saves docs/screenshots/<name>.png (committed) and a copy under the artifacts folder."""
-    DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+    """Saves artifacts/screenshots/<name>.png (CI artifacts); with E2E_UPDATE_DOCS=1 also
+    refreshes the committed copy in docs/screenshots/ (so a test run leaves the tree clean)."""
     ARTIFACT_SHOTS.mkdir(parents=True, exist_ok=True)
-    path = DOC_SHOTS / f"{name}.png"
+    path = ARTIFACT_SHOTS / f"{name}.png"
     if locator is not None:
         locator.screenshot(path=str(path))
     else:
         page.screenshot(path=str(path))
-    shutil.copyfile(path, ARTIFACT_SHOTS / path.name)
+    if os.environ.get("E2E_UPDATE_DOCS") == "1":
+        DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOC_SHOTS / path.name)
