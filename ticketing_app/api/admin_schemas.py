@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ticketing_app.domain.event_rules import EventSettings, TierSpec
 from ticketing_app.domain.layouts import GridSpec, parse_cells, parse_numbers
 
+EMAIL_SCHEMA_PATTERN = (r"^\s*$|^\s*[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,}\s*$")
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -118,4 +120,6 @@ class CheckinIn(Strict):
 
 
 class ContactIn(Strict):
-    email: str = Field(max_length=500)
+    # The pattern documents what the service accepts (empty = forget the address); the service
+    # checks it and answers with its own message.
+    email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})
