@@ -13,7 +13,9 @@ EMAIL_SCHEMA_PATTERN = (r"^\s*$|^\s*[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,189}\.[A
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: no unknown fields, no coercion (`true` is not 1, "5" is not 5)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LoginIn(Strict):

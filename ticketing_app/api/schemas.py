@@ -62,7 +62,7 @@ def _one_seat_field(schema: dict[str, Any]) -> None:
 class HoldIn(BaseModel):
     """The original's single `seatId`, or our `seatIds` (all-or-nothing): exactly one."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_seat_field)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_one_seat_field)
     eventId: int = PositiveId
     # Absent means None; an explicit null is refused (the schema has no null either).
     seatId: SeatId | None = None
@@ -98,6 +98,7 @@ class HoldOut(BaseModel):
 
 
 class ExtendIn(BaseModel):
+    model_config = ConfigDict(strict=True)
     seconds: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
 
 
@@ -106,7 +107,7 @@ class ExtendOut(BaseModel):
 
 
 class OrderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     eventId: int = PositiveId
     seatIds: list[SeatId] = Field(min_length=1, max_length=50)
 
@@ -134,6 +135,7 @@ class OrderOut(BaseModel):
 
 
 class AuthorizeIn(BaseModel):
+    model_config = ConfigDict(strict=True)
     orderId: int = PositiveId
 
 
@@ -158,7 +160,7 @@ class MyHoldOut(BaseModel):
 class BestAvailableIn(BaseModel):
     """ "N seats together": `tier` is a tier name (or id); none = any tier."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     eventId: int = PositiveId
     quantity: int = Field(ge=1, le=50)
     tier: str | None = Field(default=None, max_length=60)

@@ -58,6 +58,7 @@ LOGIN_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["username", "password"],
     "properties": {"username": {"type": "string", "maxLength": 200},
                    "password": {"type": "string", "maxLength": 1000}}}
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 REDIRECT: dict[int | str, dict[str, Any]] = {303: {"description": "the login form's redirect"}}
 
 
@@ -72,17 +73,19 @@ async def login(request: Request, rt: RuntimeDep) -> Response:
     """JSON `{username, password}` answers 200 or 401; the login page's form post answers
     with a redirect (into the admin area, or back to the form with an error)."""
     check_origin(request)
-    is_form = not request.headers.get("content-type", "").startswith("application/json")
-    if is_form:
-        form = await request.form()
-        username, password = str(form.get("username", "")), str(form.get("password", ""))
-        next_path = safe_next(str(form.get("next", "")))
-    else:
-        try:
+    is_form = request.headers.get("content-type", "").startswith(FORM_TYPES)
+    try:
+        if is_form:  # the login page's form (a browser always sends both fields)
+            form = await request.form()
+            body = LoginIn.model_validate({"username": form.get("username"),
+                                           "password": form.get("password")})
+            next_path = safe_next(str(form.get("next", "")))
+        else:
             body = LoginIn.model_validate_json(await request.body())
-        except ValidationError:
-            raise errors.BadRequest("Send {username, password} as JSON.") from None
-        username, password, next_path = body.username, body.password, "/admin"
+            next_path = "/admin"
+    except ValidationError:
+        raise errors.BadRequest("Send username and password (JSON or a form).") from None
+    username, password = body.username, body.password
     ip = request.client.host if request.client else "?"
     try:
         await check_login_rate(rt, ip, username)
@@ -109,7 +112,7 @@ async def login(request: Request, rt: RuntimeDep) -> Response:
 async def logout(request: Request, rt: RuntimeDep) -> Response:
     check_origin(request)
     await rt.admin_auth.logout(session_token(rt, request))
-    is_form = not request.headers.get("content-type", "").startswith("application/json")
+    is_form = request.headers.get("content-type", "").startswith(FORM_TYPES)
     response: Response = RedirectResponse("/admin/login", 303) if is_form \
         else Response(status_code=204)
     clear_session_cookie(response, rt)

@@ -13,7 +13,7 @@ from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import IdPath
 
 router = APIRouter(prefix="/api/checkins", tags=["check-in"],
-                   dependencies=[Depends(require_admin)])
+                   dependencies=[Depends(require_admin)], responses=error_responses(401, 403, 404))
 ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422)
 
 
