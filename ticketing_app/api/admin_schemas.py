@@ -67,7 +67,7 @@ class TierIn(Strict):
 class EventSettingsIn(Strict):
     title: str = Field(max_length=1000)
     description: str = Field(default="", max_length=20000)
-    startsAt: datetime
+    startsAt: datetime = Field(strict=False)  # an ISO 8601 string in JSON
     holdDefaultSeconds: int = 30
     holdMinSeconds: int = 5
     holdMaxSeconds: int = 120
