@@ -9,9 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ticketing_app.domain.event_rules import EventSettings, TierSpec
 from ticketing_app.domain.layouts import GridSpec, parse_cells, parse_numbers
 
+EMAIL_SCHEMA_PATTERN = (r"^\s*$|^\s*[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,}\s*$")
+
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Request bodies: no unknown fields, no coercion (`true` is not 1, "5" is not 5)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class LoginIn(Strict):
@@ -63,7 +67,7 @@ class TierIn(Strict):
 class EventSettingsIn(Strict):
     title: str = Field(max_length=1000)
     description: str = Field(default="", max_length=20000)
-    startsAt: datetime
+    startsAt: datetime = Field(strict=False)  # an ISO 8601 string in JSON
     holdDefaultSeconds: int = 30
     holdMinSeconds: int = 5
     holdMaxSeconds: int = 120
@@ -118,4 +122,6 @@ class CheckinIn(Strict):
 
 
 class ContactIn(Strict):
-    email: str = Field(max_length=500)
+    # The pattern documents what the service accepts (empty = forget the address); the service
+    # checks it and answers with its own message.
+    email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})

@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Match
+from starlette.types import Scope
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ticketing_app.api.admin_auth import AdminPageGuardMiddleware
-from ticketing_app.api.errors import install_error_handlers
+from ticketing_app.api.errors import error_responses, install_error_handlers
 from ticketing_app.api.middleware import BodyLimitMiddleware, BuyerCookieMiddleware, TraceMiddleware
 from ticketing_app.api.routes import buyers, catalog, health, orders, payments, reservations
 from ticketing_app.domain import errors
@@ -36,12 +38,16 @@ def create_api(standalone: bool = False) -> FastAPI:
     install_error_handlers(app)
     for r in (catalog.router, reservations.router, orders.router, payments.router,
               buyers.router, health.router):
-        app.include_router(r)
+        app.include_router(r, responses=COMMON_ERRORS)
     _install_extra_routers(app)
 
-    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                   include_in_schema=False)
-    async def _unknown_api(path: str) -> None:
+    @app.api_route(CATCH_ALL, include_in_schema=False, methods=list(HTTP_METHODS))
+    async def _unknown_api(path: str, request: Request) -> None:
+        """Keeps unknown /api paths away from the pages mounted behind the API: 405 with
+        `Allow` for a known path and another method, else 404 (both the standard body)."""
+        allowed = allowed_methods(app, request.scope)
+        if allowed:
+            raise errors.MethodNotAllowed(allowed, f"{request.method} is not allowed here.")
         raise errors.NotFound(f"No API route /api/{path}.")
 
     if settings.cors_origins:
@@ -59,6 +65,27 @@ def create_api(standalone: bool = False) -> FastAPI:
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[
         h.strip() for h in settings.forwarded_allow_ips.split(",") if h.strip()])
     return app
+
+
+CATCH_ALL = "/api/{path:path}"
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# Every operation may answer these (invalid input, a dependency down), on top of its own.
+COMMON_ERRORS = error_responses(422, 503)
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """The methods some route answers on this path (the `Allow` of a 405), found the way the
+    router itself matches (included routers too), the catch-all excepted."""
+    allowed = []
+    for method in HTTP_METHODS:
+        probe = {**scope, "method": method}
+        for route in app.router.routes:
+            if getattr(route, "path", None) == CATCH_ALL:
+                continue
+            if route.matches(probe)[0] == Match.FULL:
+                allowed.append(method)
+                break
+    return allowed
 
 
 def _no_native_telemetry() -> dict[str, Any]:
@@ -83,7 +110,7 @@ def _install_extra_routers(app: FastAPI) -> None:
             if exc.name != module:
                 raise
             continue
-        app.include_router(mod.router)
+        app.include_router(mod.router, responses=COMMON_ERRORS)
 
 
 @asynccontextmanager

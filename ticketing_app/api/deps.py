@@ -34,8 +34,14 @@ def resolve_buyer(rt: Runtime, raw: str | None) -> str:
     return raw
 
 
+# Declared required in the OpenAPI (a missing one is a 400 with details naming it); any id of
+# this shape is accepted with TRUST_CALLER_ID, else only a token from POST /api/buyers.
+CALLER_PATTERN = BUYER_ID_RE.pattern
+
+
 async def caller(rt: RuntimeDep,
-                 x_caller_id: Annotated[str | None, Header(alias="X-Caller-Id")] = None) -> str:
+                 x_caller_id: Annotated[str, Header(alias="X-Caller-Id", pattern=CALLER_PATTERN,
+                                                    description="buyer token or id")]) -> str:
     return resolve_buyer(rt, x_caller_id)
 
 

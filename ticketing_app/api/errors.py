@@ -10,10 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ticketing_app.api.schemas import ErrorBody
 from ticketing_app.domain import errors
 from ticketing_app.observability.tracing import current_trace_id
 
@@ -42,10 +43,13 @@ def error_response(status: int, code: str, message: str,
 
 
 def domain_error_response(exc: errors.DomainError) -> JSONResponse:
-    headers = None
-    if isinstance(exc, errors.RateLimited):
-        headers = {"Retry-After": str(exc.retry_after)}
-    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of error answers: each is the standard error body."""
+    return {code: {"model": ErrorBody, "description": STATUS_CODES.get(code, "ERROR")}
+            for code in codes}
 
 
 def _validation_details(exc: RequestValidationError) -> tuple[bool, list[dict[str, Any]]]:
@@ -96,6 +100,13 @@ def install_error_handlers(app: FastAPI) -> None:
     for exc_type in (OperationalError, DBAPIError, PoolTimeout, RedisConnectionError,
                      RedisTimeoutError, ConnectionError, OSError):
         app.add_exception_handler(exc_type, _unavailable)
+
+    @app.exception_handler(DataError)
+    async def _bad_value(_: Request, exc: DataError) -> JSONResponse:
+        """The database refused a value (out of range, too long): the input's fault, not an
+        outage. The API's own bounds should catch these first; this is the safety net."""
+        log.warning("database_refused_value", error=str(exc.orig)[:300])
+        return error_response(422, "VALIDATION_FAILED", "A value is out of range.")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

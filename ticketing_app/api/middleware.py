@@ -8,6 +8,7 @@ from typing import Any
 
 from opentelemetry import trace
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticketing_app.api.errors import error_body
@@ -93,7 +94,7 @@ class BodyLimitMiddleware:
             if msg["type"] == "http.request":
                 received += len(msg.get("body", b""))
                 if received > limit:
-                    raise _TooLarge()
+                    raise _TooLarge(limit)
             return msg
 
         try:
@@ -103,8 +104,13 @@ class BodyLimitMiddleware:
                 "PAYLOAD_TOO_LARGE", f"Request body over {limit} bytes."))
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from `receive` while the app reads the body. An HTTPException, so FastAPI's body
+    parsing passes it on (anything else there becomes a 400) and the error handler answers
+    413 with the standard body; the middleware answers itself if nobody did."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body over {limit} bytes.")
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-PositiveId = Field(ge=1, le=2**31 - 1)
+MAX_ID = 2**31 - 1  # ids are 32-bit in the database: larger ones are invalid input, not a 503
+PositiveId = Field(ge=1, le=MAX_ID)
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+SeatId = Annotated[int, Field(ge=1, le=MAX_ID)]
+OptionalIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 class ErrorBody(BaseModel):
@@ -45,22 +50,37 @@ class SeatMapOut(BaseModel):
     seats: list[SeatOut]
 
 
-class HoldIn(BaseModel):
-    """The original's single `seatId`, or our `seatIds` (all-or-nothing)."""
+def _one_seat_field(schema: dict[str, Any]) -> None:
+    """HoldIn's schema: exactly one of seatId / seatIds, neither of them null."""
+    for name in ("seatId", "seatIds"):
+        prop = schema["properties"][name]
+        prop.update(next(x for x in prop.pop("anyOf") if x.get("type") != "null"))
+        prop.pop("default", None)
+    schema["oneOf"] = [{"required": ["seatId"]}, {"required": ["seatIds"]}]
 
-    model_config = ConfigDict(extra="forbid")
+
+class HoldIn(BaseModel):
+    """The original's single `seatId`, or our `seatIds` (all-or-nothing): exactly one."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_one_seat_field)
     eventId: int = PositiveId
-    seatId: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    seatIds: list[int] | None = Field(default=None, min_length=1, max_length=50)
+    # Absent means None; an explicit null is refused (the schema has no null either).
+    seatId: SeatId | None = None
+    seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=50)] | None = None
     holdSeconds: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
     admissionToken: str | None = Field(default=None, max_length=300)  # or X-Admission-Token
+
+    @field_validator("seatId", "seatIds", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("leave the field out instead of null")
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> HoldIn:
         if (self.seatId is None) == (self.seatIds is None):
             raise ValueError("give exactly one of seatId or seatIds")
-        if self.seatIds is not None and any(s < 1 or s > 2**31 - 1 for s in self.seatIds):
-            raise ValueError("seat ids are positive integers")
         return self
 
     @property
@@ -78,6 +98,7 @@ class HoldOut(BaseModel):
 
 
 class ExtendIn(BaseModel):
+    model_config = ConfigDict(strict=True)
     seconds: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
 
 
@@ -86,15 +107,9 @@ class ExtendOut(BaseModel):
 
 
 class OrderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     eventId: int = PositiveId
-    seatIds: list[int] = Field(min_length=1, max_length=50)
-
-    @model_validator(mode="after")
-    def _ids(self) -> OrderIn:
-        if any(s < 1 or s > 2**31 - 1 for s in self.seatIds):
-            raise ValueError("seat ids are positive integers")
-        return self
+    seatIds: list[SeatId] = Field(min_length=1, max_length=50)
 
 
 class OrderItemOut(BaseModel):
@@ -120,6 +135,7 @@ class OrderOut(BaseModel):
 
 
 class AuthorizeIn(BaseModel):
+    model_config = ConfigDict(strict=True)
     orderId: int = PositiveId
 
 
@@ -144,7 +160,7 @@ class MyHoldOut(BaseModel):
 class BestAvailableIn(BaseModel):
     """ "N seats together": `tier` is a tier name (or id); none = any tier."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     eventId: int = PositiveId
     quantity: int = Field(ge=1, le=50)
     tier: str | None = Field(default=None, max_length=60)

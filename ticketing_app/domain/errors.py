@@ -17,6 +17,11 @@ class DomainError(Exception):
         self.details = details
         super().__init__(self.message)
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """Response headers the error carries (Retry-After, Allow)."""
+        return None
+
 
 class BadRequest(DomainError):
     code, status, default_message = "BAD_REQUEST", 400, "The request is malformed."
@@ -40,6 +45,18 @@ class OrderNotFound(DomainError):
 
 class NotFound(DomainError):
     code, status, default_message = "NOT_FOUND", 404, "Not found."
+
+
+class MethodNotAllowed(DomainError):
+    code, status, default_message = "METHOD_NOT_ALLOWED", 405, "This method is not allowed here."
+
+    def __init__(self, allow: list[str], message: str | None = None):
+        super().__init__(message)
+        self.allow = allow
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Allow": ", ".join(self.allow)}
 
 
 class ReservationConflict(DomainError):
@@ -93,6 +110,10 @@ class RateLimited(DomainError):
     def __init__(self, retry_after: int, message: str | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ServiceUnavailable(DomainError):

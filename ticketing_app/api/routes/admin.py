@@ -8,9 +8,9 @@ refuses anyone without a live admin session (tests enumerate the routes to prove
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -40,6 +40,8 @@ from ticketing_app.api.admin_schemas import (
     VenueIn,
 )
 from ticketing_app.api.deps import RuntimeDep
+from ticketing_app.api.errors import error_responses
+from ticketing_app.api.schemas import MAX_ID, IdPath
 from ticketing_app.db.models import AuditLog, BackgroundJobRecord, Event, PriceTier
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
@@ -50,26 +52,40 @@ PUBLIC_PATHS = frozenset({"/api/admin/login", "/api/admin/logout"})
 
 public = APIRouter(prefix="/api/admin", tags=["admin"])
 protected = APIRouter(prefix="/api/admin", tags=["admin"],
-                      dependencies=[Depends(require_admin)])
+                      dependencies=[Depends(require_admin)],
+                      responses=error_responses(400, 401, 403, 404, 409, 413, 422))
+LOGIN_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["username", "password"],
+    "properties": {"username": {"type": "string", "maxLength": 200},
+                   "password": {"type": "string", "maxLength": 1000}}}
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+REDIRECT: dict[int | str, dict[str, Any]] = {303: {"description": "the login form's redirect"}}
 
 
 # ---- sign-in ------------------------------------------------------------------------------
-@public.post("/login")
+@public.post("/login", responses={**REDIRECT, **error_responses(400, 401, 403, 413, 429)},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": LOGIN_SCHEMA},
+                 "application/x-www-form-urlencoded": {"schema": {
+                     **LOGIN_SCHEMA, "properties": {**LOGIN_SCHEMA["properties"],
+                                                    "next": {"type": "string"}}}}}}})
 async def login(request: Request, rt: RuntimeDep) -> Response:
     """JSON `{username, password}` answers 200 or 401; the login page's form post answers
     with a redirect (into the admin area, or back to the form with an error)."""
     check_origin(request)
-    is_form = not request.headers.get("content-type", "").startswith("application/json")
-    if is_form:
-        form = await request.form()
-        username, password = str(form.get("username", "")), str(form.get("password", ""))
-        next_path = safe_next(str(form.get("next", "")))
-    else:
-        try:
+    is_form = request.headers.get("content-type", "").startswith(FORM_TYPES)
+    try:
+        if is_form:  # the login page's form (a browser always sends both fields)
+            form = await request.form()
+            body = LoginIn.model_validate({"username": form.get("username"),
+                                           "password": form.get("password")})
+            next_path = safe_next(str(form.get("next", "")))
+        else:
             body = LoginIn.model_validate_json(await request.body())
-        except ValidationError:
-            raise errors.BadRequest("Send {username, password} as JSON.") from None
-        username, password, next_path = body.username, body.password, "/admin"
+            next_path = "/admin"
+    except ValidationError:
+        raise errors.BadRequest("Send username and password (JSON or a form).") from None
+    username, password = body.username, body.password
     ip = request.client.host if request.client else "?"
     try:
         await check_login_rate(rt, ip, username)
@@ -91,11 +107,12 @@ async def login(request: Request, rt: RuntimeDep) -> Response:
     return response
 
 
-@public.post("/logout")
+@public.post("/logout", status_code=204,
+             responses={**REDIRECT, **error_responses(403)})
 async def logout(request: Request, rt: RuntimeDep) -> Response:
     check_origin(request)
     await rt.admin_auth.logout(session_token(rt, request))
-    is_form = not request.headers.get("content-type", "").startswith("application/json")
+    is_form = request.headers.get("content-type", "").startswith(FORM_TYPES)
     response: Response = RedirectResponse("/admin/login", 303) if is_form \
         else Response(status_code=204)
     clear_session_cookie(response, rt)
@@ -155,7 +172,7 @@ async def preview_venue(body: VenueIn, rt: RuntimeDep) -> dict[str, Any]:
 
 
 @protected.get("/venues/{venue_id}/layout")
-async def venue_layout(venue_id: int, rt: RuntimeDep) -> dict[str, Any]:
+async def venue_layout(venue_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
     return positions_out(await rt.admin.venue_positions(venue_id))
 
 
@@ -187,35 +204,35 @@ async def create_event(body: EventIn, who: AdminDep, rt: RuntimeDep) -> dict[str
 
 
 @protected.get("/events/{event_id}")
-async def event_detail(event_id: int, rt: RuntimeDep) -> dict[str, Any]:
+async def event_detail(event_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
     ev = await rt.catalog.get_event(event_id, fresh=True)
     return event_admin_out(ev, await rt.admin.tiers(event_id),
                            await rt.admin.tier_seat_counts(event_id))
 
 
 @protected.put("/events/{event_id}")
-async def update_event(event_id: int, body: EventSettingsIn, who: AdminDep,
+async def update_event(event_id: IdPath, body: EventSettingsIn, who: AdminDep,
                        rt: RuntimeDep) -> dict[str, Any]:
     await rt.admin.update_event(who.username, event_id, body.settings())
     return await event_detail(event_id, rt)
 
 
 @protected.post("/events/{event_id}/status")
-async def set_status(event_id: int, body: StatusIn, who: AdminDep,
+async def set_status(event_id: IdPath, body: StatusIn, who: AdminDep,
                      rt: RuntimeDep) -> dict[str, Any]:
     await rt.admin.set_status(who.username, event_id, body.status)
     return await event_detail(event_id, rt)
 
 
 @protected.post("/events/{event_id}/tiers", status_code=201)
-async def add_tier(event_id: int, body: TierIn, who: AdminDep, rt: RuntimeDep
+async def add_tier(event_id: IdPath, body: TierIn, who: AdminDep, rt: RuntimeDep
                    ) -> dict[str, Any]:
     await rt.admin.add_tier(who.username, event_id, body.name, body.price, body.color)
     return await event_detail(event_id, rt)
 
 
 @protected.put("/events/{event_id}/tiers/{tier_id}")
-async def update_tier(event_id: int, tier_id: int, body: TierIn, who: AdminDep,
+async def update_tier(event_id: IdPath, tier_id: IdPath, body: TierIn, who: AdminDep,
                       rt: RuntimeDep) -> dict[str, Any]:
     await rt.admin.update_tier(who.username, event_id, tier_id, body.name, body.price,
                                body.color)
@@ -223,14 +240,14 @@ async def update_tier(event_id: int, tier_id: int, body: TierIn, who: AdminDep,
 
 
 @protected.delete("/events/{event_id}/tiers/{tier_id}")
-async def delete_tier(event_id: int, tier_id: int, who: AdminDep, rt: RuntimeDep
+async def delete_tier(event_id: IdPath, tier_id: IdPath, who: AdminDep, rt: RuntimeDep
                       ) -> dict[str, Any]:
     await rt.admin.delete_tier(who.username, event_id, tier_id)
     return await event_detail(event_id, rt)
 
 
 @protected.post("/events/{event_id}/tiers/{tier_id}/assign")
-async def assign_tier(event_id: int, tier_id: int, body: TierAssignIn, who: AdminDep,
+async def assign_tier(event_id: IdPath, tier_id: IdPath, body: TierAssignIn, who: AdminDep,
                       rt: RuntimeDep) -> dict[str, Any]:
     n = await rt.admin.assign_tier(who.username, event_id, tier_id, seat_ids=body.seatIds,
                                    sections=body.sections, rows=body.rows)
@@ -238,34 +255,35 @@ async def assign_tier(event_id: int, tier_id: int, body: TierAssignIn, who: Admi
 
 
 @protected.post("/events/{event_id}/seats/block")
-async def block(event_id: int, body: SeatsIn, who: AdminDep, rt: RuntimeDep) -> dict[str, int]:
+async def block(event_id: IdPath, body: SeatsIn, who: AdminDep, rt: RuntimeDep) -> dict[str, int]:
     return {"changed": await rt.admin.block_seats(who.username, event_id, body.seatIds, True)}
 
 
 @protected.post("/events/{event_id}/seats/unblock")
-async def unblock(event_id: int, body: SeatsIn, who: AdminDep, rt: RuntimeDep
+async def unblock(event_id: IdPath, body: SeatsIn, who: AdminDep, rt: RuntimeDep
                   ) -> dict[str, int]:
     return {"changed": await rt.admin.block_seats(who.username, event_id, body.seatIds, False)}
 
 
 @protected.post("/events/{event_id}/seats/remove")
-async def remove_seats(event_id: int, body: SeatsIn, who: AdminDep, rt: RuntimeDep
+async def remove_seats(event_id: IdPath, body: SeatsIn, who: AdminDep, rt: RuntimeDep
                        ) -> dict[str, int]:
     return {"removed": await rt.admin.remove_seats(who.username, event_id, body.seatIds)}
 
 
 @protected.post("/events/{event_id}/holds/release")
-async def release_holds(event_id: int, who: AdminDep, rt: RuntimeDep) -> dict[str, int]:
+async def release_holds(event_id: IdPath, who: AdminDep, rt: RuntimeDep) -> dict[str, int]:
     return {"released": await rt.admin.release_all_holds(who.username, event_id)}
 
 
 @protected.get("/events/{event_id}/dashboard")
-async def dashboard(event_id: int, rt: RuntimeDep) -> dict[str, Any]:
+async def dashboard(event_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
     return (await rt.dashboard.stats(event_id)).as_dict()
 
 
 @protected.get("/events/{event_id}/orders")
-async def event_orders(event_id: int, rt: RuntimeDep, status: str = "", orderId: int = 0,
+async def event_orders(event_id: IdPath, rt: RuntimeDep, status: str = "",
+                       orderId: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                        buyer: str = "") -> list[dict[str, Any]]:
     await rt.catalog.get_event(event_id)
     views = await rt.admin.orders_for_event(event_id, status[:20], orderId, buyer[:80])
@@ -273,14 +291,14 @@ async def event_orders(event_id: int, rt: RuntimeDep, status: str = "", orderId:
 
 
 @protected.post("/events/{event_id}/cancel", status_code=202)
-async def cancel_event(event_id: int, body: CancelIn, who: AdminDep, rt: RuntimeDep
+async def cancel_event(event_id: IdPath, body: CancelIn, who: AdminDep, rt: RuntimeDep
                        ) -> dict[str, Any]:
     return job_out(await rt.cancellation.cancel_event(who.username, event_id, body.reason))
 
 
 # ---- orders, jobs, audit ------------------------------------------------------------------
 @protected.post("/orders/{order_id}/refund")
-async def refund(order_id: int, body: RefundIn, who: AdminDep, rt: RuntimeDep
+async def refund(order_id: IdPath, body: RefundIn, who: AdminDep, rt: RuntimeDep
                  ) -> dict[str, Any]:
     return (await rt.admin.refund(who.username, order_id, body.seatIds, body.block)).public()
 
@@ -292,7 +310,7 @@ def job_out(job: BackgroundJobRecord) -> dict[str, Any]:
 
 
 @protected.get("/jobs/{job_id}")
-async def job(job_id: int, rt: RuntimeDep) -> dict[str, Any]:
+async def job(job_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
     row = await rt.cancellation.job(job_id)
     if row is None:
         raise errors.NotFound(f"Job {job_id} not found.")
@@ -305,7 +323,8 @@ def audit_out(a: AuditLog) -> dict[str, Any]:
 
 
 @protected.get("/audit")
-async def audit(rt: RuntimeDep, limit: int = 100, offset: int = 0, actor: str = "",
+async def audit(rt: RuntimeDep, limit: Annotated[int, Query(ge=-MAX_ID, le=MAX_ID)] = 100,
+                offset: Annotated[int, Query(ge=-MAX_ID, le=MAX_ID)] = 0, actor: str = "",
                 target: str = "") -> list[dict[str, Any]]:
     rows = await rt.admin.audit_rows(max(1, min(limit, 500)), max(0, offset), actor[:80],
                                      target[:120])

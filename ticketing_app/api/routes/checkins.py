@@ -9,13 +9,12 @@ from fastapi import APIRouter, Depends
 from ticketing_app.api.admin_auth import AdminDep, require_admin
 from ticketing_app.api.admin_schemas import CheckinIn
 from ticketing_app.api.deps import RuntimeDep
-from ticketing_app.api.schemas import ErrorBody
+from ticketing_app.api.errors import error_responses
+from ticketing_app.api.schemas import IdPath
 
 router = APIRouter(prefix="/api/checkins", tags=["check-in"],
-                   dependencies=[Depends(require_admin)])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)
-}
+                   dependencies=[Depends(require_admin)], responses=error_responses(401, 403, 404))
+ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422)
 
 
 @router.post("", responses=ERRORS)
@@ -28,6 +27,6 @@ async def check_in(body: CheckinIn, who: AdminDep, rt: RuntimeDep) -> dict[str, 
 
 
 @router.get("/{event_id}/counts")
-async def counts(event_id: int, rt: RuntimeDep) -> dict[str, int]:
+async def counts(event_id: IdPath, rt: RuntimeDep) -> dict[str, int]:
     await rt.catalog.get_event(event_id)
     return await rt.checkins.counts(event_id)

@@ -20,6 +20,10 @@ from ticketing_app.observability.health import health_report, outbox_probe, web_
 from ticketing_app.runtime import Runtime
 
 router = APIRouter(tags=["health"])
+# Not ready: the report names the component that is down (not the standard error body).
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "a dependency is down",
+          "content": {"application/json": {"schema": {"type": "object"}}}}}
 
 
 async def dependency_status(rt: Runtime) -> dict[str, Any]:
@@ -27,7 +31,7 @@ async def dependency_status(rt: Runtime) -> dict[str, Any]:
     return dict(body["components"])
 
 
-@router.get("/actuator/health")
+@router.get("/actuator/health", responses=NOT_READY)
 async def health(rt: RuntimeDep) -> JSONResponse:
     ready, body = await health_report([*web_probes(rt), outbox_probe(rt)])
     return JSONResponse(body, status_code=200 if ready else 503)
@@ -39,7 +43,7 @@ async def liveness() -> dict[str, Any]:
     return {"status": "UP", "pid": os.getpid()}
 
 
-@router.get("/actuator/health/readiness")
+@router.get("/actuator/health/readiness", responses=NOT_READY)
 async def readiness(rt: RuntimeDep) -> JSONResponse:
     ready, body = await health_report(web_probes(rt))
     return JSONResponse(body, status_code=200 if ready else 503)

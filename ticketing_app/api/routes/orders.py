@@ -8,19 +8,20 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from ticketing_app.api.deps import CallerDep, RuntimeDep
-from ticketing_app.api.schemas import ErrorBody, OrderIn, OrderOut
+from ticketing_app.api.errors import error_responses
+from ticketing_app.api.schemas import IdPath, OrderIn, OrderOut
 from ticketing_app.domain import errors
+from ticketing_app.services.idempotency import MAX_KEY_LENGTH
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 422, 503)
-}
+ERRORS = error_responses(400, 401, 403, 404, 409, 410, 413, 422, 503)
 
 
 @router.post("", status_code=201, response_model=OrderOut, responses=ERRORS)
 async def create_order(
     body: OrderIn, buyer: CallerDep, rt: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1,
+                                           max_length=MAX_KEY_LENGTH)],
 ) -> JSONResponse:
     code, out = await rt.orders.create(buyer, idempotency_key, body.eventId, body.seatIds)
     if code >= 400:  # a stored error answer, replayed for the same key
@@ -35,7 +36,7 @@ def _stored_error(status: int, body: dict[str, Any]) -> errors.DomainError:
 
 
 @router.get("/{order_id}", response_model=OrderOut, responses=ERRORS)
-async def get_order(order_id: int, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+async def get_order(order_id: IdPath, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
     return (await rt.orders.get(order_id, buyer)).public()
 
 
@@ -45,5 +46,5 @@ async def my_orders(buyer: CallerDep, rt: RuntimeDep) -> list[dict[str, Any]]:
 
 
 @router.post("/{order_id}/cancel", response_model=OrderOut, responses=ERRORS)
-async def cancel_order(order_id: int, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+async def cancel_order(order_id: IdPath, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
     return (await rt.orders.cancel(order_id, buyer, "cancelled by buyer")).public()

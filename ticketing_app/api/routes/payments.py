@@ -3,19 +3,16 @@ wait, or at once with PAYMENT_ASYNC."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ticketing_app.api.deps import CallerDep, RuntimeDep
-from ticketing_app.api.schemas import AuthorizeIn, AuthorizeOut, ErrorBody
+from ticketing_app.api.errors import error_responses
+from ticketing_app.api.schemas import AuthorizeIn, AuthorizeOut
 from ticketing_app.observability.tracing import current_trace_id
 
 router = APIRouter(prefix="/api/payments", tags=["payments"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 503)
-}
+ERRORS = error_responses(400, 401, 403, 404, 409, 413, 503)
 
 
 @router.post("/authorize", response_model=AuthorizeOut,

@@ -7,16 +7,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 
 from ticketing_app.api.deps import CallerDep, RuntimeDep
+from ticketing_app.api.errors import error_responses
 from ticketing_app.api.ratelimit import check_hold_rate
-from ticketing_app.api.schemas import ErrorBody, ExtendIn, ExtendOut, HoldIn, HoldOut, MyHoldOut
+from ticketing_app.api.schemas import (
+    ExtendIn,
+    ExtendOut,
+    HoldIn,
+    HoldOut,
+    IdPath,
+    MyHoldOut,
+)
 from ticketing_app.domain.events import iso
 from ticketing_app.observability.tracing import current_trace_id
 from ticketing_app.services.reservations import ms_to_dt
 
 router = APIRouter(prefix="/api/reservations", tags=["reservations"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 422, 429, 503)
-}
+ERRORS = error_responses(400, 401, 403, 404, 409, 410, 413, 422, 429, 503)
 
 
 AdmissionHeader = Annotated[str | None, Header(alias="X-Admission-Token", max_length=300)]
@@ -35,22 +41,22 @@ async def hold(body: HoldIn, buyer: CallerDep, rt: RuntimeDep, request: Request,
     }
 
 
-@router.post("/{event_id}/{seat_id}/extend", response_model=ExtendOut, responses=ERRORS)
-async def extend(event_id: int, seat_id: int, buyer: CallerDep, rt: RuntimeDep,
+@router.post("/{event_id}/{seat_id:int}/extend", response_model=ExtendOut, responses=ERRORS)
+async def extend(event_id: IdPath, seat_id: IdPath, buyer: CallerDep, rt: RuntimeDep,
                  body: ExtendIn | None = None) -> dict[str, Any]:
     seconds = body.seconds if body else None
     expires = await rt.reservations.extend(buyer, event_id, [seat_id], seconds)
     return {"expiresAt": iso(expires)}
 
 
-@router.delete("/{event_id}/{seat_id}", status_code=204, responses=ERRORS)
-async def release(event_id: int, seat_id: int, buyer: CallerDep, rt: RuntimeDep) -> Response:
+@router.delete("/{event_id}/{seat_id:int}", status_code=204, responses=ERRORS)
+async def release(event_id: IdPath, seat_id: IdPath, buyer: CallerDep, rt: RuntimeDep) -> Response:
     await rt.reservations.release(buyer, event_id, [seat_id])
     return Response(status_code=204)
 
 
 @router.get("/{event_id}/mine", response_model=list[MyHoldOut], responses=ERRORS)
-async def my_holds(event_id: int, buyer: CallerDep, rt: RuntimeDep) -> list[dict[str, Any]]:
+async def my_holds(event_id: IdPath, buyer: CallerDep, rt: RuntimeDep) -> list[dict[str, Any]]:
     await rt.catalog.get_event(event_id)
     return [{"seatId": h.seat_id, "expiresAt": iso(ms_to_dt(h.expires_at_ms)),
              "inOrder": h.in_order} for h in await rt.reservations.my_holds(buyer, event_id)]

@@ -11,17 +11,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from ticketing_app.api.admin_schemas import ContactIn
-from ticketing_app.api.deps import CallerDep, RuntimeDep, resolve_buyer
+from ticketing_app.api.deps import CALLER_PATTERN, CallerDep, RuntimeDep, resolve_buyer
+from ticketing_app.api.errors import error_responses
+from ticketing_app.api.schemas import OptionalIdQuery
 from ticketing_app.domain import errors
 from ticketing_app.domain.identity import verify_buyer_token
 from ticketing_app.runtime import Runtime
 from ticketing_app.services.ticket_docs import tickets_pdf
 
-router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+router = APIRouter(prefix="/api/tickets", tags=["tickets"],
+                   responses=error_responses(400, 401, 404, 413, 422))
+PDF: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the tickets as a PDF", "content": {"application/pdf": {}}}}
 
 
 async def reader(request: Request, rt: RuntimeDep,
-                 x_caller_id: Annotated[str | None, Header(alias="X-Caller-Id")] = None) -> str:
+                 x_caller_id: Annotated[str | None, Header(alias="X-Caller-Id",
+                                                  pattern=CALLER_PATTERN)] = None) -> str:
     if x_caller_id:
         return resolve_buyer(rt, x_caller_id)
     cookie = request.cookies.get(rt.settings.buyer_cookie_name, "")
@@ -39,8 +45,8 @@ async def my_tickets(buyer: ReaderDep, rt: RuntimeDep) -> list[dict[str, Any]]:
     return [t.public() for t in await rt.buyer_tickets.for_buyer(buyer)]
 
 
-@router.get("/pdf")
-async def pdf(buyer: ReaderDep, rt: RuntimeDep, orderId: int | None = None) -> Response:
+@router.get("/pdf", response_class=Response, responses=PDF)
+async def pdf(buyer: ReaderDep, rt: RuntimeDep, orderId: OptionalIdQuery = None) -> Response:
     tickets = [t for t in await pdf_tickets(rt, buyer, orderId)]
     if not tickets:
         raise errors.NotFound("No valid tickets to print.")

@@ -13,19 +13,18 @@ from typing import Any
 from fastapi import APIRouter
 
 from ticketing_app.api.deps import CallerDep, RuntimeDep
-from ticketing_app.api.schemas import ErrorBody, QueueOut
+from ticketing_app.api.errors import error_responses
+from ticketing_app.api.schemas import IdPath, QueueOut
 
 router = APIRouter(prefix="/api/events", tags=["waiting room"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 503)
-}
+ERRORS = error_responses(400, 401, 404, 409, 503)
 
 
 @router.post("/{event_id}/queue", response_model=QueueOut, responses=ERRORS)
-async def join_queue(event_id: int, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+async def join_queue(event_id: IdPath, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
     return (await rt.waiting.join(buyer, event_id)).public()
 
 
 @router.get("/{event_id}/queue", response_model=QueueOut, responses=ERRORS)
-async def poll_queue(event_id: int, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+async def poll_queue(event_id: IdPath, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
     return (await rt.waiting.poll(buyer, event_id)).public()
