@@ -27,6 +27,7 @@ from sqlalchemy import func, select, text, update
 from sqlmodel import col
 
 from ticketing_app.db.models import OutboxEvent, ProcessedEvent
+from ticketing_app.faults import fault_point
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import current_traceparent, span_from_traceparent
 from ticketing_app.runtime import Runtime
@@ -152,6 +153,7 @@ class OutboxRelay:
             except Exception:
                 await s.rollback()
                 raise
+            await fault_point(self.settings, "relay.after_ack")
             if acked:
                 await s.execute(update(OutboxEvent).where(col(OutboxEvent.id).in_(acked))
                                 .values(status="SENT", sent_at=datetime.now(UTC),
