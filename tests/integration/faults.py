@@ -8,11 +8,13 @@ import asyncio
 import contextlib
 import os
 import signal
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,7 +49,9 @@ def fault_stack(**extra_env: str) -> Iterator[Stack]:
     """A fresh PostgreSQL database, Valkey, the broker, the API, a worker, the relay and the
     consumers, all processes of their own."""
     url = create_pg_database()
-    st = Stack(database_url=url, extra_env={**FAULT_ENV, **extra_env}).start_services()
+    workdir = Path(tempfile.mkdtemp(prefix="tk-faults-"))  # its logs/ outlive the test
+    st = Stack(database_url=url, workdir=workdir,
+               extra_env={**FAULT_ENV, **extra_env}).start_services()
     try:
         st.migrate()
         st.start_api()
@@ -179,7 +183,7 @@ def assert_unavailable(resp: httpx.Response) -> None:
 
 # ---- a TCP proxy the test can cut ----------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class _Pipe:
     writers: list[asyncio.StreamWriter]
 
