@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from opentelemetry.trace import SpanKind
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlmodel import col
 
 from ticketing_app.db.models import OutboxEvent, ProcessedEvent
@@ -198,12 +198,9 @@ class OutboxRelay:
         from backend_jobs.consumers import default_consumers
 
         cutoff = datetime.now(UTC) - older_than
-        missed = None
-        for spec in default_consumers():
-            done = select(col(ProcessedEvent.event_uuid)).where(
-                col(ProcessedEvent.consumer) == spec.name)
-            cond = col(OutboxEvent.event_uuid).not_in(done)
-            missed = cond if missed is None else missed | cond
+        missed = or_(*(col(OutboxEvent.event_uuid).not_in(
+            select(col(ProcessedEvent.event_uuid)).where(col(ProcessedEvent.consumer) == c.name))
+            for c in default_consumers()))
         async with self.rt.db.write_sessions() as s:
             res = await s.execute(
                 update(OutboxEvent)
