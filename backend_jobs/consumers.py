@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError
 from opentelemetry.trace import SpanKind
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -116,7 +117,15 @@ class ConsumerRunner:
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
                 for tp, messages in batches.items():
                     await self._handle_batch(messages)
-                    await consumer.commit({tp: messages[-1].offset + 1})
+                    try:
+                        await consumer.commit({tp: messages[-1].offset + 1})
+                    except CommitFailedError:
+                        # The group rebalanced, or the broker restarted and forgot it: keep
+                        # this consumer (it rejoins on the next fetch). Rebuilding it would
+                        # stall until the old member's session times out. What was not
+                        # committed is read again and dropped as a duplicate.
+                        log.info("commit_skipped_rebalance", consumer=self.spec.name,
+                                 partition=tp.partition)
                 await self._report_lag(consumer)
         finally:
             with contextlib.suppress(Exception):

@@ -51,6 +51,11 @@ async def _process(ctx: dict[str, Any], payment_id: int) -> tuple[str, bool]:
         log.warning("payment_missing", payment_id=payment_id)
         return "MISSING", False
     if payment.status != PaymentStatus.PENDING.value:
+        if payment.status in (PaymentStatus.FAILED.value, PaymentStatus.TIMED_OUT.value):
+            # The run before may have died between the compensation's commit and its Redis
+            # release: the repeat finishes the release (a no-op when it had happened).
+            await rt.orders.apply_payment_failure(
+                payment_id, PaymentStatus(payment.status), payment.failure_reason)
         await rt.payments.announce(payment_id, payment.status)
         return payment.status, True
     try:

@@ -23,10 +23,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from opentelemetry.trace import SpanKind
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlmodel import col
 
 from ticketing_app.db.models import OutboxEvent, ProcessedEvent
+from ticketing_app.faults import fault_point
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import current_traceparent, span_from_traceparent
 from ticketing_app.runtime import Runtime
@@ -37,6 +38,12 @@ log = structlog.get_logger(__name__)
 
 RELAY_ADVISORY_LOCK = 7_211_001
 PROJECTION_CONSUMER = "sales-projection"
+# How often the relay looks for the marker topic while the producer seems healthy: a broker
+# that restarted empty on the same address is reconnected to by the producer silently, so
+# only this check notices that rows acknowledged by the old broker were lost with it. It
+# bounds the outbox drain after a broker restart (docs/reliability.md: 10 s).
+BROKER_CHECK_INTERVAL_S = 2.0
+LOSS_RECHECK_S = 4.0  # after a detected loss: requeue rows sent this long ago, unprocessed
 
 
 def marker_topic(settings: Settings) -> str:
@@ -82,6 +89,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self.published = 0
+        self._recheck_at = 0.0
 
     # ---- Kafka --------------------------------------------------------------------------
     async def _connect(self) -> None:
@@ -94,8 +102,23 @@ class OutboxRelay:
         await producer.start()
         self.producer = producer
         if created:
-            n = await self.requeue_unprocessed(timedelta(0))
-            log.warning("topic_recreated_requeued", rows=n)
+            await self._requeue_lost()
+
+    async def _requeue_lost(self) -> None:
+        """The broker forgot its topics: send again every row a consumer has not processed
+        (consumers drop what they already had). Once more a few seconds later: until a
+        consumer has rejoined the new broker's group it may fetch from its old position and
+        skip what was written below it."""
+        n = await self.requeue_unprocessed(timedelta(0))
+        self._recheck_at = time.monotonic() + LOSS_RECHECK_S
+        log.warning("topic_recreated_requeued", rows=n)
+
+    async def _check_broker(self) -> None:
+        if await ensure_topics(self.settings):
+            await self._requeue_lost()
+            # The producer's metadata (the topic's partitions) came from the old broker; the
+            # topic may come back with another partition count. Start a fresh producer.
+            await self._disconnect()
 
     async def _disconnect(self) -> None:
         if self.producer is not None:
@@ -152,6 +175,7 @@ class OutboxRelay:
             except Exception:
                 await s.rollback()
                 raise
+            await fault_point(self.settings, "relay.after_ack")
             if acked:
                 await s.execute(update(OutboxEvent).where(col(OutboxEvent.id).in_(acked))
                                 .values(status="SENT", sent_at=datetime.now(UTC),
@@ -169,15 +193,19 @@ class OutboxRelay:
         return len(acked)
 
     async def requeue_unprocessed(self, older_than: timedelta) -> int:
-        """Rows marked SENT that the projection never processed go out again."""
+        """Rows marked SENT that a consumer (the projection, the notifications) never
+        processed go out again; the ones that had them drop the copy."""
+        from backend_jobs.consumers import default_consumers
+
         cutoff = datetime.now(UTC) - older_than
+        missed = or_(*(col(OutboxEvent.event_uuid).not_in(
+            select(col(ProcessedEvent.event_uuid)).where(col(ProcessedEvent.consumer) == c.name))
+            for c in default_consumers()))
         async with self.rt.db.write_sessions() as s:
-            done = select(col(ProcessedEvent.event_uuid)).where(
-                col(ProcessedEvent.consumer) == PROJECTION_CONSUMER)
             res = await s.execute(
                 update(OutboxEvent)
                 .where(col(OutboxEvent.status) == "SENT", col(OutboxEvent.sent_at) < cutoff,
-                       col(OutboxEvent.event_uuid).not_in(done))
+                       missed)
                 .values(status="PENDING"))
             await s.commit()
         return int(res.rowcount or 0)  # type: ignore[attr-defined]
@@ -219,14 +247,25 @@ class OutboxRelay:
             listener = asyncio.create_task(self._listen_notify(), name="outbox-listen")
         poll = self.settings.outbox_poll_interval_ms / 1000
         backoff = 0.1
-        last_requeue = time.monotonic()
+        last_requeue = last_check = time.monotonic()
         try:
             while not self._stop.is_set():
                 try:
                     if self.producer is None:
                         await self._connect()
                         backoff = 0.1
+                        last_check = time.monotonic()
+                    elif time.monotonic() - last_check > BROKER_CHECK_INTERVAL_S:
+                        last_check = time.monotonic()
+                        await self._check_broker()
+                        if self.producer is None:
+                            continue
                     n = await self.publish_batch()
+                    if self._recheck_at and time.monotonic() > self._recheck_at:
+                        self._recheck_at = 0.0
+                        requeued = await self.requeue_unprocessed(
+                            timedelta(seconds=LOSS_RECHECK_S))
+                        log.warning("requeued_after_loss", rows=requeued)
                     if time.monotonic() - last_requeue > 30:
                         last_requeue = time.monotonic()
                         requeued = await self.requeue_unprocessed(timedelta(seconds=60))

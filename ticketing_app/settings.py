@@ -119,6 +119,11 @@ class Settings(BaseSettings):
 
     # --- tests / e2e ---
     browser_path: str = ""
+    # Test-only fault points (ticketing_app/faults.py): comma-separated step names where the
+    # process pauses FAULT_INJECT_PAUSE_S so a fault test can kill it there. Refused in
+    # production.
+    fault_inject: str = ""
+    fault_inject_pause_s: float = 3600.0
     currency: str = "KRW"
 
     @field_validator("cors_origins", mode="before")
@@ -132,6 +137,11 @@ class Settings(BaseSettings):
     def _refuse_default_secret_in_production(self) -> Settings:
         if self.app_env == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("SECRET_KEY must be set in production")
+        if self.app_env == "production" and self.fault_inject:
+            raise ValueError("FAULT_INJECT is for tests; it is refused in production")
+        unknown = self.fault_points - _fault_point_names()
+        if unknown:
+            raise ValueError(f"FAULT_INJECT: unknown fault points {sorted(unknown)}")
         if not 0.0 <= self.payment_success_rate <= 1.0:
             raise ValueError("PAYMENT_SUCCESS_RATE must be between 0 and 1")
         if not self.hold_min_s <= self.hold_default_s <= self.hold_max_s:
@@ -145,8 +155,18 @@ class Settings(BaseSettings):
         return to_async_url(url)
 
     @property
+    def fault_points(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.fault_inject.split(",") if p.strip())
+
+    @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+
+def _fault_point_names() -> frozenset[str]:
+    from ticketing_app.faults import POINTS
+
+    return POINTS
 
 
 def to_async_url(url: str) -> str:

@@ -31,6 +31,7 @@ from ticketing_app.db.models import (
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType, iso
 from ticketing_app.domain.orders import OrderStatus, PaymentStatus
+from ticketing_app.faults import fault_point
 from ticketing_app.observability.tracing import current_trace_id
 from ticketing_app.services.idempotency import IdempotencyStore, check_key, request_fingerprint
 from ticketing_app.services.reservations import check_seat_ids
@@ -159,6 +160,7 @@ class OrderService:
         # Gate: only seats this buyer holds right now; they stay locked for the payment window.
         await self.rt.holds.lock_for_order(event_id, buyer, token, deadline_ms, seats)
         try:
+            await fault_point(self.rt.settings, "order.after_lock")
             view = await self._write_order(
                 buyer, key, ev.id or 0, ev.currency, seats, token, deadline, record_id,
                 taken_over,
@@ -168,6 +170,7 @@ class OrderService:
             rehold = int((time.time() + ev.hold_default_s) * 1000)
             await self.rt.holds.unlock_order(event_id, token, seats, rehold_until_ms=rehold)
             raise
+        await fault_point(self.rt.settings, "order.after_commit")
         return 201, view.public()
 
     async def _write_order(
@@ -450,6 +453,7 @@ class OrderService:
             await self._cancel_in(uow, view, f"payment {status.value.lower()}")
             closed = order.status in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value)
             await uow.commit()
+        await fault_point(self.rt.settings, "payment.after_compensation_commit")
         if closed:
             await self._release_redis(order)
         return status.value
