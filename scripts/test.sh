@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, types, the dependency audit, unit, integration (real Valkey, SQLite and PostgreSQL, the
-# Kafka-protocol broker, real worker/relay/consumer processes), end-to-end (Chromium), and the
-# benchmarks' quick correctness run. Fails when anything fails.
+# The whole test suite: lint, types, the dependency audit, unit, integration (real Valkey,
+# SQLite and PostgreSQL, the Kafka-protocol broker, real worker/relay/consumer processes),
+# end-to-end (Chromium), and the benchmarks' quick correctness run. Fails when anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
