@@ -19,6 +19,8 @@ config = rx.Config(
     redis_url=_s.redis_url if (_s.web_state_redis and _s.redis_url) else None,
     state_manager_mode="redis" if (_s.web_state_redis and _s.redis_url) else "memory",
     telemetry_enabled=False,
+    # CORS of the mounted API and the websocket's accepted origins: never Reflex's "*" default.
+    cors_allowed_origins=_s.browser_origins(),
     show_built_with_reflex=False,
     react_strict_mode=False,
     frontend_packages=[],

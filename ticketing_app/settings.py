@@ -6,15 +6,24 @@ fresh clone runs with no configuration; production sets real URLs.
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"
+MIN_SECRET_LENGTH = 32  # production: e.g. `openssl rand -hex 32`
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Pages: nothing may frame them, no plugins, no <base> or form posts to other sites. Scripts and
+# styles are left alone (Reflex's compiled app uses inline styles and hydration scripts).
+DEFAULT_PAGE_CSP = "frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action 'self'"
+log = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -105,10 +114,16 @@ class Settings(BaseSettings):
     # see docs/bench.md).
     api_server: Literal["granian", "uvicorn"] = "uvicorn"
     live_sync_flush_ms: int = 50
-    cors_origins: list[str] = Field(default_factory=list)
+
+    # --- abuse limits and browser security (docs/security.md) ---
+    # Other sites whose pages may call the API (CORS) and open the live-sync websocket; the
+    # site at PUBLIC_URL always may. Never a wildcard.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     rate_limit_holds_per_minute: int = 600
     rate_limit_ip_per_minute: int = 3000
     max_request_bytes: int = 64 * 1024
+    content_security_policy: str = DEFAULT_PAGE_CSP  # of pages ('' = none); the API's is fixed
+    hsts_max_age_s: int = 31_536_000  # Strict-Transport-Security on https requests; 0 = off
 
     # --- after the sale: tickets, mail, cancellation, dashboard ---
     smtp_url: str = ""  # smtp://user:pass@host:port (smtps:// = TLS, ?starttls=1); empty = log
@@ -130,13 +145,22 @@ class Settings(BaseSettings):
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list) and "*" in value:
+            raise ValueError("CORS_ORIGINS takes explicit origins, not '*'")
         return value
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
-        if self.app_env == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("SECRET_KEY must be set in production")
+        if self.app_env == "production":
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ValueError(f"SECRET_KEY must be set in production, at least "
+                                 f"{MIN_SECRET_LENGTH} characters (openssl rand -hex 32)")
+            if self.trust_caller_id:
+                raise ValueError("TRUST_CALLER_ID must be false in production (anyone could "
+                                 "act as any buyer): buyers use tokens from POST /api/buyers")
+        elif self.app_env == "development" and self.secret_key == DEV_SECRET:
+            self.secret_key = local_secret(self.data_dir)
         if self.app_env == "production" and self.fault_inject:
             raise ValueError("FAULT_INJECT is for tests; it is refused in production")
         unknown = self.fault_points - _fault_point_names()
@@ -161,6 +185,52 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    def browser_origins(self) -> list[str]:
+        """Origins allowed to call the API from a browser and to open the live-sync websocket:
+        PUBLIC_URL's (with its other loopback spelling for a local run) and CORS_ORIGINS."""
+        public = _origin(self.public_url)
+        origins = [public] if public else []
+        parts = urlsplit(self.public_url)
+        alias = {"localhost": "127.0.0.1", "127.0.0.1": "localhost"}.get(parts.hostname or "")
+        if alias:
+            port = f":{parts.port}" if parts.port else ""
+            origins.append(f"{parts.scheme}://{alias}{port}")
+        origins += [o for o in (_origin(x) for x in self.cors_origins) if o]
+        return list(dict.fromkeys(origins))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def local_secret(data_dir: Path) -> str:
+    """Development without SECRET_KEY: a random key generated once into DATA_DIR, so every
+    local process (web, API, worker) signs with the same key and nobody can forge tokens with
+    the well-known default. Falls back to the default (with a warning) if DATA_DIR is not
+    writable."""
+    path = data_dir / "secret_key"
+    try:
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = data_dir / f".secret_key.{os.getpid()}"
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, path)  # atomic: the first process wins, the others read its key
+                log.warning("SECRET_KEY is not set: generated a development key in %s", path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+        key = path.read_text().strip()
+        if len(key) >= MIN_SECRET_LENGTH:
+            return key
+    except OSError as exc:
+        log.warning("SECRET_KEY is not set and %s is not usable (%s)", path, exc)
+    log.warning("SECRET_KEY is not set: using the insecure development default")
+    return DEV_SECRET
 
 
 def _fault_point_names() -> frozenset[str]:

@@ -50,12 +50,13 @@ def create_api(standalone: bool = False) -> FastAPI:
             raise errors.MethodNotAllowed(allowed, f"{request.method} is not allowed here.")
         raise errors.NotFound(f"No API route /api/{path}.")
 
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                           allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["Content-Type", "X-Caller-Id", "Idempotency-Key",
-                                          "traceparent", "X-Admission-Token"],
-                           expose_headers=["Trace-Id", "Retry-After"])
+    # Browsers may call the API from PUBLIC_URL's site and CORS_ORIGINS only (no wildcard);
+    # mounted in the web app, Reflex's own CORS layer gets the same list (rxconfig.py).
+    app.add_middleware(CORSMiddleware, allow_origins=settings.browser_origins(),
+                       allow_methods=["GET", "POST", "PUT", "DELETE"],
+                       allow_headers=["Content-Type", "X-Caller-Id", "Idempotency-Key",
+                                      "traceparent", "X-Admission-Token"],
+                       expose_headers=["Trace-Id", "Retry-After"])
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(AdminPageGuardMiddleware)
     app.add_middleware(BuyerCookieMiddleware)

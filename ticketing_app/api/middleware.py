@@ -22,7 +22,29 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+# JSON answers never need to load anything; the API docs page (Swagger UI from its CDN) and the
+# pages get CONTENT_SECURITY_POLICY instead.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+API_PATHS = ("/api/", "/actuator", "/metrics")
+DOCS_PATHS = ("/api/docs", "/api/openapi.json")
+
+
+def security_headers(scope: Scope) -> list[tuple[str, str]]:
+    """The headers every answer gets: the fixed ones, a Content-Security-Policy by kind of
+    answer, and HSTS when the request came over https (the scheme a trusted proxy forwarded)."""
+    settings = get_settings()
+    path = scope.get("path", "")
+    headers = list(SECURITY_HEADERS.items())
+    api = path.startswith(API_PATHS) and not path.startswith(DOCS_PATHS)
+    csp = API_CSP if api else settings.content_security_policy
+    if csp:
+        headers.append(("Content-Security-Policy", csp))
+    if settings.hsts_max_age_s > 0 and scope.get("scheme") == "https":
+        headers.append(("Strict-Transport-Security",
+                        f"max-age={settings.hsts_max_age_s}; includeSubDomains"))
+    return headers
 
 
 def _route_template(scope: Scope) -> str:
@@ -55,7 +77,7 @@ class TraceMiddleware:
                     status_holder["status"] = message["status"]
                     h = MutableHeaders(scope=message)
                     h["Trace-Id"] = trace_id
-                    for k, v in SECURITY_HEADERS.items():
+                    for k, v in security_headers(scope):
                         h.setdefault(k, v)
                 await send(message)
 
