@@ -20,6 +20,14 @@ LEDGER_TTL_S = 7 * 24 * 3600
 # The simulator's console: when set (success | fail | hang), it overrides PAYMENT_FORCE_OUTCOME
 # for every worker at once, like a provider's test mode. `ticketing provider-mode` sets it.
 MODE_KEY = f"{PROVIDER_LEDGER_PREFIX}mode"
+# KEYS: ledger record, charge count; ARGV: record, ttl. Returns the count, or 0 when the
+# payment was already charged.
+_RECORD_CHARGE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return redis.call('INCR', KEYS[2])
+end
+return 0
+"""
 
 
 class SimulatedProvider:
@@ -27,6 +35,7 @@ class SimulatedProvider:
         self.redis = redis
         self.settings = settings
         self.rng = rng or random.Random()
+        self._record = redis.register_script(_RECORD_CHARGE)  # EVALSHA after the first call
 
     async def charge(self, payment_id: int, amount: int, currency: str) -> tuple[bool, str]:
         """(approved, provider reference)."""
@@ -47,10 +56,13 @@ class SimulatedProvider:
         else:
             approved = self.rng.random() < s.payment_success_rate
         value = f"{'ok' if approved else 'declined'}:psim_{secrets.token_hex(6)}"
-        # First writer wins; a concurrent duplicate call reads the winner's result.
-        if not await self.redis.set(key, value, nx=True, ex=LEDGER_TTL_S):
+        # First writer wins; a concurrent duplicate call reads the winner's result. The record
+        # and the charge count are one atomic step, so a worker killed right after charging
+        # cannot leave a charge that was never counted.
+        won = await self._record(keys=[key, f"{PROVIDER_LEDGER_PREFIX}count:{payment_id}"],
+                                 args=[value, LEDGER_TTL_S])
+        if not won:
             return self._parse(await self.redis.get(key) or value)
-        await self.redis.incr(f"{PROVIDER_LEDGER_PREFIX}count:{payment_id}")
         return approved, value.split(":", 1)[1]
 
     @staticmethod
