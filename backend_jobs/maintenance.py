@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from arq.constants import result_key_prefix
 from sqlalchemy import select
 from sqlmodel import col
 
-from backend_jobs.queues import enqueue_payment
+from backend_jobs.queues import enqueue_payment, payment_job_id
 from ticketing_app.db.models import Payment
 from ticketing_app.domain.orders import PaymentStatus
 from ticketing_app.observability import metrics
@@ -71,6 +72,11 @@ async def recover_payments(rt: Runtime) -> int:
                 int(p.id or 0), PaymentStatus.TIMED_OUT, "payment job never finished")
             await rt.payments.announce(int(p.id or 0), status)
         else:
+            # A job that ended without settling (it failed, or its data was lost with Redis)
+            # leaves ARQ's result under the job id for keep_result seconds, which would make
+            # this enqueue a no-op; the payment still being PENDING says that result is void.
+            # A job still queued or running keeps its own key, so the enqueue stays single.
+            await arq.delete(result_key_prefix + payment_job_id(int(p.id or 0)))
             await enqueue_payment(arq, int(p.id or 0), p.traceparent)
         n += 1
     return n

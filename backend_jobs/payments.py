@@ -13,7 +13,12 @@ import time
 from typing import Any
 
 import structlog
+from arq import Retry
 from opentelemetry.trace import SpanKind
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend_jobs.provider import SimulatedProvider
 from ticketing_app.db.models import Payment
@@ -23,6 +28,10 @@ from ticketing_app.observability.tracing import span_from_traceparent
 from ticketing_app.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+
+# Failures of a dependency rather than of the payment: the job is retried.
+TRANSIENT = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError,
+             PoolTimeout, ConnectionError)
 
 
 async def process_payment(ctx: dict[str, Any], payment_id: int, traceparent: str = "") -> str:
@@ -35,6 +44,14 @@ async def process_payment(ctx: dict[str, Any], payment_id: int, traceparent: str
             status, repeat = await _process(ctx, payment_id)
         result = "REPEAT" if repeat else status
         return status
+    except TRANSIENT as exc:
+        # Redis or the database went away mid-job (a restart, a failover). ARQ does not retry
+        # a job that raised, and its stored failure keeps the recovery from re-enqueueing the
+        # same job id for a minute: ask for a retry (every step is idempotent).
+        result = "RETRY"
+        log.warning("payment_job_retry", payment_id=payment_id, try_=ctx.get("job_try"),
+                    error=str(exc)[:200])
+        raise Retry(defer=1) from exc
     finally:
         metrics.JOBS.labels(job="process_payment", result=result).inc()
         metrics.JOB_LATENCY.labels(job="process_payment").observe(time.perf_counter() - start)

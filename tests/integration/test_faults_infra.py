@@ -461,7 +461,7 @@ async def test_redis_restarted_empty_sold_seats_stay_sold_and_open_orders_finish
         assert (await authorize(c, open_order)).json()["status"] == "success"
     # The payment that was running when Redis went away finishes too (its job, or the
     # worker's recovery of PENDING payments whose job was lost with the queue).
-    statuses = await wait_all_final(rt, [sold, open_order, paying], restarted + 60)
+    statuses = await wait_all_final(rt, [sold, open_order, paying], restarted + 30)
     assert statuses == {sold: "CONFIRMED", open_order: "CONFIRMED", paying: "CONFIRMED"}
     for name in ("worker", "relay", "consumers", "api"):
         assert faulty.procs[name].running, f"{name} did not survive the Redis restart"
