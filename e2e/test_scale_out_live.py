@@ -64,8 +64,12 @@ def two_webs(app_stack: Stack, tmp_path_factory: pytest.TempPathFactory
     port = urlsplit(app_stack.extra_env["E2E_BASE_URL"]).port
     assert port is not None
     work = tmp_path_factory.mktemp("scale-live")
+    # The browsers open the app at the two hosts: those origins must be allowed (CORS and the
+    # websocket's Origin check), as an operator lists every address browsers use.
+    origins = ",".join(f"http://{host}:{port}" for host in HOSTS)
     st = Stack(database_url=f"sqlite+aiosqlite:///{work}/live.db",
-               extra_env={**LIVE_ENV, "PUBLIC_URL": app_stack.extra_env["E2E_BASE_URL"]}
+               extra_env={**LIVE_ENV, "PUBLIC_URL": app_stack.extra_env["E2E_BASE_URL"],
+                          "CORS_ORIGINS": origins}
                ).start_services(kafka=False)
     try:
         st.migrate()
