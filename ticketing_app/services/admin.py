@@ -216,9 +216,7 @@ class AdminService:
     async def update_event(self, actor: str, event_id: int, spec: EventSettings) -> Event:
         check_settings(spec)
         async with UnitOfWork(self.rt.db) as uow:
-            ev = await self._event_for_update(uow, event_id)
-            if ev.status == "CANCELLED":
-                raise errors.Conflict("A cancelled event cannot be edited.")
+            ev = await self._editable_event(uow, event_id)
             if spec.currency.upper() != ev.currency and await self._has_orders(uow, event_id):
                 raise errors.Conflict("The currency cannot change once orders exist.",
                                       [{"field": "currency", "message": "orders exist"}])
@@ -249,6 +247,20 @@ class AdminService:
         await self.rt.catalog.refresh_event_state(event_id)
         return ev
 
+    async def _editable_event(self, uow: UnitOfWork, event_id: int) -> Event:
+        """The event, locked for this change; a cancelled event is final."""
+        ev = await self._event_for_update(uow, event_id)
+        if ev.status == "CANCELLED":
+            raise errors.Conflict("A cancelled event cannot be edited.")
+        return ev
+
+    @staticmethod
+    async def _tier_in(uow: UnitOfWork, event_id: int, tier_id: int) -> PriceTier:
+        tier = await uow.session.get(PriceTier, tier_id)
+        if tier is None or tier.event_id != event_id:
+            raise errors.NotFound(f"Price tier {tier_id} not found in this event.")
+        return tier
+
     async def _event_for_update(self, uow: UnitOfWork, event_id: int) -> Event:
         q = select(Event).where(col(Event.id) == event_id)
         if self.rt.db.is_postgres:
@@ -271,9 +283,7 @@ class AdminService:
         check_tier(name, price, color, "tier", p)
         p.raise_if_any("Invalid price tier")
         async with UnitOfWork(self.rt.db) as uow:
-            ev = await self._event_for_update(uow, event_id)
-            if ev.status == "CANCELLED":
-                raise errors.Conflict("A cancelled event cannot be edited.")
+            await self._editable_event(uow, event_id)
             await self._check_tier_name_free(uow, event_id, name, None)
             tier = PriceTier(event_id=event_id, name=name.strip(), price=price, color=color)
             uow.session.add(tier)
@@ -292,12 +302,8 @@ class AdminService:
         p.raise_if_any("Invalid price tier")
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
-            ev = await self._event_for_update(uow, event_id)
-            if ev.status == "CANCELLED":
-                raise errors.Conflict("A cancelled event cannot be edited.")
-            tier = await s.get(PriceTier, tier_id)
-            if tier is None or tier.event_id != event_id:
-                raise errors.NotFound(f"Price tier {tier_id} not found in this event.")
+            await self._editable_event(uow, event_id)
+            tier = await self._tier_in(uow, event_id, tier_id)
             await self._check_tier_name_free(uow, event_id, name, tier_id)
             old = {"name": tier.name, "price": tier.price, "color": tier.color}
             if price != tier.price:
@@ -319,9 +325,7 @@ class AdminService:
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
             await self._event_for_update(uow, event_id)
-            tier = await s.get(PriceTier, tier_id)
-            if tier is None or tier.event_id != event_id:
-                raise errors.NotFound(f"Price tier {tier_id} not found in this event.")
+            tier = await self._tier_in(uow, event_id, tier_id)
             used = (await s.execute(select(func.count()).select_from(Seat).where(
                 col(Seat.tier_id) == tier_id))).scalar_one()
             if used:
@@ -343,12 +347,8 @@ class AdminService:
                                           [{"field": "seats", "message": "required"}])
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
-            ev = await self._event_for_update(uow, event_id)
-            if ev.status == "CANCELLED":
-                raise errors.Conflict("A cancelled event cannot be edited.")
-            tier = await s.get(PriceTier, tier_id)
-            if tier is None or tier.event_id != event_id:
-                raise errors.NotFound(f"Price tier {tier_id} not found in this event.")
+            await self._editable_event(uow, event_id)
+            tier = await self._tier_in(uow, event_id, tier_id)
             cond = [col(Seat.id).in_(list(seat_ids))] if seat_ids else []
             if sections:
                 cond.append(col(Seat.section).in_(list(sections)))
