@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ from ticketing_app.observability.tracing import span_from_traceparent
 from ticketing_app.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+
+LAG_REPORT_INTERVAL_S = 1.0  # tk_consumer_lag is a gauge: once a second is enough
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
@@ -112,6 +115,7 @@ class ConsumerRunner:
             metadata_max_age_ms=5000, session_timeout_ms=10000, heartbeat_interval_ms=1000,
         )
         await consumer.start()
+        lag_reported = 0.0
         try:
             while not self._stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
@@ -126,7 +130,9 @@ class ConsumerRunner:
                         # committed is read again and dropped as a duplicate.
                         log.info("commit_skipped_rebalance", consumer=self.spec.name,
                                  partition=tp.partition)
-                await self._report_lag(consumer)
+                if time.monotonic() - lag_reported >= LAG_REPORT_INTERVAL_S:
+                    lag_reported = time.monotonic()
+                    await self._report_lag(consumer)  # a broker round trip: not every batch
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()

@@ -32,7 +32,7 @@ from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import current_traceparent, span_from_traceparent
 from ticketing_app.runtime import Runtime
 from ticketing_app.services.uow import OUTBOX_CHANNEL
-from ticketing_app.settings import Settings
+from ticketing_app.settings import Settings, plain_postgres_url
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +43,9 @@ PROJECTION_CONSUMER = "sales-projection"
 # only this check notices that rows acknowledged by the old broker were lost with it. It
 # bounds the outbox drain after a broker restart (docs/reliability.md: 10 s).
 BROKER_CHECK_INTERVAL_S = 2.0
-LOSS_RECHECK_S = 4.0  # after a detected loss: requeue rows sent this long ago, unprocessed
+LOSS_RECHECK_S = 4.0  # after a detected loss: look again this long after, for rows unprocessed
+LOSS_RECHECK_GRACE_S = 1.0  # ... sent at least this long ago (younger ones are still on their way)
+LOSS_RECHECKS = 5  # looking again while a look still finds some
 
 
 def marker_topic(settings: Settings) -> str:
@@ -90,6 +92,7 @@ class OutboxRelay:
         self._stop = asyncio.Event()
         self.published = 0
         self._recheck_at = 0.0
+        self._rechecks_left = 0
 
     # ---- Kafka --------------------------------------------------------------------------
     async def _connect(self) -> None:
@@ -111,6 +114,7 @@ class OutboxRelay:
         skip what was written below it."""
         n = await self.requeue_unprocessed(timedelta(0))
         self._recheck_at = time.monotonic() + LOSS_RECHECK_S
+        self._rechecks_left = LOSS_RECHECKS
         log.warning("topic_recreated_requeued", rows=n)
 
     async def _check_broker(self) -> None:
@@ -227,7 +231,7 @@ class OutboxRelay:
         """PostgreSQL only: NOTIFY at commit wakes the relay at once."""
         import psycopg
 
-        url = self.rt.db.url.replace("postgresql+psycopg://", "postgresql://")
+        url = plain_postgres_url(self.rt.db.url)
         while not self._stop.is_set():
             try:
                 conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
@@ -246,6 +250,7 @@ class OutboxRelay:
         if self.rt.db.is_postgres:
             listener = asyncio.create_task(self._listen_notify(), name="outbox-listen")
         poll = self.settings.outbox_poll_interval_ms / 1000
+        linger = self.settings.outbox_linger_ms / 1000
         backoff = 0.1
         last_requeue = last_check = time.monotonic()
         try:
@@ -260,22 +265,32 @@ class OutboxRelay:
                         await self._check_broker()
                         if self.producer is None:
                             continue
+                    # Cleared before the claim: a NOTIFY arriving while it runs wakes the
+                    # next wait at once instead of being lost until the poll.
+                    self._wake.clear()
                     n = await self.publish_batch()
                     if self._recheck_at and time.monotonic() > self._recheck_at:
-                        self._recheck_at = 0.0
+                        # Relative to now, not to the loss: rows re-sent right after it must
+                        # be covered too (a consumer that rejoined late skipped them).
                         requeued = await self.requeue_unprocessed(
-                            timedelta(seconds=LOSS_RECHECK_S))
+                            timedelta(seconds=LOSS_RECHECK_GRACE_S))
+                        self._rechecks_left -= 1
+                        self._recheck_at = (time.monotonic() + LOSS_RECHECK_S
+                                            if requeued and self._rechecks_left > 0 else 0.0)
                         log.warning("requeued_after_loss", rows=requeued)
                     if time.monotonic() - last_requeue > 30:
                         last_requeue = time.monotonic()
                         requeued = await self.requeue_unprocessed(timedelta(seconds=60))
                         if requeued:
                             log.warning("requeued_undelivered", rows=requeued)
-                    if n:
-                        continue
-                    self._wake.clear()
+                    if n >= self.settings.outbox_batch_size:
+                        continue  # a full batch: more are likely waiting
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), poll)
+                    if linger and self._wake.is_set():
+                        # Under load commits arrive every few ms: gathering them for a moment
+                        # turns many one-row claims (4 round trips each) into one batch.
+                        await asyncio.sleep(linger)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:

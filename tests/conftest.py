@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from ticketing_app.runtime import Runtime, create_runtime
-from ticketing_app.settings import Settings
+from ticketing_app.settings import Settings, to_async_url
 from ticketing_app.stack import Stack
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -44,7 +44,7 @@ def create_pg_database() -> str:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    return f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
+    return to_async_url(f"{base}/{name}")
 
 
 def drop_pg_database(url: str) -> None:

@@ -40,8 +40,10 @@ def _run_until_signal(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
+    import uvloop  # a C event loop: the background processes spend much of their CPU in it
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner())
+        uvloop.run(runner())
 
 
 @app.command()

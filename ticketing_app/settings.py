@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # --- outbox and consumers ---
     outbox_poll_interval_ms: int = 200
     outbox_batch_size: int = 200
+    # After a NOTIFY the relay waits this long before claiming, so commits arriving together
+    # go out as one batch (fewer round trips per row under load; adds at most this to lag).
+    outbox_linger_ms: int = Field(default=5, ge=0, le=1000)
 
     # --- web / live sync ---
     public_url: str = "http://localhost:3000"
@@ -244,7 +247,7 @@ def to_async_url(url: str) -> str:
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://") :]
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
     if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
         return "sqlite+aiosqlite://" + url[len("sqlite://") :]
     return url
@@ -252,7 +255,8 @@ def to_async_url(url: str) -> str:
 
 def to_sync_url(url: str) -> str:
     """The same database through a synchronous driver, for Alembic."""
-    return url.replace("sqlite+aiosqlite://", "sqlite://")
+    return url.replace("sqlite+aiosqlite://", "sqlite://").replace(
+        "postgresql+asyncpg://", "postgresql+psycopg://")
 
 
 @lru_cache(maxsize=1)
@@ -263,3 +267,10 @@ def get_settings() -> Settings:
 def reset_settings_cache() -> None:
     """Tests and the CLI change the environment and then re-read it."""
     get_settings.cache_clear()
+
+
+def plain_postgres_url(url: str) -> str:
+    """A PostgreSQL URL without the SQLAlchemy driver suffix (for libpq clients)."""
+    for driver in ("+asyncpg", "+psycopg"):
+        url = url.replace(f"postgresql{driver}://", "postgresql://")
+    return url

@@ -106,7 +106,7 @@ def test_app_services_run_real_commands_with_production_settings(
         settings = Settings(**{k.lower(): v for k, v in env.items()
                                if k.lower() in Settings.model_fields})
         assert not settings.trust_caller_id and settings.kafka_idempotent_producer
-        assert settings.effective_database_url.startswith("postgresql+psycopg://")
+        assert settings.effective_database_url.startswith("postgresql+asyncpg://")
     web = compose["services"]["web"]
     assert web["environment"]["WEB_STATE_REDIS"] == "true", "Reflex state shared in Redis"
     assert "--prebuilt" in web["command"]

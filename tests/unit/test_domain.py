@@ -81,5 +81,5 @@ def test_idempotency_fingerprint_and_keys() -> None:
 
 
 def test_database_urls_pick_async_drivers() -> None:
-    assert to_async_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert to_async_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
     assert to_async_url("sqlite:////tmp/x.db") == "sqlite+aiosqlite:////tmp/x.db"

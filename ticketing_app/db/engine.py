@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 @dataclass(frozen=True)
 class Database:
-    """A writer and a reader; on PostgreSQL both are the same pool."""
+    """A writer and a reader; on PostgreSQL both use the same pool (reads in autocommit)."""
 
     url: str
     writer: AsyncEngine
@@ -36,7 +36,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.writer.dispose()
-        if self.reader is not self.writer:
+        if self.reader.sync_engine.pool is not self.writer.sync_engine.pool:
             await self.reader.dispose()
 
 
@@ -71,7 +71,10 @@ def create_database(url: str, pool_size: int = 20) -> Database:
         writer = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10
         )
-        reader = writer
+        # Reads share the pool but run without BEGIN/ROLLBACK: under READ COMMITTED each
+        # statement takes its own snapshot anyway, so a read session sees the same data for
+        # two round trips fewer (read sessions never lock or write).
+        reader = writer.execution_options(isolation_level="AUTOCOMMIT")
     return Database(
         url=url,
         writer=writer,

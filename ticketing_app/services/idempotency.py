@@ -14,12 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from ticketing_app.db.engine import Database
 from ticketing_app.db.models import IdempotencyRecord
+from ticketing_app.db.statements import (
+    COMPLETE_CLAIM,
+    INSERT_CLAIM,
+    complete_claim_params,
+    row_of,
+)
 from ticketing_app.domain import errors
 
 MAX_KEY_LENGTH = 200
@@ -70,11 +76,8 @@ class IdempotencyStore:
             lock_token=token,
         )
         async with self.db.write_sessions() as s:
-            try:  # a Core insert: every order pays for this claim
-                record_id = (await s.execute(
-                    insert(IdempotencyRecord).values(**rec.model_dump(exclude={"id"}))
-                    .returning(col(IdempotencyRecord.id))
-                )).scalar_one()
+            try:  # a prebuilt Core insert: every order pays for this claim
+                record_id = (await s.execute(INSERT_CLAIM, row_of(rec))).scalar_one()
                 await s.commit()
                 return Claim(int(record_id), token)
             except IntegrityError:
@@ -117,17 +120,9 @@ class IdempotencyStore:
                 raise errors.IdempotencyInProgress()
             return Claim(int(rec.id or 0), rec.lock_token, taken_over=True)
 
-    @staticmethod
-    def complete_values(code: int, body: dict[str, Any]) -> dict[str, Any]:
-        return {"status": "COMPLETED", "response_code": code, "response_body": body}
-
     async def complete(self, record_id: int, code: int, body: dict[str, Any]) -> None:
         async with self.db.write_sessions() as s:
-            await s.execute(
-                update(IdempotencyRecord)
-                .where(col(IdempotencyRecord.id) == record_id)
-                .values(**self.complete_values(code, body))
-            )
+            await s.execute(COMPLETE_CLAIM, complete_claim_params(record_id, code, body))
             await s.commit()
 
     async def abandon(self, record_id: int) -> None:

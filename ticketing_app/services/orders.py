@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from ticketing_app.db.models import (
@@ -27,6 +27,13 @@ from ticketing_app.db.models import (
     Seat,
     Ticket,
     now_utc,
+)
+from ticketing_app.db.statements import (
+    COMPLETE_CLAIM,
+    INSERT_ORDER,
+    INSERT_ORDER_ITEMS,
+    complete_claim_params,
+    row_of,
 )
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType, iso
@@ -81,11 +88,6 @@ class _LockedOrder(OrderView):
 
     late: bool = False
     taken: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _row(model: Any) -> dict[str, Any]:
-    """A table model's column values for a Core insert (the database assigns the id)."""
-    return dict(model.model_dump(exclude={"id"}))
 
 
 def _aware(dt: datetime) -> datetime:
@@ -213,10 +215,8 @@ class OrderService:
                 created_at=now,
                 updated_at=now,
             )
-            # Core inserts, not the ORM's flush: this is the stampede's hot write path.
-            order.id = (await s.execute(
-                insert(Order).values(**_row(order)).returning(col(Order.id))
-            )).scalar_one()
+            # Prebuilt Core inserts, not the ORM's flush: this is the stampede's hot write path.
+            order.id = (await s.execute(INSERT_ORDER, row_of(order))).scalar_one()
             items = [
                 OrderItem(
                     order_id=order.id,
@@ -228,16 +228,10 @@ class OrderService:
                 )
                 for sid in seats
             ]
-            await s.execute(insert(OrderItem), [_row(i) for i in items])
+            await s.execute(INSERT_ORDER_ITEMS, [row_of(i) for i in items])
             view = OrderView(order, items)
             uow.emit(EventType.ORDER_CREATED, order.id or 0, event_id, self._payload(view))
-            from ticketing_app.db.models import IdempotencyRecord
-
-            await s.execute(
-                update(IdempotencyRecord)
-                .where(col(IdempotencyRecord.id) == record_id)
-                .values(**IdempotencyStore.complete_values(201, view.public()))
-            )
+            await s.execute(COMPLETE_CLAIM, complete_claim_params(record_id, 201, view.public()))
             await uow.commit()
         return view
 
@@ -321,14 +315,13 @@ class OrderService:
     # brought in line before the decision commits.
 
     async def _lock_payment(self, uow: UnitOfWork, payment_id: int) -> tuple[Payment, Order]:
-        s = uow.session
-        payment = (await s.execute(select(Payment).where(col(Payment.id) == payment_id)
-                                   .with_for_update())).scalar_one_or_none()
-        if payment is None:
+        # Both rows in one round trip; FOR UPDATE on the join locks the payment and its order.
+        row = (await uow.session.execute(
+            select(Payment, Order).join(Order, col(Order.id) == col(Payment.order_id))
+            .where(col(Payment.id) == payment_id).with_for_update())).one_or_none()
+        if row is None:
             raise errors.NotFound(f"payment {payment_id}")
-        order = (await s.execute(select(Order).where(col(Order.id) == payment.order_id)
-                                 .with_for_update())).scalar_one()
-        return payment, order
+        return row[0], row[1]
 
     async def apply_payment_success(self, payment_id: int) -> str:
         """Sell the seats, or (late payment whose seats are gone) refund. Returns the payment's

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from ticketing_app.db.models import Order, Payment
+from ticketing_app.db.statements import INSERT_PAYMENT, row_of
 from ticketing_app.domain import errors
 from ticketing_app.domain.orders import OrderStatus, PaymentStatus
 from ticketing_app.holds.keys import PAYMENT_CHANNEL_PREFIX
@@ -78,27 +79,37 @@ class PaymentWaiter:
                 log.warning("payment_waiter_reconnect", error=str(exc))
                 await asyncio.sleep(0.5)
 
-    async def wait(self, payment_id: int, timeout: float) -> str | None:
+    async def register(self, payment_id: int) -> tuple[asyncio.Future[str], bool]:
+        """A future for the payment's announcement, and whether the subscription is live (when
+        it is not, an announcement made before it is can be missed: look at the row too)."""
         if self._task is None:
             self._task = asyncio.create_task(self._listen(), name="payment-waiter")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), 2)
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(payment_id, []).append(fut)
+        return fut, self._ready.is_set()
+
+    def unregister(self, payment_id: int, fut: asyncio.Future[str]) -> None:
+        lst = self._waiters.get(payment_id)
+        if lst and fut in lst:
+            lst.remove(fut)
+            if not lst:
+                self._waiters.pop(payment_id, None)
+
+    async def wait(self, payment_id: int, timeout: float) -> str | None:
+        """The payment's final status once announced (None past `timeout`), for a job that may
+        already have finished: the row is looked at once after subscribing."""
+        fut, _ = await self.register(payment_id)
         try:
-            # The job may have finished before we subscribed: look once more.
             status = await self.rt.payments.status(payment_id)
             if status in FINAL:
                 return status
-            return await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(fut, timeout)
             return None
         finally:
-            lst = self._waiters.get(payment_id)
-            if lst and fut in lst:
-                lst.remove(fut)
-                if not lst:
-                    self._waiters.pop(payment_id, None)
+            self.unregister(payment_id, fut)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -130,28 +141,29 @@ class PaymentService:
     async def start(self, buyer: str | None, order_id: int) -> tuple[Payment, bool]:
         """Returns the order's payment (a new PENDING one, or the existing attempt) and whether
         a job must run. An order has at most one live payment attempt."""
-        view = await self.rt.orders.get(order_id, buyer)
-        order = view.order
         async with UnitOfWork(self.rt.db) as uow:
             s = uow.session
             # Lock the order row first, so two concurrent authorizations make one payment.
-            fresh = await s.get(Order, order_id, with_for_update=not self.rt.db.is_sqlite)
-            assert fresh is not None
+            order = await s.get(Order, order_id, with_for_update=not self.rt.db.is_sqlite)
+            if order is None:
+                raise errors.OrderNotFound(f"Order {order_id} not found.")
+            if buyer is not None and order.buyer_id != buyer:
+                raise errors.Forbidden("This order belongs to another buyer.")
             existing = (await s.execute(
                 select(Payment).where(col(Payment.order_id) == order_id)
                 .order_by(col(Payment.id).desc()).limit(1))).scalar_one_or_none()
             if existing is not None and existing.status != PaymentStatus.FAILED.value:
                 return existing, existing.status == PaymentStatus.PENDING.value
-            if fresh.status != OrderStatus.CREATED.value:
+            if order.status != OrderStatus.CREATED.value:
                 if existing is not None:
                     return existing, False
                 raise errors.Conflict(
-                    f"Order is {fresh.status}; it cannot be paid.",
-                    [{"field": "orderId", "message": f"status {fresh.status}"}])
+                    f"Order is {order.status}; it cannot be paid.",
+                    [{"field": "orderId", "message": f"status {order.status}"}])
             payment = Payment(order_id=order_id, status=PaymentStatus.PENDING.value,
                               amount=order.total, currency=order.currency,
                               trace_id=current_trace_id(), traceparent=current_traceparent())
-            s.add(payment)
+            payment.id = (await s.execute(INSERT_PAYMENT, row_of(payment))).scalar_one()
             await uow.commit()
         metrics.PAYMENTS.labels(status=PaymentStatus.PENDING.value).inc()
         return payment, True
@@ -165,11 +177,26 @@ class PaymentService:
                         ) -> PaymentOutcome:
         payment, needs_job = await self.start(buyer, order_id)
         pid = int(payment.id or 0)
-        if needs_job:
-            await self.enqueue(payment)
         status = payment.status
-        if status == PaymentStatus.PENDING.value and wait:
-            status = await self.waiter.wait(pid, self.rt.settings.payment_sync_wait_s) or status
+        if status != PaymentStatus.PENDING.value or not wait:
+            if needs_job:
+                await self.enqueue(payment)
+            return PaymentOutcome(order_id, pid, status)
+        timeout = self.rt.settings.payment_sync_wait_s
+        if not needs_job:  # another request's job, which may have finished since we looked
+            return PaymentOutcome(order_id, pid, await self.waiter.wait(pid, timeout) or status)
+        # Listening before the job exists: its announcement cannot come before we do.
+        fut, live = await self.waiter.register(pid)
+        try:
+            await self.enqueue(payment)
+            if not live:
+                now = await self.status(pid)
+                if now in FINAL:
+                    return PaymentOutcome(order_id, pid, now)
+            with contextlib.suppress(TimeoutError):
+                status = await asyncio.wait_for(fut, timeout)
+        finally:
+            self.waiter.unregister(pid, fut)
         return PaymentOutcome(order_id, pid, status)
 
     async def announce(self, payment_id: int, status: str) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ticketing_app.db.engine import Database
 from ticketing_app.db.models import OutboxEvent
+from ticketing_app.db.statements import INSERT_OUTBOX
 from ticketing_app.domain.events import Envelope
 from ticketing_app.observability.metrics import record_committed_events
 from ticketing_app.observability.tracing import current_trace_id, current_traceparent
@@ -62,10 +62,9 @@ class UnitOfWork:
         if self._outbox_rows:
             # One Core insert for the transaction's events, in the order they were emitted
             # (ids follow that order; the relay publishes by id).
-            await self.session.execute(insert(OutboxEvent), self._outbox_rows)
-            if self.db.is_postgres:
-                # Wakes the relay at commit time (NOTIFY is transactional); it also polls.
-                await self.session.execute(text(f"SELECT pg_notify('{OUTBOX_CHANNEL}', '')"))
+            # On PostgreSQL the insert wakes the relay at commit time: a statement trigger
+            # sends NOTIFY on OUTBOX_CHANNEL (migration 0004). The relay also polls.
+            await self.session.execute(INSERT_OUTBOX, self._outbox_rows)
         await self.session.commit()
         self.committed = True
         # Metrics count transitions only once they are durable (see metrics.py).
