@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 200
     # After a NOTIFY the relay waits this long before claiming, so commits arriving together
     # go out as one batch (fewer round trips per row under load; adds at most this to lag).
-    outbox_linger_ms: int = Field(default=5, ge=0, le=1000)
+    outbox_linger_ms: int = Field(default=20, ge=0, le=1000)
 
     # --- web / live sync ---
     public_url: str = "http://localhost:3000"

@@ -2,7 +2,8 @@
 
 Built once at import: executing them skips the ORM's bulk-persistence step and the per-call
 statement construction, and the engine's compiled cache always hits. Rows are plain dicts of
-column values (`row_of`)."""
+column values (`row_of`); bound parameters are named `b_<name>` (SQLAlchemy reserves a
+column's own name in an UPDATE's SET clause)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from typing import Any
 
 from sqlalchemy import Insert, Table, Update, bindparam, insert, update
 
-from ticketing_app.db.models import IdempotencyRecord, Order, OrderItem, OutboxEvent, Payment
+from ticketing_app.db.models import (
+    IdempotencyRecord,
+    Order,
+    OrderItem,
+    OutboxEvent,
+    Payment,
+    Seat,
+    Ticket,
+)
+from ticketing_app.domain.orders import OrderStatus, PaymentStatus
 
 
 def table(model: type) -> Table:
@@ -33,13 +43,29 @@ INSERT_ORDER = _insert_returning_id(Order)
 INSERT_PAYMENT = _insert_returning_id(Payment)
 INSERT_ORDER_ITEMS = insert(table(OrderItem))
 INSERT_OUTBOX = insert(table(OutboxEvent))
+INSERT_TICKETS = insert(table(Ticket))
 
 _claims = table(IdempotencyRecord)
 COMPLETE_CLAIM: Update = (
-    update(_claims).where(_claims.c.id == bindparam("record_id"))
-    .values(status="COMPLETED", response_code=bindparam("code"),
-            response_body=bindparam("body", type_=_claims.c.response_body.type)))
+    update(_claims).where(_claims.c.id == bindparam("b_record_id"))
+    .values(status="COMPLETED", response_code=bindparam("b_code"),
+            response_body=bindparam("b_body", type_=_claims.c.response_body.type)))
 
 
 def complete_claim_params(record_id: int, code: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {"record_id": record_id, "code": code, "body": body}
+    return {"b_record_id": record_id, "b_code": code, "b_body": body}
+
+
+_orders, _payments, _seats = table(Order), table(Payment), table(Seat)
+# A payment's success (the worker): order CONFIRMED, payment AUTHORIZED, seats SOLD.
+CONFIRM_ORDER: Update = (
+    update(_orders).where(_orders.c.id == bindparam("b_order_id"))
+    .values(status=OrderStatus.CONFIRMED.value, confirmed_at=bindparam("b_now"),
+            updated_at=bindparam("b_now"), close_reason=""))
+AUTHORIZE_PAYMENT: Update = (
+    update(_payments).where(_payments.c.id == bindparam("b_payment_id"))
+    .values(status=PaymentStatus.AUTHORIZED.value, updated_at=bindparam("b_now")))
+SELL_SEATS: Update = (
+    update(_seats).where(_seats.c.id.in_(bindparam("b_seat_ids", expanding=True)),
+                         _seats.c.event_id == bindparam("b_event_id"))
+    .values(status="SOLD", order_id=bindparam("b_order_id"), version=_seats.c.version + 1))

@@ -29,9 +29,12 @@ from ticketing_app.db.models import (
     now_utc,
 )
 from ticketing_app.db.statements import (
+    AUTHORIZE_PAYMENT,
     COMPLETE_CLAIM,
+    CONFIRM_ORDER,
     INSERT_ORDER,
     INSERT_ORDER_ITEMS,
+    SELL_SEATS,
     complete_claim_params,
     row_of,
 )
@@ -387,19 +390,15 @@ class OrderService:
         s = uow.session
         order = view.order
         seats = [i.seat_id for i in view.items]
-        await s.execute(
-            update(Order).where(col(Order.id) == order.id)
-            .values(status=OrderStatus.CONFIRMED.value, confirmed_at=now_utc(),
-                    updated_at=now_utc(), close_reason=""))
-        await s.execute(
-            update(Payment).where(col(Payment.id) == payment_id)
-            .values(status=PaymentStatus.AUTHORIZED.value, updated_at=now_utc()))
-        await s.execute(
-            update(Seat).where(col(Seat.id).in_(seats), col(Seat.event_id) == order.event_id)
-            .values(status="SOLD", order_id=order.id, version=Seat.version + 1))
+        now = now_utc()
+        await s.execute(CONFIRM_ORDER, {"b_order_id": order.id, "b_now": now})
+        await s.execute(AUTHORIZE_PAYMENT, {"b_payment_id": payment_id, "b_now": now})
+        await s.execute(SELL_SEATS, {"b_seat_ids": seats, "b_event_id": order.event_id,
+                                     "b_order_id": order.id})
         self._emit(uow, EventType.PAYMENT_SUCCESS, view, paymentId=payment_id)
         self._emit(uow, EventType.ORDER_CONFIRMED, view, paymentId=payment_id, late=view.late)
-        issue_tickets(s, self.rt.settings.secret_key, order.event_id, order.id or 0, view.items)
+        await issue_tickets(s, self.rt.settings.secret_key, order.event_id, order.id or 0,
+                            view.items)
 
     async def _refund_in(
         self, uow: UnitOfWork, payment_id: int, view: _LockedOrder, reason: str

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ticketing_app.db.models import OrderItem, Ticket
+from ticketing_app.db.statements import INSERT_TICKETS, row_of
 from ticketing_app.domain.identity import sign_value
 
 CODE_PREFIX = "TK1"
@@ -37,13 +38,15 @@ def parse_ticket_code(secret: str, code: str) -> tuple[int, int] | None:
         return None
 
 
-def issue_tickets(
+async def issue_tickets(
     session: AsyncSession, secret: str, event_id: int, order_id: int, items: Sequence[OrderItem]
 ) -> list[Ticket]:
+    """One ticket per item, written in the caller's transaction (one Core insert)."""
     tickets = [
         Ticket(order_id=order_id, order_item_id=int(item.id or 0), event_id=event_id,
                seat_id=item.seat_id, code=make_ticket_code(secret, event_id, item.seat_id))
         for item in items
     ]
-    session.add_all(tickets)
+    if tickets:
+        await session.execute(INSERT_TICKETS, [row_of(t) for t in tickets])
     return tickets
