@@ -16,6 +16,7 @@ REGISTRY: tuple[tuple[int, str, str], ...] = (
     (4, "hold_strategies", "Hold strategies side by side"),
     (5, "live_sync", "Live-sync fan-out over the Reflex websocket"),
     (6, "outbox_lag", "Outbox lag: order commit to processed by the projection"),
+    (7, "cpu_cost", "CPU per operation, per platform process"),
 )
 
 

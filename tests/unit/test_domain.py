@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
+from ticketing_app.api.errors import is_refused_value
 from ticketing_app.domain.identity import (
     holder_tag,
     issue_buyer_token,
@@ -19,7 +21,7 @@ from ticketing_app.domain.orders import (
 from ticketing_app.domain.seats import clamp_hold_seconds, format_money, row_label, seat_label
 from ticketing_app.services.idempotency import check_key, request_fingerprint
 from ticketing_app.services.tickets import make_ticket_code, parse_ticket_code
-from ticketing_app.settings import to_async_url
+from ticketing_app.settings import plain_postgres_url, to_async_url, to_sync_url
 
 
 @pytest.mark.parametrize(("r", "label"), [(1, "A"), (3, "C"), (26, "Z"), (27, "AA"), (52, "AZ")])
@@ -83,3 +85,21 @@ def test_idempotency_fingerprint_and_keys() -> None:
 def test_database_urls_pick_async_drivers() -> None:
     assert to_async_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
     assert to_async_url("sqlite:////tmp/x.db") == "sqlite+aiosqlite:////tmp/x.db"
+    assert to_sync_url("postgresql+asyncpg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert plain_postgres_url("postgresql+asyncpg://u@h/db") == "postgresql://u@h/db"
+
+
+def test_a_value_the_database_refuses_is_the_clients_fault_not_an_outage() -> None:
+    """asyncpg's adapter raises SQLSTATE class 22 (data exception) as a plain DBAPIError."""
+
+    class DriverError(Exception):
+        def __init__(self, sqlstate: str):
+            self.sqlstate = sqlstate
+
+    def wrapped(sqlstate: str) -> DBAPIError:
+        return DBAPIError("SELECT 1", {}, DriverError(sqlstate))
+
+    assert is_refused_value(wrapped("22003"))  # numeric value out of range
+    assert is_refused_value(wrapped("22000"))  # asyncpg: an int over int32 for an int4 column
+    assert not is_refused_value(wrapped("08006"))  # connection failure: an outage
+    assert not is_refused_value(DBAPIError("SELECT 1", {}, Exception("no code")))

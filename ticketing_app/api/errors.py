@@ -93,6 +93,8 @@ def install_error_handlers(app: FastAPI) -> None:
                               headers=getattr(exc, "headers", None))
 
     async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and is_refused_value(exc):
+            return await _bad_value(_, exc)
         log.warning("dependency_unavailable", error=str(exc)[:300])
         return error_response(503, "SERVICE_UNAVAILABLE",
                               "A dependency is unavailable; retry shortly.")
@@ -102,7 +104,7 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, _unavailable)
 
     @app.exception_handler(DataError)
-    async def _bad_value(_: Request, exc: DataError) -> JSONResponse:
+    async def _bad_value(_: Request, exc: DBAPIError) -> JSONResponse:
         """The database refused a value (out of range, too long): the input's fault, not an
         outage. The API's own bounds should catch these first; this is the safety net."""
         log.warning("database_refused_value", error=str(exc.orig)[:300])
@@ -112,3 +114,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", error=str(exc))
         return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
+
+
+def is_refused_value(exc: DBAPIError) -> bool:
+    """A value the database (or the driver, before sending it: asyncpg checks an integer
+    against int32 itself) refused: SQLSTATE class 22, "data exception". SQLAlchemy's asyncpg
+    adapter raises these as a plain DBAPIError rather than a DataError."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or ""
+    return isinstance(code, str) and code.startswith("22")
