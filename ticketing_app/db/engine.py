@@ -26,6 +26,12 @@ class Database:
     write_sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]
 
+    def snapshot_sessions(self) -> AsyncSession:
+        """A read session inside a real transaction, for reads that need one snapshot across
+        several statements (the audit sets REPEATABLE READ in it). PostgreSQL's ordinary read
+        sessions run in autocommit, where each statement is a transaction of its own."""
+        return (self.write_sessions if self.is_postgres else self.read_sessions)()
+
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")

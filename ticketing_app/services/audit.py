@@ -143,7 +143,7 @@ async def _read_db(rt: Runtime, event_id: int | None) -> _DbView:
     def scoped(q: Any, column: Any) -> Any:
         return q if event_id is None else q.where(column == event_id)
 
-    async with rt.db.read_sessions() as s:
+    async with rt.db.snapshot_sessions() as s:
         await _snapshot_isolation(s, rt)
         now = datetime.now(UTC)
         events = [int(x) for x in (await s.execute(
