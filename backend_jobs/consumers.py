@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry.trace import SpanKind
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -123,16 +123,17 @@ class ConsumerRunner:
                     await self._handle_batch(messages)
                     try:
                         await consumer.commit({tp: messages[-1].offset + 1})
-                    except CommitFailedError:
-                        # The group rebalanced, or the broker restarted and forgot it: keep
-                        # this consumer (it rejoins on the next fetch). Rebuilding it would
-                        # stall until the old member's session times out. What was not
-                        # committed is read again and dropped as a duplicate.
+                    except (CommitFailedError, IllegalStateError):
+                        # The group rebalanced (the partition may no longer be ours), or the
+                        # broker restarted and forgot it: keep this consumer (it rejoins on
+                        # the next fetch). Rebuilding it would stall until the old member's
+                        # session times out. What was not committed is read again and
+                        # dropped as a duplicate.
                         log.info("commit_skipped_rebalance", consumer=self.spec.name,
                                  partition=tp.partition)
                 if time.monotonic() - lag_reported >= LAG_REPORT_INTERVAL_S:
                     lag_reported = time.monotonic()
-                    await self._report_lag(consumer)  # a broker round trip: not every batch
+                    await self._check_positions(consumer)  # a broker round trip: not every batch
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
@@ -183,7 +184,11 @@ class ConsumerRunner:
             self.duplicates += 1
             metrics.CONSUMER_PROCESSED.labels(self.spec.name, "duplicate").inc()
 
-    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+    async def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
+        """Reports the lag, and heals a position past the end of its partition: the broker
+        restarted empty (the embedded one keeps nothing), so the log starts again from 0 and
+        this consumer would wait at its old offset until the new log grew past it. Reading the
+        new log from its beginning is harmless (duplicates are dropped)."""
         with contextlib.suppress(Exception):
             parts: set[TopicPartition] = consumer.assignment()
             if not parts:
@@ -192,6 +197,11 @@ class ConsumerRunner:
             lag = 0
             for tp in parts:
                 pos = await consumer.position(tp)
+                if pos > ends[tp]:
+                    log.warning("partition_log_lost_rereading", consumer=self.spec.name,
+                                partition=tp.partition, position=pos, end=ends[tp])
+                    await consumer.seek_to_beginning(tp)
+                    continue
                 lag += max(0, ends[tp] - pos)
             metrics.CONSUMER_LAG.labels(self.spec.name).set(lag)
 
