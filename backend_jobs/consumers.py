@@ -30,9 +30,12 @@ from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import span_from_traceparent
 from ticketing_app.runtime import Runtime
 
+BROKER_GENERATION_KEY = "tk:kafka:broker-generation"  # the relay counts detected losses
+
 log = structlog.get_logger(__name__)
 
 LAG_REPORT_INTERVAL_S = 1.0  # tk_consumer_lag is a gauge: once a second is enough
+CHECK_TIMEOUT_S = 1.0
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
@@ -106,6 +109,7 @@ class ConsumerRunner:
         self._stop = asyncio.Event()
         self.processed = 0
         self.duplicates = 0
+        self._broker_generation: bytes | None = None
 
     async def _consume(self) -> None:
         s = self.rt.settings
@@ -133,7 +137,12 @@ class ConsumerRunner:
                                  partition=tp.partition)
                 if time.monotonic() - lag_reported >= LAG_REPORT_INTERVAL_S:
                     lag_reported = time.monotonic()
-                    await self._check_positions(consumer)  # a broker round trip: not every batch
+                    # A broker round trip, so not every batch, and bounded: with the broker
+                    # away, end_offsets() waits for its request timeout (40 s), and this loop
+                    # must keep fetching (and rejoin) as soon as the broker is back.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._check_positions(consumer),
+                                               CHECK_TIMEOUT_S)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
@@ -185,24 +194,27 @@ class ConsumerRunner:
             metrics.CONSUMER_PROCESSED.labels(self.spec.name, "duplicate").inc()
 
     async def _check_positions(self, consumer: AIOKafkaConsumer) -> None:
-        """Reports the lag, and heals a position past the end of its partition: the broker
-        restarted empty (the embedded one keeps nothing), so the log starts again from 0 and
-        this consumer would wait at its old offset until the new log grew past it. Reading the
-        new log from its beginning is harmless (duplicates are dropped)."""
+        """Reports the lag, and re-reads every assigned partition from its beginning once the
+        relay announces that the broker lost its data (it restarted empty: the new log starts
+        again from 0, and a position kept from the old one would wait until the new log grew
+        past it). Re-reading is harmless: duplicates are dropped."""
         with contextlib.suppress(Exception):
-            parts: set[TopicPartition] = consumer.assignment()
-            if not parts:
+            generation = await self.rt.redis.get(BROKER_GENERATION_KEY)
+            if self._broker_generation is not None and generation != self._broker_generation:
+                parts = list(consumer.assignment())
+                if parts:
+                    await consumer.seek_to_beginning(*parts)
+                log.warning("broker_data_lost_rereading", consumer=self.spec.name,
+                            partitions=len(parts))
+            self._broker_generation = generation
+        with contextlib.suppress(Exception):
+            assigned: set[TopicPartition] = consumer.assignment()
+            if not assigned:
                 return
-            ends = await consumer.end_offsets(list(parts))
+            ends = await consumer.end_offsets(list(assigned))
             lag = 0
-            for tp in parts:
-                pos = await consumer.position(tp)
-                if pos > ends[tp]:
-                    log.warning("partition_log_lost_rereading", consumer=self.spec.name,
-                                partition=tp.partition, position=pos, end=ends[tp])
-                    await consumer.seek_to_beginning(tp)
-                    continue
-                lag += max(0, ends[tp] - pos)
+            for tp in assigned:
+                lag += max(0, ends[tp] - await consumer.position(tp))
             metrics.CONSUMER_LAG.labels(self.spec.name).set(lag)
 
     async def run(self) -> None:

@@ -26,6 +26,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import func, or_, select, text, update
 from sqlmodel import col
 
+from backend_jobs.consumers import BROKER_GENERATION_KEY
 from ticketing_app.db.models import OutboxEvent, ProcessedEvent
 from ticketing_app.faults import fault_point
 from ticketing_app.observability import metrics
@@ -115,6 +116,8 @@ class OutboxRelay:
         n = await self.requeue_unprocessed(timedelta(0))
         self._recheck_at = time.monotonic() + LOSS_RECHECK_S
         self._rechecks_left = LOSS_RECHECKS
+        with contextlib.suppress(Exception):  # consumers re-read their partitions when it moves
+            await self.rt.redis.incr(BROKER_GENERATION_KEY)
         log.warning("topic_recreated_requeued", rows=n)
 
     async def _check_broker(self) -> None:
