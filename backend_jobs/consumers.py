@@ -26,11 +26,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ticketing_app.db.models import ProcessedEvent
 from ticketing_app.domain.events import Envelope
+from ticketing_app.holds.keys import BROKER_GENERATION
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import span_from_traceparent
 from ticketing_app.runtime import Runtime
-
-BROKER_GENERATION_KEY = "tk:kafka:broker-generation"  # the relay counts detected losses
 
 log = structlog.get_logger(__name__)
 
@@ -109,6 +108,7 @@ class ConsumerRunner:
         self.processed = 0
         self.duplicates = 0
         self._broker_generation: bytes | None = None
+        self._next_offset: dict[TopicPartition, int] = {}  # per partition: next to process
 
     async def _consume(self) -> None:
         s = self.rt.settings
@@ -124,6 +124,7 @@ class ConsumerRunner:
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
                 for tp, messages in batches.items():
                     await self._handle_batch(messages)
+                    self._next_offset[tp] = messages[-1].offset + 1
                     try:
                         await consumer.commit({tp: messages[-1].offset + 1})
                     except (CommitFailedError, IllegalStateError):
@@ -193,23 +194,25 @@ class ConsumerRunner:
         again from 0, and a position kept from the old one would wait until the new log grew
         past it). Re-reading is harmless: duplicates are dropped."""
         with contextlib.suppress(Exception):
-            generation = await self.rt.redis.get(BROKER_GENERATION_KEY)
+            generation = await self.rt.redis.get(BROKER_GENERATION)
             if self._broker_generation is not None and generation != self._broker_generation:
                 parts = list(consumer.assignment())
                 if parts:
                     await consumer.seek_to_beginning(*parts)
                 log.warning("broker_data_lost_rereading", consumer=self.spec.name,
                             partitions=len(parts))
+                self._next_offset.clear()
             self._broker_generation = generation
-        with contextlib.suppress(Exception):
-            assigned: set[TopicPartition] = consumer.assignment()
-            if not assigned:
-                return
-            ends = await consumer.end_offsets(list(assigned))
-            lag = 0
-            for tp in assigned:
-                lag += max(0, ends[tp] - await consumer.position(tp))
-            metrics.CONSUMER_LAG.labels(self.spec.name).set(lag)
+        # The lag from what the last fetches said (the partition's high watermark) and what
+        # this consumer has processed: no broker round trip, so nothing here can block the
+        # fetch loop (asking the broker for end offsets and positions waits up to 40 s while
+        # it is away, or while a partition's position is being reset).
+        lag = 0
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is not None and tp in self._next_offset:  # else: nothing fetched here yet
+                lag += max(0, high - self._next_offset[tp])
+        metrics.CONSUMER_LAG.labels(self.spec.name).set(lag)
 
     async def run(self) -> None:
         backoff = 0.2

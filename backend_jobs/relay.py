@@ -26,9 +26,9 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import func, or_, select, text, update
 from sqlmodel import col
 
-from backend_jobs.consumers import BROKER_GENERATION_KEY
 from ticketing_app.db.models import OutboxEvent, ProcessedEvent
 from ticketing_app.faults import fault_point
+from ticketing_app.holds.keys import BROKER_GENERATION
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import current_traceparent, span_from_traceparent
 from ticketing_app.runtime import Runtime
@@ -117,7 +117,7 @@ class OutboxRelay:
         self._recheck_at = time.monotonic() + LOSS_RECHECK_S
         self._rechecks_left = LOSS_RECHECKS
         with contextlib.suppress(Exception):  # consumers re-read their partitions when it moves
-            await self.rt.redis.incr(BROKER_GENERATION_KEY)
+            await self.rt.redis.incr(BROKER_GENERATION)
         log.warning("topic_recreated_requeued", rows=n)
 
     async def _check_broker(self) -> None:

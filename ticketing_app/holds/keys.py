@@ -14,6 +14,8 @@ RATE_PREFIX = f"{PREFIX}:rate:"
 LIVE_PATTERN = f"{PREFIX}:{{e*}}:ch"
 EVENT_LOAD_LOCK_SUFFIX = "loading"
 WAITING_EVENTS = f"{PREFIX}:waiting-events"  # SET of event ids whose waiting room is not off
+# The relay counts broker data losses here; consumers re-read their partitions when it moves.
+BROKER_GENERATION = f"{PREFIX}:kafka:broker-generation"
 
 
 @dataclass(frozen=True)
