@@ -1,5 +1,6 @@
-"""Background tasks every web process runs: the hold-expiry sweeper (so expiries reach viewers
-even when no worker runs), the waiting rooms' pacer and script preloading."""
+"""Background tasks every web and API process runs: the seat mirror (this process's copy of
+the seat maps it serves), the hold-expiry sweeper (so expiries reach viewers even when no
+worker runs), the waiting rooms' pacer and script preloading."""
 
 from __future__ import annotations
 
@@ -25,11 +26,16 @@ async def web_background_tasks(rt: Runtime) -> AsyncIterator[None]:
     except Exception as exc:
         log.error("bootstrap_admin_failed", error=str(exc)[:300])
     stop = asyncio.Event()
+    mirror = asyncio.create_task(rt.mirror.run(), name="seat-mirror")
     sweeper = asyncio.create_task(sweeper_loop(rt, stop), name="sweeper")
     pacer = asyncio.create_task(waiting_room_loop(rt, stop), name="waiting-room")
     try:
         yield
     finally:
         stop.set()
+        rt.mirror.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(sweeper, pacer), 5)
+        mirror.cancel()
+        with contextlib.suppress(BaseException):
+            await mirror

@@ -178,9 +178,9 @@ class LiveSession:
 async def true_codes(rt: Any, event_id: int) -> list[str]:
     """The seat codes every page must end up showing: one Redis snapshot, in layout order,
     coded exactly as the web process's hub codes them."""
-    from ticketing_app.live.hub import seat_code
+    from ticketing_app.holds.mirror import copy_from_snapshot
 
     rt.catalog.forget(event_id)
     layout = await rt.catalog.layout(event_id)
-    snap = await rt.catalog.snapshot(event_id)
-    return [seat_code(snap, s.id) for s in layout.seats]
+    copy = copy_from_snapshot(event_id, await rt.catalog.snapshot(event_id))
+    return [copy.code(s.id) for s in layout.seats]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from ticketing_app.db.engine import Database, create_database
+from ticketing_app.holds.mirror import SeatMirror
 from ticketing_app.holds.store import HoldStore
 from ticketing_app.settings import Settings, get_settings
 
@@ -45,6 +46,9 @@ class Runtime:
     redis: Redis
     holds: HoldStore
     catalog: CatalogService = field(init=False)
+    # This process's copy of the seat maps it serves; fed only where something runs it (the
+    # web and API processes' background tasks), elsewhere it stays empty and unused.
+    mirror: SeatMirror = field(init=False)
     reservations: ReservationService = field(init=False)
     orders: OrderService = field(init=False)
     payments: PaymentService = field(init=False)
@@ -67,6 +71,7 @@ class Runtime:
 
         self.catalog = CatalogService(self)
         self.holds.loader = self.catalog.load_event_state
+        self.mirror = SeatMirror(self.redis, self.catalog.snapshot)
         self.reservations = ReservationService(self)
         self.orders = OrderService(self)
         self.payments = PaymentService(self)

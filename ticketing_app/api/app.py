@@ -8,22 +8,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi import FastAPI
 from starlette.routing import Match
 from starlette.types import Scope
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from ticketing_app.api.admin_auth import AdminPageGuardMiddleware
+from ticketing_app.api import hot_routes
+from ticketing_app.api.edge import Edge
 from ticketing_app.api.errors import error_responses, install_error_handlers
-from ticketing_app.api.middleware import BodyLimitMiddleware, BuyerCookieMiddleware, TraceMiddleware
 from ticketing_app.api.routes import buyers, catalog, health, orders, payments, reservations
-from ticketing_app.domain import errors
 from ticketing_app.settings import get_settings
 
 
 def create_api(standalone: bool = False) -> FastAPI:
-    settings = get_settings()
+    """The REST API: FastAPI's routes behind the one request layer (`api/edge.py`), which
+    also answers the hot routes itself. CORS: browsers may call it from PUBLIC_URL's site and
+    CORS_ORIGINS only (no wildcard); in the web process Reflex's websocket gets the same list
+    (rxconfig.py)."""
     lifespan = _standalone_lifespan if standalone else None
     app = FastAPI(
         title="Ticketing API",
@@ -35,40 +35,15 @@ def create_api(standalone: bool = False) -> FastAPI:
         redoc_url=None,
         **_no_native_telemetry(),
     )
-    install_error_handlers(app)
+    install_error_handlers(app, allowed_methods)
     for r in (catalog.router, reservations.router, orders.router, payments.router,
               buyers.router, health.router):
         app.include_router(r, responses=COMMON_ERRORS)
     _install_extra_routers(app)
-
-    @app.api_route(CATCH_ALL, include_in_schema=False, methods=list(HTTP_METHODS))
-    async def _unknown_api(path: str, request: Request) -> None:
-        """Keeps unknown /api paths away from the pages mounted behind the API: 405 with
-        `Allow` for a known path and another method, else 404 (both the standard body)."""
-        allowed = allowed_methods(app, request.scope)
-        if allowed:
-            raise errors.MethodNotAllowed(allowed, f"{request.method} is not allowed here.")
-        raise errors.NotFound(f"No API route /api/{path}.")
-
-    # Browsers may call the API from PUBLIC_URL's site and CORS_ORIGINS only (no wildcard);
-    # mounted in the web app, Reflex's own CORS layer gets the same list (rxconfig.py).
-    app.add_middleware(CORSMiddleware, allow_origins=settings.browser_origins(),
-                       allow_methods=["GET", "POST", "PUT", "DELETE"],
-                       allow_headers=["Content-Type", "X-Caller-Id", "Idempotency-Key",
-                                      "traceparent", "X-Admission-Token"],
-                       expose_headers=["Trace-Id", "Retry-After"])
-    app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(AdminPageGuardMiddleware)
-    app.add_middleware(BuyerCookieMiddleware)
-    app.add_middleware(TraceMiddleware)
-    # Outermost: behind the load balancer the peer is the balancer; the client is in
-    # X-Forwarded-For (believed only from FORWARDED_ALLOW_IPS).
-    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=[
-        h.strip() for h in settings.forwarded_allow_ips.split(",") if h.strip()])
+    app.add_middleware(Edge, api=app, hot=hot_routes.match, settings=get_settings())
     return app
 
 
-CATCH_ALL = "/api/{path:path}"
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Every operation may answer these (invalid input, a dependency down), on top of its own.
 COMMON_ERRORS = error_responses(422, 503)
@@ -76,13 +51,11 @@ COMMON_ERRORS = error_responses(422, 503)
 
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     """The methods some route answers on this path (the `Allow` of a 405), found the way the
-    router itself matches (included routers too), the catch-all excepted."""
+    router itself matches (included routers too)."""
     allowed = []
     for method in HTTP_METHODS:
         probe = {**scope, "method": method}
         for route in app.router.routes:
-            if getattr(route, "path", None) == CATCH_ALL:
-                continue
             if route.matches(probe)[0] == Match.FULL:
                 allowed.append(method)
                 break

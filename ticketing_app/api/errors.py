@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -72,7 +73,9 @@ def _validation_details(exc: RequestValidationError) -> tuple[bool, list[dict[st
     return malformed, details
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI,
+                           allowed: Callable[[FastAPI, Any], list[str]] | None = None) -> None:
+    """`allowed(app, scope)`: the methods a path answers (the `Allow` of a 405)."""
     @app.exception_handler(errors.DomainError)
     async def _domain(_: Request, exc: errors.DomainError) -> JSONResponse:
         return domain_error_response(exc)
@@ -85,35 +88,49 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "VALIDATION_FAILED", "The request is invalid.", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = STATUS_CODES.get(exc.status_code, "INTERNAL_ERROR" if exc.status_code >= 500
                                 else "BAD_REQUEST")
         message = exc.detail if isinstance(exc.detail, str) else code
-        return error_response(exc.status_code, code, message,
-                              headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"No API route {request.url.path}."
+        if exc.status_code == 405:
+            methods = allowed(app, request.scope) if allowed else []
+            message = f"{request.method} is not allowed here."
+            headers = {**(headers or {}), "Allow": ", ".join(methods)} if methods else headers
+        return error_response(exc.status_code, code, message, headers=headers)
 
-    async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, DBAPIError) and is_refused_value(exc):
-            return await _bad_value(_, exc)
+    async def _other(_: Request, exc: Exception) -> JSONResponse:
+        status, body, headers = exception_answer(exc)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    for exc_type in (*DEPENDENCY_ERRORS, DataError, Exception):
+        app.add_exception_handler(exc_type, _other)
+
+
+# A dependency (database, Redis) is down or answered too slowly: 503, retry shortly.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError, DBAPIError, PoolTimeout, RedisConnectionError, RedisTimeoutError,
+    ConnectionError, OSError)
+
+
+def exception_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """(status, standard body, headers) for any exception a request raised: the one mapping
+    of the FastAPI handlers and the hot path alike."""
+    if isinstance(exc, errors.DomainError):
+        return exc.status, error_body(exc.code, exc.message, exc.details), exc.headers
+    if isinstance(exc, DataError) or (isinstance(exc, DBAPIError) and is_refused_value(exc)):
+        # The database refused a value (out of range, too long): the input's fault, not an
+        # outage. The API's own bounds should catch these first; this is the safety net.
+        log.warning("database_refused_value", error=str(getattr(exc, "orig", exc))[:300])
+        return 422, error_body("VALIDATION_FAILED", "A value is out of range."), None
+    if isinstance(exc, DEPENDENCY_ERRORS):
         log.warning("dependency_unavailable", error=str(exc)[:300])
-        return error_response(503, "SERVICE_UNAVAILABLE",
-                              "A dependency is unavailable; retry shortly.")
-
-    for exc_type in (OperationalError, DBAPIError, PoolTimeout, RedisConnectionError,
-                     RedisTimeoutError, ConnectionError, OSError):
-        app.add_exception_handler(exc_type, _unavailable)
-
-    @app.exception_handler(DataError)
-    async def _bad_value(_: Request, exc: DBAPIError) -> JSONResponse:
-        """The database refused a value (out of range, too long): the input's fault, not an
-        outage. The API's own bounds should catch these first; this is the safety net."""
-        log.warning("database_refused_value", error=str(exc.orig)[:300])
-        return error_response(422, "VALIDATION_FAILED", "A value is out of range.")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", error=str(exc))
-        return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
+        return 503, error_body("SERVICE_UNAVAILABLE",
+                               "A dependency is unavailable; retry shortly."), None
+    log.error("unhandled_error", error=str(exc), exc_info=exc)
+    return 500, error_body("INTERNAL_ERROR", "Something went wrong on our side."), None
 
 
 def is_refused_value(exc: DBAPIError) -> bool:

@@ -107,9 +107,10 @@ class OrphanSeat(DomainError):
 class RateLimited(DomainError):
     code, status, default_message = "RATE_LIMITED", 429, "Too many requests; slow down."
 
-    def __init__(self, retry_after: int, message: str | None = None):
+    def __init__(self, retry_after: int, message: str | None = None, scope: str = ""):
         super().__init__(message)
         self.retry_after = retry_after
+        self.scope = scope  # which limit: holder, ip, login, ...
 
     @property
     def headers(self) -> dict[str, str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 
@@ -54,3 +55,39 @@ def clamp_hold_seconds(requested: int | None, default: int, lo: int, hi: int) ->
     if requested is None:
         return default
     return max(lo, min(hi, int(requested)))
+
+
+# A hold the copy shows is refused from it only while it has at least this long left: the
+# copy's clock is this host's, the hold's expiry was stamped by Redis's.
+COPY_CLOCK_MARGIN_MS = 500
+
+
+def refusal_from_copy(taken: Mapping[int, tuple[str, str, int]], seat_ids: Sequence[int],
+                      my_tag: str, now_ms: int) -> tuple[str, list[str]] | None:
+    """The hold script's answer for these seats if this process's copy of the seat map alone
+    settles it, else None (ask the script).
+
+    `taken` maps a seat that is not available to (code, holder tag, hold expiry ms): H held or
+    in an order awaiting payment, S sold, B blocked. Only seats the copy shows taken by
+    someone else decide: a seat it shows free, one the buyer may hold (their tag), or a hold
+    about to end always goes to the script, so a success only ever comes from the script. The
+    answer has the script's shape and precedence (sold or blocked before held): `('SOLD',
+    ['12|SOLD', ...])` or `('CONFLICT', ['12|HELD', ...])`."""
+    sold: list[str] = []
+    held: list[str] = []
+    for seat in seat_ids:
+        t = taken.get(seat)
+        if t is None:
+            return None
+        code, tag, until = t
+        if code == "S":
+            sold.append(f"{seat}|SOLD")
+        elif code == "B":
+            sold.append(f"{seat}|BLOCKED")
+        elif code == "H" and tag != my_tag and until - now_ms > COPY_CLOCK_MARGIN_MS:
+            held.append(f"{seat}|HELD")
+        else:
+            return None
+    if sold:
+        return "SOLD", sold
+    return "CONFLICT", held

@@ -51,6 +51,11 @@ class EventKeys:
         """HASH minute -> seats newly held (the admin dashboard's holds per minute)."""
         return f"{self.base}:hpm"
 
+    def attempts(self, scope: str, ident: str, window: int) -> str:
+        """STRING: new-claim attempts of one buyer (`b`) or client address (`a`) in one
+        one-minute window (the abuse limits, counted by the hold scripts in the event's slot)."""
+        return f"{self.base}:rl:{scope}:{ident}:{window}"
+
     def waiting_keys(self) -> list[str]:
         """The KEYS of the waiting-room scripts, in the order `waiting/lua/_lib.lua` documents."""
         b = self.base

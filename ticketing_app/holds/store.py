@@ -92,9 +92,35 @@ def _seat_details(items: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class ClaimLimits:
+    """The abuse limits a new claim is counted against, inside its script's round trip:
+    attempts per minute of the buyer and of the client address (0 = no limit)."""
+
+    buyer_per_minute: int = 0
+    address: str = ""
+    address_per_minute: int = 0
+
+    def keys(self, event_id: int, buyer: str) -> list[str]:
+        window = int(time.time() // 60)
+        k = EventKeys(event_id)
+        return [k.attempts("b", buyer, window), k.attempts("a", self.address or "-", window)]
+
+    def args(self) -> list[int]:
+        return [max(0, self.buyer_per_minute),
+                max(0, self.address_per_minute) if self.address else 0]
+
+
+NO_LIMITS = ClaimLimits()
+
+
 def _raise_claim_refusal(res: Sequence[Any]) -> None:
     """Maps a refusal of a new claim (hold, best available) to its domain error."""
     code = res[0]
+    if code == "RATE":
+        raise errors.RateLimited(
+            retry_after=max(1, int(res[3])), scope=_decode(res[1]),
+            message=f"Too many hold requests; the limit is {int(res[2])} per minute.")
     if code == "SALES_CLOSED":
         raise errors.SalesClosed()
     if code == "ADMISSION":
@@ -135,6 +161,16 @@ def _raise_claim_refusal(res: Sequence[Any]) -> None:
         )
 
 
+def claim_refusal(res: Sequence[Any]) -> errors.DomainError:
+    """The error a hold script answers with this refusal tuple (also what a refusal from
+    this process's copy of the seat map raises, so both read the same)."""
+    try:
+        _raise_claim_refusal(res)
+    except errors.DomainError as exc:
+        return exc
+    raise ValueError(f"not a refusal: {res!r}")
+
+
 def parse_state(raw: str) -> SeatState:
     p = raw.split("|")
     kind = p[0]
@@ -153,8 +189,9 @@ class HoldStore:
         self.scripts = Scripts(redis)
         self.loader = loader
 
-    async def _run(self, name: str, event_id: int, args: Sequence[Any]) -> list[Any]:
-        keys = EventKeys(event_id).script_keys()
+    async def _run(self, name: str, event_id: int, args: Sequence[Any],
+                   extra_keys: Sequence[str] = ()) -> list[Any]:
+        keys = [*EventKeys(event_id).script_keys(), *extra_keys]
         start = time.perf_counter()
         res = await self.scripts[name](keys=keys, args=[event_id, *args])
         metrics.HOLD_LATENCY.labels(op=name).observe(time.perf_counter() - start)
@@ -172,12 +209,14 @@ class HoldStore:
     # ---- buyer operations -------------------------------------------------------------
     async def hold(
         self, event_id: int, buyer: str, tag: str, seat_ids: Sequence[int],
-        hold_seconds: int | None, admission_epoch: str = "",
+        hold_seconds: int | None, admission_epoch: str = "", limits: ClaimLimits = NO_LIMITS,
     ) -> HoldResult:
         """`admission_epoch`: the epoch of the buyer's verified waiting-room token ('' = none);
         the script refuses new claims without one while the event's room is on."""
         secs = "" if hold_seconds is None else int(hold_seconds)
-        res = await self._run("hold", event_id, [buyer, tag, secs, admission_epoch, *seat_ids])
+        res = await self._run("hold", event_id,
+                              [buyer, tag, secs, admission_epoch, *limits.args(), *seat_ids],
+                              limits.keys(event_id, buyer))
         code = res[0]
         if code == "OK":
             return HoldResult(int(res[1]), int(res[2]), int(res[3]), int(res[4]))
@@ -186,13 +225,14 @@ class HoldStore:
 
     async def best_available(
         self, event_id: int, buyer: str, tag: str, tier_key: str, quantity: int,
-        hold_seconds: int | None, admission_epoch: str = "",
+        hold_seconds: int | None, admission_epoch: str = "", limits: ClaimLimits = NO_LIMITS,
     ) -> BestResult | tuple[int, int]:
         """Holds the best block of `quantity` adjacent seats (see best_available.lua), or
         returns (largest free block, free seats in the tier) when no block is left."""
         secs = "" if hold_seconds is None else int(hold_seconds)
         res = await self._run("best_available", event_id,
-                              [buyer, tag, secs, admission_epoch, tier_key, int(quantity)])
+                              [buyer, tag, secs, admission_epoch, *limits.args(), tier_key,
+                               int(quantity)], limits.keys(event_id, buyer))
         code = res[0]
         if code == "OK":
             return BestResult([int(_decode(x)) for x in res[3:]], int(res[1]), int(res[2]))

@@ -7,6 +7,7 @@ snapshot to its room as a Reflex state delta for the seat map state's `live_*` v
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ log = structlog.get_logger(__name__)
 _hub: LiveHub | None = None
 _app: rx.App | None = None
 _members: dict[str, int] = {}  # sid -> event id it watches
+_watchers: Counter[int] = Counter()  # event id -> sessions of this process watching it
 
 
 def room_name(event_id: int) -> str:
@@ -31,6 +33,22 @@ def room_name(event_id: int) -> str:
 
 def hub() -> LiveHub | None:
     return _hub
+
+
+def watched(event_id: int) -> bool:
+    return _watchers[event_id] > 0
+
+
+def _set_member(sid: str, event_id: int | None) -> None:
+    previous = _members.pop(sid, None)
+    if previous is not None:
+        _watchers[previous] -= 1
+        if _watchers[previous] <= 0:
+            del _watchers[previous]
+    if event_id is not None:
+        _members[sid] = event_id
+        _watchers[event_id] += 1
+    metrics.LIVE_SESSIONS.set(len(_members))
 
 
 def _namespace() -> Any:
@@ -47,17 +65,16 @@ async def join(sid: str, event_id: int) -> None:
     if previous is not None:
         await ns.leave_room(sid, room_name(previous))
     await ns.enter_room(sid, room_name(event_id))
-    _members[sid] = event_id
-    metrics.LIVE_SESSIONS.set(len(_members))
+    _set_member(sid, event_id)
 
 
 async def leave(sid: str) -> None:
     ns = _namespace()
-    previous = _members.pop(sid, None)
+    previous = _members.get(sid)
+    _set_member(sid, None)
     if ns is not None and previous is not None:
         with contextlib.suppress(Exception):
             await ns.leave_room(sid, room_name(previous))
-    metrics.LIVE_SESSIONS.set(len(_members))
 
 
 def forget_disconnected() -> None:
@@ -67,8 +84,7 @@ def forget_disconnected() -> None:
         return
     known = ns.sid_to_token
     for sid in [s for s in _members if s not in known]:
-        _members.pop(sid, None)
-    metrics.LIVE_SESSIONS.set(len(_members))
+        _set_member(sid, None)
 
 
 def make_broadcast(state_full_name: str, field_marker: str) -> Any:
@@ -77,7 +93,7 @@ def make_broadcast(state_full_name: str, field_marker: str) -> Any:
         if ns is None:
             return
         forget_disconnected()
-        if event_id not in _members.values():
+        if not watched(event_id):
             return
         delta = {state_full_name: {
             f"live_e{field_marker}": payload["e"],
@@ -106,7 +122,8 @@ async def live_sync_lifespan(app: rx.App) -> AsyncIterator[None]:
     setup_observability("web")
     rt = await get_runtime()
     _app = app
-    _hub = LiveHub(rt, make_broadcast(SeatMapState.get_full_name(), FIELD_MARKER))
+    _hub = LiveHub(rt, make_broadcast(SeatMapState.get_full_name(), FIELD_MARKER),
+                   in_use=watched)
     task = asyncio.create_task(_hub.run(), name="live-hub")
     try:
         async with web_background_tasks(rt):

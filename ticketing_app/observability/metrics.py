@@ -29,6 +29,9 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 HOLD_ATTEMPTS = Counter("tk_hold_attempts_total", "Seat hold attempts by outcome", ["outcome"])
+HOLD_REFUSED_FROM_COPY = Counter(
+    "tk_hold_refused_from_copy_total",
+    "Holds refused from the process's copy of the seat map (no Redis round trip)")
 HOLD_LATENCY = Histogram("tk_hold_latency_seconds", "Hold script latency", ["op"],
                          buckets=LATENCY_BUCKETS)
 HTTP_LATENCY = Histogram("tk_http_request_duration_seconds", "REST API latency",

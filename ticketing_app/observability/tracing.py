@@ -6,6 +6,7 @@ the standard OTEL_* environment variables; with none set, spans are made but not
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -91,6 +92,54 @@ def tracer() -> trace.Tracer:
     if _tracer is None or _tracer[0] is not provider:
         _tracer = (provider, trace.get_tracer("ticketing"))
     return _tracer[1]
+
+
+def recording() -> bool:
+    """Spans leave the process (an exporter or a test's processor is installed). Without one a
+    request needs only ids, not a span: `request_context` then costs a few microseconds."""
+    provider = trace.get_tracer_provider()
+    processor = getattr(provider, "_active_span_processor", None)
+    return bool(getattr(processor, "_span_processors", ()))
+
+
+_rng = random.Random()
+
+
+def _parse_traceparent(value: str) -> tuple[int, int] | None:
+    """(trace id, flags) of a valid W3C traceparent, else None."""
+    parts = value.strip().split("-")
+    if len(parts) < 4 or len(parts[1]) != 32 or len(parts[2]) != 16 or len(parts[3]) != 2 \
+            or parts[0] == "ff":
+        return None
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+    except ValueError:
+        return None
+    return (trace_id, flags) if trace_id and span_id else None
+
+
+@contextmanager
+def request_context(name: str, traceparent: str | None) -> Iterator[tuple[str, Any]]:
+    """The trace of one request: continues `traceparent` or starts a trace; yields (trace id,
+    span). With spans recorded it is a real server span; otherwise a non-recording one that
+    only carries the ids, so `Trace-Id`, error bodies, jobs and Kafka headers still name one
+    trace while a request pays nothing for a span nobody exports."""
+    if recording():
+        ctx = extract_context({"traceparent": traceparent}) if traceparent else None
+        with tracer().start_as_current_span(name, context=ctx,
+                                            kind=trace.SpanKind.SERVER) as span:
+            yield current_trace_id(), span
+        return
+    parsed = _parse_traceparent(traceparent) if traceparent else None
+    trace_id, flags = parsed if parsed else (_rng.getrandbits(128) or 1, 1)
+    span = trace.NonRecordingSpan(trace.SpanContext(
+        trace_id, _rng.getrandbits(64) or 1, is_remote=False,
+        trace_flags=trace.TraceFlags(flags & 0xFF)))
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
+        yield format(trace_id, "032x"), span
+    finally:
+        otel_context.detach(token)
 
 
 def current_trace_id() -> str:

@@ -75,12 +75,13 @@ class BestAvailableService:
 
     async def hold_best(
         self, buyer: str, event_id: int, quantity: int, tier: str | None,
-        hold_seconds: int | None, admission: str | None = None,
+        hold_seconds: int | None, admission: str | None = None, client: str | None = None,
     ) -> BestHold:
-        """Counted with the holds (the REST API and the web UI both come here)."""
+        """Counted with the holds, against the same abuse limits (the REST API and the web UI
+        both come here); `client`: the buyer's address."""
         try:
             held = await self._hold_best(buyer, event_id, quantity, tier, hold_seconds,
-                                         admission)
+                                         admission, client)
         except Exception as exc:
             metrics.HOLD_ATTEMPTS.labels(outcome=getattr(exc, "code", "ERROR")).inc()
             raise
@@ -89,8 +90,10 @@ class BestAvailableService:
 
     async def _hold_best(
         self, buyer: str, event_id: int, quantity: int, tier: str | None,
-        hold_seconds: int | None, admission: str | None,
+        hold_seconds: int | None, admission: str | None, client: str | None,
     ) -> BestHold:
+        holds = self.rt.reservations
+        holds.screened(event_id, buyer, client)
         if not 1 <= quantity <= MAX_SEATS_PER_REQUEST:
             raise errors.ValidationFailed(
                 f"Ask for 1 to {MAX_SEATS_PER_REQUEST} seats.",
@@ -108,9 +111,12 @@ class BestAvailableService:
         try:
             res = await self.rt.holds.best_available(
                 event_id, buyer, self.rt.catalog.tag_for(event_id, buyer), tier_key, quantity,
-                hold_seconds, admission_epoch=epoch)
+                hold_seconds, admission_epoch=epoch, limits=holds.limits(client))
         except errors.Unauthenticated:
             raise admission_error(admission) from None
+        except errors.RateLimited as exc:
+            holds.remember_limit(exc, event_id, buyer, client)
+            raise
         if not isinstance(res, BestResult):
             largest, free = res
             raise errors.ReservationConflict(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ticketing_app.domain import errors
+from ticketing_app.domain.limits import ThrottleScreen
+from ticketing_app.domain.seats import refusal_from_copy
+from ticketing_app.holds.store import ClaimLimits, claim_refusal
 from ticketing_app.observability import metrics
 
 if TYPE_CHECKING:
@@ -65,21 +69,68 @@ def admission_error(token: str | None) -> errors.Unauthenticated:
 class ReservationService:
     def __init__(self, rt: Runtime):
         self.rt = rt
+        self.screen = ThrottleScreen()
+
+    def limits(self, client: str | None) -> ClaimLimits:
+        """The abuse limits every new claim is counted against (REST, web app, best
+        available): per buyer and per client address, per event and minute."""
+        s = self.rt.settings
+        return ClaimLimits(s.rate_limit_holds_per_minute, client or "",
+                           s.rate_limit_ip_per_minute)
+
+    def screened(self, event_id: int, buyer: str, client: str | None) -> None:
+        """429 from this process's memory while a script's over-the-limit verdict lasts."""
+        now = time.monotonic()
+        for scope, ident in (("holder", buyer), ("ip", client or "")):
+            if ident and (hit := self.screen.refused(scope, f"{event_id}|{ident}", now)):
+                metrics.RATE_LIMITED.labels(scope).inc()
+                raise errors.RateLimited(
+                    retry_after=hit[0], scope=scope,
+                    message=f"Too many hold requests; the limit is {hit[1]} per minute.")
+
+    def remember_limit(self, exc: errors.RateLimited, event_id: int, buyer: str,
+                       client: str | None) -> None:
+        metrics.RATE_LIMITED.labels(exc.scope or "holder").inc()
+        ident = client if exc.scope == "ip" else buyer
+        limit = self.limits(client).address_per_minute if exc.scope == "ip" else \
+            self.limits(client).buyer_per_minute
+        if ident:
+            self.screen.remember(exc.scope, f"{event_id}|{ident}", exc.retry_after, limit,
+                                 time.monotonic())
+
+    def refuse_from_copy(self, event_id: int, seats: list[int], tag: str) -> None:
+        """Refuses a hold the process's copy of the seat map already settles (a seat sold,
+        blocked, or held by someone else), with the script's own answer; see README,
+        "Refusals from the copy". A success only ever comes from the script."""
+        copy = self.rt.mirror.want(event_id)
+        if copy is None or not copy.onsale or not copy.room_off:
+            return
+        refusal = refusal_from_copy(copy.taken, seats, tag, int(time.time() * 1000))
+        if refusal is not None:
+            metrics.HOLD_REFUSED_FROM_COPY.inc()
+            raise claim_refusal(refusal)
 
     async def hold(
         self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None,
-        admission: str | None = None,
+        admission: str | None = None, client: str | None = None,
     ) -> Hold:
-        """`admission`: the buyer's waiting-room token, required while the event's room is on."""
+        """`admission`: the buyer's waiting-room token, required while the event's room is on;
+        `client`: the buyer's address (the per-address limit)."""
         try:
             seats = check_seat_ids(seat_ids)
+            self.screened(event_id, buyer, client)
             tag = self.rt.catalog.tag_for(event_id, buyer)
+            self.refuse_from_copy(event_id, seats, tag)
             epoch = self.rt.waiting.admission_epoch(buyer, event_id, admission)
             try:
                 res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds,
-                                               admission_epoch=epoch)
+                                               admission_epoch=epoch,
+                                               limits=self.limits(client))
             except errors.Unauthenticated:
                 raise admission_error(admission) from None
+            except errors.RateLimited as exc:
+                self.remember_limit(exc, event_id, buyer, client)
+                raise
         except Exception as exc:
             # Counted here, not in an entry point, so the REST API and the web UI both count.
             metrics.HOLD_ATTEMPTS.labels(outcome=getattr(exc, "code", "ERROR")).inc()

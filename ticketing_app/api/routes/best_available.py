@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ticketing_app.api.deps import CallerDep, RuntimeDep
-from ticketing_app.api.ratelimit import check_hold_rate
 from ticketing_app.api.routes.reservations import ERRORS, AdmissionHeader
 from ticketing_app.api.schemas import BestAvailableIn, BestAvailableOut
 from ticketing_app.observability.tracing import current_trace_id
@@ -24,9 +23,9 @@ router = APIRouter(prefix="/api/reservations", tags=["reservations"])
 @router.post("/best", status_code=201, response_model=BestAvailableOut, responses=ERRORS)
 async def hold_best(body: BestAvailableIn, buyer: CallerDep, rt: RuntimeDep, request: Request,
                     x_admission_token: AdmissionHeader = None) -> dict[str, Any]:
-    await check_hold_rate(rt, buyer, request)
     service = BestAvailableService(rt)
     held = await service.hold_best(buyer, body.eventId, body.quantity, body.tier,
                                    body.holdSeconds,
-                                   admission=x_admission_token or body.admissionToken)
+                                   admission=x_admission_token or body.admissionToken,
+                                   client=request.client.host if request.client else None)
     return service.public(held, current_trace_id())

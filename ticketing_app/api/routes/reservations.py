@@ -1,4 +1,8 @@
-"""Reservations (holds). The holder is the caller; only the holder may extend or release."""
+"""Reservations (holds). The holder is the caller; only the holder may extend or release.
+
+Holding and releasing are answered by the request layer's hot routes (`api/hot_routes.py`)
+whenever the request is well formed; these routes define their contract (OpenAPI, validation
+and its error details) and serve the rest."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from fastapi import APIRouter, Header, Request, Response
 
 from ticketing_app.api.deps import CallerDep, RuntimeDep
 from ticketing_app.api.errors import error_responses
-from ticketing_app.api.ratelimit import check_hold_rate
+from ticketing_app.api.hot_routes import hold_answer
 from ticketing_app.api.schemas import (
     ExtendIn,
     ExtendOut,
@@ -18,7 +22,6 @@ from ticketing_app.api.schemas import (
     MyHoldOut,
 )
 from ticketing_app.domain.events import iso
-from ticketing_app.observability.tracing import current_trace_id
 from ticketing_app.services.reservations import ms_to_dt
 
 router = APIRouter(prefix="/api/reservations", tags=["reservations"])
@@ -31,14 +34,10 @@ AdmissionHeader = Annotated[str | None, Header(alias="X-Admission-Token", max_le
 @router.post("", status_code=201, response_model=HoldOut, responses=ERRORS)
 async def hold(body: HoldIn, buyer: CallerDep, rt: RuntimeDep, request: Request,
                x_admission_token: AdmissionHeader = None) -> dict[str, Any]:
-    await check_hold_rate(rt, buyer, request)
     h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds,
-                                   admission=x_admission_token or body.admissionToken)
-    return {
-        "eventId": h.event_id, "seatId": body.seatId, "seatIds": h.seat_ids,
-        "holdSeconds": h.hold_seconds, "expiresAt": iso(h.expires_at),
-        "traceId": current_trace_id(),
-    }
+                                   admission=x_admission_token or body.admissionToken,
+                                   client=request.client.host if request.client else None)
+    return hold_answer(body, h)
 
 
 @router.post("/{event_id}/{seat_id:int}/extend", response_model=ExtendOut, responses=ERRORS)

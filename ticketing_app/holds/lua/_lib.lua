@@ -23,6 +23,8 @@
 --                                      by column
 
 -- KEYS[11] hpm  HASH  minute (epoch ms // 60000) -> seats newly held in that minute (dashboard)
+-- KEYS[12], KEYS[13] (new claims only: hold, best_available) STRING attempts this minute of
+--                     the buyer and of the client address (the abuse limits, see open_claim)
 
 local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH, K_TR, K_HPM =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
@@ -218,4 +220,34 @@ local function new_orphan(changed, after, now)
     end
   end
   return nil
+end
+
+-- One attempt more against an abuse limit (a fixed one-minute window): true when over it.
+local function over_limit(key, limit)
+  if not key or not limit or limit <= 0 then return false end
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('PEXPIRE', key, 61000) end
+  return n > limit
+end
+
+-- The opening of every new claim (hold.lua, best_available.lua), in the order a refusal is
+-- decided: the event loaded; this attempt counted against the buyer's and the address's
+-- limits (every attempt counts, refused or not, in the event's slot, inside this one round
+-- trip); on sale; admitted by the waiting room. ARGV[5] admission epoch, ARGV[6] the buyer's
+-- limit per minute, ARGV[7] the address's (0 = none).
+-- Returns m, now, nil or nil, nil, refusal.
+local function open_claim()
+  local m = meta()
+  if not m.loaded then return nil, nil, { 'NOT_LOADED' } end
+  local now = now_ms()
+  local holder_over = over_limit(KEYS[12], tonumber(ARGV[6]))
+  local ip_over = over_limit(KEYS[13], tonumber(ARGV[7]))
+  if holder_over or ip_over then
+    local retry = 60 - math.floor(now / 1000) % 60
+    if holder_over then return nil, nil, { 'RATE', 'holder', tonumber(ARGV[6]), retry } end
+    return nil, nil, { 'RATE', 'ip', tonumber(ARGV[7]), retry }
+  end
+  if not m.onsale then return nil, nil, { 'SALES_CLOSED' } end
+  if not admitted(m, now, ARGV[5]) then return nil, nil, { 'ADMISSION' } end
+  return m, now, nil
 end

@@ -8,18 +8,15 @@
 -- holding it leaves no single free seat between taken seats.
 -- Cost: O(seats of the tier) at worst, O(1) Redis calls per candidate block.
 --
--- ARGV: event_id, buyer, tag, hold_seconds ('' = default), admission epoch, tier ('*' = any),
---       quantity
+-- ARGV: event_id, buyer, tag, hold_seconds ('' = default), admission epoch, buyer's and
+--       address's attempts per minute (as hold.lua), tier ('*' = any), quantity
 -- Returns {'OK', expMs, version, seat...} or an error tuple:
---   {'NOT_LOADED'} {'SALES_CLOSED'} {'ADMISSION'} {'NO_TIER'} {'LIMIT', owned, limit}
---   {'NONE', largest_block_free, free_seats_in_tier}
-local event_id, buyer, tag, tier = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
-local qty = tonumber(ARGV[7])
-local m = meta()
-if not m.loaded then return { 'NOT_LOADED' } end
-if not m.onsale then return { 'SALES_CLOSED' } end
-local now = now_ms()
-if not admitted(m, now, ARGV[5]) then return { 'ADMISSION' } end
+--   {'NOT_LOADED'} {'RATE', scope, limit, retry_s} {'SALES_CLOSED'} {'ADMISSION'} {'NO_TIER'}
+--   {'LIMIT', owned, limit} {'NONE', largest_block_free, free_seats_in_tier}
+local event_id, buyer, tag, tier = ARGV[1], ARGV[2], ARGV[3], ARGV[8]
+local qty = tonumber(ARGV[9])
+local m, now, refusal = open_claim()
+if refusal then return refusal end
 local secs = clamp_secs(ARGV[4], m)
 local exp = now + secs * 1000
 local changes = {}
@@ -87,7 +84,7 @@ for i, head in ipairs(heads) do
           redis.call('HSET', K_ST, seat, 'H|' .. buyer .. '|' .. exp .. '|' .. now .. '|' .. tag)
           redis.call('ZADD', K_EXP, exp, seat)
           mine_add(buyer, seat)
-          changes[#changes + 1] = { seat, 'H', tag }
+          changes[#changes + 1] = { seat, 'H', tag, exp }
           out[#out + 1] = seat
         end
         own_add(buyer, qty)

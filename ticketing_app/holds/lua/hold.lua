@@ -1,23 +1,22 @@
 -- Hold seats all-or-nothing for one buyer. Sold and blocked seats are refused here, inside
 -- the same atomic step as the availability check (the original checked them outside).
 -- ARGV: event_id, buyer, tag, hold_seconds ('' = event default),
---       admission epoch ('' = no valid waiting-room token), seat...
--- Returns {'OK', expMs, version, newly_held} or an error tuple:
---   {'NOT_LOADED'} {'SALES_CLOSED'} {'ADMISSION'} {'UNKNOWN', seats} {'SOLD', seat|status...}
---   {'CONFLICT', seat|status...} {'LIMIT', owned, limit} {'ORPHAN', seat}
+--       admission epoch ('' = no valid waiting-room token), buyer's and address's attempts
+--       per minute (0 = no limit; KEYS[12], KEYS[13] count them), seat...
+-- Returns {'OK', expMs, version, newly_held, hold_seconds} or an error tuple:
+--   {'NOT_LOADED'} {'RATE', scope, limit, retry_s} {'SALES_CLOSED'} {'ADMISSION'}
+--   {'UNKNOWN', seats} {'SOLD', seat|status...} {'CONFLICT', seat|status...}
+--   {'LIMIT', owned, limit} {'ORPHAN', seat}
 local event_id, buyer, tag = ARGV[1], ARGV[2], ARGV[3]
-local m = meta()
-if not m.loaded then return { 'NOT_LOADED' } end
-if not m.onsale then return { 'SALES_CLOSED' } end
-local now = now_ms()
-if not admitted(m, now, ARGV[5]) then return { 'ADMISSION' } end
+local m, now, refusal = open_claim()
+if refusal then return refusal end
 local secs = clamp_secs(ARGV[4], m)
 local exp = now + secs * 1000
 local changes = {}
 reap_own(buyer, now, changes)
 
 local unknown, sold, conflict, fresh, refresh, states = {}, {}, {}, {}, {}, {}
-for i = 6, #ARGV do
+for i = 8, #ARGV do
   local seat = ARGV[i]
   if redis.call('HEXISTS', K_LOC, seat) == 0 then
     unknown[#unknown + 1] = seat
@@ -64,7 +63,7 @@ for _, seat in ipairs(fresh) do
   redis.call('HSET', K_ST, seat, 'H|' .. buyer .. '|' .. exp .. '|' .. now .. '|' .. tag)
   redis.call('ZADD', K_EXP, exp, seat)
   mine_add(buyer, seat)
-  changes[#changes + 1] = { seat, 'H', tag }
+  changes[#changes + 1] = { seat, 'H', tag, exp }
 end
 if #fresh > 0 then
   own_add(buyer, #fresh)

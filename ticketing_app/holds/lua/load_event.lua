@@ -56,5 +56,8 @@ if mode == 'init' then
   end
   v = redis.call('INCR', K_VER)
   redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(ARGV[1]), v = v, reset = true }))
+else
+  -- Settings changed (sales switch, limits): copies of the seat map re-read them at once.
+  redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(ARGV[1]), meta = true }))
 end
 return { 'OK' }

@@ -27,12 +27,17 @@ end
 if #sold > 0 then return { 'SOLD', sold } end
 if #forbidden > 0 then return { 'FORBIDDEN', forbidden } end
 if #expired > 0 then return { 'EXPIRED', expired } end
+local changes = {}
 for i = 5, #ARGV do
   local seat = ARGV[i]
   local s = states[seat]
   if s.kind == 'H' then
     redis.call('HSET', K_ST, seat, 'O|' .. token .. '|' .. buyer .. '|' .. deadline .. '|' .. s.tag)
     redis.call('ZADD', K_EXP, deadline, seat)
+    -- Still shown held by the same buyer, but until the deadline: a copy of the seat map that
+    -- refuses holds from memory must not go on trusting the hold's (maybe later) expiry.
+    changes[#changes + 1] = { seat, 'H', s.tag, deadline }
   end
 end
+publish(ARGV[1], changes)
 return { 'OK' }
