@@ -17,6 +17,7 @@ REGISTRY: tuple[tuple[int, str, str], ...] = (
     (5, "live_sync", "Live-sync fan-out over the Reflex websocket"),
     (6, "outbox_lag", "Outbox lag: order commit to processed by the projection"),
     (7, "cpu_cost", "CPU per operation, per platform process"),
+    (8, "original_k6", "The original's k6 scenario on `ticketing up`, beside reference endpoints"),
 )
 
 

@@ -78,6 +78,48 @@ class Series:
         return out
 
 
+@dataclass
+class SummarySeries(Series):
+    """A series known by a load tool's summary (its percentiles and count), not by every
+    sample: k6 reports these without writing a line per request."""
+
+    points: dict[float, float] = field(default_factory=dict)  # percentile -> ms (100 = max)
+    n: int = 0
+    mean_ms: float = float("nan")
+
+    @classmethod
+    def of_summary(cls, name: str, count: int, duration_s: float, points: dict[float, float],
+                   errors: int = 0, label: str = "", mean_ms: float = float("nan"),
+                   **extra: Any) -> SummarySeries:
+        return cls(name, np.empty(0), duration_s, errors, label, dict(extra), dict(points),
+                   int(count), mean_ms)
+
+    @property
+    def count(self) -> int:
+        return self.n
+
+    def pct(self, q: float) -> float:
+        return self.points.get(float(q), float("nan"))
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name, "label": self.label or self.name, "count": self.count,
+            "errors": self.errors, "error_rate": round(self.error_rate, 6),
+            "duration_s": round(self.duration_s, 3),
+            "throughput_per_s": round(self.throughput, 1),
+        }
+        if self.count and self.points:
+            known = {q: v for q, v in sorted(self.points.items()) if q < 100}
+            out.update({
+                "p50_ms": round(self.pct(50), 3), "p95_ms": round(self.pct(95), 3),
+                "p99_ms": round(self.pct(99), 3), "max_ms": round(self.pct(100), 3),
+                "mean_ms": round(self.mean_ms, 3),
+                "percentiles_ms": {f"{q:g}": round(v, 3) for q, v in known.items()},
+            })
+        out.update(self.extra)
+        return out
+
+
 @dataclass(frozen=True)
 class Check:
     """A correctness check: the run fails (exit 1) when one is not ok."""

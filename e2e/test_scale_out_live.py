@@ -34,7 +34,7 @@ SEAT = "button[aria-label^='Row C seat {n},']"
 
 
 def _web(st: Stack, host: str, port: int, name: str) -> ChildProcess:
-    env = st.env(WEB_HOST=host, GRANIAN_WORKERS="1")
+    env = st.env(WEB_HOST=host, WEB_WORKERS="1")
     proc = ChildProcess(name, [sys.executable, "-m", "ticketing_app.cli", "web", "--prebuilt",
                                "--port", str(port)], port, st.workdir / "logs" / f"{name}.log",
                         env=env, cwd=PROJECT_ROOT)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -371,10 +372,15 @@ def web(
     prebuilt: Annotated[bool, typer.Option(
         "--prebuilt", help="Serve the frontend already compiled by `reflex export "
         "--frontend-only --no-zip` (a container image) instead of building it at start")] = False,
+    backend_only: Annotated[bool, typer.Option(
+        "--backend-only", help="The websocket, state and REST API without pages (load tools, "
+                               "benchmarks): no frontend is built")] = False,
 ) -> None:
-    """The Reflex web app (booking and admin) with the REST API, on one port (WEB_HOST).
+    """The Reflex web app (booking and admin) with the REST API, on one port (WEB_HOST), served
+    by WEB_WORKERS processes (one per core by default; `ticketing_app/web_server.py`).
 
-    The process becomes the server (exec), so SIGTERM reaches it directly: it stops accepting,
+    Without `--prebuilt` the frontend is compiled first (a minute or more the first time). The
+    process then becomes the server (exec), so SIGTERM reaches it directly: it stops accepting,
     lets requests finish and closes websockets, whose browsers reconnect (to another replica
     behind the load balancer, or to this one's successor)."""
     from ticketing_app.observability.metrics import prepare_multiproc_dir
@@ -386,13 +392,14 @@ def web(
         env.setdefault("REFLEX_LOG_JSON", "true")
     port = port or settings.web_port
     prepare_multiproc_dir()
-    if prebuilt:
-        cmd = [sys.executable, "-m", "ticketing_app.web_server", settings.web_host, str(port)]
-    else:
-        cmd = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
-               "--backend-host", settings.web_host, "--backend-port", str(port),
-               "--frontend-port", str(port), "--loglevel", "warning"]
     os.chdir(PROJECT_ROOT)
+    if not prebuilt and not backend_only:
+        console.print("compiling the frontend ...")
+        subprocess.run([sys.executable, "-m", "reflex", "export", "--frontend-only", "--no-zip",
+                        "--env", "prod", "--loglevel", "warning"], env=env, check=True)
+    cmd = [sys.executable, "-m", "ticketing_app.web_server", settings.web_host, str(port)]
+    if backend_only:
+        cmd.append("--backend-only")
     os.execvpe(cmd[0], cmd, env)
 
 

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # --- web / live sync ---
     public_url: str = "http://localhost:3000"
     web_state_redis: bool = False
+    # Server processes of `ticketing web` / `ticketing up` (0 = one per core). More than one
+    # keeps Reflex session state in Redis (each process serves its own websockets).
+    web_workers: int = Field(default=0, ge=0, le=64)
     # Address `ticketing web` listens on (0.0.0.0 in a container; one loopback address to run
     # several web processes on one port, as the scale-out test does).
     web_host: str = "0.0.0.0"
@@ -184,6 +187,16 @@ class Settings(BaseSettings):
     @property
     def fault_points(self) -> frozenset[str]:
         return frozenset(p.strip() for p in self.fault_inject.split(",") if p.strip())
+
+    @property
+    def web_processes(self) -> int:
+        return self.web_workers or os.cpu_count() or 1
+
+    @property
+    def web_state_in_redis(self) -> bool:
+        """Reflex session state lives in Redis when asked, or when several web processes
+        share sessions (a reconnect may land on another process)."""
+        return bool(self.redis_url) and (self.web_state_redis or self.web_processes > 1)
 
     @property
     def is_sqlite(self) -> bool:

@@ -93,12 +93,12 @@ class Stack:
     def start_web_backend(self, name: str = "web", port: int | None = None, **env: str
                           ) -> ChildProcess:
         """The Reflex backend (websocket, states, REST API) without pages: for websocket
-        clients that are not browsers. One granian worker unless GRANIAN_WORKERS says more."""
+        clients that are not browsers. One server process unless WEB_WORKERS says more."""
         port = port or free_port()
         cmd = [sys.executable, "-m", "ticketing_app.web_server", "127.0.0.1", str(port),
                "--backend-only"]
         proc = ChildProcess(name, cmd, port, self.workdir / "logs" / f"{name}.log",
-                            env=self.env(**{"GRANIAN_WORKERS": "1", **env}), cwd=PROJECT_ROOT)
+                            env=self.env(**{"WEB_WORKERS": "1", **env}), cwd=PROJECT_ROOT)
         self.procs[name] = proc.start()
         return proc
 

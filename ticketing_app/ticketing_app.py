@@ -1,5 +1,6 @@
-"""The Reflex app: pages, the REST API (mounted through api_transformer), and the live-sync
-lifespan task. Nothing here holds business rules."""
+"""The Reflex app: pages, the REST API (its request layer put in front of Reflex's routes
+through `api_transformer`), and the live-sync lifespan task. Nothing here holds business
+rules. `web_asgi` is what the web server serves: API requests skip Reflex's outer layers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import reflex as rx
 
 from ticketing_app import routes
 from ticketing_app.api.app import create_api
+from ticketing_app.api.edge import FastLane
 from ticketing_app.components.event_notice import EventNoticeState
 from ticketing_app.live.rooms import live_sync_lifespan
 from ticketing_app.pages.admin import register_admin_pages
@@ -21,7 +23,8 @@ from ticketing_app.state.my_tickets import MyTicketsState
 from ticketing_app.state.seat_map import SeatMapState
 from ticketing_app.state.waiting_room import WaitingRoomState
 
-app = rx.App(api_transformer=create_api())
+api = create_api()
+app = rx.App(api_transformer=api.edge.wrap)
 app.register_lifespan_task(live_sync_lifespan)
 app.add_page(events_page, route=routes.HOME, title="Events", on_load=EventListState.load)
 app.add_page(event_page, route=routes.EVENT, title="Seats",
@@ -33,3 +36,8 @@ app.add_page(waiting_room_page, route=routes.QUEUE, title="Waiting room",
 app.add_page(my_tickets_page, route=routes.MY_TICKETS, title="My tickets",
              on_load=MyTicketsState.load)
 register_admin_pages(app)
+
+
+def web_asgi() -> FastLane:
+    """The web server's ASGI app (a factory: Reflex builds its stack when called)."""
+    return FastLane(app(), api.edge)

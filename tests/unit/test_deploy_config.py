@@ -28,7 +28,7 @@ DASHBOARD = DEPLOY / "grafana" / "dashboards" / "ticketing.json"
 APP_SERVICES = ("migrate", "seed-demo", "web", "worker", "relay", "consumers")
 LONG_RUNNING_APP = ("web", "worker", "relay", "consumers")
 # Variables read by libraries rather than by Settings.
-EXTERNAL_ENV = {"GRANIAN_WORKERS", "PROMETHEUS_MULTIPROC_DIR", "REFLEX_LOG_JSON"}
+EXTERNAL_ENV = {"PROMETHEUS_MULTIPROC_DIR", "REFLEX_LOG_JSON"}
 
 
 @pytest.fixture(scope="module")

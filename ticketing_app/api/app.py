@@ -1,5 +1,7 @@
-"""The REST API as a FastAPI app. Mounted on the Reflex backend through `api_transformer`
-(`ticketing web`), or served alone (`ticketing api`) for load tools and tests."""
+"""The REST API as a FastAPI app whose every request enters through the one request layer
+(`api/edge.py`). In the web process that layer also stands in front of the Reflex app
+(`api_transformer=api.edge.wrap`); `ticketing api` serves the API alone, for load tools and
+tests."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.routing import Match
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from ticketing_app.api import hot_routes
 from ticketing_app.api.edge import Edge
@@ -19,13 +21,25 @@ from ticketing_app.api.routes import buyers, catalog, health, orders, payments, 
 from ticketing_app.settings import get_settings
 
 
-def create_api(standalone: bool = False) -> FastAPI:
-    """The REST API: FastAPI's routes behind the one request layer (`api/edge.py`), which
-    also answers the hot routes itself. CORS: browsers may call it from PUBLIC_URL's site and
-    CORS_ORIGINS only (no wildcard); in the web process Reflex's websocket gets the same list
-    (rxconfig.py)."""
+class TicketingAPI(FastAPI):
+    """FastAPI, entered through the request layer: `edge` handles every request and calls
+    `route` (plain FastAPI) for the API routes it does not answer itself."""
+
+    edge: Edge
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.edge(scope, receive, send)
+
+    async def route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
+def create_api(standalone: bool = False) -> TicketingAPI:
+    """The REST API: FastAPI's routes behind the one request layer, which also answers the
+    hot routes itself. CORS: browsers may call it from PUBLIC_URL's site and CORS_ORIGINS only
+    (no wildcard); in the web process Reflex's websocket gets the same list (rxconfig.py)."""
     lifespan = _standalone_lifespan if standalone else None
-    app = FastAPI(
+    app = TicketingAPI(
         title="Ticketing API",
         version="1.0",
         description="Seat holds, idempotent orders and payments; the original v1.0 contract.",
@@ -40,7 +54,8 @@ def create_api(standalone: bool = False) -> FastAPI:
               buyers.router, health.router):
         app.include_router(r, responses=COMMON_ERRORS)
     _install_extra_routers(app)
-    app.add_middleware(Edge, api=app, hot=hot_routes.match, settings=get_settings())
+    # Settings are read now: a test sets the environment, then builds the app.
+    app.edge = Edge(app, app.route, hot=hot_routes.match, settings=get_settings())
     return app
 
 
@@ -103,5 +118,5 @@ async def _standalone_lifespan(_: FastAPI) -> AsyncIterator[None]:
     mark_worker_exit()
 
 
-def create_standalone_app() -> FastAPI:
+def create_standalone_app() -> TicketingAPI:
     return create_api(standalone=True)

@@ -1,12 +1,18 @@
-"""The API's one request layer: everything every request needs, done once, in one pure ASGI
-middleware, with nothing per request that can be done once at start.
+"""The one request layer: everything every request needs, done once, in one pure ASGI app,
+with nothing per request that can be done once at start.
 
 Per request: the client's address (X-Forwarded-For / -Proto believed only from
 FORWARDED_ALLOW_IPS), the trace (`Trace-Id`, W3C `traceparent`; a recorded span only when
-spans are exported), CORS for the allowed origins, the body size limit, security headers,
-latency metrics, and the standard error body for anything a route raises. The hot routes
-(`api/hot_routes.py`: holding and releasing seats) are answered right here; every other path
-goes on to FastAPI's router, whose routes also document the hot ones in the OpenAPI.
+spans are exported), security headers, and for the API: CORS for the allowed origins, the body
+size limit, latency metrics and the standard error body for anything a route raises. Then it
+dispatches: the hot routes (`api/hot_routes.py`: holding and releasing seats) are answered
+right here; other API paths go to FastAPI's router (which also documents the hot ones in the
+OpenAPI); everything else (pages, the websocket, Reflex's own endpoints) goes to the pages app
+behind the buyer cookie and the admin page guard.
+
+In the web process the Reflex app wraps its routes in layers of its own (a lifespan app,
+request contexts, CORS for pages): `FastLane` sends API requests straight here, so a refusal
+crosses one layer instead of a dozen.
 """
 
 from __future__ import annotations
@@ -133,14 +139,14 @@ HotMatcher = Callable[[str, str], tuple[HotHandler, str, tuple[str, ...]] | None
 
 
 class Edge:
-    def __init__(self, app: ASGIApp, api: FastAPI | None = None,
-                 hot: HotMatcher | None = None, settings: Settings | None = None):
-        """`settings`: read when the API is created (Starlette builds middleware lazily, at the
-        first request)."""
-        self.app = app
-        # Page loads (not the API) get the buyer cookie and, under /admin, the session guard.
-        self.pages: ASGIApp = BuyerCookieMiddleware(AdminPageGuardMiddleware(app))
+    def __init__(self, api: FastAPI, router: ASGIApp, hot: HotMatcher | None = None,
+                 settings: Settings | None = None):
+        """`api`: the FastAPI app (its dependency overrides); `router`: what serves its routes
+        (FastAPI without this layer). Until `wrap` puts the layer in front of pages, everything
+        else (lifespan included) goes to the router too: the standalone API answers 404."""
         self.api = api
+        self.router = router
+        self.pages: ASGIApp = router
         self.hot = hot
         s = settings or get_settings()
         self.settings = s
@@ -151,6 +157,12 @@ class Edge:
                         for api in (True, False) for https in (True, False)}
         self._latency: dict[tuple[str, str, int], Any] = {}
         self._rt: tuple[Any, Runtime] | None = None
+
+    def wrap(self, pages: ASGIApp) -> Edge:
+        """Puts this layer in front of the pages app (Reflex's `api_transformer` calls it):
+        page loads get the buyer cookie and, under /admin, the session guard."""
+        self.pages = BuyerCookieMiddleware(AdminPageGuardMiddleware(pages))
+        return self
 
     # ---- the runtime (honours a test's dependency override) -------------------------------
     async def runtime(self) -> Runtime:
@@ -170,7 +182,7 @@ class Edge:
     # ---- one request --------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.pages(scope, receive, send)  # lifespan, the websocket
             return
         start = time.perf_counter()
         path: str = scope["path"]
@@ -178,10 +190,11 @@ class Edge:
         headers = dict(scope["headers"])
         client = self._client(scope, headers)
         https = scope.get("scheme") == "https"
-        api = is_api_path(path) and not path.startswith(DOCS_PATHS)
-        origin = headers.get(b"origin")
+        api = is_api_path(path)
+        origin = headers.get(b"origin") if api else None  # pages: Reflex's own CORS
         cors = self._cors(origin) if origin is not None else None
-        extra = [*self.headers[(api, https)], *(cors or ())]
+        extra = [*self.headers[(api and not path.startswith(DOCS_PATHS), https)],
+                 *(cors or ())]
         status = 500
         traceparent = headers.get(b"traceparent")
         with request_context(f"{method} {path}", traceparent.decode("latin-1")
@@ -239,7 +252,7 @@ class Edge:
                 await _send_json(send, code, payload)
                 return template
             receive = _replay(body, receive)
-        await self.app(scope, receive, send)
+        await self.router(scope, receive, send)
         return _route_template(scope)
 
     def _client(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
@@ -313,6 +326,22 @@ class Edge:
             child = metrics.HTTP_LATENCY.labels(method, route, str(status))
             self._latency[key] = child
         child.observe(seconds)
+
+
+class FastLane:
+    """The web process's ASGI app: API requests go straight to the request layer; everything
+    else (pages, the websocket, lifespan) through Reflex's own layers, which reach the same
+    request layer inside (`api_transformer`)."""
+
+    def __init__(self, reflex_app: ASGIApp, edge: Edge):
+        self.reflex_app = reflex_app
+        self.edge = edge
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_api_path(scope["path"]):
+            await self.edge(scope, receive, send)
+        else:
+            await self.reflex_app(scope, receive, send)
 
 
 def _route_template(scope: Scope) -> str:
