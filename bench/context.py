@@ -34,6 +34,7 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # than a made-up provider delay. Logs at WARNING: a log line per request is not free.
 LOAD_ENV = {
     "RATE_LIMIT_IP_PER_MINUTE": "0",
+    "RATE_LIMIT_BUYERS_PER_MINUTE": "0",
     "RATE_LIMIT_HOLDS_PER_MINUTE": "1000000",
     "PAYMENT_LATENCY_MIN_MS": "20",
     "PAYMENT_LATENCY_MAX_MS": "100",

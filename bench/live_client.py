@@ -145,6 +145,14 @@ class LiveSession:
             self.changed.set()
 
     # ---- what callers use ---------------------------------------------------------------
+    async def emit(self, handler: str, payload: dict[str, Any]) -> None:
+        """Sends a seat-map event as the page does (a click: `toggle_seat`, {"seat_id": 7})."""
+        assert self._ws is not None, "not connected"
+        path = f"/event/{self.event_id}"
+        event = {"name": f"{self.proto.seat_state}.{handler}", "payload": payload,
+                 "router_data": {"pathname": path, "asPath": path}}
+        await self._ws.send_str(f"42{NAMESPACE},{json.dumps(['event', event])}")
+
     def code_of(self, index: int) -> str:
         return self.codes[index] if 0 <= index < len(self.codes) else ""
 

@@ -31,6 +31,7 @@ E2E_ENV = {
     "PAYMENT_LATENCY_MAX_MS": "400",
     "HOLD_SWEEP_INTERVAL_MS": "100",
     "RATE_LIMIT_IP_PER_MINUTE": "0",
+    "RATE_LIMIT_BUYERS_PER_MINUTE": "0",
     "RATE_LIMIT_HOLDS_PER_MINUTE": "100000",
     "ARGON2_PROFILE": "CHEAPEST",
     # The first admin comes from the environment at first start (see docs/admin.md).

@@ -33,6 +33,7 @@ TEST_ENV = {
     "OUTBOX_POLL_INTERVAL_MS": "100",
     "RATE_LIMIT_HOLDS_PER_MINUTE": "100000",
     "RATE_LIMIT_IP_PER_MINUTE": "0",
+    "RATE_LIMIT_BUYERS_PER_MINUTE": "0",
     "LOG_LEVEL": "INFO",
     "ARGON2_PROFILE": "CHEAPEST",  # admin password hashing: fast in tests, strong by default
     "DB_POOL_SIZE": "5",  # several test sessions share the machine's PostgreSQL

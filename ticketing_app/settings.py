@@ -125,9 +125,16 @@ class Settings(BaseSettings):
     # Other sites whose pages may call the API (CORS) and open the live-sync websocket; the
     # site at PUBLIC_URL always may. Never a wildcard.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Hold attempts that reach Redis, per event and minute: per buyer, and per client address.
+    # The address limit must not lock out a carrier NAT (thousands of phones behind one
+    # address at an on-sale): it stops a single host, per-buyer limits stop the rest.
     rate_limit_holds_per_minute: int = 600
-    rate_limit_ip_per_minute: int = 3000
+    rate_limit_ip_per_minute: int = 20000
+    rate_limit_buyers_per_minute: int = 600  # POST /api/buyers per client address
     max_request_bytes: int = 64 * 1024
+    # Requests one process lets into the API's other routes at once (orders, payments, reads):
+    # past it, 503 with Retry-After at once instead of a queue behind a slow database.
+    api_max_inflight: int = Field(default=256, ge=1)
     content_security_policy: str = DEFAULT_PAGE_CSP  # of pages ('' = none); the API's is fixed
     hsts_max_age_s: int = 31_536_000  # Strict-Transport-Security on https requests; 0 = off
 

@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import ipaddress
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticketing_app.api.admin_auth import AdminPageGuardMiddleware
 from ticketing_app.api.buyer_cookie import BuyerCookieMiddleware
 from ticketing_app.api.errors import error_body, exception_answer
+from ticketing_app.domain.network import TrustedProxies
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import request_context
 from ticketing_app.settings import Settings, get_settings
@@ -62,35 +62,6 @@ JSON = (b"content-type", b"application/json")
 
 def is_api_path(path: str) -> bool:
     return path == "/api" or path.startswith(API_PATHS)
-
-
-class TrustedProxies:
-    """FORWARDED_ALLOW_IPS: addresses or networks whose X-Forwarded-* headers are believed."""
-
-    def __init__(self, spec: str):
-        items = [h.strip() for h in spec.split(",") if h.strip()]
-        self.any = "*" in items
-        self.hosts = {h for h in items if "/" not in h}
-        self.networks = [ipaddress.ip_network(h, strict=False) for h in items if "/" in h]
-
-    def trusted(self, host: str) -> bool:
-        if self.any or host in self.hosts:
-            return True
-        if not self.networks:
-            return False
-        try:
-            addr = ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return any(addr in n for n in self.networks)
-
-    def client(self, forwarded_for: str) -> str | None:
-        """The nearest address in X-Forwarded-For that is not a trusted proxy."""
-        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
-        for host in reversed(hops):
-            if not self.trusted(host):
-                return host
-        return hops[0] if hops else None
 
 
 def security_headers(settings: Settings, api: bool, https: bool) -> list[tuple[bytes, bytes]]:
@@ -151,6 +122,10 @@ class Edge:
         s = settings or get_settings()
         self.settings = s
         self.limit = s.max_request_bytes
+        # API requests of this process in FastAPI's routes (the database-bound ones); the hot
+        # routes answer from memory or one Redis call and are never shed.
+        self.max_inflight = s.api_max_inflight
+        self.inflight = 0
         self.proxies = TrustedProxies(s.forwarded_allow_ips)
         self.origins = frozenset(s.browser_origins())
         self.headers = {(api, https): security_headers(s, api, https)
@@ -252,7 +227,17 @@ class Edge:
                 await _send_json(send, code, payload)
                 return template
             receive = _replay(body, receive)
-        await self.router(scope, receive, send)
+        if self.inflight >= self.max_inflight:
+            # Shed, never queue: a dependency is slow and requests pile up behind it.
+            await _send_json(send, 503, error_body(
+                "SERVICE_UNAVAILABLE", "Too busy right now; retry in a moment."),
+                {"Retry-After": "1"})
+            return "shed"
+        self.inflight += 1
+        try:
+            await self.router(scope, receive, send)
+        finally:
+            self.inflight -= 1
         return _route_template(scope)
 
     def _client(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
@@ -377,8 +362,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 async def _send_json(send: Send, status: int, body: Any,
                      headers: dict[str, str] | None = None) -> None:
-    raw = b"" if body is None else json.dumps(body, ensure_ascii=False,
-                                              separators=(",", ":")).encode()
+    raw = b"" if body is None else orjson.dumps(body)
     out = [(b"content-length", str(len(raw)).encode())]
     if body is not None:
         out.append(JSON)

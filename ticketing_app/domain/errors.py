@@ -31,6 +31,12 @@ class Unauthenticated(DomainError):
     code, status, default_message = "UNAUTHENTICATED", 401, "Authentication is required."
 
 
+class NoBuyerCookie(Unauthenticated):
+    """A web session without the signed buyer cookie (not a browser that loaded a page)."""
+
+    default_message = "Your browser did not send our cookie: reload the page to choose seats."
+
+
 class Forbidden(DomainError):
     code, status, default_message = "FORBIDDEN", 403, "You are not allowed to do this."
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -38,9 +39,10 @@ def verify_buyer_token(secret: str, token: str) -> str | None:
     return buyer_id
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def holder_tag(secret: str, event_id: int, buyer_id: str) -> str:
     """A per-event pseudonym broadcast with held seats, so a page can tell "held by me"
-    without learning who holds the others."""
+    without learning who holds the others. Remembered: every hold request needs one."""
     return _sign(secret, f"tag:{event_id}", buyer_id, 10)
 
 

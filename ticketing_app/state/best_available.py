@@ -56,14 +56,19 @@ class BestAvailableState(BuyerState):
     @rx.event
     async def find(self) -> Any:
         rt = await get_runtime()
-        buyer = self.buyer()
+        try:
+            buyer = self.claimant()
+        except errors.DomainError as exc:
+            self.ok, self.message = False, exc.message
+            return None
         entry = await rt.waiting.entry(buyer, self.event_id)
         if not entry.may_enter:
             return rx.redirect(queue_url(self.event_id))
         tier = None if self.tier == ANY_TIER else self.tier
         try:
             held = await BestAvailableService(rt).hold_best(
-                buyer, self.event_id, int(self.quantity), tier, None, admission=entry.token)
+                buyer, self.event_id, int(self.quantity), tier, None, admission=entry.token,
+                client=self.client_address())
         except errors.DomainError as exc:
             self.ok, self.message = False, exc.message
             return None

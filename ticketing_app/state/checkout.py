@@ -143,11 +143,12 @@ class CheckoutState(BuyerState):
         """Hold the failed order's seats again (if still free) and start a new attempt."""
         rt = await get_runtime()
         seats = [int(i["id"]) for i in self.summary]
-        buyer = self.buyer()
         cart = await self.get_state(CartState)
         try:
+            buyer = self.claimant()
             entry = await rt.waiting.entry(buyer, self.event_id)
-            await rt.reservations.hold(buyer, self.event_id, seats, None, admission=entry.token)
+            await rt.reservations.hold(buyer, self.event_id, seats, None, admission=entry.token,
+                                       client=self.client_address())
         except errors.DomainError as exc:
             await cart.sync(rt, self.event_id)
             return [rx.toast.error(hold_error_text(exc)), rx.redirect(event_url(self.event_id))]

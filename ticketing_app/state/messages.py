@@ -33,6 +33,8 @@ def hold_error_text(exc: errors.DomainError, seat: str = "") -> str:
         return exc.message
     if code == "FORBIDDEN":
         return f"{this} is held by someone else; only they can release it."
+    if isinstance(exc, errors.NoBuyerCookie):
+        return exc.message
     if code == "UNAUTHENTICATED":
         return "Your place from the waiting room has run out: join the queue again."
     if code == "RATE_LIMITED":

@@ -95,20 +95,21 @@ class SeatMapState(BuyerState):
     async def toggle_seat(self, seat_id: int) -> Any:
         """Hold a free seat, release one of mine; the cart follows at once."""
         rt = await get_runtime()
-        buyer = self.buyer()
         label = self._labels.get(seat_id, "")
-        mine = {h.seat_id for h in await rt.reservations.my_holds(buyer, self.event_id)}
         cart = await self.get_state(CartState)
         try:
+            buyer = self.claimant()
+            mine = {h.seat_id for h in await rt.reservations.my_holds(buyer, self.event_id)}
             if seat_id in mine:
                 await rt.reservations.release(buyer, self.event_id, [seat_id])
             else:
                 entry = await rt.waiting.entry(buyer, self.event_id)
                 await rt.reservations.hold(buyer, self.event_id, [seat_id], None,
-                                           admission=entry.token)
+                                           admission=entry.token,
+                                           client=self.client_address())
         except errors.DomainError as exc:
             await cart.sync(rt, self.event_id)
-            if exc.code == "UNAUTHENTICATED":
+            if exc.code == "UNAUTHENTICATED" and not isinstance(exc, errors.NoBuyerCookie):
                 return [rx.toast.error(hold_error_text(exc, label)),
                         rx.redirect(queue_url(self.event_id))]
             return rx.toast.error(hold_error_text(exc, label), id=f"seat-error-{exc.code}")
