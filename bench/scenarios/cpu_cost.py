@@ -1,5 +1,6 @@
 """Scenario 7: CPU per operation. Each step of a purchase (hold, order, pay, release) runs on
-its own, as a closed loop at a fixed concurrency, and every platform process's CPU time is
+its own, and so does the request a stampede is made of (a hold refused: another buyer asks
+for a seat that is held), as a closed loop at a fixed concurrency, and every platform process's CPU time is
 read before and after (the worker, relay and consumers included, so a payment is charged for
 the job, the outbox rows and the consumers it causes). Idle CPU (polls, timers), measured
 first, is subtracted.
@@ -96,6 +97,12 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
                                             "holdSeconds": 300})
             return status
 
+        async def refuse(seat: int) -> int:
+            status, _ = await request("POST", "/api/reservations", seat,
+                                      headers={"X-Caller-Id": f"late-{event_id}-{seat}"},
+                                      json={"eventId": event_id, "seatId": seat})
+            return status
+
         async def order(seat: int) -> int:
             status, body = await request(
                 "POST", "/api/orders", seat, headers={"Idempotency-Key": uuid.uuid4().hex},
@@ -115,6 +122,7 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
 
         steps: list[tuple[str, Sequence[int], Call, set[int]]] = [
             ("hold", seats, hold, {201}),
+            ("refusal", seats, refuse, {409}),
             ("order", seats[:n_orders], order, {201}),
             ("pay", seats[:n_orders], pay, {200, 202}),
             ("release", seats[n_orders:], release, {204}),

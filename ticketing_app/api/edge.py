@@ -114,10 +114,12 @@ class Edge:
                  settings: Settings | None = None):
         """`api`: the FastAPI app (its dependency overrides); `router`: what serves its routes
         (FastAPI without this layer). Until `wrap` puts the layer in front of pages, everything
-        else (lifespan included) goes to the router too: the standalone API answers 404."""
+        else (lifespan included) goes to the router too: the standalone API answers 404 (an
+        admin page without a session: the same redirect to the login page as the web app)."""
         self.api = api
         self.router = router
         self.pages: ASGIApp = router
+        self.wrap(router)
         self.hot = hot
         s = settings or get_settings()
         self.settings = s
