@@ -4,8 +4,12 @@ stored hashed and expire, cross-site writes are refused, logins are rate limited
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import re
+import time
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -149,6 +153,64 @@ async def test_failed_logins_are_rate_limited(env: Env) -> None:
         assert_error(r, 429, "RATE_LIMITED")
         assert int(r.headers["Retry-After"]) >= 1
     await env.rt.redis.delete(*[k async for k in env.rt.redis.scan_iter("tk:rate:login:*")])
+
+
+LOGIN_RACE_CLIENTS = int(os.environ.get("ADMIN_LOGIN_RACE_CLIENTS", "30"))
+LOGIN_RACE_ROUNDS = int(os.environ.get("ADMIN_LOGIN_RACE_ROUNDS", "3"))
+
+
+async def clear_login_counters(env: Env) -> None:
+    keys = [k async for k in env.rt.redis.scan_iter("tk:rate:login:*")]
+    if keys:
+        await env.rt.redis.delete(*keys)
+
+
+async def test_concurrent_wrong_logins_cannot_pass_the_limit(env: Env) -> None:
+    """Many wrong passwords for one username at the same instant: at most the limit's worth
+    are even checked (401), every other one is 429 with Retry-After and the standard body."""
+    limit = env.rt.settings.admin_login_attempts_per_minute
+    assert 0 < limit < LOGIN_RACE_CLIENTS
+    await clear_login_counters(env)
+    rounds = 0
+    try:
+        while rounds < LOGIN_RACE_ROUNDS:
+            if time.time() % 60 > 55:  # one round inside one one-minute window
+                await asyncio.sleep(60 - time.time() % 60 + 0.1)
+            window = int(time.time() // 60)
+            username = await ensure_admin(env, f"raced-{uuid.uuid4().hex[:8]}")
+            async with httpx.AsyncClient(base_url=env.api_url, timeout=60,
+                                         limits=httpx.Limits(max_connections=200)) as c:
+                answers = await asyncio.gather(*(c.post("/api/admin/login", json={
+                    "username": username, "password": f"wrong-guess-{i:06d}"})
+                    for i in range(LOGIN_RACE_CLIENTS)))
+            if int(time.time() // 60) != window:
+                continue  # the window turned during the round: its counts are not one window's
+            rounds += 1
+            codes = sorted(r.status_code for r in answers)
+            assert codes.count(401) <= limit, codes
+            assert codes.count(401) + codes.count(429) == LOGIN_RACE_CLIENTS, codes
+            for r in answers:
+                if r.status_code == 429:
+                    assert_error(r, 429, "RATE_LIMITED")
+                    assert 1 <= int(r.headers["Retry-After"]) <= 60
+                else:
+                    assert_error(r, 401, "UNAUTHENTICATED")
+            await clear_login_counters(env)  # the address's own limit is not under test
+    finally:
+        await clear_login_counters(env)
+
+
+async def test_successful_logins_do_not_use_up_the_limit(env: Env) -> None:
+    """An attempt is counted before its check and given back when it succeeds."""
+    await clear_login_counters(env)
+    username = await ensure_admin(env, f"regular-{uuid.uuid4().hex[:8]}")
+    limit = env.rt.settings.admin_login_attempts_per_minute
+    async with httpx.AsyncClient(base_url=env.api_url, timeout=30) as c:
+        for _ in range(limit + 2):
+            r = await c.post("/api/admin/login",
+                             json={"username": username, "password": ADMIN_PASSWORD})
+            assert r.status_code == 200, r.text
+    await clear_login_counters(env)
 
 
 async def test_admin_accounts_validate_and_bootstrap(env: Env) -> None:

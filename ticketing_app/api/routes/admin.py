@@ -16,10 +16,8 @@ from pydantic import ValidationError
 
 from ticketing_app.api.admin_auth import (
     AdminDep,
-    check_login_rate,
     check_origin,
     clear_session_cookie,
-    count_failed_login,
     require_admin,
     safe_next,
     session_token,
@@ -88,11 +86,8 @@ async def login(request: Request, rt: RuntimeDep) -> Response:
     username, password = body.username, body.password
     ip = request.client.host if request.client else "?"
     try:
-        await check_login_rate(rt, ip, username)
-        token, who = await rt.admin_auth.login(username, password)
+        token, who = await rt.admin_auth.login(username, password, client=ip)
     except (errors.Unauthenticated, errors.RateLimited) as exc:
-        if isinstance(exc, errors.Unauthenticated):
-            await count_failed_login(rt, ip, username)
         if not is_form:
             raise
         reason = "rate" if isinstance(exc, errors.RateLimited) else "invalid"
