@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -139,6 +140,25 @@ async def test_form_login_redirects_and_admin_pages_need_a_session(env: Env) -> 
         assert r.status_code == 303 and r.headers["location"] == "/admin"
         page = await c.get("/admin/events/3", headers={"Accept": "text/html"})
         assert page.status_code != 303  # through the guard (the API alone has no pages: 404)
+
+
+async def test_login_redirect_encodes_next(env: Env) -> None:
+    """The form's redirect back to the login page carries `next` encoded: a path with its own
+    query cannot add or override parameters (error, next), and safe_next still applies."""
+    await ensure_admin(env)
+    wanted = "/admin/events/3?tab=a b&error=rate&next=//evil.example#x"
+    async with httpx.AsyncClient(base_url=env.api_url, follow_redirects=False) as c:
+        r = await c.post("/api/admin/login", data={"username": "ops", "password": "nope-nope",
+                                                   "next": wanted})
+        assert r.status_code == 303
+        location = r.headers["location"]
+        parts = urlsplit(location)
+        assert parts.path == "/admin/login" and not parts.fragment, location
+        assert parse_qs(parts.query) == {"error": ["invalid"], "next": [wanted]}, location
+        r = await c.post("/api/admin/login", data={"username": "ops", "password": "nope-nope",
+                                                   "next": "//evil.example/admin"})
+        assert parse_qs(urlsplit(r.headers["location"]).query)["next"] == ["/admin"]
+    await env.rt.redis.delete(*[k async for k in env.rt.redis.scan_iter("tk:rate:login:*")])
 
 
 async def test_failed_logins_are_rate_limited(env: Env) -> None:

@@ -11,13 +11,14 @@ before the password is checked: services/admin_auth.py).
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ticketing_app.api.deps import RuntimeDep
 from ticketing_app.domain import errors
+from ticketing_app.routes import admin_login_url
 from ticketing_app.runtime import Runtime
 from ticketing_app.services.admin_auth import AdminIdentity
 from ticketing_app.settings import Settings, get_settings
@@ -118,7 +119,7 @@ class AdminPageGuardMiddleware:
         if who is not None:
             await self.app(scope, receive, send)
             return
-        target = f"{LOGIN_PAGE}?next={quote(path)}"
+        target = admin_login_url(path)
         await send({"type": "http.response.start", "status": 303,
                     "headers": [(b"location", target.encode()),
                                 (b"cache-control", b"no-store"),

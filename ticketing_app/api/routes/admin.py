@@ -44,6 +44,7 @@ from ticketing_app.db.models import AuditLog, BackgroundJobRecord, Event, PriceT
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
 from ticketing_app.domain.layouts import GridSpec, Position, Problems, stack_grids
+from ticketing_app.routes import admin_login_url
 from ticketing_app.services.catalog import event_public
 
 PUBLIC_PATHS = frozenset({"/api/admin/login", "/api/admin/logout"})
@@ -91,7 +92,7 @@ async def login(request: Request, rt: RuntimeDep) -> Response:
         if not is_form:
             raise
         reason = "rate" if isinstance(exc, errors.RateLimited) else "invalid"
-        return RedirectResponse(f"/admin/login?error={reason}&next={next_path}", 303)
+        return RedirectResponse(admin_login_url(next_path, error=reason), 303)
     response: Response
     if is_form:
         response = RedirectResponse(next_path, 303)
