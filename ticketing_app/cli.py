@@ -9,14 +9,17 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from ticketing_app.settings import PROJECT_ROOT, get_settings, reset_settings_cache
+
+if TYPE_CHECKING:
+    from ticketing_app.settings import Settings
 
 app = typer.Typer(help="High-concurrency seat ticketing.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -396,6 +399,12 @@ def web(
     os.execvpe(cmd[0], cmd, env)
 
 
+def up_child_env(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of the processes `up` starts. They run in the project's directory, not
+    the caller's: DATA_DIR goes to them already resolved (absolute)."""
+    return {**environ, "DATA_DIR": str(settings.data_dir)}
+
+
 @app.command()
 def up(
     port: Annotated[int, typer.Option(help="Web port")] = 3000,
@@ -409,7 +418,7 @@ def up(
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     children: list[embedded.ChildProcess] = []
-    env = dict(os.environ)
+    env = up_child_env(settings, os.environ)
     try:
         if not settings.redis_url:
             v = embedded.valkey(workdir=data_dir / "valkey").start()

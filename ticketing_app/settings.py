@@ -150,6 +150,14 @@ class Settings(BaseSettings):
     fault_inject_pause_s: float = 3600.0
     currency: str = "KRW"
 
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        """Resolved once, against the directory the command ran in: Valkey runs in its own
+        directory and `up`'s children in the project's, so a relative DATA_DIR would name a
+        different place in each (Valkey refused to start: 'dir ".mydata/valkey"')."""
+        return Path(os.path.abspath(value.expanduser()))
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
