@@ -20,11 +20,18 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from tests.conftest import Env
-from tests.integration.admin_helpers import ADMIN_PASSWORD, admin_client, ensure_admin
+from tests.integration.admin_helpers import (
+    ADMIN_PASSWORD,
+    AdminTab,
+    admin_client,
+    buy,
+    ensure_admin,
+)
 from tests.integration.helpers import assert_error
 from ticketing_app.api.app import create_api
 from ticketing_app.api.routes.admin import PUBLIC_PATHS
 from ticketing_app.db.models import AdminSession, AuditLog, now_utc
+from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -247,3 +254,78 @@ async def test_admin_accounts_validate_and_bootstrap(env: Env) -> None:
     async with env.rt.db.read_sessions() as s:
         actions = set((await s.execute(select(AuditLog.action))).scalars())
     assert {"admin.create", "admin.login"} <= actions
+
+
+# ---- admin pages' background loops (the Reflex websocket of a real web process) -------------
+@pytest.fixture(scope="module")
+def web_url(stack: Stack) -> str:
+    """A web process (Reflex backend: websocket and states) on the test stack's services."""
+    web = stack.procs.get("web") or stack.start_web_backend(name="web")
+    url = f"http://127.0.0.1:{web.port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/actuator/health/readiness", timeout=2).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"web backend not ready: {web.log_path}")
+
+
+@pytest.fixture(scope="module")
+def reflex_names() -> dict[str, str]:
+    """State names the websocket protocol uses; imported here, outside the event loop (see
+    AdminTab)."""
+    from reflex import constants
+    from reflex.state import State
+
+    from ticketing_app.state.admin_dashboard import AdminDashboardState
+    from ticketing_app.state.admin_event import AdminEventState
+
+    return {"root": State.get_full_name(), "version": constants.Reflex.VERSION,
+            "event": AdminEventState.get_full_name(),
+            "dashboard": AdminDashboardState.get_full_name()}
+
+
+async def signed_in_cookie(env: Env, username: str) -> tuple[httpx.AsyncClient, str]:
+    await ensure_admin(env, username)
+    c = httpx.AsyncClient(base_url=env.api_url, timeout=30)
+    r = await c.post("/api/admin/login", json={"username": username, "password": ADMIN_PASSWORD})
+    assert r.status_code == 200, r.text
+    return c, f"tk_admin={c.cookies['tk_admin']}"
+
+
+@pytest.mark.parametrize("page", ["event", "dashboard"])
+async def test_background_admin_loops_stop_at_sign_out(env: Env, web_url: str, page: str,
+                                                       provider: Env,
+                                                       reflex_names: dict[str, str]) -> None:
+    """A tab that loaded as admin and then signed out: its background loop (the cancellation
+    job's watcher, the dashboard's refresh) re-checks the session every round, reads nothing
+    more and sends the tab to the login page; so does the loop when a client starts it."""
+    await env.set_provider_mode("success")
+    event_id = await env.new_event(rows=1, cols=6)
+    seats = await env.seat_ids(event_id)
+    loop, path, data = {
+        "event": ("watch_job", f"/admin/events/{event_id}", {"orders", "job", "seats", "counts"}),
+        "dashboard": ("refresh_loop", f"/admin/events/{event_id}/dashboard",
+                      {"stats", "timeline", "updated"}),
+    }[page]
+    name = reflex_names[page]
+    api, cookie = await signed_in_cookie(env, f"looper-{page}")
+    async with AdminTab(web_url, path, cookie, reflex_names["root"],
+                        reflex_names["version"]) as tab:
+        assert await tab.wait_for(lambda: "title" in tab.fields(name), 60), tab.updates
+        assert not tab.redirects()
+        await buy(env, f"late-buyer-{page}", event_id, seats[:2])  # news the loop would read
+        r = await api.post("/api/admin/logout", json={})
+        await api.aclose()
+        assert r.status_code == 204
+        tab.updates.clear()
+        await tab.emit(f"{name}.{loop}")
+        sent_to_login = await tab.wait_for(
+            lambda: any(p.startswith("/admin/login") for p in tab.redirects())
+            or bool(tab.fields(name) & data), 30)
+        leaked = tab.fields(name) & data
+        assert not leaked, f"a signed-out tab still got {sorted(leaked)}"
+        assert sent_to_login, tab.updates
