@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from admin_flows import pay_for_held, seat_id_of, sign_in
+from admin_flows import ADMIN_PASSWORD, ADMIN_USER, admin_api, pay_for_held, seat_id_of, sign_in
 from playwright.sync_api import Browser, expect
 
 pytestmark = pytest.mark.e2e
@@ -128,3 +128,32 @@ def test_admin_runs_an_on_sale_and_sees_it_live(browser: Browser, base_url: str,
     expect(table).to_contain_text("e2e-admin")
     admin_ctx.close()
     buyer_ctx.close()
+
+
+def test_an_unpublished_event_is_not_found_on_buyer_pages(browser: Browser, base_url: str) -> None:
+    """A draft's page shows "Event not found", never its title or seats; the admin sees it."""
+    admin_ctx = browser.new_context(base_url=base_url)
+    r = admin_ctx.request.post("/api/admin/login",
+                               data={"username": ADMIN_USER, "password": ADMIN_PASSWORD})
+    assert r.ok, r.text()
+    venue = admin_api(admin_ctx, "POST", "/api/admin/venues", {
+        "name": f"Draft Hall {datetime.now(UTC):%H%M%S%f}",
+        "sections": [{"name": "Stalls", "rows": 2, "cols": 4}]})
+    title = f"Secret Night {datetime.now(UTC):%H%M%S%f}"
+    ev = admin_api(admin_ctx, "POST", "/api/admin/events", {
+        "title": title, "startsAt": (datetime.now(UTC) + timedelta(days=9)).isoformat(),
+        "venueId": venue["id"], "tiers": [{"name": "Only", "price": 12345}]})
+    assert ev["status"] == "DRAFT"
+    buyer = browser.new_context(base_url=base_url).new_page()
+    for path in (f"/event/{ev['id']}", f"/event/{ev['id']}/queue"):
+        buyer.goto(path)
+        expect(buyer.get_by_role("heading", name="Event not found")).to_be_visible(
+            timeout=30_000)
+        expect(buyer.get_by_text(title)).to_have_count(0)
+        expect(buyer.locator("button[data-seat]")).to_have_count(0)
+    admin = admin_ctx.new_page()
+    admin.goto(f"/admin/events/{ev['id']}")
+    expect(admin.locator("#event-status")).to_have_text("DRAFT", timeout=15_000)
+    expect(admin.get_by_text(title).first).to_be_visible()
+    buyer.context.close()
+    admin_ctx.close()

@@ -10,14 +10,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from ticketing_app.settings import PROJECT_ROOT, get_settings, reset_settings_cache
+
+if TYPE_CHECKING:
+    from ticketing_app.settings import Settings
 
 app = typer.Typer(help="High-concurrency seat ticketing.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -386,11 +389,12 @@ def web(
     from ticketing_app.observability.metrics import prepare_multiproc_dir
 
     settings = get_settings()
-    env = {**os.environ, "REFLEX_USE_NPM": "1", "REFLEX_TELEMETRY_ENABLED": "false"}
+    port = port or settings.web_port
+    env = web_env(settings, port, {**os.environ, "REFLEX_USE_NPM": "1",
+                                   "REFLEX_TELEMETRY_ENABLED": "false"})
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     if settings.log_json:
         env.setdefault("REFLEX_LOG_JSON", "true")
-    port = port or settings.web_port
     prepare_multiproc_dir()
     os.chdir(PROJECT_ROOT)
     if not prebuilt and not backend_only:
@@ -401,6 +405,22 @@ def web(
     if backend_only:
         cmd.append("--backend-only")
     os.execvpe(cmd[0], cmd, env)
+
+
+def web_env(settings: Settings, port: int, environ: Mapping[str, str]) -> dict[str, str]:
+    """The web app's environment: the compiled pages open their websocket at PUBLIC_URL, so
+    unless PUBLIC_URL is set explicitly it is the port the app is told to serve on (not the
+    default's 3000: `--port 3111` pages showed "Cannot connect to server")."""
+    env = dict(environ)
+    if "public_url" not in settings.model_fields_set:
+        env["PUBLIC_URL"] = f"http://localhost:{port}"
+    return env
+
+
+def up_child_env(settings: Settings, environ: Mapping[str, str], port: int) -> dict[str, str]:
+    """The environment of the processes `up` starts. They run in the project's directory, not
+    the caller's: DATA_DIR goes to them already resolved (absolute); PUBLIC_URL as `web_env`."""
+    return web_env(settings, port, {**environ, "DATA_DIR": str(settings.data_dir)})
 
 
 @app.command()
@@ -416,7 +436,7 @@ def up(
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     children: list[embedded.ChildProcess] = []
-    env = dict(os.environ)
+    env = up_child_env(settings, os.environ, port)
     try:
         if not settings.redis_url:
             v = embedded.valkey(workdir=data_dir / "valkey").start()

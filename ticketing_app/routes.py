@@ -40,10 +40,13 @@ def admin_checkin_url(event_id: int) -> str:
     return f"/admin/events/{event_id}/checkin"
 
 
-def admin_login_url(next_path: str = "") -> str:
-    from urllib.parse import quote
+def admin_login_url(next_path: str = "", error: str = "") -> str:
+    """The login page, with where to go after signing in and why it is shown again, each
+    encoded: a `next` with its own `?`, `&` or `#` stays one parameter."""
+    from urllib.parse import quote, urlencode
 
-    return ADMIN_LOGIN + (f"?next={quote(next_path)}" if next_path else "")
+    params = {k: v for k, v in (("error", error), ("next", next_path)) if v}
+    return ADMIN_LOGIN + (f"?{urlencode(params, safe='/', quote_via=quote)}" if params else "")
 
 def queue_url(event_id: int) -> str:
     return f"/event/{event_id}/queue"

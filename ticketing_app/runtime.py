@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ticketing_app.services.orders import OrderService
     from ticketing_app.services.payments import PaymentService
     from ticketing_app.services.reservations import ReservationService
+    from ticketing_app.services.ticket_docs import TicketRenderer
     from ticketing_app.services.waiting_room import WaitingRoomService
 
 
@@ -58,6 +59,7 @@ class Runtime:
     buyer_tickets: BuyerTicketService = field(init=False)
     cancellation: CancellationService = field(init=False)
     dashboard: DashboardService = field(init=False)
+    ticket_docs: TicketRenderer = field(init=False)
     waiting: WaitingRoomService = field(init=False)
     _arq: ArqRedis | None = None
 
@@ -86,12 +88,15 @@ class Runtime:
         from ticketing_app.services.cancellation import CancellationService
         from ticketing_app.services.checkins import CheckinService
         from ticketing_app.services.dashboard import DashboardService
+        from ticketing_app.services.ticket_docs import TicketRenderer
 
         self.admin_auth = AdminAuthService(self)
         self.checkins = CheckinService(self)
         self.buyer_tickets = BuyerTicketService(self)
         self.cancellation = CancellationService(self)
         self.dashboard = DashboardService(self)
+        self.ticket_docs = TicketRenderer(self.settings.ticket_render_threads,
+                                          self.settings.ticket_render_cache)
 
     async def arq(self) -> ArqRedis:
         if self._arq is None:
@@ -101,6 +106,7 @@ class Runtime:
         return self._arq
 
     async def close(self) -> None:
+        self.ticket_docs.close()
         await self.payments.close()
         if self._arq is not None:
             await self._arq.aclose()

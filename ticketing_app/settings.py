@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     cancel_refunds_per_second: float = 0.0  # pace of cancellation refunds; 0 = as fast as possible
     cancel_job_stale_s: int = 10  # a cancellation job without progress this long is resumed
     dashboard_refresh_ms: int = 1000  # the admin dashboard's refresh period while it is open
+    # Ticket PDFs and QR images render in this many threads of their own, never on the event
+    # loop (at most this many at once; more wait their turn).
+    ticket_render_threads: int = Field(default=2, ge=1, le=32)
+    # Recent renders kept in memory: this many PDFs (per order and its tickets' state) and
+    # four times as many QR images; 0 = none.
+    ticket_render_cache: int = Field(default=64, ge=0)
 
     # --- tests / e2e ---
     browser_path: str = ""
@@ -153,6 +159,14 @@ class Settings(BaseSettings):
     fault_inject: str = ""
     fault_inject_pause_s: float = 3600.0
     currency: str = "KRW"
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        """Resolved once, against the directory the command ran in: Valkey runs in its own
+        directory and `up`'s children in the project's, so a relative DATA_DIR would name a
+        different place in each (Valkey refused to start: 'dir ".mydata/valkey"')."""
+        return Path(os.path.abspath(value.expanduser()))
 
     @field_validator("cors_origins", mode="before")
     @classmethod

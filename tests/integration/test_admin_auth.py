@@ -4,9 +4,14 @@ stored hashed and expire, cross-site writes are refused, logins are rate limited
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import re
+import time
+import uuid
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -15,11 +20,18 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from tests.conftest import Env
-from tests.integration.admin_helpers import ADMIN_PASSWORD, admin_client, ensure_admin
+from tests.integration.admin_helpers import (
+    ADMIN_PASSWORD,
+    AdminTab,
+    admin_client,
+    buy,
+    ensure_admin,
+)
 from tests.integration.helpers import assert_error
 from ticketing_app.api.app import create_api
 from ticketing_app.api.routes.admin import PUBLIC_PATHS
 from ticketing_app.db.models import AdminSession, AuditLog, now_utc
+from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -137,6 +149,25 @@ async def test_form_login_redirects_and_admin_pages_need_a_session(env: Env) -> 
         assert page.status_code != 303  # through the guard (the API alone has no pages: 404)
 
 
+async def test_login_redirect_encodes_next(env: Env) -> None:
+    """The form's redirect back to the login page carries `next` encoded: a path with its own
+    query cannot add or override parameters (error, next), and safe_next still applies."""
+    await ensure_admin(env)
+    wanted = "/admin/events/3?tab=a b&error=rate&next=//evil.example#x"
+    async with httpx.AsyncClient(base_url=env.api_url, follow_redirects=False) as c:
+        r = await c.post("/api/admin/login", data={"username": "ops", "password": "nope-nope",
+                                                   "next": wanted})
+        assert r.status_code == 303
+        location = r.headers["location"]
+        parts = urlsplit(location)
+        assert parts.path == "/admin/login" and not parts.fragment, location
+        assert parse_qs(parts.query) == {"error": ["invalid"], "next": [wanted]}, location
+        r = await c.post("/api/admin/login", data={"username": "ops", "password": "nope-nope",
+                                                   "next": "//evil.example/admin"})
+        assert parse_qs(urlsplit(r.headers["location"]).query)["next"] == ["/admin"]
+    await env.rt.redis.delete(*[k async for k in env.rt.redis.scan_iter("tk:rate:login:*")])
+
+
 async def test_failed_logins_are_rate_limited(env: Env) -> None:
     await ensure_admin(env, "bruteforced")
     async with httpx.AsyncClient(base_url=env.api_url) as c:
@@ -149,6 +180,64 @@ async def test_failed_logins_are_rate_limited(env: Env) -> None:
         assert_error(r, 429, "RATE_LIMITED")
         assert int(r.headers["Retry-After"]) >= 1
     await env.rt.redis.delete(*[k async for k in env.rt.redis.scan_iter("tk:rate:login:*")])
+
+
+LOGIN_RACE_CLIENTS = int(os.environ.get("ADMIN_LOGIN_RACE_CLIENTS", "30"))
+LOGIN_RACE_ROUNDS = int(os.environ.get("ADMIN_LOGIN_RACE_ROUNDS", "3"))
+
+
+async def clear_login_counters(env: Env) -> None:
+    keys = [k async for k in env.rt.redis.scan_iter("tk:rate:login:*")]
+    if keys:
+        await env.rt.redis.delete(*keys)
+
+
+async def test_concurrent_wrong_logins_cannot_pass_the_limit(env: Env) -> None:
+    """Many wrong passwords for one username at the same instant: at most the limit's worth
+    are even checked (401), every other one is 429 with Retry-After and the standard body."""
+    limit = env.rt.settings.admin_login_attempts_per_minute
+    assert 0 < limit < LOGIN_RACE_CLIENTS
+    await clear_login_counters(env)
+    rounds = 0
+    try:
+        while rounds < LOGIN_RACE_ROUNDS:
+            if time.time() % 60 > 55:  # one round inside one one-minute window
+                await asyncio.sleep(60 - time.time() % 60 + 0.1)
+            window = int(time.time() // 60)
+            username = await ensure_admin(env, f"raced-{uuid.uuid4().hex[:8]}")
+            async with httpx.AsyncClient(base_url=env.api_url, timeout=60,
+                                         limits=httpx.Limits(max_connections=200)) as c:
+                answers = await asyncio.gather(*(c.post("/api/admin/login", json={
+                    "username": username, "password": f"wrong-guess-{i:06d}"})
+                    for i in range(LOGIN_RACE_CLIENTS)))
+            if int(time.time() // 60) != window:
+                continue  # the window turned during the round: its counts are not one window's
+            rounds += 1
+            codes = sorted(r.status_code for r in answers)
+            assert codes.count(401) <= limit, codes
+            assert codes.count(401) + codes.count(429) == LOGIN_RACE_CLIENTS, codes
+            for r in answers:
+                if r.status_code == 429:
+                    assert_error(r, 429, "RATE_LIMITED")
+                    assert 1 <= int(r.headers["Retry-After"]) <= 60
+                else:
+                    assert_error(r, 401, "UNAUTHENTICATED")
+            await clear_login_counters(env)  # the address's own limit is not under test
+    finally:
+        await clear_login_counters(env)
+
+
+async def test_successful_logins_do_not_use_up_the_limit(env: Env) -> None:
+    """An attempt is counted before its check and given back when it succeeds."""
+    await clear_login_counters(env)
+    username = await ensure_admin(env, f"regular-{uuid.uuid4().hex[:8]}")
+    limit = env.rt.settings.admin_login_attempts_per_minute
+    async with httpx.AsyncClient(base_url=env.api_url, timeout=30) as c:
+        for _ in range(limit + 2):
+            r = await c.post("/api/admin/login",
+                             json={"username": username, "password": ADMIN_PASSWORD})
+            assert r.status_code == 200, r.text
+    await clear_login_counters(env)
 
 
 async def test_admin_accounts_validate_and_bootstrap(env: Env) -> None:
@@ -165,3 +254,78 @@ async def test_admin_accounts_validate_and_bootstrap(env: Env) -> None:
     async with env.rt.db.read_sessions() as s:
         actions = set((await s.execute(select(AuditLog.action))).scalars())
     assert {"admin.create", "admin.login"} <= actions
+
+
+# ---- admin pages' background loops (the Reflex websocket of a real web process) -------------
+@pytest.fixture(scope="module")
+def web_url(stack: Stack) -> str:
+    """A web process (Reflex backend: websocket and states) on the test stack's services."""
+    web = stack.procs.get("web") or stack.start_web_backend(name="web")
+    url = f"http://127.0.0.1:{web.port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/actuator/health/readiness", timeout=2).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"web backend not ready: {web.log_path}")
+
+
+@pytest.fixture(scope="module")
+def reflex_names() -> dict[str, str]:
+    """State names the websocket protocol uses; imported here, outside the event loop (see
+    AdminTab)."""
+    from reflex import constants
+    from reflex.state import State
+
+    from ticketing_app.state.admin_dashboard import AdminDashboardState
+    from ticketing_app.state.admin_event import AdminEventState
+
+    return {"root": State.get_full_name(), "version": constants.Reflex.VERSION,
+            "event": AdminEventState.get_full_name(),
+            "dashboard": AdminDashboardState.get_full_name()}
+
+
+async def signed_in_cookie(env: Env, username: str) -> tuple[httpx.AsyncClient, str]:
+    await ensure_admin(env, username)
+    c = httpx.AsyncClient(base_url=env.api_url, timeout=30)
+    r = await c.post("/api/admin/login", json={"username": username, "password": ADMIN_PASSWORD})
+    assert r.status_code == 200, r.text
+    return c, f"tk_admin={c.cookies['tk_admin']}"
+
+
+@pytest.mark.parametrize("page", ["event", "dashboard"])
+async def test_background_admin_loops_stop_at_sign_out(env: Env, web_url: str, page: str,
+                                                       provider: Env,
+                                                       reflex_names: dict[str, str]) -> None:
+    """A tab that loaded as admin and then signed out: its background loop (the cancellation
+    job's watcher, the dashboard's refresh) re-checks the session every round, reads nothing
+    more and sends the tab to the login page; so does the loop when a client starts it."""
+    await env.set_provider_mode("success")
+    event_id = await env.new_event(rows=1, cols=6)
+    seats = await env.seat_ids(event_id)
+    loop, path, data = {
+        "event": ("watch_job", f"/admin/events/{event_id}", {"orders", "job", "seats", "counts"}),
+        "dashboard": ("refresh_loop", f"/admin/events/{event_id}/dashboard",
+                      {"stats", "timeline", "updated"}),
+    }[page]
+    name = reflex_names[page]
+    api, cookie = await signed_in_cookie(env, f"looper-{page}")
+    async with AdminTab(web_url, path, cookie, reflex_names["root"],
+                        reflex_names["version"]) as tab:
+        assert await tab.wait_for(lambda: "title" in tab.fields(name), 60), tab.updates
+        assert not tab.redirects()
+        await buy(env, f"late-buyer-{page}", event_id, seats[:2])  # news the loop would read
+        r = await api.post("/api/admin/logout", json={})
+        await api.aclose()
+        assert r.status_code == 204
+        tab.updates.clear()
+        await tab.emit(f"{name}.{loop}")
+        sent_to_login = await tab.wait_for(
+            lambda: any(p.startswith("/admin/login") for p in tab.redirects())
+            or bool(tab.fields(name) & data), 30)
+        leaked = tab.fields(name) & data
+        assert not leaked, f"a signed-out tab still got {sorted(leaked)}"
+        assert sent_to_login, tab.updates

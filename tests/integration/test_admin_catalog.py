@@ -159,7 +159,61 @@ async def test_event_with_two_tiers_and_validation(env: Env) -> None:
         seat = (await env.seat_ids(ev["id"]))[0]
         assert_error(await b.post("/api/reservations", json={"eventId": ev["id"],
                                                              "seatId": seat}),
-                     409, "SALES_CLOSED")
+                     404, "EVENT_NOT_FOUND")
+
+
+async def assert_hidden(b: httpx.AsyncClient, eid: int, seat: int, title: str) -> None:
+    """Every buyer route that names the event answers as if it did not exist."""
+    answers = [
+        await b.get(f"/api/events/{eid}"),
+        await b.get(f"/api/events/{eid}/seats"),
+        await b.post("/api/reservations", json={"eventId": eid, "seatId": seat}),
+        await b.post("/api/reservations", json={"eventId": eid, "seatIds": [seat],
+                                                "holdSeconds": 30}),
+        await b.post("/api/reservations/best", json={"eventId": eid, "quantity": 2}),
+        await b.post(f"/api/reservations/{eid}/{seat}/extend", json={"seconds": 30}),
+        await b.get(f"/api/reservations/{eid}/mine"),
+        await b.post("/api/orders", json={"eventId": eid, "seatIds": [seat]},
+                     headers={"Idempotency-Key": uuid.uuid4().hex}),
+        await b.post(f"/api/events/{eid}/queue"),
+        await b.get(f"/api/events/{eid}/queue"),
+    ]
+    for r in answers:
+        assert_error(r, 404, "EVENT_NOT_FOUND")
+        assert title not in r.text
+    assert eid not in [e["id"] for e in (await b.get("/api/events")).json()]
+
+
+async def test_unpublished_events_are_not_found_outside_the_admin_area(env: Env) -> None:
+    async with admin_client(env) as c:
+        ev = (await c.post("/api/admin/events", json=_event_body(await _venue(c)))).json()
+        eid, title = ev["id"], ev["title"]
+        seats = await env.seat_ids(eid)
+        async with env.client("enumerator") as b:
+            await assert_hidden(b, eid, seats[0], title)
+            # The release of a seat nobody holds says nothing about the event either.
+            assert_error(await b.delete(f"/api/reservations/{eid}/{seats[0]}"),
+                         404, "EVENT_NOT_FOUND")
+        # The admin area still sees the draft.
+        r = await c.get(f"/api/admin/events/{eid}")
+        assert r.status_code == 200 and r.json()["title"] == title
+        # Published: buyers see it; unpublished again (back to DRAFT): hidden again.
+        url = f"/api/admin/events/{eid}/status"
+        assert (await c.post(url, json={"status": "ON_SALE"})).status_code == 200
+        async with env.client("enumerator") as b:
+            r = await b.get(f"/api/events/{eid}")
+            assert r.status_code == 200 and r.json()["title"] == title
+            assert (await b.get(f"/api/events/{eid}/seats")).status_code == 200
+            r = await b.post("/api/reservations", json={"eventId": eid, "seatId": seats[0]})
+            assert r.status_code == 201, r.text
+        assert (await c.post(url, json={"status": "DRAFT"})).status_code == 200
+        async with env.client("someone-else") as b:
+            await assert_hidden(b, eid, seats[2], title)
+            assert_error(await b.delete(f"/api/reservations/{eid}/{seats[0]}"),
+                         404, "EVENT_NOT_FOUND")
+        for path in (f"/api/admin/events/{eid}", f"/api/admin/events/{eid}/dashboard"):
+            r = await c.get(path)
+            assert r.status_code == 200, r.text
 
 
 async def test_status_changes_reach_buyers_at_once(env: Env) -> None:

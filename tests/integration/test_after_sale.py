@@ -5,14 +5,23 @@ and confirmation mail through the outbox-fed consumer to a local SMTP sink."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Env
-from tests.integration.admin_helpers import admin_client, buy, tickets_of
+from tests.integration.admin_helpers import admin_client, buy, buy_many, tickets_of
 from tests.integration.helpers import assert_error, eventually
+from ticketing_app.api import deps
+from ticketing_app.api.app import create_api
 from ticketing_app.db.models import (
     Notification,
     Order,
@@ -21,6 +30,8 @@ from ticketing_app.db.models import (
     Seat,
     Ticket,
 )
+from ticketing_app.runtime import Runtime, create_runtime
+from ticketing_app.services.ticket_docs import qr_svg_data_uri, tickets_pdf
 from ticketing_app.services.tickets import make_ticket_code
 
 pytestmark = pytest.mark.integration
@@ -233,3 +244,141 @@ async def test_pdf_of_tickets(provider: Env) -> None:
     assert "Row A seat 1" in text and f"Order #{order_id}" in text
     async with env.client("stranger") as c:
         assert_error(await c.get(f"/api/tickets/pdf?orderId={order_id}"), 404, "NOT_FOUND")
+
+
+RENDER_CLIENTS = int(os.environ.get("TICKET_RENDER_CLIENTS", "4"))  # each loops on its PDF
+RENDER_LOOPS = int(os.environ.get("TICKET_RENDER_LOOPS", "3"))
+RENDER_THREADS = 2
+
+
+class RenderWatch:
+    """Watches the rendering functions through the interpreter's profiling hook (the code
+    under test is not changed): in which threads they run, how many run at once, and whether
+    one ever ran on the event loop's thread."""
+
+    def __init__(self, *functions: Callable[..., Any]):
+        self.codes = {f.__code__ for f in functions}
+        self.loop_thread = threading.get_ident()
+        self.lock = threading.Lock()
+        self.in_flight = self.peak = self.renders = self.on_loop = 0
+        self.threads: set[str] = set()
+
+    def __call__(self, frame: FrameType, event: str, arg: Any) -> None:
+        if frame.f_code not in self.codes or event not in ("call", "return"):
+            return
+        with self.lock:
+            if event == "return":
+                self.in_flight -= 1
+                return
+            self.renders += 1
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            self.threads.add(threading.current_thread().name)
+            if threading.get_ident() == self.loop_thread:
+                self.on_loop += 1
+
+    @contextmanager
+    def watching(self) -> Iterator[RenderWatch]:
+        """This thread (the loop's) and every thread started meanwhile (the render pool's)."""
+        sys.setprofile(self)
+        threading.setprofile(self)
+        try:
+            yield self
+        finally:
+            sys.setprofile(None)
+            threading.setprofile(None)  # type: ignore[arg-type]
+
+
+@contextmanager
+def api_on(rt: Runtime) -> Iterator[Callable[[str], httpx.AsyncClient]]:
+    """The real API app in this process, on its own runtime (a fresh render pool)."""
+    app = create_api()
+    app.dependency_overrides[deps.runtime] = lambda: rt
+
+    def client(buyer: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test", headers={"X-Caller-Id": buyer},
+                                 timeout=120)
+
+    yield client
+
+
+async def test_ticket_renders_run_off_the_event_loop_bounded(provider: Env) -> None:
+    """While clients loop on their tickets' PDFs, every render runs in a worker thread (never
+    on the loop), at most TICKET_RENDER_THREADS at once, and other requests are answered while
+    renders are in progress (with renders on the loop, none could be)."""
+    env = provider
+    await env.set_provider_mode("success")
+    event_id = await env.new_event(rows=RENDER_CLIENTS, cols=5)
+    seats = await env.seat_ids(event_id)
+    orders = await buy_many(env, event_id, [seats[i * 5:i * 5 + 5]
+                                            for i in range(RENDER_CLIENTS)])
+    buyers = [f"fan-{event_id}-{i}" for i in range(RENDER_CLIENTS)]
+    settings = env.rt.settings.model_copy(update={
+        "ticket_render_threads": RENDER_THREADS, "ticket_render_cache": 0})
+    rt = await create_runtime(settings)
+    watch = RenderWatch(tickets_pdf, qr_svg_data_uri)
+    answered_during_renders = 0
+    try:
+        with api_on(rt) as client, watch.watching():
+            async def loop_on_pdf(buyer: str, order_id: int) -> list[httpx.Response]:
+                async with client(buyer) as c:
+                    return [await c.get(f"/api/tickets/pdf?orderId={order_id}")
+                            for _ in range(RENDER_LOOPS)]
+
+            pdfs = asyncio.gather(*(loop_on_pdf(b, o) for b, o in zip(buyers, orders,
+                                                                        strict=True)))
+            async with client("browsing") as c:
+                while not pdfs.done():
+                    r = await c.get(f"/api/events/{event_id}")
+                    assert r.status_code == 200, r.text
+                    answered_during_renders += watch.in_flight > 0
+            answers = [r for rs in await pdfs for r in rs]
+    finally:
+        await rt.close()
+    assert watch.on_loop == 0, f"{watch.on_loop} of {watch.renders} renders ran on the loop"
+    for r in answers:
+        assert r.status_code == 200 and r.content.startswith(b"%PDF"), r.text
+    assert watch.renders == RENDER_CLIENTS * RENDER_LOOPS
+    assert 1 <= watch.peak <= RENDER_THREADS, watch.peak
+    assert watch.threads and all(n.startswith("ticket-render") for n in watch.threads), \
+        watch.threads
+    assert answered_during_renders >= 1
+
+
+async def test_ticket_renders_are_cached_per_order_state(provider: Env) -> None:
+    """A PDF fetched again is not rendered again, until its tickets change (a check-in takes
+    a ticket off it); the QR images of My tickets render in the pool too, once per code."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    env = provider
+    await env.set_provider_mode("success")
+    event_id = await env.new_event(rows=1, cols=4)
+    seats = await env.seat_ids(event_id)
+    order_id = await buy(env, "cached-fan", event_id, seats[:2])
+    codes = [str(t["code"]) for t in await tickets_of(env, "cached-fan")]
+    rt = await create_runtime(env.rt.settings)
+    watch = RenderWatch(tickets_pdf, qr_svg_data_uri)
+    try:
+        with api_on(rt) as client, watch.watching():
+            async with client("cached-fan") as c:
+                url = f"/api/tickets/pdf?orderId={order_id}"
+                first, again = (await c.get(url)).content, (await c.get(url)).content
+                assert first == again and watch.renders == 1
+                async with admin_client(env) as a:
+                    r = await a.post("/api/checkins", json={"code": codes[0],
+                                                            "eventId": event_id})
+                    assert r.status_code == 200, r.text
+                after = (await c.get(url)).content
+                assert watch.renders == 2
+            qrs = await rt.ticket_docs.qr_svgs(codes)
+            assert await rt.ticket_docs.qr_svgs(codes[::-1]) == qrs[::-1]
+    finally:
+        await rt.close()
+    assert len(PdfReader(BytesIO(first)).pages) == 2
+    assert len(PdfReader(BytesIO(after)).pages) == 1
+    assert all(q.startswith("data:image/svg+xml;base64,") for q in qrs)
+    assert watch.renders == 2 + len(codes) and watch.on_loop == 0
+    assert all(n.startswith("ticket-render") for n in watch.threads), watch.threads

@@ -34,3 +34,20 @@ def test_our_own_listener_is_recognised(tmp_path: Path) -> None:
         assert embedded.port_owned_by_session(v.port, v.proc.pid) is True
     finally:
         v.stop()
+
+
+def test_a_relative_data_dir_works_from_any_directory(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`DATA_DIR=.mydata ticketing up`: the data dir is resolved once, against the directory
+    the command ran in, so Valkey (which runs in its own directory) and every child process
+    (which run in the project's) find the same place."""
+    from ticketing_app.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", ".mydata")
+    settings = Settings(app_env="test")
+    v = embedded.valkey(workdir=settings.data_dir / "valkey").start()
+    v.stop()
+    assert settings.data_dir == tmp_path / ".mydata"
+    assert settings.effective_database_url == \
+        f"sqlite+aiosqlite:///{tmp_path / '.mydata' / 'ticketing.db'}"

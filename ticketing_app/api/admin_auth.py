@@ -4,21 +4,21 @@ every admin route uses, and the middleware that keeps admin pages from anyone no
 CSRF: the cookie is SameSite=Strict (a cross-site request does not carry it) and every
 state-changing admin request whose Origin (or Referer) names another site is refused.
 Requests with neither header come from non-browser clients, which cannot be made to send a
-victim's cookie. Login attempts are limited per client address and per username.
+victim's cookie. Login attempts are limited per client address and per username (counted
+before the password is checked: services/admin_auth.py).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ticketing_app.api.deps import RuntimeDep
 from ticketing_app.domain import errors
-from ticketing_app.holds.keys import RATE_PREFIX
+from ticketing_app.routes import admin_login_url
 from ticketing_app.runtime import Runtime
 from ticketing_app.services.admin_auth import AdminIdentity
 from ticketing_app.settings import Settings, get_settings
@@ -88,31 +88,6 @@ def clear_session_cookie(response: Response, rt: Runtime) -> None:
                            samesite="strict", secure=cookie_secure(rt.settings))
 
 
-async def check_login_rate(rt: Runtime, ip: str, username: str) -> None:
-    """ADMIN_LOGIN_ATTEMPTS_PER_MINUTE failures per username; ten times that per address
-    (an office behind one address has several admins)."""
-    limit = rt.settings.admin_login_attempts_per_minute
-    if limit <= 0:
-        return
-    window = int(time.time() // 60)
-    keys = [f"{RATE_PREFIX}login:ip:{ip}:{window}",
-            f"{RATE_PREFIX}login:user:{username.lower()[:80]}:{window}"]
-    by_ip, by_user = await rt.redis.mget(keys)
-    if int(by_ip or 0) >= 10 * limit or int(by_user or 0) >= limit:
-        raise errors.RateLimited(retry_after=max(1, 60 - int(time.time()) % 60),
-                                 message="Too many failed sign-ins; wait a minute.")
-
-
-async def count_failed_login(rt: Runtime, ip: str, username: str) -> None:
-    window = int(time.time() // 60)
-    pipe = rt.redis.pipeline(transaction=False)
-    for key in (f"{RATE_PREFIX}login:ip:{ip}:{window}",
-                f"{RATE_PREFIX}login:user:{username.lower()[:80]}:{window}"):
-        pipe.incr(key)
-        pipe.expire(key, 61)
-    await pipe.execute()
-
-
 def safe_next(path: str | None) -> str:
     """Only a path inside the admin area (never another site) after signing in."""
     if not path or not path.startswith(ADMIN_PREFIX) or path.startswith("//") or "\\" in path:
@@ -144,7 +119,7 @@ class AdminPageGuardMiddleware:
         if who is not None:
             await self.app(scope, receive, send)
             return
-        target = f"{LOGIN_PAGE}?next={quote(path)}"
+        target = admin_login_url(path)
         await send({"type": "http.response.start", "status": 303,
                     "headers": [(b"location", target.encode()),
                                 (b"cache-control", b"no-store"),

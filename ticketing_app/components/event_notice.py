@@ -14,7 +14,6 @@ from ticketing_app.state.seat_map import _event_id_from_path
 NOTICES = {
     "CANCELLED": "This event is cancelled. Every ticket is refunded; see My tickets.",
     "CLOSED": "Sales for this event are closed.",
-    "DRAFT": "This event is not on sale yet.",
 }
 
 
@@ -26,8 +25,8 @@ class EventNoticeState(BuyerState):
     async def load(self) -> None:
         rt = await get_runtime()
         try:
-            ev = await rt.catalog.get_event(_event_id_from_path(self.router.url.path),
-                                            fresh=True)
+            ev = await rt.catalog.public_event(_event_id_from_path(self.router.url.path),
+                                               fresh=True)
         except errors.EventNotFound:
             self.status, self.notice = "", ""
             return

@@ -33,6 +33,9 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
     "CANCELLED": frozenset(),
 }
 EVENT_STATUSES = ("DRAFT", "ON_SALE", "CLOSED", "CANCELLED")
+# What buyers may see. A DRAFT is unpublished: outside the admin area it does not exist (the same
+# 404 EVENT_NOT_FOUND as an unknown id), since ids are easy to enumerate.
+PUBLISHED_STATUSES = frozenset({"ON_SALE", "CLOSED", "CANCELLED"})
 
 
 @dataclass(frozen=True)

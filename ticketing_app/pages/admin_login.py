@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ticketing_app.api.admin_auth import safe_next
 from ticketing_app.components.admin_layout import NativeForm
 from ticketing_app.state.admin import AdminState
 
@@ -20,9 +21,7 @@ class AdminLoginState(AdminState):
     def load(self) -> None:
         q = self.router.url.query_parameters
         self.error = ERRORS.get(str(q.get("error", "")), "")
-        nxt = str(q.get("next", "/admin"))
-        self.next_path = nxt if nxt.startswith("/admin") and not nxt.startswith("//") \
-            else "/admin"
+        self.next_path = safe_next(str(q.get("next", "")))
 
 
 def admin_login_page() -> rx.Component:

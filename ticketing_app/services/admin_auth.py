@@ -4,6 +4,12 @@ Passwords are hashed with argon2id (argon2-cffi). A session is a random 256-bit 
 to the browser in a signed HttpOnly cookie; the database keeps only its SHA-256, so a leaked
 table cannot be replayed. Sessions expire after ADMIN_SESSION_TTL_S whatever happens, and a
 deactivated account loses every session at once.
+
+Sign-in attempts are limited per username and per client address (ADMIN_LOGIN_ATTEMPTS_PER_MINUTE,
+ten times that per address). An attempt is counted in one atomic script BEFORE its password is
+checked, and the script's answer decides whether it is checked at all: however many arrive at the
+same instant, at most the limit's worth reach the (slow) password check in a window. A successful
+sign-in gives its attempt back, so only failures use up the limit.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -27,6 +34,8 @@ from sqlmodel import col
 from ticketing_app.db.models import AdminSession, AdminUser, AuditLog, now_utc
 from ticketing_app.domain import errors
 from ticketing_app.domain.identity import sign_value
+from ticketing_app.holds.keys import RATE_PREFIX
+from ticketing_app.observability import metrics
 from ticketing_app.services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -38,6 +47,29 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-@]{3,80}$")
 PASSWORD_MIN = 10
 PASSWORD_MAX = 512
 COOKIE_PREFIX = "a1"
+ADDRESS_FACTOR = 10  # an office behind one address has several admins
+# KEYS: attempts this minute from the address, and for the username. ARGV: their limits, the
+# keys' lifetime. Counts the attempt and answers 1, or answers 0 (nothing counted) when either
+# limit is used up: check and count are one step, so concurrent attempts cannot all pass.
+_COUNT_ATTEMPT = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1])
+   or tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then
+  return 0
+end
+for i = 1, 2 do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[3])
+end
+return 1
+"""
+# The same KEYS: a successful sign-in gives its attempt back (never below zero, never
+# recreating a key that already expired).
+_FORGIVE_ATTEMPT = """
+for i = 1, 2 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 1
+"""
 
 
 def password_hasher(profile: str) -> PasswordHasher:
@@ -78,6 +110,8 @@ class AdminAuthService:
         self.rt = rt
         self.hasher = password_hasher(rt.settings.argon2_profile)
         self._dummy_hash = ""
+        self._count_attempt = rt.redis.register_script(_COUNT_ATTEMPT)
+        self._forgive_attempt = rt.redis.register_script(_FORGIVE_ATTEMPT)
 
     async def _hash(self, password: str) -> str:
         # argon2 is deliberately slow: off the event loop, so a login never stalls sales.
@@ -165,9 +199,43 @@ class AdminAuthService:
         log.info("bootstrap_admin_created", username=cfg.admin_bootstrap_user)
         return True
 
+    # ---- sign-in limits -----------------------------------------------------------------
+    @staticmethod
+    def attempt_keys(client: str, username: str, window: int) -> list[str]:
+        """Both keys carry the hash tag {login}: one cluster slot, so one script sees both."""
+        return [f"{RATE_PREFIX}login:{{login}}:ip:{client}:{window}",
+                f"{RATE_PREFIX}login:{{login}}:user:{username.lower()[:80]}:{window}"]
+
+    async def count_attempt(self, client: str, username: str) -> list[str] | None:
+        """Counts one sign-in attempt (a fixed one-minute window) before it is checked, or
+        raises 429 when the username's or the address's limit is used up. Returns the keys
+        counted (None when there is no limit), for `forgive_attempt`."""
+        limit = self.rt.settings.admin_login_attempts_per_minute
+        if limit <= 0:
+            return None
+        now = time.time()
+        keys = self.attempt_keys(client, username, int(now // 60))
+        if not int(await self._count_attempt(keys=keys, args=[ADDRESS_FACTOR * limit, limit, 61])):
+            metrics.RATE_LIMITED.labels("login").inc()
+            raise errors.RateLimited(retry_after=max(1, 60 - int(now) % 60), scope="login",
+                                     message="Too many failed sign-ins; wait a minute.")
+        return keys
+
+    async def forgive_attempt(self, keys: list[str] | None) -> None:
+        if keys:
+            await self._forgive_attempt(keys=keys, args=[])
+
     # ---- sessions -----------------------------------------------------------------------
-    async def login(self, username: str, password: str) -> tuple[str, AdminIdentity]:
-        """(session secret, identity); a wrong name or password is the same 401."""
+    async def login(self, username: str, password: str, client: str = "?"
+                    ) -> tuple[str, AdminIdentity]:
+        """(session secret, identity); a wrong name or password is the same 401, and past
+        the sign-in limits (see the module's docstring) a 429 without checking anything."""
+        counted = await self.count_attempt(client, username or "")
+        token, who = await self._login(username, password)
+        await self.forgive_attempt(counted)
+        return token, who
+
+    async def _login(self, username: str, password: str) -> tuple[str, AdminIdentity]:
         async with self.rt.db.read_sessions() as s:
             user = (await s.execute(select(AdminUser).where(
                 col(AdminUser.username) == (username or "")[:80]))).scalar_one_or_none()

@@ -93,12 +93,12 @@ class BestAvailableService:
         hold_seconds: int | None, admission: str | None, client: str | None,
     ) -> BestHold:
         holds = self.rt.reservations
+        ev = await self.rt.catalog.public_event(event_id)
         holds.screened(event_id, buyer, client)
         if not 1 <= quantity <= MAX_SEATS_PER_REQUEST:
             raise errors.ValidationFailed(
                 f"Ask for 1 to {MAX_SEATS_PER_REQUEST} seats.",
                 [{"field": "quantity", "message": f"1-{MAX_SEATS_PER_REQUEST}"}])
-        ev = await self.rt.catalog.get_event(event_id)
         layout = await self.rt.catalog.layout(event_id)
         tier_key, tier_name = tier_id_for(layout, tier)
         longest = longest_block(layout, tier_key)

@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from ticketing_app.db.models import Event, Order, OrderItem, PriceTier, Seat
 from ticketing_app.domain import errors
+from ticketing_app.domain.event_rules import PUBLISHED_STATUSES
 from ticketing_app.domain.identity import holder_tag
 from ticketing_app.domain.orders import OrderStatus
 from ticketing_app.domain.seats import CODE_TO_STATUS, seat_label
@@ -180,11 +181,32 @@ class CatalogService:
         async with self.rt.db.read_sessions() as s:
             q = select(Event).order_by(col(Event.starts_at), col(Event.id))
             if not include_drafts:
-                q = q.where(col(Event.status).in_(["ON_SALE", "CLOSED", "CANCELLED"]))
+                q = q.where(col(Event.status).in_(sorted(PUBLISHED_STATUSES)))
             return list((await s.execute(q)).scalars())
 
     async def get_event(self, event_id: int, fresh: bool = False) -> Event:
+        """Any event, drafts included: the admin area and internal use. Buyers' routes and
+        pages use `public_event`."""
         return await self._events.get(event_id, fresh)
+
+    async def public_event(self, event_id: int, fresh: bool = False) -> Event:
+        """The event as a buyer may see it: an unpublished one (DRAFT) is EventNotFound, the
+        same answer as an id that does not exist, so enumerating ids reveals no draft."""
+        ev = await self._events.get(event_id, fresh)
+        if ev.status not in PUBLISHED_STATUSES:
+            raise errors.EventNotFound(f"Event {event_id} not found.")
+        return ev
+
+    async def unpublished_as_not_found(self, event_id: int, exc: Exception) -> Exception:
+        """For refusals of the hot path (holds, releases), which do not look the event up when
+        they succeed: the refusal of an unpublished event becomes its EventNotFound, so no
+        answer tells a draft from an unknown id. Costs a cached look-up, on refusals only."""
+        if isinstance(exc, errors.DomainError) and not isinstance(exc, errors.EventNotFound):
+            try:
+                await self.public_event(event_id)
+            except errors.EventNotFound as hidden:
+                return hidden
+        return exc
 
     async def _load_event(self, event_id: int) -> Event:
         async with self.rt.db.read_sessions() as s:
@@ -239,7 +261,9 @@ class CatalogService:
 
     async def seat_map(self, event_id: int) -> dict[str, Any]:
         """`{rows, cols, seats: [{id, r, c, price, status}]}`: layout from the database (cached),
-        status from one Redis snapshot (the original scanned Redis with KEYS)."""
+        status from one Redis snapshot (the original scanned Redis with KEYS). Buyers'
+        view: an unpublished event is not found."""
+        await self.public_event(event_id)
         layout = await self.layout(event_id)
         snap = await self.snapshot(event_id)
         return {

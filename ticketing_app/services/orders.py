@@ -154,7 +154,7 @@ class OrderService:
         taken_over: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         seats = check_seat_ids(seat_ids)
-        ev = await self.rt.catalog.get_event(event_id)
+        ev = await self.rt.catalog.public_event(event_id)
         if ev.status != "ON_SALE":
             raise errors.SalesClosed()
         layout = await self.rt.catalog.layout(event_id)

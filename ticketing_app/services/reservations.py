@@ -132,8 +132,11 @@ class ReservationService:
                 self.remember_limit(exc, event_id, buyer, client)
                 raise
         except Exception as exc:
+            hidden = await self.rt.catalog.unpublished_as_not_found(event_id, exc)
             # Counted here, not in an entry point, so the REST API and the web UI both count.
-            metrics.HOLD_ATTEMPTS.labels(outcome=getattr(exc, "code", "ERROR")).inc()
+            metrics.HOLD_ATTEMPTS.labels(outcome=getattr(hidden, "code", "ERROR")).inc()
+            if hidden is not exc:
+                raise hidden from None
             raise
         metrics.HOLD_ATTEMPTS.labels(outcome="OK").inc()
         # No database on the hot path: the script clamped holdSeconds to the event's bounds.
@@ -142,12 +145,21 @@ class ReservationService:
     async def extend(
         self, buyer: str, event_id: int, seat_ids: Sequence[int], seconds: int | None
     ) -> datetime:
-        seats = check_seat_ids(seat_ids)  # an unknown event is found out by the script's loader
+        await self.rt.catalog.public_event(event_id)  # nobody extends a hold on a draft
+        seats = check_seat_ids(seat_ids)
         return ms_to_dt(await self.rt.holds.extend(event_id, buyer, seats, seconds))
 
     async def release(self, buyer: str, event_id: int, seat_ids: Sequence[int]) -> int:
-        seats = check_seat_ids(seat_ids)
-        return await self.rt.holds.release(event_id, buyer, seats)
+        """A holder may still give back a live hold on an event unpublished meanwhile; any
+        refusal for an unpublished event is its 404."""
+        try:
+            seats = check_seat_ids(seat_ids)
+            return await self.rt.holds.release(event_id, buyer, seats)
+        except Exception as exc:
+            hidden = await self.rt.catalog.unpublished_as_not_found(event_id, exc)
+            if hidden is not exc:
+                raise hidden from None
+            raise
 
     async def release_all_mine(self, buyer: str, event_id: int) -> int:
         """Empties the buyer's cart (holds only; seats in an order stay with the order)."""

@@ -109,10 +109,7 @@ class WaitingRoomService:
         return self.rt.settings.waiting_room_token_ttl_s * 1000
 
     async def _visible_event(self, event_id: int) -> Event:
-        ev = await self.rt.catalog.get_event(event_id)
-        if ev.status == "DRAFT":
-            raise errors.EventNotFound(f"Event {event_id} not found.")
-        return ev
+        return await self.rt.catalog.public_event(event_id)
 
     async def _ensure_loaded(self, event_id: int) -> None:
         if not await self.rt.holds.is_loaded(event_id):

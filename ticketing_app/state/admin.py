@@ -3,7 +3,9 @@
 The admin session cookie is HttpOnly, so the browser's code never sees it; the server reads it
 from the websocket handshake (as the buyer state does) and checks the session in the database
 on every admin event, so a logout or an expired session takes effect at the next click. No
-secret is ever a state var: the page only learns the admin's name.
+secret is ever a state var: the page only learns the admin's name. Background loops (the
+dashboard's refresh, the cancellation job's watcher) check it again on every round, before
+they read anything (`admin_of`), and send the tab to the login page when it is gone.
 """
 
 from __future__ import annotations
@@ -35,18 +37,24 @@ def path_id(path: str, after: str = "events") -> int:
     return 0
 
 
+async def admin_of(headers: Any) -> AdminIdentity | None:
+    """The admin behind a websocket's handshake headers (`router.headers`): a live session in
+    its cookie, on a page of our own site. Background loops keep the headers and ask again each
+    round, outside the state lock."""
+    rt = await get_runtime()
+    scheme = "https" if rt.settings.public_url.startswith("https") else "http"
+    if not origin_allowed(rt.settings, {"origin": headers.origin, "host": headers.host}, scheme):
+        return None  # a websocket opened from another site carries no admin rights
+    return await rt.admin_auth.identify_cookie_header(headers.cookie)
+
+
 class AdminState(rx.State):
     admin_name: str = ""
     authed: bool = False
     _actor: str = ""
 
     async def _identity(self) -> AdminIdentity | None:
-        rt = await get_runtime()
-        h = self.router.headers
-        scheme = "https" if rt.settings.public_url.startswith("https") else "http"
-        if not origin_allowed(rt.settings, {"origin": h.origin, "host": h.host}, scheme):
-            return None  # a websocket opened from another site carries no admin rights
-        return await rt.admin_auth.identify_cookie_header(h.cookie)
+        return await admin_of(self.router.headers)
 
     def _to_login(self) -> Any:
         self.authed, self.admin_name = False, ""

@@ -10,7 +10,7 @@ import reflex as rx
 
 from ticketing_app import routes
 from ticketing_app.runtime import get_runtime
-from ticketing_app.state.admin import AdminState, admin_only, path_id
+from ticketing_app.state.admin import AdminState, admin_of, admin_only, path_id
 from ticketing_app.state.presence import connected
 
 
@@ -42,18 +42,23 @@ class AdminDashboardState(AdminState):
         self.updated = datetime.now(UTC).strftime("%H:%M:%S UTC")
 
     @rx.event(background=True)
-    async def refresh_loop(self) -> None:
+    async def refresh_loop(self) -> Any:
+        """Refreshes while this page is open and its admin signed in (checked every round,
+        before reading: a sign-out sends the tab to the login page)."""
         rt = await get_runtime()
         async with self:
             self._watch += 1
             ticket, token, eid = self._watch, self.router.session.client_token, self.event_id
             path = routes.admin_dashboard_url(eid)
-            cookie = self.router.headers.cookie
+            headers = self.router.headers
         period = max(0.2, rt.settings.dashboard_refresh_ms / 1000)
         while True:
             await asyncio.sleep(period)
-            if not connected(token) or await rt.admin_auth.identify_cookie_header(cookie) is None:
-                return
+            if not connected(token):
+                return None
+            if await admin_of(headers) is None:
+                async with self:
+                    return self._to_login()
             try:
                 stats = await rt.dashboard.stats(eid)
                 ev = await rt.catalog.get_event(eid)
@@ -61,6 +66,6 @@ class AdminDashboardState(AdminState):
                 continue  # a dependency away for a moment: keep the last numbers
             async with self:
                 if self._watch != ticket or self.router.url.path != path:
-                    return
+                    return None
                 await self._apply(stats)
                 self.status = ev.status

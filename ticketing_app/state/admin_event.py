@@ -15,7 +15,7 @@ from ticketing_app.domain.layouts import Problems
 from ticketing_app.domain.seats import format_money
 from ticketing_app.runtime import get_runtime
 from ticketing_app.services.cancellation import JOB_KIND
-from ticketing_app.state.admin import AdminState, admin_only, path_id
+from ticketing_app.state.admin import AdminState, admin_of, admin_only, path_id
 from ticketing_app.state.admin_events import int_field, parse_when
 from ticketing_app.state.presence import connected
 
@@ -238,26 +238,29 @@ class AdminEventState(AdminState):
         return AdminEventState.watch_job
 
     @rx.event(background=True)
-    async def watch_job(self) -> None:
-        """Follows the cancellation job while this page is open."""
+    async def watch_job(self) -> Any:
+        """Follows the cancellation job while this page is open and its admin signed in."""
         async with self:
             self._job_watch += 1
             ticket, token = self._job_watch, self.router.session.client_token
-            eid = self.event_id
+            eid, headers = self.event_id, self.router.headers
             path = routes.admin_event_url(eid)
         while True:
             await asyncio.sleep(1)
             if not connected(token):
-                return
+                return None
+            if await admin_of(headers) is None:  # signed out meanwhile: read nothing more
+                async with self:
+                    return self._to_login()
             job = await job_view(eid)  # the database read outside the state lock
             async with self:
                 if self._job_watch != ticket or self.router.url.path != path:
-                    return
+                    return None
                 self.job = job
                 if job.get("status") != "RUNNING":
                     await self._load_orders()
                     await self._load_map()
-                    return
+                    return None
 
 
 async def job_view(event_id: int) -> dict[str, Any]:

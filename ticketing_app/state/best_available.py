@@ -39,6 +39,7 @@ class BestAvailableState(BuyerState):
         self.event_id = event_id_from_path(self.router.url.path)
         self.message = ""
         try:
+            await rt.catalog.public_event(self.event_id)  # a draft's tiers stay unknown
             layout = await rt.catalog.layout(self.event_id)
         except errors.EventNotFound:
             self.tiers = []

@@ -66,7 +66,7 @@ class SeatMapState(BuyerState):
         rt = await get_runtime()
         event_id = _event_id_from_path(self.router.url.path)
         try:
-            ev = await rt.catalog.get_event(event_id)
+            ev = await rt.catalog.public_event(event_id)  # a draft is "not found"
             layout = await rt.catalog.layout(event_id)
         except errors.EventNotFound:
             self.not_found = True

@@ -56,7 +56,7 @@ class WaitingRoomState(BuyerState):
         rt = await get_runtime()
         event_id = event_id_from_path(self.router.url.path)
         try:
-            ev = await rt.catalog.get_event(event_id)
+            ev = await rt.catalog.public_event(event_id)
             q = await rt.waiting.join(self.buyer(), event_id)
         except errors.EventNotFound:
             self.not_found = True

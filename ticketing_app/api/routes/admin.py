@@ -16,10 +16,8 @@ from pydantic import ValidationError
 
 from ticketing_app.api.admin_auth import (
     AdminDep,
-    check_login_rate,
     check_origin,
     clear_session_cookie,
-    count_failed_login,
     require_admin,
     safe_next,
     session_token,
@@ -46,6 +44,7 @@ from ticketing_app.db.models import AuditLog, BackgroundJobRecord, Event, PriceT
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
 from ticketing_app.domain.layouts import GridSpec, Position, Problems, stack_grids
+from ticketing_app.routes import admin_login_url
 from ticketing_app.services.catalog import event_public
 
 PUBLIC_PATHS = frozenset({"/api/admin/login", "/api/admin/logout"})
@@ -88,15 +87,12 @@ async def login(request: Request, rt: RuntimeDep) -> Response:
     username, password = body.username, body.password
     ip = request.client.host if request.client else "?"
     try:
-        await check_login_rate(rt, ip, username)
-        token, who = await rt.admin_auth.login(username, password)
+        token, who = await rt.admin_auth.login(username, password, client=ip)
     except (errors.Unauthenticated, errors.RateLimited) as exc:
-        if isinstance(exc, errors.Unauthenticated):
-            await count_failed_login(rt, ip, username)
         if not is_form:
             raise
         reason = "rate" if isinstance(exc, errors.RateLimited) else "invalid"
-        return RedirectResponse(f"/admin/login?error={reason}&next={next_path}", 303)
+        return RedirectResponse(admin_login_url(next_path, error=reason), 303)
     response: Response
     if is_form:
         response = RedirectResponse(next_path, 303)

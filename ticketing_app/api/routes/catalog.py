@@ -22,7 +22,7 @@ async def list_events(rt: RuntimeDep) -> list[dict[str, Any]]:
 
 @router.get("/{event_id}", response_model=EventOut, responses=NOT_FOUND)
 async def get_event(event_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
-    return event_public(await rt.catalog.get_event(event_id))
+    return event_public(await rt.catalog.public_event(event_id))
 
 
 @router.get("/{event_id}/seats", response_model=SeatMapOut, responses=NOT_FOUND)

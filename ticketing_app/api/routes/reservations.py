@@ -56,6 +56,6 @@ async def release(event_id: IdPath, seat_id: IdPath, buyer: CallerDep, rt: Runti
 
 @router.get("/{event_id}/mine", response_model=list[MyHoldOut], responses=ERRORS)
 async def my_holds(event_id: IdPath, buyer: CallerDep, rt: RuntimeDep) -> list[dict[str, Any]]:
-    await rt.catalog.get_event(event_id)
+    await rt.catalog.public_event(event_id)
     return [{"seatId": h.seat_id, "expiresAt": iso(ms_to_dt(h.expires_at_ms)),
              "inOrder": h.in_order} for h in await rt.reservations.my_holds(buyer, event_id)]

@@ -17,7 +17,6 @@ from ticketing_app.api.schemas import OptionalIdQuery
 from ticketing_app.domain import errors
 from ticketing_app.domain.identity import verify_buyer_token
 from ticketing_app.runtime import Runtime
-from ticketing_app.services.ticket_docs import tickets_pdf
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"],
                    responses=error_responses(400, 401, 404, 413, 422))
@@ -51,7 +50,7 @@ async def pdf(buyer: ReaderDep, rt: RuntimeDep, orderId: OptionalIdQuery = None)
     if not tickets:
         raise errors.NotFound("No valid tickets to print.")
     name = f"tickets-order-{orderId}.pdf" if orderId else "tickets.pdf"
-    return Response(tickets_pdf(tickets), media_type="application/pdf",
+    return Response(await rt.ticket_docs.pdf(tickets), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"',
                              "Cache-Control": "no-store"})
 
