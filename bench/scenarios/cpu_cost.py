@@ -1,9 +1,9 @@
 """Scenario 7: CPU per operation. Each step of a purchase (hold, order, pay, release) runs on
 its own, and so does the request a stampede is made of (a hold refused: another buyer asks
-for a seat that is held), as a closed loop at a fixed concurrency, and every platform process's CPU time is
-read before and after (the worker, relay and consumers included, so a payment is charged for
-the job, the outbox rows and the consumers it causes). Idle CPU (polls, timers), measured
-first, is subtracted.
+for a seat that is held), as a closed loop at a fixed concurrency, and every platform
+process's CPU time is read before and after (the worker, relay and consumers included, so a
+payment is charged for the job, the outbox rows and the consumers it causes). Idle CPU (polls,
+timers), measured last, is subtracted.
 
 This is where the time of scenario 2 goes: on a machine that runs everything, the cost of one
 user's loop bounds how many users it can serve, whatever the latency target. Correctness:
