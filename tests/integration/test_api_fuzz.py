@@ -1,6 +1,9 @@
-"""Fuzzing the REST API from its own OpenAPI spec (schemathesis) against a real stack: the API
-process, the payment worker, Valkey and PostgreSQL (SQLite when PostgreSQL is not among
-TEST_DB_BACKENDS), with the demo events so that small generated ids reach real data.
+"""Fuzzing the REST API from its own OpenAPI spec (schemathesis) against a real stack: the web
+process as `ticketing up` serves it (the API behind Reflex's own routes on one port, so a
+request the API does not know could fall through to the pages: it must not), the payment
+worker, Valkey and PostgreSQL (SQLite when PostgreSQL is not among TEST_DB_BACKENDS), with the
+demo events so that small generated ids reach real data. (The standalone `ticketing api`
+serves the same request layer and routes; every other integration test goes through it.)
 
 Every operation gets schema-valid and schema-invalid requests (schemathesis' examples,
 coverage and fuzzing phases). Each answer must: not be a 5xx; have a status, content type,
@@ -67,9 +70,9 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
         st.migrate()
         subprocess.run([sys.executable, "-m", "ticketing_app.cli", "seed-demo"], env=st.env(),
                        cwd=PROJECT_ROOT, check=True, capture_output=True)
-        st.start_api()
+        web = st.start_web_backend()
         st.start_process("worker")
-        api = f"http://127.0.0.1:{st.procs['api'].port}"
+        api = f"http://127.0.0.1:{web.port}"
         r = httpx.post(f"{api}/api/admin/login", timeout=30,
                        json={"username": ADMIN_USER, "password": ADMIN_PASSWORD})
         assert r.status_code == 200, r.text
