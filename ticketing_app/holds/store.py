@@ -300,16 +300,34 @@ class HoldStore:
                 "A seat is already in another of your orders.",
                 [{"seatId": int(s), "status": "ORDERED"} for s in res[1]],
             )
+        if code == "ORPHAN":
+            raise errors.OrphanSeat(
+                "Ordering this seat without its neighbours that you hold would leave it "
+                "stranded between them if the order is not paid; order them together or "
+                "release them first.",
+                [{"seatId": int(res[1]), "status": "ORPHAN"}],
+            )
         raise errors.ReservationExpired(
             "Your hold on these seats has expired; choose them again.",
             [{"seatId": int(s), "status": "EXPIRED"} for s in res[1]],
         )
 
     async def unlock_order(
-        self, event_id: int, token: str, seat_ids: Sequence[int], rehold_until_ms: int = 0
+        self, event_id: int, token: str, seat_ids: Sequence[int], rehold_until_ms: int = 0,
+        buyer_cancel: bool = False,
     ) -> int:
-        mode = "rehold" if rehold_until_ms else "release"
+        """Gives up an order's seats (the saga: never refused). `buyer_cancel`: the buyer's
+        own cancel, which the orphan rule judges like a release (OrphanSeat, nothing
+        changed)."""
+        mode = "cancel" if buyer_cancel else "rehold" if rehold_until_ms else "release"
         res = await self._run("unlock_order", event_id, [token, mode, rehold_until_ms, *seat_ids])
+        if res[0] == "ORPHAN":
+            raise errors.OrphanSeat(
+                "Cancelling this order would leave a single empty seat between taken seats; "
+                "it stays yours until its payment window ends, or cancel once a neighbour "
+                "is free.",
+                [{"seatId": int(res[1]), "status": "ORPHAN"}],
+            )
         return int(res[2])
 
     async def confirm(

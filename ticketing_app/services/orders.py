@@ -531,6 +531,13 @@ class OrderService:
             elif pending and kind is CancelKind.LAPSED:
                 cancelled = False  # the payment decides (a late success: shared policy)
             else:
+                if kind is CancelKind.BUYER:
+                    # The buyer's choice frees the seats like a release: the orphan rule may
+                    # refuse it (nothing changed anywhere then). Redis first, under the
+                    # order's lock, so the check and the release are one step.
+                    await self.rt.holds.unlock_order(
+                        view.order.event_id, view.order.lock_token,
+                        [i.seat_id for i in view.items], buyer_cancel=True)
                 cancelled = await self._cancel_in(uow, view, reason, kind)
                 await uow.commit()
         after = await self.get(order_id)
@@ -539,9 +546,10 @@ class OrderService:
                 return after
             raise errors.Conflict(
                 f"Order is {after.order.status}; only unpaid orders can be cancelled.")
-        await self.rt.holds.unlock_order(
-            view.order.event_id, view.order.lock_token, [i.seat_id for i in view.items]
-        )
+        if kind is not CancelKind.BUYER:  # released after the commit, never refused
+            await self.rt.holds.unlock_order(
+                view.order.event_id, view.order.lock_token, [i.seat_id for i in view.items]
+            )
         return after
 
     async def expire_overdue(self, limit: int = 500) -> int:

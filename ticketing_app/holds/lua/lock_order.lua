@@ -1,8 +1,10 @@
 -- Turn the buyer's live holds into an order lock that lasts until the payment deadline,
 -- whatever the hold's TTL. Idempotent for the same token (a retried order request).
+-- With the orphan rule on, an order that would strand one of its seats between the buyer's
+-- own other claims, were it left unpaid, is refused (stranded_by_own in _lib.lua).
 -- ARGV: event_id, buyer, token, deadlineMs, seat...
 -- Returns {'OK'} or {'NOT_LOADED'} {'EXPIRED', seats} {'SOLD', seat|status...}
---   {'FORBIDDEN', seats}
+--   {'FORBIDDEN', seats} {'ORPHAN', seat}
 local buyer, token, deadline = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local m = meta()
 if not m.loaded then return { 'NOT_LOADED' } end
@@ -27,6 +29,17 @@ end
 if #sold > 0 then return { 'SOLD', sold } end
 if #forbidden > 0 then return { 'FORBIDDEN', forbidden } end
 if #expired > 0 then return { 'EXPIRED', expired } end
+if m.orphan then
+  local seats, fresh = {}, false
+  for i = 5, #ARGV do
+    seats[#seats + 1] = ARGV[i]
+    fresh = fresh or states[ARGV[i]].kind == 'H'
+  end
+  if fresh then -- a retry of an order already locked is not judged again
+    local bad = stranded_by_own(seats, buyer, now)
+    if bad then return { 'ORPHAN', bad } end
+  end
+end
 local changes = {}
 for i = 5, #ARGV do
   local seat = ARGV[i]
