@@ -300,6 +300,11 @@ class HoldStore:
                 "A seat is already in another of your orders.",
                 [{"seatId": int(s), "status": "ORDERED"} for s in res[1]],
             )
+        if code == "CONFLICT":
+            raise errors.ReservationConflict(
+                "Someone else is holding these seats; you can order only seats you hold.",
+                _seat_details(res[1]),
+            )
         if code == "ORPHAN":
             raise errors.OrphanSeat(
                 "Ordering this seat without its neighbours that you hold would leave it "
