@@ -221,6 +221,8 @@ class SeatMachine(RuleBasedStateMachine):
         expected: type[errors.DomainError] | None = None
         if any(self.owner(s) != buyer for s in held):
             expected = errors.Forbidden
+        elif any(self.kind(s) in ("O", "S") for s in seats):
+            expected = errors.SeatInOrder
         elif len(held) < len(seats):
             expected = errors.ReservationExpired
         out = self.call(self.rt.reservations.extend(buyer, self.event_id, seats, seconds))
@@ -233,7 +235,7 @@ class SeatMachine(RuleBasedStateMachine):
         if any(self.kind(s) == "H" and self.owner(s) != buyer for s in seats):
             expected = errors.Forbidden
         elif any(self.kind(s) in ("O", "S") for s in seats):
-            expected = errors.ReservationConflict
+            expected = errors.SeatInOrder
         elif any(self.kind(s) == "A" for s in seats):
             expected = errors.ReservationExpired
         out = self.call(self.rt.reservations.release(buyer, self.event_id, seats))
