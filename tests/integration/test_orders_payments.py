@@ -292,3 +292,26 @@ async def test_projection_rebuilt_from_the_outbox_matches_the_live_one(provider:
                   "payments_success"):
         assert getattr(after, field) == getattr(before, field), field
     assert after.seats_sold == 4 and after.revenue == 200000
+
+
+async def test_payment_and_extend_bodies_refuse_unknown_fields(env: Env) -> None:
+    """Like every other request body, `authorize` and `extend` refuse fields they do not know
+    (422 VALIDATION_FAILED naming them) instead of ignoring a typo such as `orderID`
+    (issue 15)."""
+    event_id = await env.new_event()
+    seat = (await env.seat_ids(event_id))[0]
+    order_id = await _order(env, "strict", event_id, [seat])
+    async with env.client("strict") as c:
+        body = assert_error(await c.post("/api/payments/authorize", json={
+            "orderId": order_id, "amount": 1}), 422, "VALIDATION_FAILED")
+        assert body["details"] == [{"field": "amount", "message": "Extra inputs are not permitted"}]
+        body = assert_error(await c.post(
+            f"/api/reservations/{event_id}/{seat}/extend", json={"secs": 60}),
+            422, "VALIDATION_FAILED")
+        assert body["details"] == [{"field": "secs", "message": "Extra inputs are not permitted"}]
+        # Nothing was started by the refused request.
+        assert (await c.get(f"/api/orders/{order_id}")).json()["status"] == "CREATED"
+    async with env.rt.db.read_sessions() as s:
+        n = (await s.execute(select(func.count()).select_from(Payment).where(
+            Payment.order_id == order_id))).scalar_one()
+    assert n == 0
