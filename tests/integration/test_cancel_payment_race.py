@@ -172,3 +172,34 @@ async def test_a_success_for_an_order_someone_cancelled_is_refunded(env: Env) ->
     assert (await _settled(env, legacy_lapsed))["status"] == "CONFIRMED"
     report = await A.audit(env.rt, event_id)
     assert report.ok, report.summary()
+
+
+async def test_an_event_cancelled_while_a_payment_runs_refunds_that_payment(
+    provider: Env,
+) -> None:
+    """The event's cancellation does not wait for payments: it cancels the unpaid order, and
+    the payment's success that arrives afterwards is refunded, never confirmed."""
+    env = provider
+    await env.set_provider_mode("success")
+    event_id = await env.new_event(rows=1, cols=10)
+    seat = (await env.seat_ids(event_id))[0]
+    async with env.client("mid-payment") as c:
+        assert (await c.post("/api/reservations",
+                             json={"eventId": event_id, "seatId": seat})).status_code == 201
+        r = await c.post("/api/orders", json={"eventId": event_id, "seatIds": [seat]},
+                         headers={"Idempotency-Key": uuid.uuid4().hex})
+        order_id = int(r.json()["orderId"])
+    # A payment started (PENDING) whose provider answer is still on its way.
+    payment, _ = await env.rt.payments.start("mid-payment", order_id)
+    await env.rt.cancellation.cancel_event("test", event_id, "venue flooded")
+
+    async def cancelled() -> bool:
+        async with env.rt.db.read_sessions() as s:
+            o = await s.get(Order, order_id)
+        return o is not None and o.status == "CANCELLED" and o.cancel_kind == "EVENT"
+
+    await eventually(cancelled, timeout=30)
+    assert await env.rt.orders.apply_payment_success(int(payment.id or 0)) == "REFUNDED"
+    end = await _settled(env, order_id)
+    assert end["status"] == "CANCELLED" and end["payments"] == ["REFUNDED"], end
+    assert end["tickets"] == [] and end["sold"] == [], end
