@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 
 import httpx
 
 from tests.conftest import Env
-from tests.integration.helpers import assert_error, eventually
+from tests.integration.helpers import assert_error, eventually, pay
 
 
 async def test_race_of_200_clients_one_winner_per_seat(env: Env) -> None:
@@ -125,3 +126,37 @@ async def test_closed_sales_and_unknown_event(env: Env) -> None:
                      404, "EVENT_NOT_FOUND")
         assert_error(await c.get("/api/events/999999"), 404, "EVENT_NOT_FOUND")
         assert_error(await c.get("/api/events/999999/seats"), 404, "EVENT_NOT_FOUND")
+
+
+async def test_extending_or_releasing_a_seat_in_an_order_is_seat_in_order(
+    provider: Env,
+) -> None:
+    """A seat already in an order (awaiting payment, or paid) is neither a hold that expired
+    nor someone else's hold: 409 SEAT_IN_ORDER with the standard body (issue 15)."""
+    env = provider
+    await env.set_provider_mode("success")
+    event_id = await env.new_event()
+    a, b = (await env.seat_ids(event_id))[:2]
+    async with env.client("orderer") as c, env.client("other") as other:
+        assert (await c.post("/api/reservations", json={
+            "eventId": event_id, "seatIds": [a, b]})).status_code == 201
+        r = await c.post("/api/orders", json={"eventId": event_id, "seatIds": [a]},
+                         headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert r.status_code == 201, r.text
+        for who in (c, other):
+            body = assert_error(await who.delete(f"/api/reservations/{event_id}/{a}"), 409,
+                                "SEAT_IN_ORDER")
+            assert body["details"] == [{"seatId": a, "status": "ORDERED"}]
+            body = assert_error(await who.post(f"/api/reservations/{event_id}/{a}/extend",
+                                               json={"seconds": 60}), 409, "SEAT_IN_ORDER")
+            assert body["details"] == [{"seatId": a, "status": "ORDERED"}]
+        # The seat held beside it is still an ordinary hold.
+        assert (await c.post(f"/api/reservations/{event_id}/{b}/extend",
+                             json={"seconds": 60})).status_code == 200
+        assert await pay(c, int(r.json()["orderId"])) == "success"
+        body = assert_error(await c.delete(f"/api/reservations/{event_id}/{a}"), 409,
+                            "SEAT_IN_ORDER")
+        assert body["details"] == [{"seatId": a, "status": "SOLD"}]
+        body = assert_error(await c.post(f"/api/reservations/{event_id}/{a}/extend", json={}),
+                            409, "SEAT_IN_ORDER")
+        assert body["details"] == [{"seatId": a, "status": "SOLD"}]

@@ -49,10 +49,11 @@ async def test_idempotent_order_replay_and_key_misuse(env: Env) -> None:
                                             json={"eventId": event_id, "seatIds": seats}),
                                400, "BAD_REQUEST")
         assert missing["details"][0]["field"] == "Idempotency-Key"
-    # Keys are per buyer: another buyer's same key is a separate request (and holds nothing).
+    # Keys are per buyer: another buyer's same key is a separate request (and its seats are in
+    # the first buyer's order: a conflict).
     async with env.client("other") as c:
         assert_error(await c.post("/api/orders", json={"eventId": event_id, "seatIds": seats},
-                                  headers={"Idempotency-Key": key}), 410, "RESERVATION_EXPIRED")
+                                  headers={"Idempotency-Key": key}), 409, "RESERVATION_CONFLICT")
     async with env.rt.db.read_sessions() as s:
         n = (await s.execute(select(func.count()).select_from(Order).where(
             Order.idempotency_key == key))).scalar_one()
@@ -77,16 +78,37 @@ async def test_concurrent_retries_with_one_key_make_one_order(env: Env) -> None:
 
 
 async def test_only_held_seats_can_be_ordered(env: Env) -> None:
-    event_id = await env.new_event()
-    a, b = (await env.seat_ids(event_id))[:2]
+    """Seats someone else holds are the conflict they are (409, naming them: the caller never
+    held them); 410 is for the caller's own hold that is gone (issue 15)."""
+    event_id = await env.new_event(hold_min_s=1)
+    a, b, c3, d = (await env.seat_ids(event_id))[:4]
     await _hold(env, "holder", event_id, [a])
     async with env.client("sneaky") as c:
         r = await c.post("/api/orders", json={"eventId": event_id, "seatIds": [a]},
                          headers={"Idempotency-Key": uuid.uuid4().hex})
-        assert_error(r, 410, "RESERVATION_EXPIRED")
+        body = assert_error(r, 409, "RESERVATION_CONFLICT")
+        assert body["details"] == [{"seatId": a, "status": "HELD"}]
         r = await c.post("/api/orders", json={"eventId": event_id, "seatIds": [b]},
                          headers={"Idempotency-Key": uuid.uuid4().hex})
         assert_error(r, 410, "RESERVATION_EXPIRED")
+        # Its own hold that lapsed: expired, also when someone else's seat is in the order.
+        r = await c.post("/api/reservations", json={"eventId": event_id, "seatId": c3,
+                                                    "holdSeconds": 1})
+        assert r.status_code == 201, r.text
+
+        async def lapsed() -> bool:
+            snap = await env.rt.holds.snapshot(event_id)
+            return snap is not None and snap.public_code(c3) == "A"
+
+        await eventually(lapsed, timeout=10)
+        r = await c.post("/api/orders", json={"eventId": event_id, "seatIds": [c3]},
+                         headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert_error(r, 410, "RESERVATION_EXPIRED")
+        await _hold(env, "sneaky", event_id, [d])
+        r = await c.post("/api/orders", json={"eventId": event_id, "seatIds": [a, d]},
+                         headers={"Idempotency-Key": uuid.uuid4().hex})
+        body = assert_error(r, 409, "RESERVATION_CONFLICT")
+        assert body["details"] == [{"seatId": a, "status": "HELD"}]
 
 
 async def _order(env: Env, buyer: str, event_id: int, seats: list[int]) -> int:
@@ -270,3 +292,26 @@ async def test_projection_rebuilt_from_the_outbox_matches_the_live_one(provider:
                   "payments_success"):
         assert getattr(after, field) == getattr(before, field), field
     assert after.seats_sold == 4 and after.revenue == 200000
+
+
+async def test_payment_and_extend_bodies_refuse_unknown_fields(env: Env) -> None:
+    """Like every other request body, `authorize` and `extend` refuse fields they do not know
+    (422 VALIDATION_FAILED naming them) instead of ignoring a typo such as `orderID`
+    (issue 15)."""
+    event_id = await env.new_event()
+    seat = (await env.seat_ids(event_id))[0]
+    order_id = await _order(env, "strict", event_id, [seat])
+    async with env.client("strict") as c:
+        body = assert_error(await c.post("/api/payments/authorize", json={
+            "orderId": order_id, "amount": 1}), 422, "VALIDATION_FAILED")
+        assert body["details"] == [{"field": "amount", "message": "Extra inputs are not permitted"}]
+        body = assert_error(await c.post(
+            f"/api/reservations/{event_id}/{seat}/extend", json={"secs": 60}),
+            422, "VALIDATION_FAILED")
+        assert body["details"] == [{"field": "secs", "message": "Extra inputs are not permitted"}]
+        # Nothing was started by the refused request.
+        assert (await c.get(f"/api/orders/{order_id}")).json()["status"] == "CREATED"
+    async with env.rt.db.read_sessions() as s:
+        n = (await s.execute(select(func.count()).select_from(Payment).where(
+            Payment.order_id == order_id))).scalar_one()
+    assert n == 0

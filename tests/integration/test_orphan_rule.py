@@ -1,11 +1,12 @@
-"""No orphan seats: with the rule on, no sequence of buyers' holds and releases, however they
-interleave, leaves a single free seat between taken seats; expiry, the saga and the organiser
-are never refused and may leave one (documented in docs/onsale.md)."""
+"""No orphan seats: with the rule on, no sequence of buyers' holds, releases, orders and
+cancels, however they interleave, leaves a single free seat between taken seats; expiry, the
+saga and the organiser are never refused and may leave one (documented in docs/onsale.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import Counter
 
 import httpx
@@ -127,3 +128,61 @@ async def test_refusals_name_the_seat_and_expiry_saga_and_admin_may_leave_one(
     snap = await env.rt.holds.snapshot(event_id)
     assert snap is not None and sorted(orphans(snap, layout)) == sorted([s[1], s[4]])
     assert await env.rt.admin.block_seats("test", event_id, [s[7]], blocked=True) == 1
+
+
+async def _order(c: httpx.AsyncClient, event_id: int, seats: list[int]) -> httpx.Response:
+    return await c.post("/api/orders", json={"eventId": event_id, "seatIds": seats},
+                        headers={"Idempotency-Key": uuid.uuid4().hex})
+
+
+async def test_ordering_and_cancelling_cannot_strand_a_seat(env: Env) -> None:
+    """Issue 15: releasing the middle of three held seats is refused, so ordering it alone and
+    cancelling that order must not strand it either. The buyer's cancel is a release like any
+    other; only what is not the buyer's choice (a payment failure, an expiry) may leave one."""
+    event_id = await event_with(env, 1, 8, orphan_rule=True, max_seats_per_buyer=8)
+    s = await env.seat_ids(event_id)  # one row, columns 1..8
+    layout = await env.rt.catalog.layout(event_id, fresh=True)
+
+    async def no_orphan() -> None:
+        snap = await env.rt.holds.snapshot(event_id)
+        assert snap is not None and orphans(snap, layout) == []
+
+    async with env.client("ann") as ann, env.client("bob") as bob, \
+            env.client("cara") as cara:
+        assert (await ann.post("/api/reservations", json={
+            "eventId": event_id, "seatIds": s[2:5]})).status_code == 201
+        assert_error(await ann.delete(f"/api/reservations/{event_id}/{s[3]}"), 422,
+                     "ORPHAN_SEAT")
+        # Ordering the middle seat alone would strand it between her own holds should the
+        # order not be paid: refused like the release, naming the seat.
+        body = assert_error(await _order(ann, event_id, [s[3]]), 422, "ORPHAN_SEAT")
+        assert body["details"] == [{"seatId": s[3], "status": "ORPHAN"}]
+        await no_orphan()
+        # All three together is fine, and so is cancelling them together.
+        r = await _order(ann, event_id, s[2:5])
+        assert r.status_code == 201, r.text
+        r = await ann.post(f"/api/orders/{r.json()['orderId']}/cancel")
+        assert r.status_code == 200 and r.json()["status"] == "CANCELLED", r.text
+        await no_orphan()
+        # Ann orders seat 4 alone (nothing of hers next to it); then Bob and Cara take seats 3
+        # and 5. Cancelling now would leave seat 4 stranded between them: refused.
+        assert (await ann.post("/api/reservations", json={
+            "eventId": event_id, "seatId": s[3]})).status_code == 201
+        r = await _order(ann, event_id, [s[3]])
+        assert r.status_code == 201, r.text
+        order_id = r.json()["orderId"]
+        assert (await bob.post("/api/reservations", json={
+            "eventId": event_id, "seatId": s[2]})).status_code == 201
+        assert (await cara.post("/api/reservations", json={
+            "eventId": event_id, "seatId": s[4]})).status_code == 201
+        body = assert_error(await ann.post(f"/api/orders/{order_id}/cancel"), 422,
+                            "ORPHAN_SEAT")
+        assert body["details"] == [{"seatId": s[3], "status": "ORPHAN"}]
+        order = (await ann.get(f"/api/orders/{order_id}")).json()
+        assert order["status"] == "CREATED", order
+        await no_orphan()
+        # Once Bob lets go, the cancel goes through.
+        assert (await bob.delete(f"/api/reservations/{event_id}/{s[2]}")).status_code == 204
+        r = await ann.post(f"/api/orders/{order_id}/cancel")
+        assert r.status_code == 200 and r.json()["status"] == "CANCELLED", r.text
+        await no_orphan()

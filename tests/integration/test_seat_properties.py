@@ -221,6 +221,8 @@ class SeatMachine(RuleBasedStateMachine):
         expected: type[errors.DomainError] | None = None
         if any(self.owner(s) != buyer for s in held):
             expected = errors.Forbidden
+        elif any(self.kind(s) in ("O", "S") for s in seats):
+            expected = errors.SeatInOrder
         elif len(held) < len(seats):
             expected = errors.ReservationExpired
         out = self.call(self.rt.reservations.extend(buyer, self.event_id, seats, seconds))
@@ -233,7 +235,7 @@ class SeatMachine(RuleBasedStateMachine):
         if any(self.kind(s) == "H" and self.owner(s) != buyer for s in seats):
             expected = errors.Forbidden
         elif any(self.kind(s) in ("O", "S") for s in seats):
-            expected = errors.ReservationConflict
+            expected = errors.SeatInOrder
         elif any(self.kind(s) == "A" for s in seats):
             expected = errors.ReservationExpired
         out = self.call(self.rt.reservations.release(buyer, self.event_id, seats))
@@ -250,10 +252,12 @@ class SeatMachine(RuleBasedStateMachine):
         expected: type[errors.DomainError] | None = None
         if any(self.kind(s) == "S" for s in seats):
             expected = errors.SeatSold
-        elif any(self.kind(s) == "O" and self.owner(s) == buyer for s in seats):
-            expected = errors.ReservationConflict  # already in another of this buyer's orders
-        elif any(not (self.kind(s) == "H" and self.owner(s) == buyer) for s in seats):
-            expected = errors.ReservationExpired  # not (or no longer) this buyer's hold
+        elif any(self.kind(s) in ("H", "O") and (self.kind(s) == "O" or self.owner(s) != buyer)
+                 for s in seats):
+            # In another of this buyer's orders, or someone else's hold or order.
+            expected = errors.ReservationConflict
+        elif any(self.kind(s) != "H" for s in seats):
+            expected = errors.ReservationExpired  # free: no (or no longer a) hold of this buyer
         out = self.call(self.rt.orders.create(buyer, uuid.uuid4().hex, self.event_id, seats))
         self.expect(out, expected)
         if expected is None:
@@ -382,8 +386,10 @@ class SeatMachine(RuleBasedStateMachine):
     def buyer_cancels(self, data: st.DataObject) -> None:
         o = self.orders[data.draw(st.sampled_from(sorted(self.orders)), label="order")]
         expected: type[errors.DomainError] | None = None
-        if o.status in ("CONFIRMED", "REFUNDED") or o.payment == PaymentStatus.PENDING.value:
+        if o.status in ("CONFIRMED", "REFUNDED"):
             expected = errors.Conflict
+        elif o.payment == PaymentStatus.PENDING.value:
+            expected = errors.PaymentInProgress
         out = self.call(self.rt.orders.cancel(o.id, o.buyer, "cancelled by buyer"))
         self.expect(out, expected)
         if expected is None:

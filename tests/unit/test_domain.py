@@ -13,10 +13,13 @@ from ticketing_app.domain.identity import (
     verify_buyer_token,
 )
 from ticketing_app.domain.orders import (
+    LAPSED_REASON,
+    CancelKind,
     OrderStatus,
     PaymentStatus,
     can_transition_order,
     can_transition_payment,
+    late_payment_may_confirm,
 )
 from ticketing_app.domain.seats import clamp_hold_seconds, format_money, row_label, seat_label
 from ticketing_app.services.idempotency import check_key, request_fingerprint
@@ -50,6 +53,17 @@ def test_order_state_machine() -> None:
     assert not can_transition_order(OrderStatus.CONFIRMED, OrderStatus.CANCELLED)
     assert can_transition_payment(PaymentStatus.PENDING, PaymentStatus.TIMED_OUT)
     assert not can_transition_payment(PaymentStatus.FAILED, PaymentStatus.AUTHORIZED)
+
+
+def test_only_a_lapsed_window_lets_a_late_payment_confirm() -> None:
+    assert late_payment_may_confirm("CREATED", "", "")
+    assert late_payment_may_confirm("CANCELLED", CancelKind.LAPSED, LAPSED_REASON)
+    for kind in (CancelKind.BUYER, CancelKind.EVENT, CancelKind.PAYMENT, CancelKind.REFUNDED):
+        assert not late_payment_may_confirm("CANCELLED", kind, LAPSED_REASON)
+    # Rows the previous release cancelled have no kind: the expiry's close reason tells.
+    assert late_payment_may_confirm("CANCELLED", "", LAPSED_REASON)
+    assert not late_payment_may_confirm("CANCELLED", "", "cancelled by buyer")
+    assert not late_payment_may_confirm("CONFIRMED", "", "")
 
 
 def test_buyer_tokens_are_signed() -> None:

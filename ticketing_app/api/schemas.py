@@ -98,7 +98,7 @@ class HoldOut(BaseModel):
 
 
 class ExtendIn(BaseModel):
-    model_config = ConfigDict(strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
     seconds: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
 
 
@@ -135,7 +135,9 @@ class OrderOut(BaseModel):
 
 
 class AuthorizeIn(BaseModel):
-    model_config = ConfigDict(strict=True)
+    # Unknown fields are refused like in every other body: a typo (`orderID`) or a field a
+    # client expects us to honour (`amount`) must not pass silently and start a charge.
+    model_config = ConfigDict(extra="forbid", strict=True)
     orderId: int = PositiveId
 
 

@@ -108,6 +108,9 @@ class Order(SQLModel, table=True):
     confirmed_at: datetime | None = None
     closed_at: datetime | None = None
     close_reason: str = Field(default="", max_length=200)
+    # Why it was cancelled (domain.orders.CancelKind; migration 0005): a late payment may
+    # re-confirm only an order whose window lapsed. '' for open orders and older rows.
+    cancel_kind: str = Field(default="", max_length=20)
 
 
 class OrderItem(SQLModel, table=True):

@@ -61,7 +61,7 @@ _orders, _payments, _seats = table(Order), table(Payment), table(Seat)
 CONFIRM_ORDER: Update = (
     update(_orders).where(_orders.c.id == bindparam("b_order_id"))
     .values(status=OrderStatus.CONFIRMED.value, confirmed_at=bindparam("b_now"),
-            updated_at=bindparam("b_now"), close_reason=""))
+            updated_at=bindparam("b_now"), close_reason="", cancel_kind=""))
 AUTHORIZE_PAYMENT: Update = (
     update(_payments).where(_payments.c.id == bindparam("b_payment_id"))
     .values(status=PaymentStatus.AUTHORIZED.value, updated_at=bindparam("b_now")))

@@ -83,6 +83,16 @@ class Conflict(DomainError):
     code, status, default_message = "CONFLICT", 409, "The resource changed; reload and retry."
 
 
+class PaymentInProgress(DomainError):
+    code, status = "PAYMENT_IN_PROGRESS", 409
+    default_message = "A payment for this order is in progress; wait for its outcome."
+
+
+class SeatInOrder(DomainError):
+    code, status = "SEAT_IN_ORDER", 409
+    default_message = "This seat is already in an order; it is no longer a hold."
+
+
 class ReservationExpired(DomainError):
     code, status, default_message = "RESERVATION_EXPIRED", 410, "Your hold has expired."
 

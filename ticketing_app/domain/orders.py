@@ -16,6 +16,36 @@ class OrderStatus(StrEnum):
     REFUNDED = "REFUNDED"
 
 
+class CancelKind(StrEnum):
+    """Why an order was cancelled (orders.cancel_kind). Only a lapsed payment window lets a
+    payment that arrives afterwards re-confirm the order (the late-payment policy); a payment
+    for an order someone chose to cancel (the buyer, or the organiser by cancelling the
+    event) is refunded, so "cancelled" is never charged in fact."""
+
+    LAPSED = "LAPSED"  # the payment window ended with no payment running
+    BUYER = "BUYER"  # the buyer cancelled
+    EVENT = "EVENT"  # the event was cancelled
+    PAYMENT = "PAYMENT"  # the payment failed or timed out (saga compensation)
+    REFUNDED = "REFUNDED"  # paid too late, seats gone: refunded under the late-payment policy
+
+
+# The close reason the expiry writes; also how rows written before orders.cancel_kind existed
+# (the previous release, during a rolling deploy) tell a lapsed window from a cancellation.
+LAPSED_REASON = "payment window expired"
+
+
+def late_payment_may_confirm(status: str, cancel_kind: str, close_reason: str) -> bool:
+    """Whether a payment that succeeds for an order in this state may confirm it: an open
+    order, or one cancelled only because its payment window lapsed."""
+    if status == OrderStatus.CREATED.value:
+        return True
+    if status != OrderStatus.CANCELLED.value:
+        return False
+    if cancel_kind:
+        return cancel_kind == CancelKind.LAPSED.value
+    return close_reason == LAPSED_REASON
+
+
 class PaymentStatus(StrEnum):
     PENDING = "PENDING"
     AUTHORIZED = "AUTHORIZED"
@@ -26,7 +56,8 @@ class PaymentStatus(StrEnum):
 
 ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.CREATED: frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED}),
-    # Late-payment policy: a cancelled order may be re-confirmed if its seats are still free.
+    # Late-payment policy: an order cancelled because its payment window lapsed may be
+    # re-confirmed if its seats are still free (never one cancelled by someone: CancelKind).
     OrderStatus.CANCELLED: frozenset({OrderStatus.CONFIRMED}),
     OrderStatus.CONFIRMED: frozenset({OrderStatus.REFUNDED}),
     OrderStatus.REFUNDED: frozenset(),

@@ -161,6 +161,17 @@ def _raise_claim_refusal(res: Sequence[Any]) -> None:
         )
 
 
+def _seat_in_order(what: str, items: Sequence[Any]) -> errors.SeatInOrder:
+    """A release or extend of a seat that is in an order (awaiting payment, or paid): it is
+    not a hold any more; the order decides what happens to it."""
+    details = _seat_details(items)
+    if all(d["status"] == "SOLD" for d in details):
+        return errors.SeatInOrder(f"This seat is sold; it cannot be {what}.", details)
+    return errors.SeatInOrder(
+        f"This seat is in an order awaiting payment; it cannot be {what} (the order keeps "
+        "it until its payment window ends).", details)
+
+
 def claim_refusal(res: Sequence[Any]) -> errors.DomainError:
     """The error a hold script answers with this refusal tuple (also what a refusal from
     this process's copy of the seat map raises, so both read the same)."""
@@ -260,9 +271,12 @@ class HoldStore:
                 "This seat is held by someone else.",
                 [{"seatId": int(s), "status": "HELD"} for s in res[1]],
             )
+        if code == "IN_ORDER":
+            raise _seat_in_order("released", res[1])
         if code == "CONFLICT":
             raise errors.ReservationConflict(
-                "This seat cannot be released: it is in an order or sold.", _seat_details(res[1])
+                "This seat cannot be released: it is blocked by the organiser.",
+                _seat_details(res[1]),
             )
         if code == "ORPHAN":
             raise errors.OrphanSeat(
@@ -281,6 +295,8 @@ class HoldStore:
             return int(res[1])
         if res[0] == "FORBIDDEN":
             raise errors.Forbidden("This seat is held by someone else.")
+        if res[0] == "IN_ORDER":
+            raise _seat_in_order("extended", res[1])
         raise errors.ReservationExpired(
             "Your hold has expired.", [{"seatId": int(s), "status": "EXPIRED"} for s in res[1]]
         )
@@ -300,16 +316,39 @@ class HoldStore:
                 "A seat is already in another of your orders.",
                 [{"seatId": int(s), "status": "ORDERED"} for s in res[1]],
             )
+        if code == "CONFLICT":
+            raise errors.ReservationConflict(
+                "Someone else is holding these seats; you can order only seats you hold.",
+                _seat_details(res[1]),
+            )
+        if code == "ORPHAN":
+            raise errors.OrphanSeat(
+                "Ordering this seat without its neighbours that you hold would leave it "
+                "stranded between them if the order is not paid; order them together or "
+                "release them first.",
+                [{"seatId": int(res[1]), "status": "ORPHAN"}],
+            )
         raise errors.ReservationExpired(
             "Your hold on these seats has expired; choose them again.",
             [{"seatId": int(s), "status": "EXPIRED"} for s in res[1]],
         )
 
     async def unlock_order(
-        self, event_id: int, token: str, seat_ids: Sequence[int], rehold_until_ms: int = 0
+        self, event_id: int, token: str, seat_ids: Sequence[int], rehold_until_ms: int = 0,
+        buyer_cancel: bool = False,
     ) -> int:
-        mode = "rehold" if rehold_until_ms else "release"
+        """Gives up an order's seats (the saga: never refused). `buyer_cancel`: the buyer's
+        own cancel, which the orphan rule judges like a release (OrphanSeat, nothing
+        changed)."""
+        mode = "cancel" if buyer_cancel else "rehold" if rehold_until_ms else "release"
         res = await self._run("unlock_order", event_id, [token, mode, rehold_until_ms, *seat_ids])
+        if res[0] == "ORPHAN":
+            raise errors.OrphanSeat(
+                "Cancelling this order would leave a single empty seat between taken seats; "
+                "it stays yours until its payment window ends, or cancel once a neighbour "
+                "is free.",
+                [{"seatId": int(res[1]), "status": "ORPHAN"}],
+            )
         return int(res[2])
 
     async def confirm(

@@ -24,7 +24,7 @@ from sqlmodel import col
 from ticketing_app.db.models import BackgroundJobRecord, Event, Order, now_utc
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType
-from ticketing_app.domain.orders import OrderStatus
+from ticketing_app.domain.orders import CancelKind, OrderStatus
 from ticketing_app.services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class CancellationService:
                 # Not paid yet: cancelled (a payment that still succeeds is refunded); one paid
                 # meanwhile refuses (Conflict) and the next round refunds it.
                 with contextlib.suppress(errors.Conflict):
-                    await self.rt.orders.cancel(oid, None, REFUND_REASON)
+                    await self.rt.orders.cancel(oid, None, REFUND_REASON, CancelKind.EVENT)
             if not confirmed and not created:
                 await self._finish(job_id, event_id)
                 return True

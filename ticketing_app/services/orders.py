@@ -40,7 +40,13 @@ from ticketing_app.db.statements import (
 )
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType, iso
-from ticketing_app.domain.orders import OrderStatus, PaymentStatus
+from ticketing_app.domain.orders import (
+    LAPSED_REASON,
+    CancelKind,
+    OrderStatus,
+    PaymentStatus,
+    late_payment_may_confirm,
+)
 from ticketing_app.faults import fault_point
 from ticketing_app.observability.tracing import current_trace_id
 from ticketing_app.services.idempotency import IdempotencyStore, check_key, request_fingerprint
@@ -366,8 +372,13 @@ class OrderService:
 
     async def _refusal(self, uow: UnitOfWork, view: _LockedOrder) -> str | None:
         """A reason to refund before looking at the seats at all."""
-        if view.order.status not in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value):
+        o = view.order
+        if o.status not in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value):
             return "order already paid"
+        if not late_payment_may_confirm(o.status, o.cancel_kind, o.close_reason):
+            # Cancelled by the buyer, the organiser or the event: the buyer was told
+            # "cancelled", so the money goes back; only a lapsed window may re-confirm.
+            return f"order was cancelled ({o.close_reason or o.cancel_kind.lower()})"
         # On PostgreSQL a shared lock on the event row queues this confirmation behind a
         # cancellation's UPDATE of the event (and the reverse), so the cancellation's refund
         # job always sees every order confirmed before it (services/cancellation.py).
@@ -422,7 +433,8 @@ class OrderService:
             await s.execute(
                 update(Order).where(col(Order.id) == order.id)
                 .values(status=OrderStatus.CANCELLED.value, closed_at=now_utc(),
-                        updated_at=now_utc(), close_reason=f"{reason}; payment refunded"))
+                        updated_at=now_utc(), close_reason=f"{reason}; payment refunded",
+                        cancel_kind=CancelKind.REFUNDED.value))
             self._emit(uow, EventType.ORDER_CANCELLED, view, reason=reason)
 
     async def apply_payment_failure(
@@ -442,7 +454,8 @@ class OrderService:
                 .values(status=status.value, failure_reason=reason, updated_at=now_utc()))
             self._emit(uow, EventType.PAYMENT_FAILED, view, paymentId=payment_id, reason=reason,
                        paymentStatus=status.value)
-            await self._cancel_in(uow, view, f"payment {status.value.lower()}")
+            await self._cancel_in(uow, view, f"payment {status.value.lower()}",
+                                  CancelKind.PAYMENT)
             closed = order.status in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value)
             await uow.commit()
         await fault_point(self.rt.settings, "payment.after_compensation_commit")
@@ -459,7 +472,8 @@ class OrderService:
         await self.rt.holds.unlock_order(order.event_id, order.lock_token, seats)
         await self.rt.holds.unsell(order.event_id, order.lock_token, seats)
 
-    async def _cancel_in(self, uow: UnitOfWork, view: OrderView, reason: str) -> bool:
+    async def _cancel_in(self, uow: UnitOfWork, view: OrderView, reason: str,
+                         kind: CancelKind) -> bool:
         res = await uow.session.execute(
             update(Order)
             .where(col(Order.id) == view.order.id, col(Order.status) == OrderStatus.CREATED.value)
@@ -468,6 +482,7 @@ class OrderService:
                 closed_at=now_utc(),
                 updated_at=now_utc(),
                 close_reason=reason,
+                cancel_kind=kind.value,
             )
         )
         if res.rowcount == 1:  # type: ignore[attr-defined]
@@ -475,35 +490,67 @@ class OrderService:
             return True
         return False
 
-    async def cancel(self, order_id: int, buyer: str | None, reason: str) -> OrderView:
-        """The buyer gives up before paying (or the timeout does it): seats go back on sale."""
+    async def _lock_order(self, uow: UnitOfWork, order_id: int) -> tuple[str, int]:
+        """(status, payments PENDING) read under the order row's lock, so a payment cannot
+        start between this look and the cancel's write: `PaymentService.start` takes the
+        same lock and checks the status under it (PostgreSQL: FOR UPDATE, and READ COMMITTED
+        gives the count that follows a fresh snapshot; SQLite: BEGIN IMMEDIATE serialises
+        every writer already)."""
+        q = select(col(Order.status)).where(col(Order.id) == order_id)
+        if self.rt.db.is_postgres:
+            q = q.with_for_update()
+        status = (await uow.session.execute(q)).scalar_one()
+        pending = (await uow.session.execute(
+            select(func.count()).select_from(Payment).where(
+                col(Payment.order_id) == order_id,
+                col(Payment.status) == PaymentStatus.PENDING.value))).scalar_one()
+        return str(status), int(pending)
+
+    async def cancel(self, order_id: int, buyer: str | None, reason: str,
+                     kind: CancelKind = CancelKind.BUYER) -> OrderView:
+        """The buyer gives up before paying (or the expiry, or the event's cancellation, does
+        it): seats go back on sale. Excludes a running payment atomically: the buyer is refused
+        with PAYMENT_IN_PROGRESS, the expiry leaves the order to the payment; only an event's
+        cancellation goes ahead, and the payment's success is then refunded (its cancel kind
+        says so: a cancelled order is never charged in fact)."""
         view = await self.get(order_id, buyer)
+        if view.order.status == OrderStatus.CANCELLED.value:
+            return view
         if view.order.status != OrderStatus.CREATED.value:
-            if view.order.status == OrderStatus.CANCELLED.value:
-                return view
             raise errors.Conflict(
                 f"Order is {view.order.status}; only unpaid orders can be cancelled."
             )
-        async with self.rt.db.read_sessions() as s:
-            pending = (
-                await s.execute(
-                    select(func.count())
-                    .select_from(Payment)
-                    .where(
-                        col(Payment.order_id) == order_id,
-                        col(Payment.status) == PaymentStatus.PENDING.value,
-                    )
-                )
-            ).scalar_one()
-        if pending and buyer is not None:
-            raise errors.Conflict("A payment for this order is in progress.")
         async with UnitOfWork(self.rt.db) as uow:
-            await self._cancel_in(uow, view, reason)
-            await uow.commit()
-        await self.rt.holds.unlock_order(
-            view.order.event_id, view.order.lock_token, [i.seat_id for i in view.items]
-        )
-        return await self.get(order_id)
+            status, pending = await self._lock_order(uow, order_id)
+            if status != OrderStatus.CREATED.value:  # paid or cancelled since the first look
+                cancelled = False
+            elif pending and kind is CancelKind.BUYER:
+                raise errors.PaymentInProgress(
+                    "A payment for this order is in progress; wait for its outcome.",
+                    [{"field": "orderId", "message": "payment PENDING"}])
+            elif pending and kind is CancelKind.LAPSED:
+                cancelled = False  # the payment decides (a late success: shared policy)
+            else:
+                if kind is CancelKind.BUYER:
+                    # The buyer's choice frees the seats like a release: the orphan rule may
+                    # refuse it (nothing changed anywhere then). Redis first, under the
+                    # order's lock, so the check and the release are one step.
+                    await self.rt.holds.unlock_order(
+                        view.order.event_id, view.order.lock_token,
+                        [i.seat_id for i in view.items], buyer_cancel=True)
+                cancelled = await self._cancel_in(uow, view, reason, kind)
+                await uow.commit()
+        after = await self.get(order_id)
+        if not cancelled:
+            if after.order.status in (OrderStatus.CANCELLED.value, OrderStatus.CREATED.value):
+                return after
+            raise errors.Conflict(
+                f"Order is {after.order.status}; only unpaid orders can be cancelled.")
+        if kind is not CancelKind.BUYER:  # released after the commit, never refused
+            await self.rt.holds.unlock_order(
+                view.order.event_id, view.order.lock_token, [i.seat_id for i in view.items]
+            )
+        return after
 
     async def expire_overdue(self, limit: int = 500) -> int:
         """Orders past their payment window with no payment running are cancelled. Orders
@@ -524,7 +571,7 @@ class OrderService:
                 .order_by(col(Order.payment_deadline))
                 .limit(limit))).scalars())
         for order_id in overdue:
-            await self.cancel(int(order_id), None, "payment window expired")
+            await self.cancel(int(order_id), None, LAPSED_REASON, CancelKind.LAPSED)
         return len(overdue)
 
     # ---- refunds ------------------------------------------------------------------------

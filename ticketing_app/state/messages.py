@@ -22,6 +22,11 @@ def hold_error_text(exc: errors.DomainError, seat: str = "") -> str:
         if "SOLD" in statuses or "sold" in exc.message:
             return f"{this} is already sold."
         return exc.message
+    if code == "SEAT_IN_ORDER":
+        if all(d.get("status") == "SOLD" for d in exc.details or []):
+            return f"{this} is already sold."
+        return f"{this} is in an order awaiting payment: the order keeps it until it is " \
+               "paid or cancelled."
     if code == "RESERVATION_EXPIRED":
         return "Your hold has expired and the seat is available to everyone again. " \
                "Click it to hold it again."

@@ -222,6 +222,29 @@ local function new_orphan(changed, after, now)
   return nil
 end
 
+-- Orphan rule for an order (lock_order.lua): should the order end unpaid and its seats be
+-- freed, which of them would be stranded between the buyer's own other claims (holds, or seats
+-- in another of their unpaid orders)? Those the buyer chose to leave out of this order, so the
+-- order is refused, as releasing that seat would be. A seat stranded between other buyers'
+-- seats is not refused: the buyer had no better choice. Returns the seat or nil.
+local function stranded_by_own(seats, buyer, now)
+  local freed = {}
+  for _, seat in ipairs(seats) do freed[seat] = false end
+  for _, seat in ipairs(seats) do
+    if is_orphan(seat, freed, now) then
+      for _, nb in ipairs({ neighbour(seat, -1), neighbour(seat, 1) }) do
+        if nb and freed[nb] == nil then
+          local s = state_of(nb, now)
+          if (s.kind == 'H' or s.kind == 'O') and s.live and s.buyer == buyer then
+            return seat
+          end
+        end
+      end
+    end
+  end
+  return nil
+end
+
 -- One attempt more against an abuse limit (a fixed one-minute window): true when over it.
 local function over_limit(key, limit)
   if not key or not limit or limit <= 0 then return false end

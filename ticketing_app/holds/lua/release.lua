@@ -2,12 +2,13 @@
 -- saga) releases any hold and is never refused by the orphan rule.
 -- ARGV: event_id, buyer, force ('1'|'0'), seat...
 -- Returns {'OK', version, released} or {'NOT_LOADED'} {'EXPIRED', seats} {'FORBIDDEN', seats}
---   {'CONFLICT', seat|status...} {'ORPHAN', seat}
+--   {'IN_ORDER', seat|ORDERED|SOLD...} (a seat in an order, unpaid or paid: not a hold any
+--   more) {'CONFLICT', seat|BLOCKED...} {'ORPHAN', seat}
 local event_id, buyer, force = ARGV[1], ARGV[2], ARGV[3] == '1'
 local m = meta()
 if not m.loaded then return { 'NOT_LOADED' } end
 local now = now_ms()
-local expired, forbidden, conflict, go, states = {}, {}, {}, {}, {}
+local expired, forbidden, in_order, conflict, go, states = {}, {}, {}, {}, {}, {}
 for i = 4, #ARGV do
   local seat = ARGV[i]
   local s = state_of(seat, now)
@@ -19,12 +20,15 @@ for i = 4, #ARGV do
   elseif s.kind == 'H' then
     forbidden[#forbidden + 1] = seat
   elseif s.kind == 'O' then
-    conflict[#conflict + 1] = seat .. '|ORDERED'
+    in_order[#in_order + 1] = seat .. '|ORDERED'
+  elseif s.kind == 'S' then
+    in_order[#in_order + 1] = seat .. '|SOLD'
   else
-    conflict[#conflict + 1] = seat .. (s.kind == 'S' and '|SOLD' or '|BLOCKED')
+    conflict[#conflict + 1] = seat .. '|BLOCKED'
   end
 end
 if #forbidden > 0 then return { 'FORBIDDEN', forbidden } end
+if #in_order > 0 then return { 'IN_ORDER', in_order } end
 if #conflict > 0 then return { 'CONFLICT', conflict } end
 if #expired > 0 and not force then return { 'EXPIRED', expired } end
 
