@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import reflex as rx
+import structlog
 
 from ticketing_app.domain import errors
 from ticketing_app.domain.pow import Solution
@@ -25,6 +26,8 @@ from ticketing_app.services.waiting_room import QueueStatus
 from ticketing_app.state.base import BuyerState
 from ticketing_app.state.messages import challenge_error_text
 from ticketing_app.waiting.solver import solve_script
+
+log = structlog.get_logger(__name__)
 
 MAX_WATCH_S = 3600  # a forgotten tab stops polling after an hour; a reload starts it again
 # Fresh challenges a page asks for in a row when a solution does not count (a slow device let
@@ -109,6 +112,9 @@ class WaitingRoomState(BuyerState):
             return None
         solution = Solution(self._challenge, counter)
         self._challenge = ""
+        # What solving costs real browsers: the numbers behind the default difficulty.
+        log.info("browser_check_solved", event_id=self.event_id, ms=result.get("ms"),
+                 hashes=result.get("hashes"), mode=result.get("mode"))
         try:
             q = await rt.waiting.join(self.buyer(), self.event_id, solution)
         except (errors.ValidationFailed, errors.ChallengeRequired) as exc:
