@@ -23,9 +23,10 @@ CHALLENGE_PREFIX = "p1"
 PURPOSE = "pow"
 ALGORITHM = "sha256-leading-zero-bits"
 MAX_BITS = 32
-# Bits asked of a buyer by default: about 2^18 = 262,144 hashes. Chromium here did about
-# 330,000 WebCrypto hashes/s with the page's solver (bench/pow_browser.py; docs/security.md),
-# so a phone a few times slower than this machine solves it in about one to two seconds.
+# Bits asked of a buyer by default: 2^17 = 131,072 hashes on average. The page's solver did
+# 113,000-240,000 WebCrypto hashes/s in Chromium on this shared 2-core machine
+# (`python -m bench.pow_browser`; docs/security.md), so a phone two to four times slower than
+# it solves this in about one to two seconds on average.
 DEFAULT_BITS = 17
 COUNTER_MAX = 2**53 - 1  # JavaScript's largest safe integer: the browser counts in doubles
 
