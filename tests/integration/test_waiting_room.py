@@ -153,6 +153,10 @@ async def test_admission_token_gates_holds_and_cannot_be_forged_or_replayed(env:
             assert_error(await alice.post("/api/reservations", json=hold,
                                           headers={"X-Admission-Token": forged}),
                          401, "UNAUTHENTICATED")
+        # "²" is a digit to str.isdigit() but not to int(): refused, not a 500.
+        assert_error(await alice.post("/api/reservations", json={
+            **hold, "admissionToken": ".".join([*parts[:2], "\u00b2", *parts[3:]])}),
+            401, "UNAUTHENTICATED")
         # Replayed by another buyer, or at another event: refused.
         assert_error(await mallory.post("/api/reservations", json=hold,
                                         headers={"X-Admission-Token": token}),

@@ -33,7 +33,8 @@ def test_admission_token_is_bound_to_buyer_event_place_epoch_and_expiry() -> Non
     for i, forged in ((2, "41"), (3, str(NOW + 10**9)), (4, "ffffffff")):
         tampered = ".".join([*parts[:i], forged, *parts[i + 1:]])
         assert verify_admission_token(SECRET, "alice", 7, tampered, NOW) is None
-    for junk in ("", "w1", "w1.7.42", "b1.alice.sig", token + ".x", "w1.7.x.1.e.sig"):
+    for junk in ("", "w1", "w1.7.42", "b1.alice.sig", token + ".x", "w1.7.x.1.e.sig",
+                 "w1.7.\u00b2.1.e.sig"):  # a digit to str.isdigit(), not to int()
         assert verify_admission_token(SECRET, "alice", 7, junk, NOW) is None
 
 

@@ -47,7 +47,8 @@ def test_challenge_is_bound_to_buyer_event_difficulty_and_expiry() -> None:
         forged = ".".join([*parts[:i], value, *parts[i + 1:]])
         assert _refusal(Solution(forged, solve(forged, 1))) == \
             ("challenge", "not issued to this buyer, or altered")
-    for garbage in ("", "p1", "p1.7.10.x.y.z", "p2." + c.token[3:], c.token + ".x"):
+    for garbage in ("", "p1", "p1.7.10.x.y.z", "p2." + c.token[3:], c.token + ".x",
+                    "p1.\u00b2.10.1.ab.sig"):
         assert _refusal(Solution(garbage, 0)) == ("challenge", "malformed")
     counter = next(n for n in range(10**6)
                    if leading_zero_bits(solution_digest(c.token, n)) < 10)
