@@ -95,7 +95,11 @@ class WaitingRoomState(BuyerState):
         """Hand the browser a fresh challenge to solve; `solved` gets its answer."""
         c = await rt.waiting.challenge(self.buyer(), self.event_id)
         if c is None:  # the organiser switched the check off meanwhile
-            return self._entered(await rt.waiting.join(self.buyer(), self.event_id))
+            try:
+                return self._entered(await rt.waiting.join(self.buyer(), self.event_id))
+            except errors.ChallengeRequired as exc:  # ... and on again
+                self.status, self.check_error = "check_failed", challenge_error_text(exc.code)
+                return None
         self._checks += 1
         self._challenge = c.token
         self.status = "checking"
