@@ -1,9 +1,11 @@
-"""On-sale features in a real browser: the waiting room admits a buyer into the seat map, and
-the seat page's best-available control holds seats together."""
+"""On-sale features in a real browser: the waiting room admits a buyer into the seat map (after
+the page solved the bot check in Chromium), and the seat page's best-available control holds
+seats together."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +14,10 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from admin_flows import sign_in
 from playwright.sync_api import Browser, expect
 
+from ticketing_app.domain.pow import DEFAULT_BITS
 from ticketing_app.runtime import create_runtime
 from ticketing_app.services.admin import GridSpec, TierSpec
 from ticketing_app.services.onsale_settings import OnSaleSettings, update_onsale_settings
@@ -66,8 +70,10 @@ async def _configure(stack: Stack, event_id: int, **onsale: Any) -> None:
 @pytest.fixture
 def queued_event(app_stack: Stack, base_url: str) -> Iterator[int]:
     """An event whose waiting room is on with admission paused, and three buyers already
-    queued ahead of whoever comes next."""
-    event_id = _run(_new_event(app_stack, waiting_room=True, waiting_room_rate=0))
+    queued ahead of whoever comes next. No bot check here (difficulty 0): the test below
+    it is about the queue; the one after it solves the check."""
+    event_id = _run(_new_event(app_stack, waiting_room=True, waiting_room_rate=0,
+                               waiting_room_difficulty=0))
     for n in range(3):
         r = httpx.post(f"{base_url}/api/events/{event_id}/queue",
                        headers={"X-Caller-Id": f"early-{uuid.uuid4().hex[:6]}-{n}"})
@@ -101,6 +107,81 @@ def test_waiting_room_admits_the_buyer_into_the_seat_map(
     expect(seat).to_have_attribute("data-status", "available", timeout=30_000)
     seat.click()
     expect(seat).to_have_attribute("data-status", "mine", timeout=5_000)
+
+
+# Records every status the waiting-room page shows (a fast solve may show "checking" for less
+# time than an assertion polls).
+STATUS_RECORDER = """
+window.__roomStatuses = [];
+setInterval(() => {
+  const el = document.getElementById("waiting-room");
+  const s = el ? el.getAttribute("data-status") : null;
+  const seen = window.__roomStatuses;
+  if (s && seen[seen.length - 1] !== s) seen.push(s);
+}, 5);
+"""
+
+
+def test_waiting_room_page_solves_the_bot_check_in_the_browser(
+    browser: Browser, base_url: str, app_stack: Stack,
+) -> None:
+    """The default difficulty, solved by the page's WebCrypto solver in Chromium: the page
+    says it is checking the browser, joins the queue with the solution, keeps the place on a
+    reload without solving again, and takes the buyer to the seats once admitted."""
+    event_id = _run(_new_event(app_stack, waiting_room=True, waiting_room_rate=0))
+    r = httpx.get(f"{base_url}/api/events/{event_id}/queue/challenge",
+                  headers={"X-Caller-Id": "e2e-probe"})
+    assert r.json()["difficulty"] == DEFAULT_BITS
+    r = httpx.post(f"{base_url}/api/events/{event_id}/queue",
+                   headers={"X-Caller-Id": "e2e-no-solution"})
+    assert r.status_code == 401, r.text  # a script without the solution gets no place
+    ctx = browser.new_context(base_url=base_url)
+    ctx.add_init_script(STATUS_RECORDER)
+    page = ctx.new_page()
+    started = time.monotonic()
+    page.goto(f"/event/{event_id}")
+    page.wait_for_url(f"**/event/{event_id}/queue", timeout=30_000)
+    room = page.locator("#waiting-room")
+    expect(room).to_have_attribute("data-status", "waiting", timeout=60_000)
+    print(f"from the seat page to a place, bot check included: "
+          f"{time.monotonic() - started:.1f} s (difficulty {DEFAULT_BITS} bits)")
+    statuses = page.evaluate("window.__roomStatuses")
+    assert "checking" in statuses and statuses[-1] == "waiting", statuses
+    assert "check_failed" not in statuses
+    expect(page.locator("#queue-position")).to_have_text("1")
+    # A reload keeps the place, with no second check.
+    page.reload()
+    expect(room).to_have_attribute("data-status", "waiting", timeout=30_000)
+    expect(page.locator("#queue-position")).to_have_text("1")
+    assert "checking" not in page.evaluate("window.__roomStatuses")
+    _run(_configure(app_stack, event_id, waiting_room_rate=5))
+    page.wait_for_url(f"**/event/{event_id}", timeout=30_000)
+    seat = page.locator("button[aria-label^='Row B seat 3,']")
+    expect(seat).to_have_attribute("data-status", "available", timeout=30_000)
+    seat.click()
+    expect(seat).to_have_attribute("data-status", "mine", timeout=5_000)
+    ctx.close()
+
+
+def test_organiser_sets_the_bot_check_on_the_event_page(
+    browser: Browser, base_url: str, app_stack: Stack,
+) -> None:
+    """The difficulty is one of the event's settings: 0 switches the check off at once."""
+    event_id = _run(_new_event(app_stack, waiting_room=True))
+    url = f"{base_url}/api/events/{event_id}/queue"
+    assert httpx.post(url, headers={"X-Caller-Id": "e2e-before"}).status_code == 401
+    admin = browser.new_context(base_url=base_url).new_page()
+    sign_in(admin, f"/admin/events/{event_id}")
+    bits = admin.locator("#pow-bits")
+    expect(bits).to_have_value(str(DEFAULT_BITS), timeout=30_000)
+    bits.fill("0")
+    admin.get_by_role("button", name="Save settings").click()
+    expect(admin.get_by_text("Saved; buyers see the change now.")).to_be_visible(timeout=10_000)
+    r = httpx.get(f"{url}/challenge", headers={"X-Caller-Id": "e2e-after"})
+    assert r.json()["difficulty"] == 0, r.text
+    r = httpx.post(url, headers={"X-Caller-Id": "e2e-after"})
+    assert r.status_code == 200 and r.json()["position"] == 1, r.text
+    admin.context.close()
 
 
 def test_best_available_from_the_seat_page(

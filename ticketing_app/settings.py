@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     waiting_room_token_ttl_s: int = 600  # an admission lasts this long after it is granted
     waiting_room_auto_cooldown_s: int = 60  # automatic room stays on this long after a surge
     waiting_room_tick_ms: int = 200  # how often each web/worker process advances the queues
+    # A bot-check challenge (domain/pow.py) must be solved and redeemed within this long.
+    waiting_room_challenge_ttl_s: int = 120
 
     # --- orders and payments ---
     order_payment_window_s: int = 120

@@ -177,6 +177,7 @@ async def assert_hidden(b: httpx.AsyncClient, eid: int, seat: int, title: str) -
                      headers={"Idempotency-Key": uuid.uuid4().hex}),
         await b.post(f"/api/events/{eid}/queue"),
         await b.get(f"/api/events/{eid}/queue"),
+        await b.get(f"/api/events/{eid}/queue/challenge"),
     ]
     for r in answers:
         assert_error(r, 404, "EVENT_NOT_FOUND")

@@ -11,6 +11,7 @@ from ticketing_app.domain.admission import (
     issue_admission_token,
     verify_admission_token,
 )
+from ticketing_app.domain.pow import DEFAULT_BITS, MAX_BITS
 from ticketing_app.services.best_available import longest_block, tier_id_for
 from ticketing_app.services.catalog import Layout, SeatInfo, best_available_rows
 from ticketing_app.services.onsale_settings import OnSaleSettings
@@ -32,7 +33,8 @@ def test_admission_token_is_bound_to_buyer_event_place_epoch_and_expiry() -> Non
     for i, forged in ((2, "41"), (3, str(NOW + 10**9)), (4, "ffffffff")):
         tampered = ".".join([*parts[:i], forged, *parts[i + 1:]])
         assert verify_admission_token(SECRET, "alice", 7, tampered, NOW) is None
-    for junk in ("", "w1", "w1.7.42", "b1.alice.sig", token + ".x", "w1.7.x.1.e.sig"):
+    for junk in ("", "w1", "w1.7.42", "b1.alice.sig", token + ".x", "w1.7.x.1.e.sig",
+                 "w1.7.\u00b2.1.e.sig"):  # a digit to str.isdigit(), not to int()
         assert verify_admission_token(SECRET, "alice", 7, junk, NOW) is None
 
 
@@ -75,11 +77,14 @@ def test_room_modes_and_settings_bounds() -> None:
     ev = Event(title="t", starts_at=None, waiting_room=False, waiting_room_auto=True,  # type: ignore[arg-type]
                waiting_room_rate=30, waiting_room_auto_threshold=100, waiting_room_capacity=0)
     assert room_mode(ev) == "auto"
-    assert room_meta(ev) == {"wrmode": "auto", "wrrate": 30, "wrthr": 100, "wrcap": 0}
+    assert room_meta(ev) == {"wrmode": "auto", "wrrate": 30, "wrthr": 100, "wrcap": 0,
+                             "wrpow": DEFAULT_BITS}
     ev.waiting_room = True
     assert room_mode(ev) == "on"
     with pytest.raises(errors.ValidationFailed) as exc:
-        OnSaleSettings(max_seats_per_buyer=0, waiting_room_rate=-1).validate()
-    assert {d["field"] for d in exc.value.details or []} == {"max_seats_per_buyer",
-                                                             "waiting_room_rate"}
+        OnSaleSettings(max_seats_per_buyer=0, waiting_room_rate=-1,
+                       waiting_room_difficulty=MAX_BITS + 1).validate()
+    assert {d["field"] for d in exc.value.details or []} == {
+        "max_seats_per_buyer", "waiting_room_rate", "waiting_room_difficulty"}
+    OnSaleSettings(waiting_room_difficulty=0).validate()  # 0 = the bot check off
     assert OnSaleSettings(orphan_rule=True).changes() == {"orphan_rule": True}

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ticketing_app.domain.event_rules import EventSettings, TierSpec
 from ticketing_app.domain.layouts import GridSpec, parse_cells, parse_numbers
+from ticketing_app.domain.pow import DEFAULT_BITS
 
 EMAIL_SCHEMA_PATTERN = (r"^\s*$|^\s*[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,}\s*$")
 
@@ -75,6 +76,8 @@ class EventSettingsIn(Strict):
     maxSeatsPerBuyer: int = 10
     orphanRule: bool = False
     waitingRoom: bool = False
+    # The waiting room's bot check: leading zero bits of its proof of work; 0 = off.
+    waitingRoomDifficulty: int = Field(default=DEFAULT_BITS, ge=-(2**31), le=2**31 - 1)
     currency: str = Field(default="KRW", max_length=10)
 
     def settings(self) -> EventSettings:
@@ -83,7 +86,8 @@ class EventSettingsIn(Strict):
             hold_default_s=self.holdDefaultSeconds, hold_min_s=self.holdMinSeconds,
             hold_max_s=self.holdMaxSeconds, hold_max_total_s=self.holdMaxTotalSeconds,
             max_seats_per_buyer=self.maxSeatsPerBuyer, orphan_rule=self.orphanRule,
-            waiting_room=self.waitingRoom, currency=self.currency)
+            waiting_room=self.waitingRoom, currency=self.currency,
+            waiting_room_difficulty=self.waitingRoomDifficulty)
 
 
 class EventIn(EventSettingsIn):

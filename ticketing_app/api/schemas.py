@@ -201,3 +201,25 @@ class QueueOut(BaseModel):
     tokenExpiresAt: str | None
     admittedAt: str | None
     pollAfterMs: int
+
+
+class QueueJoinIn(BaseModel):
+    """The solved bot-check challenge (`GET /api/events/{id}/queue/challenge`): needed for a
+    new place while the room is on and the event's difficulty is above 0."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    challenge: str = Field(min_length=1, max_length=300, description="as issued")
+    counter: int = Field(ge=0, le=2**53 - 1, description=(
+        "SHA-256(challenge as UTF-8 || counter as 8 bytes big-endian) starts with `difficulty` "
+        "zero bits"))
+
+
+class ChallengeOut(BaseModel):
+    """A bot-check challenge, bound to the caller and the event, single use, short-lived.
+    `difficulty` 0 means the event does not check: join without a solution."""
+
+    eventId: int
+    difficulty: int = Field(description="leading zero bits the hash must have; 0 = no check")
+    algorithm: str = Field(description="sha256-leading-zero-bits")
+    challenge: str | None
+    expiresAt: str | None

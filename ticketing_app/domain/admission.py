@@ -41,7 +41,8 @@ def verify_admission_token(
 ) -> Admission | None:
     """The admission when the token is ours, for this buyer and event, and not expired."""
     parts = token.split(".")
-    if len(parts) != 6 or parts[0] != TOKEN_PREFIX:
+    # ASCII only: str.isdigit() also accepts "²", which int() refuses (that was a 500).
+    if len(parts) != 6 or parts[0] != TOKEN_PREFIX or not token.isascii():
         return None
     _, ev, pos, exp, epoch, sig = parts
     if not (ev.isdigit() and pos.isdigit() and exp.isdigit() and epoch.isalnum()):

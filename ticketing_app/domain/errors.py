@@ -37,6 +37,12 @@ class NoBuyerCookie(Unauthenticated):
     default_message = "Your browser did not send our cookie: reload the page to choose seats."
 
 
+class ChallengeRequired(Unauthenticated):
+    """A new place in a waiting room that is on needs a solved bot-check challenge."""
+
+    default_message = "Solve the waiting room's challenge before joining the queue."
+
+
 class Forbidden(DomainError):
     code, status, default_message = "FORBIDDEN", 403, "You are not allowed to do this."
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ticketing_app.domain import errors
 from ticketing_app.domain.layouts import Problems
+from ticketing_app.domain.pow import DEFAULT_BITS, MAX_BITS
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 4000
@@ -66,6 +67,7 @@ class EventSettings:
     orphan_rule: bool = False
     waiting_room: bool = False
     currency: str = "KRW"
+    waiting_room_difficulty: int = DEFAULT_BITS  # the bot check's bits; 0 = off
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class EventSettings:
             "hold_max_total_s": self.hold_max_total_s,
             "max_seats_per_buyer": self.max_seats_per_buyer, "orphan_rule": self.orphan_rule,
             "waiting_room": self.waiting_room, "currency": self.currency.upper(),
+            "waiting_room_difficulty": self.waiting_room_difficulty,
         }
 
 
@@ -99,6 +102,9 @@ def check_settings(s: EventSettings, problems: Problems | None = None) -> None:
     if not 1 <= s.max_seats_per_buyer <= SEATS_PER_BUYER_MAX:
         p.add("maxSeatsPerBuyer", f"seats per buyer must be between 1 and "
                                   f"{SEATS_PER_BUYER_MAX}")
+    if not 0 <= s.waiting_room_difficulty <= MAX_BITS:
+        p.add("waitingRoomDifficulty", f"the bot check's difficulty must be between 0 (off) "
+                                       f"and {MAX_BITS} bits")
     if problems is None:
         p.raise_if_any("Invalid event")
 

@@ -61,6 +61,11 @@ class EventKeys:
         b = self.base
         return [f"{b}:meta", f"{b}:wr", f"{b}:wq", f"{b}:wi", f"{b}:wa"]
 
+    def challenge_used(self, nonce: str) -> str:
+        """Set (with the challenge's remaining lifetime) when a bot-check challenge of this
+        event buys a place: a solution counts once (waiting/lua/join.lua)."""
+        return f"{self.base}:wp:{nonce}"
+
     def all_keys(self) -> list[str]:
         return [*(k for k in self.script_keys() if k != self.channel),
                 *self.waiting_keys()[1:], self.load_lock]

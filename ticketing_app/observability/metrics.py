@@ -58,6 +58,10 @@ JOB_QUEUE_DEPTH = Gauge("tk_job_queue_depth", "Jobs waiting in ARQ queues", ["qu
                         multiprocess_mode="mostrecent")
 HOLDS_EXPIRED = Counter("tk_holds_expired_total", "Holds released by the expiry sweeper")
 RATE_LIMITED = Counter("tk_rate_limited_total", "Requests refused by rate limits", ["scope"])
+WAITING_ROOM_CHALLENGES = Counter(
+    "tk_waiting_room_challenges_total",
+    "Waiting-room bot checks: issued, redeemed (bought a place), missing, or refused by reason",
+    ["outcome"])
 DEPENDENCY_UP = Gauge("tk_dependency_up", "1 when a dependency answered the last health check",
                       ["dependency"], multiprocess_mode="mostrecent")
 

@@ -15,6 +15,7 @@ from ticketing_app.components.admin_layout import (
     labelled,
     layout_grid,
 )
+from ticketing_app.domain.pow import MAX_BITS
 from ticketing_app.state.admin_event import AdminEventState as S
 
 
@@ -109,7 +110,10 @@ def settings_form() -> rx.Component:
                                             default_value=e["hold"].to(str))),
             labelled("Seats per buyer", rx.input(name="max_seats", type="number",
                                               default_value=e["max_seats"].to(str))),
-            columns="4", spacing="2", width="100%"),
+            labelled("Waiting-room bot check (bits, 0 = off)",
+                     rx.input(name="pow_bits", type="number", min=0, max=MAX_BITS,
+                              default_value=e["pow_bits"].to(str), id="pow-bits")),
+            columns="5", spacing="2", width="100%"),
         labelled("Description", rx.text_area(name="description",
                                           default_value=e["description"].to(str))),
         rx.hstack(

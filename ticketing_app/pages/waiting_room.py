@@ -1,9 +1,11 @@
-"""The waiting room: place, people ahead and estimated wait, updated live."""
+"""The waiting room: the bot check ("Checking your browser..."), then the place, people ahead
+and estimated wait, updated live."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from ticketing_app.state.messages import CHECK_RETRY, CHECKING_BROWSER, CHECKING_DETAIL
 from ticketing_app.state.waiting_room import WaitingRoomState
 
 
@@ -32,6 +34,27 @@ def waiting() -> rx.Component:
     )
 
 
+def checking() -> rx.Component:
+    """While the browser solves the challenge. The solver moves the bar itself (an estimate
+    from the work done); React never sets its value, so it does not fight the script."""
+    return rx.vstack(
+        rx.heading(CHECKING_BROWSER, size="5"),
+        rx.text(CHECKING_DETAIL),
+        rx.el.progress(id="pow-progress", max=100, style={"width": "16em"}),
+        spacing="3",
+        align="center",
+        id="browser-check",
+    )
+
+
+def check_failed() -> rx.Component:
+    return rx.vstack(
+        rx.text(WaitingRoomState.check_error, id="browser-check-error"),
+        rx.button(CHECK_RETRY, on_click=WaitingRoomState.join, id="browser-check-retry"),
+        align="center",
+    )
+
+
 def expired() -> rx.Component:
     return rx.vstack(
         rx.text("Your turn came and went: the admission has expired."),
@@ -50,7 +73,13 @@ def waiting_room_page() -> rx.Component:
                 rx.link("All events", href="/"),
                 rx.heading("Waiting room", size="8"),
                 rx.text(s.title, size="5"),
-                rx.cond(s.status == "expired", expired(), waiting()),
+                rx.match(
+                    s.status,
+                    ("checking", checking()),
+                    ("check_failed", check_failed()),
+                    ("expired", expired()),
+                    waiting(),
+                ),
                 spacing="4",
                 align="center",
                 id="waiting-room",

@@ -47,6 +47,7 @@ from ticketing_app.domain.layouts import (
     parse_layout,
 )
 from ticketing_app.domain.orders import OrderStatus
+from ticketing_app.domain.pow import DEFAULT_BITS
 from ticketing_app.domain.seats import seat_label
 from ticketing_app.services.orders import OrderView
 from ticketing_app.services.uow import UnitOfWork
@@ -175,6 +176,7 @@ class AdminService:
             max_seats_per_buyer=settings.pop("max_seats_per_buyer", cfg.max_seats_per_buyer),
             orphan_rule=settings.pop("orphan_rule", False),
             waiting_room=settings.pop("waiting_room", False),
+            waiting_room_difficulty=settings.pop("waiting_room_difficulty", DEFAULT_BITS),
         )
         problems = Problems()
         check_settings(spec, problems)

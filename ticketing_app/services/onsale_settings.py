@@ -1,5 +1,6 @@
 """The organiser's on-sale switches for one event: the per-buyer seat limit, the orphan-seat
-rule and the waiting room (manual switch, automatic mode, admission rate and capacity).
+rule and the waiting room (manual switch, automatic mode, admission rate, capacity and the
+bot check's difficulty).
 
 Changes are validated, audited, written to the database and pushed to Redis at once, so the
 very next hold is judged by them. The admin REST routes and pages call this service.
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ticketing_app.db.models import AuditLog, Event, now_utc
 from ticketing_app.domain import errors
+from ticketing_app.domain.pow import MAX_BITS
 from ticketing_app.holds.keys import WAITING_EVENTS
 from ticketing_app.services.uow import UnitOfWork
 from ticketing_app.services.waiting_room import room_mode
@@ -25,6 +27,7 @@ BOUNDS = {
     "waiting_room_rate": (0, 100_000),  # 0 pauses admission
     "waiting_room_auto_threshold": (1, 1_000_000),
     "waiting_room_capacity": (0, 10_000_000),  # 0 = no cap
+    "waiting_room_difficulty": (0, MAX_BITS),  # the bot check's bits; 0 = off
 }
 
 
@@ -39,6 +42,7 @@ class OnSaleSettings:
     waiting_room_rate: int | None = None
     waiting_room_auto_threshold: int | None = None
     waiting_room_capacity: int | None = None
+    waiting_room_difficulty: int | None = None
 
     def changes(self) -> dict[str, int | bool]:
         return {k: v for k, v in asdict(self).items() if v is not None}

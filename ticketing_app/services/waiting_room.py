@@ -5,6 +5,11 @@ Redis holds the queue (waiting/lua): an atomic counter gives each arriving buyer
 at the event's admission rate (and under its capacity), and an admitted place gets one signed,
 short-lived token (domain/admission.py). While the room is on, the hold scripts refuse new
 claims without a token of the room's current epoch, atomically with the claim itself.
+
+In front of a new place stands the bot check (domain/pow.py): while the room is on and the
+event's difficulty is above 0, a place costs a solved proof-of-work challenge. The challenge is
+signed and stateless until redeemed; the server checks a solution with one hash, and the join
+script spends it once, in the same step as the place it buys.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import structlog
 
@@ -24,7 +29,16 @@ from ticketing_app.domain.admission import (
     verify_admission_token,
 )
 from ticketing_app.domain.events import iso
+from ticketing_app.domain.pow import (
+    Challenge,
+    ChallengeRefused,
+    Solution,
+    issue_challenge,
+    verify_solution,
+)
+from ticketing_app.domain.pow import now_ms as clock_ms
 from ticketing_app.holds.keys import WAITING_EVENTS, EventKeys
+from ticketing_app.observability import metrics
 from ticketing_app.services.reservations import ms_to_dt
 from ticketing_app.waiting.scripts import RoomScripts
 
@@ -50,6 +64,7 @@ def room_meta(ev: Event) -> dict[str, Any]:
         "wrrate": max(0, ev.waiting_room_rate),
         "wrthr": max(1, ev.waiting_room_auto_threshold),
         "wrcap": max(0, ev.waiting_room_capacity),
+        "wrpow": max(0, ev.waiting_room_difficulty),
     }
 
 
@@ -62,7 +77,9 @@ class QueueStatus:
     """One buyer's place, as the REST API and the waiting-room page show it."""
 
     event_id: int
-    status: str  # open | waiting | admitted | expired
+    # open | waiting | admitted | expired; the web app's gate also says `challenge` (a new
+    # place needs the bot check first), where the REST API answers 401
+    status: str
     position: int | None = None
     serving: int = 0
     people_ahead: int = 0
@@ -115,14 +132,18 @@ class WaitingRoomService:
         if not await self.rt.holds.is_loaded(event_id):
             await self.rt.catalog.load_event_state(event_id)
 
-    async def _place(self, buyer: str, event_id: int, create: bool) -> list[Any]:
+    async def _place(self, buyer: str, event_id: int, create: bool,
+                     solved: Challenge | None = None) -> list[Any]:
         await self._visible_event(event_id)
         await self._ensure_loaded(event_id)
         s = self.rt.settings
+        keys = EventKeys(event_id)
         res = await self.scripts["join"](
-            keys=EventKeys(event_id).waiting_keys(),
+            keys=[*keys.waiting_keys(), keys.challenge_used(solved.nonce if solved else "-")],
             args=[event_id, buyer, self._ttl_ms, secrets.token_hex(8),
-                  s.waiting_room_auto_cooldown_s * 1000, "1" if create else "0"])
+                  s.waiting_room_auto_cooldown_s * 1000, "1" if create else "0",
+                  solved.bits if solved else "",
+                  solved.expires_at_ms - clock_ms() if solved else 0])
         out = [_s(x) if isinstance(x, bytes) else x for x in res]
         if out[0] != "OFF":
             await self.rt.redis.sadd(WAITING_EVENTS, event_id)  # type: ignore[misc]
@@ -147,9 +168,58 @@ class WaitingRoomService:
         return QueueStatus(event_id, "admitted", position=pos, serving=serving, room_on=True,
                            token=token, token_expires_at_ms=exp, admitted_at_ms=admitted_at)
 
-    async def join(self, buyer: str, event_id: int) -> QueueStatus:
-        """Take a place (or the one this buyer already has). Idempotent per buyer."""
-        return self._status(buyer, event_id, await self._place(buyer, event_id, create=True))
+    async def join(self, buyer: str, event_id: int,
+                   solution: Solution | None = None) -> QueueStatus:
+        """Take a place (or the one this buyer already has). Idempotent per buyer. A new place
+        while the room is on needs `solution` when the event's bot check is on: without one,
+        ChallengeRequired (401); a solution that does not count, ValidationFailed (422)."""
+        solved = self._check_solution(buyer, event_id, solution) if solution else None
+        res = await self._place(buyer, event_id, create=True, solved=solved)
+        code = res[0]
+        if code == "CHALLENGE":
+            metrics.WAITING_ROOM_CHALLENGES.labels("missing").inc()
+            raise errors.ChallengeRequired(
+                f"The waiting room checks for bots: solve a challenge from "
+                f"GET /api/events/{event_id}/queue/challenge and send the solution when "
+                f"joining.", [{"field": "challenge", "message": "missing"}])
+        if code == "EASY":
+            self._refuse(ChallengeRefused("challenge", "easier than this event asks now; "
+                                                       "fetch a new one"))
+        if code == "USED":
+            self._refuse(ChallengeRefused("challenge", "already used"))
+        if solved is not None and code in ("WAITING", "ADMITTED"):
+            metrics.WAITING_ROOM_CHALLENGES.labels("redeemed").inc()
+        return self._status(buyer, event_id, res)
+
+    # ---- the bot check ---------------------------------------------------------------------
+    async def challenge(self, buyer: str, event_id: int) -> Challenge | None:
+        """A fresh challenge for this buyer and event, or None when the event's bot check is
+        off. Stateless: nothing is stored until a solution is redeemed."""
+        await self._visible_event(event_id)
+        bits = await self.difficulty(event_id)
+        if bits <= 0:
+            return None
+        metrics.WAITING_ROOM_CHALLENGES.labels("issued").inc()
+        return issue_challenge(self.rt.settings.secret_key, buyer, event_id, bits,
+                               self.rt.settings.waiting_room_challenge_ttl_s)
+
+    async def difficulty(self, event_id: int) -> int:
+        """The bits the join script asks for now (Redis: the same value it enforces)."""
+        await self._ensure_loaded(event_id)
+        bits = await self.rt.redis.hget(EventKeys(event_id).meta, "wrpow")  # type: ignore[misc]
+        return int(bits or 0)
+
+    def _check_solution(self, buyer: str, event_id: int, solution: Solution) -> Challenge:
+        try:
+            return verify_solution(self.rt.settings.secret_key, buyer, event_id, solution)
+        except ChallengeRefused as exc:
+            self._refuse(exc)
+
+    @staticmethod
+    def _refuse(exc: ChallengeRefused) -> NoReturn:
+        metrics.WAITING_ROOM_CHALLENGES.labels(f"refused:{exc.reason.split(';')[0]}").inc()
+        raise errors.ValidationFailed("The waiting room's challenge was not solved correctly.",
+                                      [{"field": exc.field, "message": exc.reason}]) from exc
 
     async def poll(self, buyer: str, event_id: int) -> QueueStatus:
         res = await self._place(buyer, event_id, create=False)
@@ -199,7 +269,10 @@ class WaitingRoomService:
         loaded, mode, _, _ = await self._meta(event_id)
         if loaded and mode == "off":
             return QueueStatus(event_id, "open")
-        return await self.join(buyer, event_id)
+        try:
+            return await self.join(buyer, event_id)
+        except errors.ChallengeRequired:
+            return QueueStatus(event_id, "challenge", room_on=True)
 
     async def _meta(self, event_id: int) -> tuple[bool, str, int, str]:
         loaded, mode, until, epoch = await self.rt.redis.hmget(  # type: ignore[misc]

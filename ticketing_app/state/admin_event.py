@@ -67,6 +67,7 @@ class AdminEventState(AdminState):
             "starts_at": ev.starts_at.strftime("%Y-%m-%dT%H:%M"),
             "hold": str(ev.hold_default_s), "max_seats": str(ev.max_seats_per_buyer),
             "orphan": ev.orphan_rule, "waiting": ev.waiting_room,
+            "pow_bits": str(ev.waiting_room_difficulty),
         }
         tiers = await rt.admin.tiers(self.event_id)
         counts = await rt.admin.tier_seat_counts(self.event_id)
@@ -177,6 +178,7 @@ class AdminEventState(AdminState):
         p = Problems()
         hold = int_field(form, "hold", "hold time", p, ev.hold_default_s)
         limit = int_field(form, "max_seats", "seats per buyer", p, ev.max_seats_per_buyer)
+        bits = int_field(form, "pow_bits", "bot check", p, ev.waiting_room_difficulty)
         p.raise_if_any("Invalid event")
         spec = EventSettings(
             title=str(form.get("title", "")), starts_at=parse_when(str(form.get("starts_at",
@@ -185,7 +187,7 @@ class AdminEventState(AdminState):
             hold_min_s=min(ev.hold_min_s, hold), hold_max_s=max(ev.hold_max_s, hold),
             hold_max_total_s=max(ev.hold_max_total_s, hold), max_seats_per_buyer=limit,
             orphan_rule=bool(form.get("orphan_rule")), waiting_room=bool(form.get("waiting_room")),
-            currency=ev.currency)
+            currency=ev.currency, waiting_room_difficulty=bits)
         await rt.admin.update_event(self._actor, self.event_id, spec)
         await self._load_event()
         return rx.toast.success("Saved; buyers see the change now.")

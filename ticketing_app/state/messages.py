@@ -62,3 +62,20 @@ def order_error_text(exc: errors.DomainError) -> str:
     if code in ("VALIDATION_FAILED", "RESERVATION_CONFLICT"):
         return f"The order could not be placed: {exc.message}"
     return hold_error_text(exc)
+
+
+# The waiting room's bot check (pages/waiting_room.py, state/waiting_room.py).
+CHECKING_BROWSER = "Checking your browser..."
+CHECKING_DETAIL = ("This takes a second or two and keeps bots out of the queue. "
+                   "Keep this page open.")
+CHECK_RETRY = "Try again"
+
+
+def challenge_error_text(reason: str) -> str:
+    """Why the browser check did not pass: the solver's `error`, or the service's error code."""
+    if reason == "nocrypto":
+        return "Your browser cannot run the check. Open this page over a secure connection " \
+               "(https) in an up-to-date browser."
+    if reason in ("VALIDATION_FAILED", "UNAUTHENTICATED"):
+        return "The check took too long or did not pass. Try again."
+    return "The check did not finish. Try again."

@@ -176,6 +176,7 @@ async def venue_layout(venue_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
 def event_admin_out(ev: Event, tiers: Sequence[PriceTier] = (),
                     counts: dict[int, int] | None = None) -> dict[str, Any]:
     return {**event_public(ev), "holdMaxTotalSeconds": ev.hold_max_total_s,
+            "waitingRoomDifficulty": ev.waiting_room_difficulty,
             "updatedAt": iso(ev.updated_at),
             "tiers": [{"id": t.id, "name": t.name, "price": t.price, "color": t.color,
                        "seats": (counts or {}).get(int(t.id or 0), 0)} for t in tiers]}
@@ -195,7 +196,7 @@ async def create_event(body: EventIn, who: AdminDep, rt: RuntimeDep) -> dict[str
         currency=s.currency, status=body.status, hold_default_s=s.hold_default_s,
         hold_min_s=s.hold_min_s, hold_max_s=s.hold_max_s, hold_max_total_s=s.hold_max_total_s,
         max_seats_per_buyer=s.max_seats_per_buyer, orphan_rule=s.orphan_rule,
-        waiting_room=s.waiting_room)
+        waiting_room=s.waiting_room, waiting_room_difficulty=s.waiting_room_difficulty)
     return await event_detail(int(ev.id or 0), rt)
 
 

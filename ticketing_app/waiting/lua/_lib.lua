@@ -4,6 +4,7 @@
 -- KEYS[1] meta  HASH  the event's settings (holds/lua/_lib.lua), here: wrmode (off|on|auto),
 --                     wrrate (admissions per second), wrthr (arrivals per second that switch
 --                     the automatic room on), wrcap (live admissions at most; 0 = no cap),
+--                     wrpow (the bot check's bits; 0 = off),
 --                     wron_until (ms; the automatic room is on until then), wrepoch
 -- KEYS[2] wr    HASH  seq (last position given), serving (highest admitted position),
 --                     last_ms (last advance), carry (fraction of an admission not yet made),
@@ -23,10 +24,11 @@ end
 
 local function cfg()
   local m = redis.call('HMGET', K_META, 'wrmode', 'wron_until', 'wrrate', 'wrthr', 'wrcap',
-    'wrepoch')
+    'wrepoch', 'wrpow')
   return {
     mode = m[1] or 'off', on_until = tonumber(m[2]) or 0, rate = tonumber(m[3]) or 0,
     thr = tonumber(m[4]) or 0, cap = tonumber(m[5]) or 0, epoch = m[6] or '',
+    pow = tonumber(m[7]) or 0,
   }
 end
 
