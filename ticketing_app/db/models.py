@@ -61,7 +61,7 @@ class Event(SQLModel, table=True):
     waiting_room_auto: bool = False
     waiting_room_auto_threshold: int = 200
     waiting_room_capacity: int = 0  # at most this many live admissions at once; 0 = no cap
-    # The bot check before a place in the queue (migration 0005_pow): leading zero bits of the
+    # The bot check before a place in the queue (migration 0006_pow): leading zero bits of the
     # proof of work (domain/pow.py); 0 = off (load tools, tests).
     waiting_room_difficulty: int = DEFAULT_BITS
     created_at: datetime = Field(default_factory=now_utc)

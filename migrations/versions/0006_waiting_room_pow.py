@@ -4,8 +4,8 @@ Expand only: one new column with a server default, so the previous release keeps
 against the migrated schema (it neither reads nor writes the column; events it creates get the
 default). 0 switches the check off.
 
-Revision ID: 0005_pow
-Revises: 0004_outbox_notify
+Revision ID: 0006_pow
+Revises: 0005_cancel_kind
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_pow"
-down_revision: str | None = "0004_outbox_notify"
+revision: str = "0006_pow"
+down_revision: str | None = "0005_cancel_kind"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
