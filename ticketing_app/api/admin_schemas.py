@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ticketing_app.api.schemas import SeatId
 from ticketing_app.domain.event_rules import EventSettings, TierSpec
 from ticketing_app.domain.layouts import GridSpec, parse_cells, parse_numbers
 from ticketing_app.domain.pow import DEFAULT_BITS
+
+# A row number as the database stores it (32-bit): larger ones are invalid input.
+RowNumber = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 EMAIL_SCHEMA_PATTERN = (r"^\s*$|^\s*[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,}\s*$")
 
@@ -57,7 +62,7 @@ class TierIn(Strict):
     name: str = Field(max_length=1000)
     price: int = Field(ge=-(2**62), le=2**62)
     color: str = Field(default="#10b981", max_length=50)
-    rows: list[int] = Field(default_factory=list, max_length=500)
+    rows: list[RowNumber] = Field(default_factory=list, max_length=500)
     sections: list[str] = Field(default_factory=list, max_length=100)
 
     def spec(self) -> TierSpec:
@@ -101,17 +106,17 @@ class StatusIn(Strict):
 
 
 class TierAssignIn(Strict):
-    seatIds: list[int] = Field(default_factory=list, max_length=20000)
+    seatIds: list[SeatId] = Field(default_factory=list, max_length=20000)
     sections: list[str] = Field(default_factory=list, max_length=100)
-    rows: list[int] = Field(default_factory=list, max_length=500)
+    rows: list[RowNumber] = Field(default_factory=list, max_length=500)
 
 
 class SeatsIn(Strict):
-    seatIds: list[int] = Field(min_length=1, max_length=20000)
+    seatIds: list[SeatId] = Field(min_length=1, max_length=20000)
 
 
 class RefundIn(Strict):
-    seatIds: list[int] | None = Field(default=None, min_length=1, max_length=50)
+    seatIds: list[SeatId] | None = Field(default=None, min_length=1, max_length=50)
     block: bool = False
 
 

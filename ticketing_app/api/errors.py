@@ -105,7 +105,7 @@ def install_error_handlers(app: FastAPI,
         status, body, headers = exception_answer(exc)
         return JSONResponse(body, status_code=status, headers=headers)
 
-    for exc_type in (*DEPENDENCY_ERRORS, DataError, Exception):
+    for exc_type in (*DEPENDENCY_ERRORS, DataError, OverflowError, Exception):
         app.add_exception_handler(exc_type, _other)
 
 
@@ -120,9 +120,11 @@ def exception_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str
     of the FastAPI handlers and the hot path alike."""
     if isinstance(exc, errors.DomainError):
         return exc.status, error_body(exc.code, exc.message, exc.details), exc.headers
-    if isinstance(exc, DataError) or (isinstance(exc, DBAPIError) and is_refused_value(exc)):
-        # The database refused a value (out of range, too long): the input's fault, not an
-        # outage. The API's own bounds should catch these first; this is the safety net.
+    if isinstance(exc, DataError | OverflowError) or (
+            isinstance(exc, DBAPIError) and is_refused_value(exc)):
+        # The database refused a value (out of range, too long; SQLite's driver raises a plain
+        # OverflowError): the input's fault, not an outage. The API's own bounds should catch
+        # these first; this is the safety net.
         log.warning("database_refused_value", error=str(getattr(exc, "orig", exc))[:300])
         return 422, error_body("VALIDATION_FAILED", "A value is out of range."), None
     if isinstance(exc, DEPENDENCY_ERRORS):
