@@ -103,6 +103,9 @@ def recording() -> bool:
 
 
 _rng = random.Random()
+# Server workers are forked from a process that imported this module: without a fresh seed in
+# each child, every worker would hand out the same sequence of trace ids.
+os.register_at_fork(after_in_child=_rng.seed)
 
 
 def _parse_traceparent(value: str) -> tuple[int, int] | None:
