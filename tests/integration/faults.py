@@ -1,6 +1,7 @@
-"""Tools of the fault-injection tests: a stack of real processes on PostgreSQL that a test may
-break, a TCP proxy in front of PostgreSQL that a test can cut, process signals, and the checks
-every fault test ends with (each order final, each payment charged once, the audit clean)."""
+"""Tools of the fault-injection tests: a stack of real processes on SQLite or PostgreSQL that a
+test may break, a TCP proxy in front of a networked service (PostgreSQL, Redis) that a test can
+cut or black-hole, process signals, and the checks every fault test ends with (each order final,
+each payment charged once, the audit clean)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import httpx
 from sqlalchemy import select
 from sqlmodel import col
 
-from tests.conftest import TEST_ENV, create_pg_database, drop_pg_database
+from tests.conftest import BACKENDS, TEST_ENV, create_pg_database, drop_pg_database
 from tests.integration.helpers import assert_error
 from ticketing_app.db.models import Order, Payment
 from ticketing_app.embedded import ChildProcess, free_port
@@ -42,14 +43,20 @@ FAULT_ENV = {
     "IDEMPOTENCY_LEASE_S": "4",
 }
 FINAL_ORDER = {"CONFIRMED", "CANCELLED"}
+# The database backends the fault modules run on (TEST_DB_BACKENDS, both by default): SQLite is
+# what `ticketing up` gives a new user, PostgreSQL what production runs.
+FAULT_BACKENDS = BACKENDS
+SQLITE_IS_A_FILE = ("SQLite is a file opened by each process, not a peer behind a network: "
+                    "there is no connection to cut or black-hole")
 
 
 @contextlib.contextmanager
-def fault_stack(**extra_env: str) -> Iterator[Stack]:
-    """A fresh PostgreSQL database, Valkey, the broker, the API, a worker, the relay and the
-    consumers, all processes of their own."""
-    url = create_pg_database()
-    workdir = Path(tempfile.mkdtemp(prefix="tk-faults-"))  # its logs/ outlive the test
+def fault_stack(backend: str = "postgres", **extra_env: str) -> Iterator[Stack]:
+    """A fresh database (a SQLite file or a PostgreSQL database), Valkey, the broker, the API, a
+    worker, the relay and the consumers, all processes of their own."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"tk-faults-{backend}-"))  # its logs/ outlive it
+    url = (create_pg_database() if backend == "postgres"
+           else f"sqlite+aiosqlite:///{workdir / 'ticketing.db'}")
     st = Stack(database_url=url, workdir=workdir,
                extra_env={**FAULT_ENV, **extra_env}).start_services()
     try:
@@ -60,7 +67,12 @@ def fault_stack(**extra_env: str) -> Iterator[Stack]:
         yield st
     finally:
         st.stop()
-        drop_pg_database(url)
+        if backend == "postgres":
+            drop_pg_database(url)
+
+
+def is_sqlite(st: Stack) -> bool:
+    return st.database_url.startswith("sqlite")
 
 
 def api_url(st: Stack, name: str = "api") -> str:
