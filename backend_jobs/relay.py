@@ -266,21 +266,32 @@ class OutboxRelay:
 
     # ---- loops --------------------------------------------------------------------------
     async def _listen_notify(self) -> None:
-        """PostgreSQL only: NOTIFY at commit wakes the relay at once."""
+        """PostgreSQL only: NOTIFY at commit wakes the relay at once. A connection quiet for
+        TCP_KEEPALIVE_IDLE_S must answer a `SELECT 1` within DB_COMMAND_TIMEOUT_S, or it is
+        replaced: one whose server went silent (a black-holed network) would otherwise wait
+        for ever, and the relay would fall back to polling for good."""
         import psycopg
 
+        s = self.settings
         url = plain_postgres_url(self.rt.db.url)
         while not self._stop.is_set():
             try:
-                conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+                conn = await psycopg.AsyncConnection.connect(
+                    url, autocommit=True, connect_timeout=max(1, round(s.db_connect_timeout_s)),
+                    keepalives=1, keepalives_idle=s.tcp_keepalive_idle_s,
+                    keepalives_interval=s.tcp_keepalive_interval_s,
+                    keepalives_count=s.tcp_keepalive_count)
                 async with conn:
-                    await conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
-                    async for _ in conn.notifies():
-                        self._wake.set()
+                    await asyncio.wait_for(conn.execute(f"LISTEN {OUTBOX_CHANNEL}"),
+                                           s.db_command_timeout_s)
+                    while not self._stop.is_set():
+                        async for _ in conn.notifies(timeout=s.tcp_keepalive_idle_s):
+                            self._wake.set()
+                        await asyncio.wait_for(conn.execute("SELECT 1"), s.db_command_timeout_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("outbox_listen_failed", error=str(exc))
+                log.warning("outbox_listen_failed", error=str(exc) or type(exc).__name__)
                 await asyncio.sleep(1)
 
     async def run(self) -> None:
