@@ -29,9 +29,10 @@ from ticketing_app.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
-# Failures of a dependency rather than of the payment: the job is retried.
+# Failures of a dependency rather than of the payment: the job is retried. A database that
+# stopped answering raises asyncpg's own TimeoutError (DB_COMMAND_TIMEOUT_S), unwrapped.
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError,
-             PoolTimeout, ConnectionError)
+             PoolTimeout, ConnectionError, TimeoutError)
 
 
 async def process_payment(ctx: dict[str, Any], payment_id: int, traceparent: str = "") -> str:

@@ -10,9 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import msgpack
-from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ticketing_app.runtime import redis_connection_options
 from ticketing_app.settings import Settings
 
 PAYMENTS_QUEUE = "tk:queue:payments"
@@ -31,9 +37,32 @@ def redis_settings(settings: Settings) -> RedisSettings:
     return RedisSettings.from_dsn(settings.redis_url)
 
 
+def arq_redis(settings: Settings, queue: str = JOBS_QUEUE, retries: int = 1,
+              retry_on: tuple[type[RedisError], ...] = (RedisConnectionError,)) -> ArqRedis:
+    """An ARQ client with the bounds every Redis client has (connect, each answer, keepalive,
+    health checks: REDIS_*_TIMEOUT_S). A command that met one of `retry_on` is tried again on
+    a fresh connection up to `retries` times (-1: until Redis answers), with a backoff of at
+    most 1 s. arq's own `create_pool` sets no answer timeout: on a silent Redis it waited for
+    ever."""
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.1), retries, retry_on)
+    pool = ConnectionPool.from_url(settings.redis_url, retry=retry,
+                                   **redis_connection_options(settings))
+    return ArqRedis(pool, job_serializer=serialize, job_deserializer=deserialize,
+                    default_queue_name=queue)
+
+
 async def create_arq_pool(settings: Settings) -> ArqRedis:
-    return await create_pool(redis_settings(settings), job_serializer=serialize,
-                             job_deserializer=deserialize, default_queue_name=JOBS_QUEUE)
+    """The enqueuing side (the API): a connection Redis reset (a restart) is replaced once;
+    a silent Redis fails the request after REDIS_SOCKET_TIMEOUT_S (enqueueing is idempotent by
+    job id, so the retry is safe)."""
+    return arq_redis(settings)
+
+
+def worker_redis(settings: Settings, queue: str) -> ArqRedis:
+    """A worker's own poll loop waits for Redis, however long it is away, instead of dying: a
+    timed-out or refused command is tried again until Redis answers."""
+    return arq_redis(settings, queue, retries=-1,
+                     retry_on=(RedisConnectionError, RedisTimeoutError))
 
 
 def payment_job_id(payment_id: int) -> str:

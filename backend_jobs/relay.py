@@ -2,7 +2,8 @@
 
 A row is marked SENT only after the broker acknowledged it (acks=all). On PostgreSQL, one relay
 works at a time (an advisory lock; the others stand by) and claims rows with FOR UPDATE SKIP
-LOCKED; it wakes on NOTIFY, with polling as the fallback. On SQLite it polls.
+LOCKED; it wakes on NOTIFY, with polling as the fallback. On SQLite it polls, and holds no
+lock while it waits for the broker (the database has one write lock for everyone).
 
 The embedded broker keeps everything in memory: after it restarts, topics are gone. The relay
 re-creates them and re-sends every row the sales projection has not processed yet, so the
@@ -17,6 +18,7 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -25,6 +27,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from opentelemetry.trace import SpanKind
 from sqlalchemy import func, or_, select, text, update
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ticketing_app.db.models import OutboxEvent, ProcessedEvent
 from ticketing_app.faults import fault_point
@@ -158,22 +161,25 @@ class OutboxRelay:
     # ---- claiming -----------------------------------------------------------------------
     async def publish_batch(self) -> int:
         """Claim, send, mark. Returns how many rows were published."""
-        db = self.rt.db
-        batch = self.settings.outbox_batch_size
-        async with db.write_sessions() as s:
-            if db.is_postgres:
-                got = (await s.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                       {"k": RELAY_ADVISORY_LOCK})).scalar()
-                if not got:
-                    await s.rollback()
-                    return 0
-                q = (select(OutboxEvent).where(col(OutboxEvent.status) == "PENDING")
-                     .order_by(col(OutboxEvent.id)).limit(batch)
-                     .with_for_update(skip_locked=True))
-            else:
-                q = (select(OutboxEvent).where(col(OutboxEvent.status) == "PENDING")
-                     .order_by(col(OutboxEvent.id)).limit(batch))
-            rows = list((await s.execute(q)).scalars())
+        if self.rt.db.is_postgres:
+            return await self._publish_claimed()
+        return await self._publish_unlocked()
+
+    def _pending(self) -> Any:
+        return (select(OutboxEvent).where(col(OutboxEvent.status) == "PENDING")
+                .order_by(col(OutboxEvent.id)).limit(self.settings.outbox_batch_size))
+
+    async def _publish_claimed(self) -> int:
+        """PostgreSQL: one relay at a time (an advisory lock), the batch's rows locked from the
+        claim to the mark, so a standby relay skips them."""
+        async with self.rt.db.write_sessions() as s:
+            got = (await s.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                   {"k": RELAY_ADVISORY_LOCK})).scalar()
+            if not got:
+                await s.rollback()
+                return 0
+            rows = list((await s.execute(self._pending().with_for_update(skip_locked=True)))
+                        .scalars())
             if not rows:
                 await s.rollback()
                 return 0
@@ -183,16 +189,45 @@ class OutboxRelay:
                 await s.rollback()
                 raise
             await fault_point(self.settings, "relay.after_ack")
-            if acked:
-                await s.execute(update(OutboxEvent).where(col(OutboxEvent.id).in_(acked))
-                                .values(status="SENT", sent_at=datetime.now(UTC),
-                                        attempts=OutboxEvent.attempts + 1))
-            failed = [int(r.id or 0) for r in rows if int(r.id or 0) not in set(acked)]
-            if failed:
-                await s.execute(update(OutboxEvent).where(col(OutboxEvent.id).in_(failed[:1]))
-                                .values(attempts=OutboxEvent.attempts + 1,
-                                        last_error="broker did not acknowledge"))
+            failed = await self._mark(s, rows, acked)
             await s.commit()
+        return self._published(acked, failed)
+
+    async def _publish_unlocked(self) -> int:
+        """SQLite: the batch is read without a lock and marked in a short write transaction
+        after the broker's ack. SQLite has one write lock for the whole database; holding it
+        (BEGIN IMMEDIATE) over the broker's round trip stalled every order, payment and
+        consumer for as long as the broker took, and failed them with "database is locked"
+        once the busy timeout ran out (a relay paused or a broker away). One relay runs per
+        SQLite database; a row sent twice is dropped by the consumers."""
+        async with self.rt.db.read_sessions() as s:
+            rows = list((await s.execute(self._pending())).scalars())
+        if not rows:
+            return 0
+        acked = await self._send(rows)
+        await fault_point(self.settings, "relay.after_ack")
+        async with self.rt.db.write_sessions() as s:
+            failed = await self._mark(s, rows, acked)
+            await s.commit()
+        return self._published(acked, failed)
+
+    async def _mark(self, s: AsyncSession, rows: Sequence[OutboxEvent],
+                    acked: list[int]) -> list[int]:
+        """Rows the broker acknowledged become SENT; the first one it did not gets an attempt
+        and an error. Returns the ids not acknowledged."""
+        if acked:
+            await s.execute(update(OutboxEvent).where(col(OutboxEvent.id).in_(acked),
+                                                      col(OutboxEvent.status) == "PENDING")
+                            .values(status="SENT", sent_at=datetime.now(UTC),
+                                    attempts=OutboxEvent.attempts + 1))
+        failed = [int(r.id or 0) for r in rows if int(r.id or 0) not in set(acked)]
+        if failed:
+            await s.execute(update(OutboxEvent).where(col(OutboxEvent.id).in_(failed[:1]))
+                            .values(attempts=OutboxEvent.attempts + 1,
+                                    last_error="broker did not acknowledge"))
+        return failed
+
+    def _published(self, acked: list[int], failed: list[int]) -> int:
         self.published += len(acked)
         metrics.OUTBOX_PUBLISHED.inc(len(acked))
         if failed:
@@ -231,21 +266,32 @@ class OutboxRelay:
 
     # ---- loops --------------------------------------------------------------------------
     async def _listen_notify(self) -> None:
-        """PostgreSQL only: NOTIFY at commit wakes the relay at once."""
+        """PostgreSQL only: NOTIFY at commit wakes the relay at once. A connection quiet for
+        TCP_KEEPALIVE_IDLE_S must answer a `SELECT 1` within DB_COMMAND_TIMEOUT_S, or it is
+        replaced: one whose server went silent (a black-holed network) would otherwise wait
+        for ever, and the relay would fall back to polling for good."""
         import psycopg
 
+        s = self.settings
         url = plain_postgres_url(self.rt.db.url)
         while not self._stop.is_set():
             try:
-                conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+                conn = await psycopg.AsyncConnection.connect(
+                    url, autocommit=True, connect_timeout=max(1, round(s.db_connect_timeout_s)),
+                    keepalives=1, keepalives_idle=s.tcp_keepalive_idle_s,
+                    keepalives_interval=s.tcp_keepalive_interval_s,
+                    keepalives_count=s.tcp_keepalive_count)
                 async with conn:
-                    await conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
-                    async for _ in conn.notifies():
-                        self._wake.set()
+                    await asyncio.wait_for(conn.execute(f"LISTEN {OUTBOX_CHANNEL}"),
+                                           s.db_command_timeout_s)
+                    while not self._stop.is_set():
+                        async for _ in conn.notifies(timeout=s.tcp_keepalive_idle_s):
+                            self._wake.set()
+                        await asyncio.wait_for(conn.execute("SELECT 1"), s.db_command_timeout_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("outbox_listen_failed", error=str(exc))
+                log.warning("outbox_listen_failed", error=str(exc) or type(exc).__name__)
                 await asyncio.sleep(1)
 
     async def run(self) -> None:

@@ -13,12 +13,20 @@ from typing import Any, ClassVar
 import structlog
 from arq import cron
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from backend_jobs.cancellation import cancel_event_refunds, resume_cancellations
 from backend_jobs.maintenance import expire_orders, sweeper_loop
 from backend_jobs.payments import process_payment
 from backend_jobs.provider import SimulatedProvider
-from backend_jobs.queues import JOBS_QUEUE, PAYMENTS_QUEUE, deserialize, redis_settings, serialize
+from backend_jobs.queues import (
+    JOBS_QUEUE,
+    PAYMENTS_QUEUE,
+    deserialize,
+    redis_settings,
+    serialize,
+    worker_redis,
+)
 from backend_jobs.waiting_room import waiting_room_loop
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import configure_tracing
@@ -29,6 +37,8 @@ log = structlog.get_logger(__name__)
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
+    if "rt" in ctx:
+        return  # arq's loop restarted after a Redis error (keep_polling): already set up
     configure_tracing("ticketing-worker")
     rt = await create_runtime(ctx.get("settings"))
     set_runtime(rt)
@@ -94,8 +104,9 @@ class JobsWorkerSettings:
 
 def build_worker(cls: type, settings: Settings, **ctx: Any) -> Worker:
     kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("_")}
-    return Worker(redis_settings=redis_settings(settings), ctx={"settings": settings, **ctx},
-                  **kwargs)
+    return Worker(redis_settings=redis_settings(settings),
+                  redis_pool=worker_redis(settings, kwargs["queue_name"]),
+                  ctx={"settings": settings, **ctx}, **kwargs)
 
 
 async def report_queue_depth(rt: Runtime, stop: asyncio.Event) -> None:
@@ -126,6 +137,22 @@ async def drain(workers: list[Worker], grace_s: float) -> None:
         await asyncio.sleep(0.05)
 
 
+async def keep_polling(worker: Worker) -> None:
+    """arq's poll loop, started again after a Redis error ends it. arq lets some of them out of
+    its loop (a timeout inside the WATCH of `start_jobs`, an error while finishing a job), and a
+    worker that died on a Redis that went silent for a few seconds would leave its payments to
+    an orchestrator's restart. The jobs it runs go on meanwhile; its client (worker_redis)
+    waits for Redis before the loop polls again."""
+    while True:
+        try:
+            await worker.async_run()
+            return
+        except (RedisError, OSError) as exc:
+            log.warning("worker_loop_restarted", queue=worker.queue_name,
+                        error=str(exc)[:200] or type(exc).__name__)
+            await asyncio.sleep(1)
+
+
 async def run_workers(settings: Settings | None = None, payments: bool = True,
                       jobs: bool = True, stop: asyncio.Event | None = None) -> None:
     """Both workers in one process. Setting `stop` (SIGTERM/SIGINT) drains running jobs
@@ -136,7 +163,7 @@ async def run_workers(settings: Settings | None = None, payments: bool = True,
         workers.append(build_worker(PaymentWorkerSettings, settings, run_sweeper=True))
     if jobs:
         workers.append(build_worker(JobsWorkerSettings, settings, run_sweeper=not payments))
-    runs = [asyncio.create_task(w.async_run(), name="arq-worker") for w in workers]
+    runs = [asyncio.create_task(keep_polling(w), name="arq-worker") for w in workers]
     stopper = asyncio.create_task((stop or asyncio.Event()).wait())
     try:
         done, _ = await asyncio.wait([*runs, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -147,8 +174,10 @@ async def run_workers(settings: Settings | None = None, payments: bool = True,
     finally:
         stopper.cancel()
         for w in workers:
+            # Bounded: the worker's Redis client waits for Redis for ever (worker_redis), and
+            # closing writes to it; a stop while Redis is away must still end.
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await w.close()  # cancels what outlived the grace period
+                await asyncio.wait_for(w.close(), 5)  # cancels what outlived the grace
         for t in runs:
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -60,6 +60,32 @@ class Settings(BaseSettings):
     kafka_idempotent_producer: bool = False
     db_pool_size: int = 20
     redis_max_connections: int = 200
+    # --- how long a silent dependency is waited for (docs/reliability.md, "Timeouts") ---
+    # A peer that stops answering without closing the connection (a black-holed network)
+    # must cost a request a bounded wait and a 503, never a hang. PostgreSQL (asyncpg):
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)  # connect and log in
+    db_command_timeout_s: float = Field(default=6.0, gt=0)  # client side, every statement
+    # Server side: the server ends a statement running this long (before the client gives
+    # up, so a slow statement ends with a clean error on a connection that stays usable).
+    db_statement_timeout_s: float = Field(default=5.0, ge=0)  # 0 = none
+    # Server side: a session idle inside a transaction this long is ended, and its row locks
+    # with it (a client that vanished behind a dead network keeps none for ever). Above the
+    # longest legitimate pause inside a transaction: the relay's broker round trip (10 s).
+    db_idle_in_transaction_timeout_s: float = Field(default=30.0, ge=0)  # 0 = none
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)  # waiting for a pooled connection
+    # Redis (redis-py; the ARQ pools too):
+    redis_connect_timeout_s: float = Field(default=2.0, gt=0)
+    redis_socket_timeout_s: float = Field(default=3.0, gt=0)  # every command's answer
+    redis_pool_timeout_s: float = Field(default=10.0, gt=0)  # waiting for a pooled connection
+    # A pooled connection idle this long is PINGed before use; a pub/sub listener quiet this
+    # long PINGs, and reconnects if no answer comes within REDIS_SOCKET_TIMEOUT_S.
+    redis_health_check_interval_s: float = Field(default=10.0, gt=0)
+    # TCP keepalive on Redis sockets, the relay's LISTEN connection and (asked of the server)
+    # PostgreSQL sessions: a dead peer of an idle connection is found after about
+    # IDLE + INTERVAL x COUNT seconds, where the network really drops packets.
+    tcp_keepalive_idle_s: int = Field(default=10, ge=1)
+    tcp_keepalive_interval_s: int = Field(default=5, ge=1)
+    tcp_keepalive_count: int = Field(default=3, ge=1)
 
     # --- identity ---
     trust_caller_id: bool = True

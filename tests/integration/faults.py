@@ -1,6 +1,7 @@
-"""Tools of the fault-injection tests: a stack of real processes on PostgreSQL that a test may
-break, a TCP proxy in front of PostgreSQL that a test can cut, process signals, and the checks
-every fault test ends with (each order final, each payment charged once, the audit clean)."""
+"""Tools of the fault-injection tests: a stack of real processes on SQLite or PostgreSQL that a
+test may break, a TCP proxy in front of a networked service (PostgreSQL, Redis) that a test can
+cut or black-hole, process signals, and the checks every fault test ends with (each order final,
+each payment charged once, the audit clean)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlmodel import col
 
-from tests.conftest import TEST_ENV, create_pg_database, drop_pg_database
+from tests.conftest import BACKENDS, TEST_ENV, create_pg_database, drop_pg_database
 from tests.integration.helpers import assert_error
 from ticketing_app.db.models import Order, Payment
 from ticketing_app.embedded import ChildProcess, free_port
@@ -42,25 +44,73 @@ FAULT_ENV = {
     "IDEMPOTENCY_LEASE_S": "4",
 }
 FINAL_ORDER = {"CONFIRMED", "CANCELLED"}
+# The database backends the fault modules run on (TEST_DB_BACKENDS, both by default): SQLite is
+# what `ticketing up` gives a new user, PostgreSQL what production runs.
+FAULT_BACKENDS = BACKENDS
+SQLITE_IS_A_FILE = ("SQLite is a file opened by each process, not a peer behind a network: "
+                    "there is no connection to cut or black-hole")
 
 
 @contextlib.contextmanager
-def fault_stack(**extra_env: str) -> Iterator[Stack]:
-    """A fresh PostgreSQL database, Valkey, the broker, the API, a worker, the relay and the
-    consumers, all processes of their own."""
-    url = create_pg_database()
-    workdir = Path(tempfile.mkdtemp(prefix="tk-faults-"))  # its logs/ outlive the test
+def fault_stack(backend: str = "postgres", proxied: bool = False,
+                **extra_env: str) -> Iterator[Stack]:
+    """A fresh database (a SQLite file or a PostgreSQL database), Valkey, the broker, the API, a
+    worker, the relay and the consumers, all processes of their own. `proxied`: every process
+    reaches Redis and PostgreSQL through a `TcpProxy` (`proxies(st)`), which a test may cut or
+    black-hole; `direct_env(st)` is the way around them, for the test's own checks."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"tk-faults-{backend}-"))  # its logs/ outlive it
+    url = (create_pg_database() if backend == "postgres"
+           else f"sqlite+aiosqlite:///{workdir / 'ticketing.db'}")
     st = Stack(database_url=url, workdir=workdir,
                extra_env={**FAULT_ENV, **extra_env}).start_services()
+    proxy_list: list[TcpProxy] = []
     try:
         st.migrate()
+        if proxied:
+            assert st.redis is not None
+            redis_proxy = TcpProxy("127.0.0.1", st.redis.port).start()
+            proxy_list.append(redis_proxy)
+            st.extra_env["REDIS_URL"] = f"redis://127.0.0.1:{redis_proxy.port}/0"
+            if backend == "postgres":
+                db = make_url(url)
+                db_proxy = TcpProxy(db.host or "127.0.0.1", db.port or 5432).start()
+                proxy_list.append(db_proxy)
+                st.extra_env["DATABASE_URL"] = db.set(host="127.0.0.1", port=db_proxy.port) \
+                    .render_as_string(hide_password=False)
+            _PROXIES[id(st)] = Proxies(redis_proxy, db_proxy if backend == "postgres" else None)
         st.start_api()
         for kind in ("worker", "relay", "consumers"):
             st.start_process(kind)
         yield st
     finally:
         st.stop()
-        drop_pg_database(url)
+        for proxy in proxy_list:
+            proxy.stop()
+        _PROXIES.pop(id(st), None)
+        if backend == "postgres":
+            drop_pg_database(url)
+
+
+@dataclass(frozen=True)
+class Proxies:
+    redis: TcpProxy
+    db: TcpProxy | None  # None on SQLite: a file, not a peer
+
+
+_PROXIES: dict[int, Proxies] = {}
+
+
+def proxies(st: Stack) -> Proxies:
+    return _PROXIES[id(st)]
+
+
+def direct_env(st: Stack) -> dict[str, str]:
+    """The stack's environment with the real addresses of Redis and the database."""
+    return st.env(DATABASE_URL=st.database_url, REDIS_URL=st.redis_url)
+
+
+def is_sqlite(st: Stack) -> bool:
+    return st.database_url.startswith("sqlite")
 
 
 def api_url(st: Stack, name: str = "api") -> str:
@@ -181,11 +231,15 @@ def assert_unavailable(resp: httpx.Response) -> None:
     assert_error(resp, 503, "SERVICE_UNAVAILABLE")
 
 
-# ---- a TCP proxy the test can cut ----------------------------------------------------------
+# ---- a TCP proxy the test can cut or black-hole ---------------------------------------------
 
 @dataclass(eq=False)
 class _Pipe:
     writers: list[asyncio.StreamWriter]
+    # Black-holed: every byte either way is dropped and neither end is told anything, a close
+    # included, for as long as the proxy lives (as a middlebox that lost the connection's state
+    # without a reset): each end has to notice by its own timeouts.
+    dead: bool = False
 
     def abort(self) -> None:
         for w in self.writers:
@@ -194,15 +248,22 @@ class _Pipe:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target (PostgreSQL) from a thread with its own event
-    loop, so a test blocking its own loop never stalls the database. `cut()` kills every open
-    connection and refuses new ones (accept, then reset) until `restore()`."""
+    """Forwards 127.0.0.1:<port> to a target (PostgreSQL, Redis) from a thread with its own
+    event loop, so a test blocking its own loop never stalls the service.
+
+    `cut()` kills every open connection and refuses new ones (accept, then reset) until
+    `restore()`. `black_hole()` is a peer that stops answering without closing anything: open
+    connections stay open and forward nothing more in either direction, new ones are accepted
+    and never forwarded, until `heal()`; after it, new connections work and the black-holed
+    ones stay dead (no byte, no close), so each client must find that out by itself."""
 
     def __init__(self, target_host: str, target_port: int):
         self.target = (target_host, target_port)
         self.port = free_port()
         self.cut_now = False
+        self.holed = False
         self.connections = 0
+        self.swallowed = 0  # connections accepted while black-holed
         self._pipes: set[_Pipe] = set()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.AbstractServer | None = None
@@ -221,6 +282,14 @@ class TcpProxy:
         if self.cut_now:
             writer.transport.abort()
             return
+        if self.holed:
+            self.swallowed += 1
+            pipe = _Pipe([writer], dead=True)
+            self._pipes.add(pipe)
+            with contextlib.suppress(Exception):
+                while await reader.read(65536):
+                    pass  # dropped; the client's close is not answered either
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -233,13 +302,15 @@ class TcpProxy:
         async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(Exception):
                 while data := await src.read(65536):
+                    if pipe.dead:
+                        continue
                     dst.write(data)
                     await dst.drain()
-            pipe.abort()
+            if not pipe.dead:
+                pipe.abort()
 
-        try:
-            await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
-        finally:
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+        if not pipe.dead:
             self._pipes.discard(pipe)
 
     def _call(self, fn: Any) -> None:
@@ -253,6 +324,7 @@ class TcpProxy:
             self.cut_now = True
             for pipe in list(self._pipes):
                 pipe.abort()
+            self._pipes.clear()
 
         self._call(do)
 
@@ -262,11 +334,26 @@ class TcpProxy:
 
         self._call(do)
 
+    def black_hole(self) -> None:
+        def do() -> None:
+            self.holed = True
+            for pipe in self._pipes:
+                pipe.dead = True
+
+        self._call(do)
+
+    def heal(self) -> None:
+        def do() -> None:
+            self.holed = False
+
+        self._call(do)
+
     def stop(self) -> None:
         def do() -> None:
             self.cut_now = True
             for pipe in list(self._pipes):
                 pipe.abort()
+            self._pipes.clear()
             if self._server is not None:
                 self._server.close()
 

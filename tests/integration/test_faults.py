@@ -1,7 +1,8 @@
-"""Fault injection around payments, with real processes on PostgreSQL (the API, the ARQ worker,
-the relay, the consumers, Valkey, the broker): the worker SIGKILLed in the middle of payments,
-a provider that never answers, an order lock that lapses while its payment is paused, and the
-saga's compensation run twice. Each test ends with the reconciliation audit clean.
+"""Fault injection around payments, with real processes (the API, the ARQ worker, the relay, the
+consumers, Valkey, the broker) on each database backend, SQLite and PostgreSQL: the worker
+SIGKILLed in the middle of payments, a provider that never answers, an order lock that lapses
+while its payment is paused, and the saga's compensation run twice. Each test ends with the
+reconciliation audit clean.
 
 Timing is the product's defaults: PAYMENT_JOB_TIMEOUT_S = 10, so ARQ's in-progress key of a
 killed job lapses 20 s after the job started (timeout + 10 s) and another worker runs it again;
@@ -26,6 +27,7 @@ from sqlmodel import col
 
 from backend_jobs.provider import MODE_KEY
 from tests.integration.faults import (
+    FAULT_BACKENDS,
     assert_audit_clean,
     authorize,
     buyer_name,
@@ -60,9 +62,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.fault]
 RECOVERY_BOUND_S = 30  # docs/reliability.md, "Guarantees"
 
 
-@pytest.fixture(scope="module")
-def faulty() -> Iterator[Stack]:
-    with fault_stack() as st:
+@pytest.fixture(scope="module", params=FAULT_BACKENDS)
+def faulty(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    with fault_stack(str(request.param)) as st:
         yield st
 
 

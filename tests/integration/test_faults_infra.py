@@ -1,7 +1,8 @@
-"""Fault injection in the infrastructure, with real processes on PostgreSQL: the API killed in
-the middle of POST /api/orders, the relay killed between the broker's acknowledgement and
-marking the rows sent, the broker stopped and restarted empty, Redis restarted empty, and the
-database cut off behind a TCP proxy. Each test ends with the reconciliation audit clean."""
+"""Fault injection in the infrastructure, with real processes on each database backend (SQLite
+and PostgreSQL): the API killed in the middle of POST /api/orders, the relay killed between the
+broker's acknowledgement and marking the rows sent, the broker stopped and restarted empty,
+Redis restarted empty, and (PostgreSQL only) the database cut off behind a TCP proxy. Each test
+ends with the reconciliation audit clean."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from sqlmodel import col
 
 from backend_jobs.provider import MODE_KEY
 from tests.integration.faults import (
+    FAULT_BACKENDS,
+    SQLITE_IS_A_FILE,
     TcpProxy,
     assert_audit_clean,
     assert_unavailable,
@@ -34,6 +37,7 @@ from tests.integration.faults import (
     client,
     fault_stack,
     hold_and_order,
+    is_sqlite,
     new_event,
     order_statuses,
     payments_of,
@@ -61,9 +65,9 @@ DRAIN_BOUND_S = 10  # docs/reliability.md, "Guarantees"
 PROJECTION = "sales-projection"
 
 
-@pytest.fixture(scope="module")
-def faulty() -> Iterator[Stack]:
-    with fault_stack() as st:
+@pytest.fixture(scope="module", params=FAULT_BACKENDS)
+def faulty(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    with fault_stack(str(request.param)) as st:
         yield st
 
 
@@ -261,6 +265,7 @@ async def test_relay_killed_after_the_ack_resends_without_a_second_effect(
     event_id, seats = await new_event(rt, 1, 6)
     faulty.procs["relay"].stop()
     buyer = buyer_name("resent")
+    paused = None
     try:
         async with client(faulty, buyer) as c:
             order_id = int((await hold_and_order(c, event_id, seats[:2]))["orderId"])
@@ -285,6 +290,8 @@ async def test_relay_killed_after_the_ack_resends_without_a_second_effect(
         told = await notifications(rt, [order_id])
         signal_group(paused, signal.SIGKILL)
     finally:
+        if paused is not None:
+            paused.stop()  # SIGKILLed already, unless the test failed before
         restart(faulty, "relay")
 
     async def marked() -> bool:
@@ -491,6 +498,10 @@ async def test_redis_restarted_empty_sold_seats_stay_sold_and_open_orders_finish
 async def test_database_cut_off_answers_503_and_writes_nothing_half_way(
     faulty: Stack, rt: Runtime,
 ) -> None:
+    """PostgreSQL only: the cut is made in a TCP proxy between the API and the database.
+    SQLite is a file each process opens itself; there is no connection to cut."""
+    if is_sqlite(faulty):
+        pytest.skip(SQLITE_IS_A_FILE)
     url = make_url(faulty.database_url)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
     via_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)

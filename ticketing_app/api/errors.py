@@ -128,7 +128,7 @@ def exception_answer(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str
         log.warning("database_refused_value", error=str(getattr(exc, "orig", exc))[:300])
         return 422, error_body("VALIDATION_FAILED", "A value is out of range."), None
     if isinstance(exc, DEPENDENCY_ERRORS):
-        log.warning("dependency_unavailable", error=str(exc)[:300])
+        log.warning("dependency_unavailable", kind=type(exc).__name__, error=str(exc)[:300])
         return 503, error_body("SERVICE_UNAVAILABLE",
                                "A dependency is unavailable; retry shortly."), None
     log.error("unhandled_error", error=str(exc), exc_info=exc)

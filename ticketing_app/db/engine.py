@@ -3,6 +3,9 @@
 SQLite allows one writer at a time. Write transactions start with `BEGIN IMMEDIATE` so they
 queue on the busy timeout instead of failing mid-way with "database is locked"; reads use a
 second engine with ordinary deferred transactions, so they never wait for a writer (WAL).
+
+PostgreSQL is a peer across a network that may stop answering without closing anything: every
+wait on it is bounded (connect, statement, pool), so a request answers 503 instead of hanging.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ticketing_app.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,25 @@ def _sqlite_engine(url: str, begin: str) -> AsyncEngine:
     return engine
 
 
-def create_database(url: str, pool_size: int = 20) -> Database:
+def postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    """asyncpg's bounds on a silent server: the connect and log-in, every statement on the
+    client side; and what the server is asked for in each session: end a statement, and a
+    session idle inside a transaction (its locks released), past their time; probe an idle
+    client with TCP keepalives."""
+    server = {
+        "statement_timeout": str(int(settings.db_statement_timeout_s * 1000)),
+        "idle_in_transaction_session_timeout":
+            str(int(settings.db_idle_in_transaction_timeout_s * 1000)),
+        "tcp_keepalives_idle": str(settings.tcp_keepalive_idle_s),
+        "tcp_keepalives_interval": str(settings.tcp_keepalive_interval_s),
+        "tcp_keepalives_count": str(settings.tcp_keepalive_count),
+    }
+    return {"timeout": settings.db_connect_timeout_s,
+            "command_timeout": settings.db_command_timeout_s, "server_settings": server}
+
+
+def create_database(url: str, pool_size: int = 20, settings: Settings | None = None
+                    ) -> Database:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -74,8 +97,13 @@ def create_database(url: str, pool_size: int = 20) -> Database:
         writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
         reader = _sqlite_engine(url, "BEGIN")
     else:
+        settings = settings or get_settings()
+        # Pre-ping: a pooled connection that died while idle is replaced at checkout, so the
+        # API works again as soon as the database is back.
         writer = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_timeout=10
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+            pool_timeout=settings.db_pool_timeout_s,
+            connect_args=postgres_connect_args(settings),
         )
         # Reads share the pool but run without BEGIN/ROLLBACK: under READ COMMITTED each
         # statement takes its own snapshot anyway, so a read session sees the same data for

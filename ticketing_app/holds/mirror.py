@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 
 from ticketing_app.holds.keys import LIVE_PATTERN, EventKeys, event_id_from_channel
 from ticketing_app.holds.store import Snapshot
+from ticketing_app.pubsub import listen_alive
 
 log = structlog.get_logger(__name__)
 
@@ -226,7 +227,7 @@ class SeatMirror:
                 # have restarted empty: reload every copy from the truth.
                 for event_id in list(self.copies):
                     self.reload(event_id)
-                async for msg in pubsub.listen():
+                async for msg in listen_alive(pubsub):
                     if msg.get("type") != "pmessage":
                         continue
                     try:

@@ -22,6 +22,7 @@ from ticketing_app.domain.orders import OrderStatus, PaymentStatus
 from ticketing_app.holds.keys import PAYMENT_CHANNEL_PREFIX
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import current_trace_id, current_traceparent
+from ticketing_app.pubsub import listen_alive
 from ticketing_app.services.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -59,11 +60,12 @@ class PaymentWaiter:
 
     async def _listen(self) -> None:
         while True:
+            pubsub = self.rt.redis.pubsub()
             try:
-                pubsub = self.rt.redis.pubsub()
                 await pubsub.psubscribe(PAYMENT_CHANNEL_PREFIX + "*")
                 self._ready.set()
-                async for msg in pubsub.listen():
+                await self._catch_up()
+                async for msg in listen_alive(pubsub):
                     if msg.get("type") != "pmessage":
                         continue
                     channel = msg["channel"].decode() if isinstance(msg["channel"], bytes) \
@@ -75,9 +77,23 @@ class PaymentWaiter:
                             fut.set_result(status)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis restarted: resubscribe
+            except Exception as exc:  # Redis restarted or went silent: resubscribe
                 log.warning("payment_waiter_reconnect", error=str(exc))
                 await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(Exception):  # its pooled connection goes back
+                    await pubsub.aclose()
+
+    async def _catch_up(self) -> None:
+        """Outcomes announced while the subscription was down (Redis restarted, or went silent
+        and the old connection was given up) were missed: look up every payment still waited
+        for, instead of letting its request wait out PAYMENT_SYNC_WAIT_S for nothing."""
+        for pid in list(self._waiters):
+            status = await self.rt.payments.status(pid)
+            if status in FINAL:
+                for fut in self._waiters.pop(pid, []):
+                    if not fut.done():
+                        fut.set_result(status)
 
     async def register(self, payment_id: int) -> tuple[asyncio.Future[str], bool]:
         """A future for the payment's announcement, and whether the subscription is live (when
