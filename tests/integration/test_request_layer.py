@@ -30,6 +30,7 @@ from ticketing_app.stack import Stack
 pytestmark = pytest.mark.integration
 
 PER_BUYER = 4  # hold attempts per buyer per event per minute (the script counts them)
+NEW_BUYERS = 3  # buyer tokens per client address per minute
 ORIGIN = "https://partner.example"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE}-00f067aa0ba902b7-01"
@@ -50,7 +51,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 async def rt(services: Stack) -> AsyncIterator[Runtime]:
     configure_tracing("ticketing-test")
     runtime = await create_runtime(stack_settings(
-        services.env(), rate_limit_holds_per_minute=PER_BUYER, rate_limit_ip_per_minute=0))
+        services.env(), rate_limit_holds_per_minute=PER_BUYER, rate_limit_ip_per_minute=0,
+        rate_limit_buyers_per_minute=NEW_BUYERS))
     mirror = asyncio.create_task(runtime.mirror.run())
     await asyncio.wait_for(runtime.mirror.subscribed.wait(), 10)
     try:
@@ -317,3 +319,20 @@ async def test_database_bound_routes_shed_with_503_when_full(
             waiting.cancel()
             with contextlib.suppress(BaseException):
                 await waiting
+
+
+async def test_new_buyer_tokens_are_limited_per_address(app: TicketingAPI) -> None:
+    """Each token is a fresh buyer with fresh per-buyer limits: minting them is limited."""
+    from tests.integration.test_abuse_limits import same_minute
+
+    await same_minute()
+    transport = httpx.ASGITransport(app=app, client=("10.77.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+        tokens = [await c.post("/api/buyers") for _ in range(NEW_BUYERS)]
+        assert [r.status_code for r in tokens] == [201] * NEW_BUYERS
+        r = await c.post("/api/buyers")
+        body = assert_error(r, 429, "RATE_LIMITED")
+        assert 1 <= int(r.headers["Retry-After"]) <= 60 and "per minute" in body["message"]
+    other = httpx.ASGITransport(app=app, client=("10.77.0.2", 5000))
+    async with httpx.AsyncClient(transport=other, base_url="http://api") as c:
+        assert (await c.post("/api/buyers")).status_code == 201, "another address is not limited"
