@@ -98,17 +98,19 @@ class ReservationService:
             self.screen.remember(exc.scope, f"{event_id}|{ident}", exc.retry_after, limit,
                                  time.monotonic())
 
-    def refuse_from_copy(self, event_id: int, seats: list[int], tag: str) -> None:
-        """Refuses a hold the process's copy of the seat map already settles (a seat sold,
+    def refusal_from_copy(self, event_id: int, seats: list[int], tag: str,
+                          ) -> errors.DomainError | None:
+        """The refusal this process's copy of the seat map already settles (a seat sold,
         blocked, or held by someone else), with the script's own answer; see README,
         "Refusals from the copy". A success only ever comes from the script."""
         copy = self.rt.mirror.want(event_id)
         if copy is None or not copy.onsale or not copy.room_off:
-            return
+            return None
         refusal = refusal_from_copy(copy.taken, seats, tag, int(time.time() * 1000))
-        if refusal is not None:
-            metrics.HOLD_REFUSED_FROM_COPY.inc()
-            raise claim_refusal(refusal)
+        if refusal is None:
+            return None
+        metrics.HOLD_REFUSED_FROM_COPY.inc()
+        return claim_refusal(refusal)
 
     async def hold(
         self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None,
@@ -116,21 +118,23 @@ class ReservationService:
     ) -> Hold:
         """`admission`: the buyer's waiting-room token, required while the event's room is on;
         `client`: the buyer's address (the per-address limit)."""
+        refused: errors.DomainError | None = None
         try:
             seats = check_seat_ids(seat_ids)
             self.screened(event_id, buyer, client)
             tag = self.rt.catalog.tag_for(event_id, buyer)
-            self.refuse_from_copy(event_id, seats, tag)
-            epoch = self.rt.waiting.admission_epoch(buyer, event_id, admission)
-            try:
-                res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds,
-                                               admission_epoch=epoch,
-                                               limits=self.limits(client))
-            except errors.Unauthenticated:
-                raise admission_error(admission) from None
-            except errors.RateLimited as exc:
-                self.remember_limit(exc, event_id, buyer, client)
-                raise
+            refused = self.refusal_from_copy(event_id, seats, tag)
+            if refused is None:
+                epoch = self.rt.waiting.admission_epoch(buyer, event_id, admission)
+                try:
+                    res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds,
+                                                   admission_epoch=epoch,
+                                                   limits=self.limits(client))
+                except errors.Unauthenticated:
+                    raise admission_error(admission) from None
+                except errors.RateLimited as exc:
+                    self.remember_limit(exc, event_id, buyer, client)
+                    raise
         except Exception as exc:
             hidden = await self.rt.catalog.unpublished_as_not_found(event_id, exc)
             # Counted here, not in an entry point, so the REST API and the web UI both count.
@@ -138,6 +142,10 @@ class ReservationService:
             if hidden is not exc:
                 raise hidden from None
             raise
+        if refused is not None:
+            # The copy refuses only for an event on sale (so published): nothing to hide.
+            metrics.HOLD_ATTEMPTS.labels(outcome=refused.code).inc()
+            raise refused
         metrics.HOLD_ATTEMPTS.labels(outcome="OK").inc()
         # No database on the hot path: the script clamped holdSeconds to the event's bounds.
         return Hold(event_id, seats, res.hold_seconds, ms_to_dt(res.expires_at_ms), res.version)
