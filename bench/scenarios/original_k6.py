@@ -27,18 +27,17 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 
-from bench import k6
-from bench.context import BenchContext, create_database, drop_database, settings_from_env
+from bench import k6, stacks
+from bench.context import BenchContext
 from bench.loadgen import CpuSampler
 from bench.scenario import Scenario, ScenarioResult
 from ticketing_app.embedded import ChildProcess, free_port
-from ticketing_app.runtime import Runtime, create_runtime
-from ticketing_app.settings import PROJECT_ROOT, to_async_url
+from ticketing_app.runtime import Runtime
+from ticketing_app.settings import PROJECT_ROOT
 from ticketing_app.stack import Stack
 
 SCRIPT = "original.js"
@@ -64,65 +63,15 @@ def _configs(params: Mapping[str, Any], has_pg: bool) -> list[Config]:
 
 
 # ---- the platform ---------------------------------------------------------------------------
-@contextlib.asynccontextmanager
-async def platform(ctx: BenchContext, cfg: Config) -> Any:
-    """A stack of this configuration, its web process as `ticketing up` runs it, and a
-    runtime to set up events and check afterwards."""
-    pg_url = ""
-    if cfg.backend == "postgres":
-        pg_url = to_async_url(create_database(ctx.options.pg_url))
-        db_url = pg_url
-    else:
-        db_url = f"sqlite+aiosqlite:///{ctx.workdir / f'k6-{uuid.uuid4().hex[:8]}.db'}"
+def platform(ctx: BenchContext, cfg: Config
+             ) -> contextlib.AbstractAsyncContextManager[tuple[Stack, Runtime, str]]:
+    """A stack of this configuration (see `bench.stacks.platform`)."""
     env = {"LOG_LEVEL": "INFO", **(LIMITS_OFF if cfg.limits == "off" else {})}
-    st = Stack(database_url=db_url, extra_env=env)
-    rt: Runtime | None = None
-    try:
-        ctx.status(f"{cfg.label}: starting the stack")
-        st.start_services()
-        st.migrate()
-        for kind in ("worker", "relay", "consumers"):
-            st.start_process(kind)
-        port = free_port()
-        web = ChildProcess("web", [sys.executable, "-m", "ticketing_app.cli", "web",
-                                   "--backend-only", "--port", str(port)], port,
-                           st.workdir / "logs" / "web.log",
-                           env=st.env(WEB_HOST="127.0.0.1", WEB_WORKERS="0"), cwd=PROJECT_ROOT)
-        st.procs["web"] = web.start()
-        rt = await create_runtime(settings_from_env(st.env()))
-        yield st, rt, f"http://127.0.0.1:{port}"
-    finally:
-        if rt is not None:
-            with contextlib.suppress(Exception):
-                await rt.close()
-        st.stop()
-        if pg_url:
-            with contextlib.suppress(Exception):
-                drop_database(ctx.options.pg_url, pg_url)
+    return stacks.platform(ctx, cfg.backend, env, cfg.label)
 
 
-async def new_event(rt: Runtime, rows: int, cols: int) -> tuple[int, list[int]]:
-    """An on-sale event of rows x cols seats, loaded into Redis."""
-    from ticketing_app.services.admin import GridSpec, TierSpec
-
-    venue = await rt.admin.create_venue("bench", f"k6 hall {uuid.uuid4().hex[:6]}",
-                                        [GridSpec("Main", rows, cols)])
-    ev = await rt.admin.create_event(
-        "bench", title=f"k6 {uuid.uuid4().hex[:6]}",
-        starts_at=datetime.now(UTC) + timedelta(days=30), venue_id=int(venue.id or 0),
-        tiers=[TierSpec("Standard", 50000)], status="ON_SALE")
-    event_id = int(ev.id or 0)
-    layout = await rt.catalog.layout(event_id, fresh=True)
-    await rt.catalog.snapshot(event_id)
-    return event_id, [s.id for s in layout.seats]
-
-
-def _pids(st: Stack, extra: dict[str, ChildProcess] | None = None) -> dict[str, int]:
-    pids = {n: p.proc.pid for n, p in {**st.procs, **(extra or {})}.items()
-            if p.proc is not None}
-    if st.redis is not None and st.redis.proc is not None:
-        pids["valkey"] = st.redis.proc.pid
-    return pids
+_pids = stacks.stack_pids
+new_event = stacks.new_event
 
 
 # ---- one k6 run -----------------------------------------------------------------------------
