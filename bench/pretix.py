@@ -112,10 +112,14 @@ def ensure_venv(venv: Path, status: Status) -> Path:
     if installed_version(venv) == VERSION:
         return venv
     status(f"installing pretix {VERSION} and gunicorn into {venv} (a few minutes)")
-    if venv.exists():
-        shutil.rmtree(venv)
-    venv.parent.mkdir(parents=True, exist_ok=True)
     log = venv.parent / "pretix-pip.log"
+    try:
+        if venv.exists():
+            shutil.rmtree(venv)
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        log.touch()
+    except OSError as exc:
+        raise PretixUnavailable(f"cannot create its virtualenv at {venv}: {exc}") from None
     steps = [[base_python(), "-m", "venv", str(venv)],
              [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
               f"pretix=={VERSION}", "gunicorn"]]
