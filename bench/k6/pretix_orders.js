@@ -15,7 +15,7 @@
 //          -e TOKEN=... -e VUS=50 -e DURATION=60s -e MODE=orders bench/k6/pretix_orders.js
 //
 // Environment: BASE_URL, ORGANIZER, EVENT, ITEM, PRICE ("50.00"), TOKEN, MODE (orders | cart),
-// VUS, DURATION, GRACEFUL_STOP (10s), TIMEOUT (30s).
+// VUS, DURATION, GRACEFUL_STOP (10s), TIMEOUT (30s), ITERATIONS.
 import http from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';
 
@@ -25,17 +25,21 @@ const ITEM = parseInt(__ENV.ITEM || '1', 10);
 const PRICE = __ENV.PRICE || '50.00';
 const MODE = __ENV.MODE || 'orders';
 const TIMEOUT = __ENV.TIMEOUT || '30s';
+const VUS = parseInt(__ENV.VUS || '50', 10);
 const AUTH = { 'Content-Type': 'application/json', Authorization: `Token ${__ENV.TOKEN || ''}` };
 const NAMES = ['POST cartpositions/', 'POST orders/'];
 
+// ITERATIONS set: that many purchase attempts shared by the VUs, however long they take (at
+// most DURATION): a sell-out that must run to its end, nothing abandoned in flight.
+const ITERATIONS = parseInt(__ENV.ITERATIONS || '0', 10);
+
 export const options = {
   scenarios: {
-    purchase: {
-      executor: 'constant-vus',
-      vus: parseInt(__ENV.VUS || '50', 10),
-      duration: __ENV.DURATION || '60s',
-      gracefulStop: __ENV.GRACEFUL_STOP || '10s',
-    },
+    purchase: ITERATIONS > 0
+      ? { executor: 'shared-iterations', vus: VUS, iterations: ITERATIONS,
+        maxDuration: __ENV.DURATION || '120s' }
+      : { executor: 'constant-vus', vus: VUS, duration: __ENV.DURATION || '60s',
+        gracefulStop: __ENV.GRACEFUL_STOP || '10s' },
   },
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'p(99.9)', 'max'],
   // Always true: they only make k6 report each request name's own figures in the summary.

@@ -12,7 +12,8 @@
 //          -e DURATION=60s bench/k6/purchase.js
 //
 // Environment: BASE_URL, EVENT_ID, SEATS ("first-last" or a comma list), VUS, DURATION,
-// GRACEFUL_STOP (10s), HOLD_SECONDS (120), BUYER_PREFIX, TIMEOUT (30s), PICK (spread | random).
+// GRACEFUL_STOP (10s), HOLD_SECONDS (120), BUYER_PREFIX, TIMEOUT (30s), PICK (spread |
+// random), ITERATIONS.
 import http from 'k6/http';
 import { sleep } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
@@ -37,14 +38,17 @@ function seatIds(spec) {
 }
 const SEATS = seatIds(__ENV.SEATS || '1-20000');
 
+// ITERATIONS set: that many purchase attempts shared by the VUs, however long they take (at
+// most DURATION): a sell-out that must run to its end, nothing abandoned in flight.
+const ITERATIONS = parseInt(__ENV.ITERATIONS || '0', 10);
+
 export const options = {
   scenarios: {
-    purchase: {
-      executor: 'constant-vus',
-      vus: VUS,
-      duration: __ENV.DURATION || '60s',
-      gracefulStop: __ENV.GRACEFUL_STOP || '10s',
-    },
+    purchase: ITERATIONS > 0
+      ? { executor: 'shared-iterations', vus: VUS, iterations: ITERATIONS,
+        maxDuration: __ENV.DURATION || '120s' }
+      : { executor: 'constant-vus', vus: VUS, duration: __ENV.DURATION || '60s',
+        gracefulStop: __ENV.GRACEFUL_STOP || '10s' },
   },
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'p(99.9)', 'max'],
   // Always true: they only make k6 report each request name's own figures in the summary.

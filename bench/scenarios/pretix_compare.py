@@ -198,21 +198,29 @@ async def run_pretix(ctx: BenchContext, params: Mapping[str, Any], result: Scena
 
 async def sellout_pretix(ctx: BenchContext, params: Mapping[str, Any], result: ScenarioResult,
                          site: pretix.PretixSite, env: dict[str, str]) -> None:
-    """Every VU orders from a quota of `sellout` tickets: it must sell exactly that many."""
-    ctx.status(f"pretix: sell-out of {params['sellout']} tickets")
+    """Twice as many purchase attempts as a quota of `sellout` tickets holds, every VU at once,
+    each attempt run to its answer: exactly `sellout` must be sold, never more."""
+    size = int(params["sellout"])
+    ctx.status(f"pretix: sell-out, {2 * size} attempts on a quota of {size}")
     phase = await drive(ctx, PRETIX_SCRIPT, {**env, "MODE": "orders",
-                                             "ITEM": str(site.sellout_item)},
-                        "pretix-sellout", {}, None, float(params["sellout_s"]))
+                                             "ITEM": str(site.sellout_item),
+                                             "ITERATIONS": str(2 * size)},
+                        "pretix-sellout", {}, None, float(params["sellout_max_s"]))
     usage = await asyncio.to_thread(pretix.quota_usage, ctx.options.pg_url, site,
                                     site.sellout_item, site.sellout_quota)
-    result.metrics["pretix_sellout"] = {**usage, "confirmed_to_load_tool": phase.confirmed,
+    result.metrics["pretix_sellout"] = {**usage, "attempts": 2 * size,
+                                        "confirmed_to_load_tool": phase.confirmed,
                                         "refused": phase.failed}
     result.check("pretix sell-out: quota never exceeded",
                  usage["live_positions"] <= usage["quota_size"], str(usage))
-    result.check("pretix sell-out: what it confirmed is what it sold",
-                 phase.confirmed == usage["paid_orders"],
-                 f"{phase.confirmed} confirmed to the load tool, {usage['paid_orders']} paid "
-                 "orders in its database")
+    result.check("pretix sell-out: every order confirmed to the load tool is paid in its "
+                 "database", usage["paid_orders"] >= phase.confirmed,
+                 f"{phase.confirmed} confirmed, {usage['paid_orders']} paid orders")
+    if usage["paid_positions"] < usage["quota_size"]:
+        result.notes.append(f"pretix sell-out: only {usage['paid_positions']} of "
+                            f"{usage['quota_size']} sold (timeouts or refusals: "
+                            f"{phase.run.count('timeouts')} timeouts, "
+                            f"{phase.run.count('status_409')} lock timeouts)")
 
 
 # ---- ours -----------------------------------------------------------------------------------
@@ -278,15 +286,20 @@ async def run_ours(ctx: BenchContext, params: Mapping[str, Any], result: Scenari
         await asyncio.sleep(2.0)  # payments answered 202 finish in the worker
         ctx.status("ours: auditing")
         await check_ours(result, rt, event_id, phase.confirmed, "ours")
-        ctx.status(f"ours: sell-out of {len(sell_seats)} seats")
+        # Random seats, collisions and all: ten attempts per seat leave none unsold.
+        ctx.status(f"ours: sell-out, {10 * len(sell_seats)} attempts on {len(sell_seats)} "
+                   "seats")
         sell = await drive(ctx, OUR_SCRIPT, {**env, "EVENT_ID": str(sell_id),
                                              "SEATS": _seat_spec(sell_seats), "PICK": "random",
+                                             "ITERATIONS": str(10 * len(sell_seats)),
                                              "BUYER_PREFIX": f"sell-{uuid.uuid4().hex[:6]}"},
-                           "ours-sellout", trees, None, float(params["sellout_s"]))
+                           "ours-sellout", trees, None, float(params["sellout_max_s"]))
         await asyncio.sleep(2.0)
         sold = await check_ours(result, rt, sell_id, sell.confirmed, "ours sell-out",
                                 at_most=len(sell_seats))
-        result.metrics["ours_sellout"] = {"seats": len(sell_seats), "confirmed_orders": sold,
+        result.metrics["ours_sellout"] = {"seats": len(sell_seats),
+                                          "attempts": 10 * len(sell_seats),
+                                          "confirmed_orders": sold,
                                           "confirmed_to_load_tool": sell.confirmed,
                                           "refused": sell.failed}
     return phase
@@ -354,6 +367,6 @@ SCENARIO = Scenario(
     quick={"skip": "full bench only: installs pretix from PyPI (~600 MB) and runs two systems "
                    "for minutes; run `python -m bench --scenario pretix_compare`"},
     full={"vus": 50, "duration_s": 60, "warmup_s": 10, "capacity": 20000,
-          "pretix_modes": ["orders", "cart"], "sellout": 100, "sellout_s": 10},
+          "pretix_modes": ["orders", "cart"], "sellout": 100, "sellout_max_s": 120},
     needs_postgres=True, needs_stack=False,
 )
