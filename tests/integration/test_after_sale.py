@@ -30,9 +30,9 @@ from ticketing_app.db.models import (
     Seat,
     Ticket,
 )
+from ticketing_app.domain.tickets import make_ticket_code
 from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.services.ticket_docs import qr_svg_data_uri, tickets_pdf
-from ticketing_app.services.tickets import make_ticket_code
 
 pytestmark = pytest.mark.integration
 

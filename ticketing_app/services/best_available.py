@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ticketing_app.domain import errors
+from ticketing_app.domain.seat_layout import SeatInfo, longest_block, tier_id_for
 from ticketing_app.domain.seats import clamp_hold_seconds
 from ticketing_app.holds.store import BestResult
 from ticketing_app.observability import metrics
-from ticketing_app.services.catalog import Layout, SeatInfo
 from ticketing_app.services.reservations import (
     MAX_SEATS_PER_REQUEST,
     admission_error,
@@ -39,34 +39,6 @@ class BestHold:
     @property
     def seat_ids(self) -> list[int]:
         return [s.id for s in self.seats]
-
-
-def tier_id_for(layout: Layout, tier: str | None) -> tuple[str, str | None]:
-    """(the script's tier key, the tier's display name); '*' when no tier is asked for."""
-    if tier is None or not tier.strip():
-        return "*", None
-    wanted = tier.strip().casefold()
-    for s in layout.seats:
-        if s.tier_id is not None and (s.tier_name.casefold() == wanted or str(s.tier_id) == wanted):
-            return str(s.tier_id), s.tier_name
-    names = sorted({s.tier_name for s in layout.seats if s.tier_name})
-    raise errors.ValidationFailed(
-        f"This event has no tier {tier!r}; its tiers are: {', '.join(names)}.",
-        [{"field": "tier", "message": "unknown tier"}])
-
-
-def longest_block(layout: Layout, tier_key: str) -> int:
-    """The most seats side by side in one row of the tier, taken or not."""
-    best, run, prev = 0, 0, None
-    for s in layout.seats:  # ordered by section, row, column
-        if tier_key != "*" and str(s.tier_id) != tier_key:
-            prev = None
-            continue
-        here = (s.section, s.r, s.c)
-        run = run + 1 if prev and prev[:2] == here[:2] and prev[2] + 1 == here[2] else 1
-        prev = here
-        best = max(best, run)
-    return best
 
 
 class BestAvailableService:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import select
@@ -18,7 +16,8 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import PUBLISHED_STATUSES
 from ticketing_app.domain.identity import holder_tag
 from ticketing_app.domain.orders import OrderStatus
-from ticketing_app.domain.seats import CODE_TO_STATUS, seat_label
+from ticketing_app.domain.seat_layout import Layout, SeatInfo
+from ticketing_app.domain.seats import CODE_TO_STATUS
 from ticketing_app.holds.keys import EventKeys
 from ticketing_app.holds.store import LoadData, Snapshot, TierRows
 
@@ -27,42 +26,6 @@ if TYPE_CHECKING:
 
 LAYOUT_CACHE_S = 2.0
 V = TypeVar("V")
-
-
-@dataclass(frozen=True)
-class SeatInfo:
-    id: int
-    section: str
-    r: int
-    c: int
-    price: int
-    tier_id: int | None
-    tier_name: str
-    tier_color: str
-
-    @property
-    def label(self) -> str:
-        return seat_label(self.section, self.r, self.c)
-
-    @property
-    def row_key(self) -> str:
-        return f"{self.section}:{self.r}"
-
-
-@dataclass(frozen=True)
-class Layout:
-    event_id: int
-    rows: int
-    cols: int
-    currency: str
-    seats: tuple[SeatInfo, ...]
-
-    def by_id(self) -> dict[int, SeatInfo]:
-        return self._by_id
-
-    @cached_property
-    def _by_id(self) -> dict[int, SeatInfo]:
-        return {s.id: s for s in self.seats}
 
 
 def event_public(ev: Event) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from ticketing_app.domain.checkins import (
 )
 from ticketing_app.domain.events import EventType, iso
 from ticketing_app.domain.seats import seat_label
-from ticketing_app.services.tickets import parse_ticket_code
+from ticketing_app.domain.tickets import parse_ticket_code
 from ticketing_app.services.uow import UnitOfWork
 
 if TYPE_CHECKING:

@@ -40,6 +40,7 @@ from ticketing_app.db.statements import (
 )
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType, iso
+from ticketing_app.domain.idempotency import check_key, request_fingerprint
 from ticketing_app.domain.orders import (
     LAPSED_REASON,
     CancelKind,
@@ -49,7 +50,7 @@ from ticketing_app.domain.orders import (
 )
 from ticketing_app.faults import fault_point
 from ticketing_app.observability.tracing import current_trace_id
-from ticketing_app.services.idempotency import IdempotencyStore, check_key, request_fingerprint
+from ticketing_app.services.idempotency import IdempotencyStore
 from ticketing_app.services.reservations import check_seat_ids
 from ticketing_app.services.tickets import issue_tickets
 from ticketing_app.services.uow import UnitOfWork
