@@ -76,12 +76,12 @@ def seed_demo() -> None:
     """Create the demo events (safe to repeat)."""
 
     async def main() -> None:
-        from ticketing_app.runtime import create_runtime
+        from ticketing_app.bootstrap import create_runtime
         from ticketing_app.services.seed import seed_demo as seed
 
         rt = await create_runtime()
         try:
-            ids = await seed(rt)
+            ids = await seed(rt.db, rt.admin)
         finally:
             await rt.close()
         console.print(f"[green]demo events[/] {ids}")
@@ -99,8 +99,8 @@ def create_admin(
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def main() -> None:
+        from ticketing_app.bootstrap import create_runtime
         from ticketing_app.domain.errors import DomainError
-        from ticketing_app.runtime import create_runtime
 
         rt = await create_runtime()
         try:
@@ -139,7 +139,7 @@ def audit(
     from ticketing_app.services.audit import audit as run_audit
 
     async def main() -> Any:
-        from ticketing_app.runtime import create_runtime
+        from ticketing_app.bootstrap import create_runtime
 
         rt = await create_runtime()
         try:
@@ -179,14 +179,14 @@ def worker(
     async def main(stop: asyncio.Event) -> None:
         from backend_jobs.ops_server import ops_endpoint
         from backend_jobs.worker import report_queue_depth, run_workers
-        from ticketing_app.observability.health import db_probe, redis_probe
-        from ticketing_app.runtime import create_runtime
+        from ticketing_app.bootstrap import create_runtime
+        from ticketing_app.services.health import db_probe, redis_probe
 
         settings = get_settings()
         rt = await create_runtime()  # for probes and gauges; connects lazily
         depth = asyncio.create_task(report_queue_depth(rt, stop))
         try:
-            async with ops_endpoint([redis_probe(rt), db_probe(rt)], settings.ops_port,
+            async with ops_endpoint([redis_probe(rt.redis), db_probe(rt.db)], settings.ops_port,
                                     settings.ops_host):
                 await run_workers(payments=payments, jobs=jobs, stop=stop)
         finally:
@@ -206,8 +206,8 @@ def relay() -> None:
     async def main(stop: asyncio.Event) -> None:
         from backend_jobs.ops_server import ops_endpoint
         from backend_jobs.relay import OutboxRelay, report_backlog
-        from ticketing_app.observability.health import KafkaProbe, db_probe
-        from ticketing_app.runtime import create_runtime
+        from ticketing_app.bootstrap import create_runtime
+        from ticketing_app.services.health import KafkaProbe, db_probe
 
         settings = get_settings()
         rt = await create_runtime()
@@ -216,7 +216,7 @@ def relay() -> None:
         task = asyncio.create_task(r.run())
         backlog = asyncio.create_task(report_backlog(r, stop))
         try:
-            async with ops_endpoint([kafka.probe(), db_probe(rt, required=False)],
+            async with ops_endpoint([kafka.probe(), db_probe(rt.db, required=False)],
                                     settings.ops_port, settings.ops_host):
                 await _wait_either(stop, task)
         finally:
@@ -241,15 +241,15 @@ def consumers() -> None:
         from backend_jobs.consumers import run_consumers
         from backend_jobs.mailer import mail_loop
         from backend_jobs.ops_server import ops_endpoint
-        from ticketing_app.observability.health import KafkaProbe, db_probe
-        from ticketing_app.runtime import create_runtime
+        from ticketing_app.bootstrap import create_runtime
+        from ticketing_app.services.health import KafkaProbe, db_probe
 
         settings = get_settings()
         rt = await create_runtime()
         kafka = KafkaProbe(settings)
         mailer = asyncio.create_task(mail_loop(rt, stop), name="mailer")  # SMTP_URL delivery
         try:
-            async with ops_endpoint([kafka.probe(), db_probe(rt, required=False)],
+            async with ops_endpoint([kafka.probe(), db_probe(rt.db, required=False)],
                                     settings.ops_port, settings.ops_host):
                 await run_consumers(rt, stop=stop)
         finally:
@@ -284,7 +284,7 @@ def replay(
 
     async def main() -> None:
         from backend_jobs.replay import rebuild_projection, requeue
-        from ticketing_app.runtime import create_runtime
+        from ticketing_app.bootstrap import create_runtime
 
         rt = await create_runtime()
         try:
@@ -310,7 +310,7 @@ def provider_mode(
 
     async def main() -> None:
         from backend_jobs.provider import MODE_KEY
-        from ticketing_app.runtime import create_runtime
+        from ticketing_app.bootstrap import create_runtime
 
         rt = await create_runtime()
         try:
@@ -341,7 +341,7 @@ def api(
     prepare_multiproc_dir()
     server = server or settings.api_server
     port = port or settings.api_port
-    target = "ticketing_app.api.app:create_standalone_app"
+    target = "ticketing_app.lifespan:create_standalone_app"
     if server == "granian":
         from granian import Granian
         from granian.constants import Interfaces, Loops

@@ -37,8 +37,8 @@ from bench import k6
 from bench.context import BenchContext, create_database, drop_database, settings_from_env
 from bench.loadgen import CpuSampler
 from bench.scenario import Scenario, ScenarioResult
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.embedded import ChildProcess, free_port
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.settings import PROJECT_ROOT, to_async_url
 from ticketing_app.stack import Stack
 

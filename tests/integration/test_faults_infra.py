@@ -43,6 +43,7 @@ from tests.integration.faults import (
 )
 from tests.integration.helpers import assert_error, eventually
 from tests.integration.inprocess import stack_settings
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.db.models import (
     IdempotencyRecord,
     Notification,
@@ -51,7 +52,6 @@ from ticketing_app.db.models import (
     ProcessedEvent,
     SalesProjection,
 )
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.settings import PROJECT_ROOT
 from ticketing_app.stack import Stack
 

@@ -17,9 +17,9 @@ from fastapi import Depends, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ticketing_app.api.deps import RuntimeDep
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.domain import errors
 from ticketing_app.routes import admin_login_url
-from ticketing_app.runtime import Runtime
 from ticketing_app.services.admin_auth import AdminIdentity
 from ticketing_app.settings import Settings, get_settings
 
@@ -111,7 +111,7 @@ class AdminPageGuardMiddleware:
                 path.rstrip("/") == LOGIN_PAGE:
             await self.app(scope, receive, send)
             return
-        from ticketing_app.runtime import get_runtime
+        from ticketing_app.bootstrap import get_runtime
 
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         rt = await get_runtime()

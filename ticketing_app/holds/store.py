@@ -437,6 +437,13 @@ class HoldStore:
                    for k, v in fields.items()}
         await self.redis.hset(EventKeys(event_id).meta, mapping=mapping)  # type: ignore[misc]
 
+    async def claim_loading(self, event_id: int) -> bool:
+        """One loader of an event at a time (a lease of 15 s, so a loader that died frees it)."""
+        return bool(await self.redis.set(EventKeys(event_id).load_lock, "1", nx=True, ex=15))
+
+    async def end_loading(self, event_id: int) -> None:
+        await self.redis.delete(EventKeys(event_id).load_lock)
+
     async def is_loaded(self, event_id: int) -> bool:
         return await self.redis.hget(EventKeys(event_id).meta, "loaded") in (b"1", "1")  # type: ignore[misc]
 

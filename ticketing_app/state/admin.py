@@ -19,8 +19,8 @@ import structlog
 
 from ticketing_app import routes
 from ticketing_app.api.admin_auth import origin_allowed
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain.errors import DomainError
-from ticketing_app.runtime import get_runtime
 from ticketing_app.services.admin_auth import AdminIdentity
 
 log = structlog.get_logger(__name__)

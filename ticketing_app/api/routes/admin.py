@@ -193,10 +193,7 @@ async def create_event(body: EventIn, who: AdminDep, rt: RuntimeDep) -> dict[str
     ev = await rt.admin.create_event(
         who.username, title=s.title, starts_at=s.starts_at, venue_id=body.venueId,
         tiers=[t.spec() for t in body.tiers], description=s.description,
-        currency=s.currency, status=body.status, hold_default_s=s.hold_default_s,
-        hold_min_s=s.hold_min_s, hold_max_s=s.hold_max_s, hold_max_total_s=s.hold_max_total_s,
-        max_seats_per_buyer=s.max_seats_per_buyer, orphan_rule=s.orphan_rule,
-        waiting_room=s.waiting_room, waiting_room_difficulty=s.waiting_room_difficulty)
+        currency=s.currency, status=body.status, **s.sale_values())
     return await event_detail(int(ev.id or 0), rt)
 
 
