@@ -19,7 +19,6 @@ from ticketing_app.api.admin_auth import (
     check_origin,
     clear_session_cookie,
     require_admin,
-    safe_next,
     session_token,
     set_session_cookie,
 )
@@ -44,7 +43,7 @@ from ticketing_app.db.models import AuditLog, BackgroundJobRecord, Event, PriceT
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
 from ticketing_app.domain.layouts import GridSpec, Position, Problems, stack_grids
-from ticketing_app.routes import admin_login_url
+from ticketing_app.routes import admin_login_url, safe_next
 from ticketing_app.services.catalog import event_public
 
 PUBLIC_PATHS = frozenset({"/api/admin/login", "/api/admin/logout"})
