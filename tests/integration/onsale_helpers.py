@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import Env
 from ticketing_app.domain.seat_layout import Layout
-from ticketing_app.holds.store import Snapshot
+from ticketing_app.holds.answers import Snapshot
 from ticketing_app.services.admin import GridSpec, TierSpec
 
 

@@ -33,8 +33,8 @@ from typing import Any, Protocol
 import structlog
 from redis.asyncio import Redis
 
+from ticketing_app.holds.answers import Snapshot
 from ticketing_app.holds.keys import LIVE_PATTERN, EventKeys, event_id_from_channel
-from ticketing_app.holds.store import Snapshot
 
 log = structlog.get_logger(__name__)
 

@@ -36,7 +36,8 @@ from ticketing_app.db.models import (
     Seat,
 )
 from ticketing_app.domain.orders import OrderStatus, PaymentStatus
-from ticketing_app.holds.store import HoldStore, Snapshot
+from ticketing_app.holds.answers import Snapshot
+from ticketing_app.holds.store import HoldStore
 from ticketing_app.services.audit_checks import (
     CONFIRMED_NOT_SOLD,
     HOLD_ON_SOLD_SEAT,

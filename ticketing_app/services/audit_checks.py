@@ -10,7 +10,7 @@ from typing import Any
 
 from ticketing_app.db.models import Order, OutboxEvent, Payment, SalesProjection, Seat
 from ticketing_app.domain.orders import OrderStatus
-from ticketing_app.holds.store import Snapshot
+from ticketing_app.holds.answers import Snapshot
 
 PROJECTION_CONSUMER = "sales-projection"
 

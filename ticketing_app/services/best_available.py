@@ -16,7 +16,8 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso, ms_to_dt
 from ticketing_app.domain.seat_layout import SeatInfo, longest_block, tier_id_for
 from ticketing_app.domain.seats import clamp_hold_seconds
-from ticketing_app.holds.store import BestResult, HoldStore
+from ticketing_app.holds.answers import BestResult
+from ticketing_app.holds.store import HoldStore
 from ticketing_app.observability import metrics
 from ticketing_app.services.catalog import CatalogService
 from ticketing_app.services.reservations import (

@@ -20,7 +20,8 @@ from ticketing_app.domain.orders import OrderStatus
 from ticketing_app.domain.sale_settings import room_meta
 from ticketing_app.domain.seat_layout import Layout, SeatInfo
 from ticketing_app.domain.seats import CODE_TO_STATUS
-from ticketing_app.holds.store import HoldStore, LoadData, Snapshot, TierRows
+from ticketing_app.holds.answers import LoadData, Snapshot, TierRows
+from ticketing_app.holds.store import HoldStore
 from ticketing_app.settings import Settings
 
 LAYOUT_CACHE_S = 2.0

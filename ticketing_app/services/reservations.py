@@ -12,8 +12,9 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.events import ms_to_dt
 from ticketing_app.domain.limits import ThrottleScreen
 from ticketing_app.domain.seats import refusal_from_copy
+from ticketing_app.holds.answers import ClaimLimits, claim_refusal
 from ticketing_app.holds.mirror import SeatMirror
-from ticketing_app.holds.store import ClaimLimits, HoldStore, claim_refusal
+from ticketing_app.holds.store import HoldStore
 from ticketing_app.observability import metrics
 from ticketing_app.settings import Settings
 
