@@ -21,7 +21,11 @@ from ticketing_app.services.best_available import BestAvailableService
 from ticketing_app.services.reservations import ReservationService
 
 EVENT = 7
-NOW_MS = int(time.time() * 1000)
+
+
+def now_ms() -> int:
+    """Read when a test runs (not when the module is imported: the copy's holds expire)."""
+    return int(time.time() * 1000)
 
 
 class FakeHolds:
@@ -95,7 +99,7 @@ def run(coro: Any) -> Any:
 
 # ---- ReservationService -------------------------------------------------------------------
 def test_a_hold_asks_the_store_with_the_buyers_tag_admission_and_limits() -> None:
-    holds = FakeHolds(HoldResult(NOW_MS + 30_000, version=4, newly_held=2, hold_seconds=30))
+    holds = FakeHolds(HoldResult(now_ms() + 30_000, version=4, newly_held=2, hold_seconds=30))
     h = run(reservations(holds).hold("alice", EVENT, [3, 2, 3], 30, admission="good-token",
                                      client="10.0.0.1"))
     assert (h.seat_ids, h.hold_seconds, h.version) == ([3, 2], 30, 4)
@@ -106,7 +110,7 @@ def test_a_hold_asks_the_store_with_the_buyers_tag_admission_and_limits() -> Non
 
 
 def test_a_seat_the_copy_shows_held_by_someone_else_is_refused_without_the_store() -> None:
-    copy = SeatCopy(EVENT, version=9, taken={5: ("H", "tag-bob", NOW_MS + 60_000)})
+    copy = SeatCopy(EVENT, version=9, taken={5: ("H", "tag-bob", now_ms() + 60_000)})
     holds = FakeHolds(HoldResult(0, 0, 0))
     with pytest.raises(errors.ReservationConflict) as refused:
         run(reservations(holds, FakeMirror(copy)).hold("alice", EVENT, [5], None))
@@ -115,8 +119,8 @@ def test_a_seat_the_copy_shows_held_by_someone_else_is_refused_without_the_store
 
 
 def test_the_buyers_own_hold_and_a_free_seat_go_to_the_store() -> None:
-    copy = SeatCopy(EVENT, version=9, taken={5: ("H", "tag-alice", NOW_MS + 60_000)})
-    holds = FakeHolds(HoldResult(NOW_MS + 30_000, 10, 1, 30))
+    copy = SeatCopy(EVENT, version=9, taken={5: ("H", "tag-alice", now_ms() + 60_000)})
+    holds = FakeHolds(HoldResult(now_ms() + 30_000, 10, 1, 30))
     svc = reservations(holds, FakeMirror(copy))
     run(svc.hold("alice", EVENT, [5], None))
     run(svc.hold("alice", EVENT, [6], None))
@@ -130,7 +134,7 @@ def test_a_rate_limit_verdict_is_remembered_and_refused_from_memory() -> None:
         with pytest.raises(errors.RateLimited):
             run(svc.hold("alice", EVENT, [1], None))
     assert len(holds.calls) == 1  # the second and third never reached the store
-    holds.answer = HoldResult(NOW_MS + 30_000, 1, 1, 30)
+    holds.answer = HoldResult(now_ms() + 30_000, 1, 1, 30)
     run(svc.hold("bob", EVENT, [1], None))  # another buyer is not screened
 
 
@@ -180,7 +184,7 @@ def test_more_seats_than_any_row_of_the_tier_has_together_is_refused_before_redi
 
 
 def test_best_available_holds_the_block_the_script_chose() -> None:
-    holds = FakeHolds(BestResult([2, 3], NOW_MS + 30_000, 8))
+    holds = FakeHolds(BestResult([2, 3], now_ms() + 30_000, 8))
     held = run(best(holds).hold_best("alice", EVENT, 2, "gold", 500, client="10.0.0.2"))
     assert [s.label for s in held.seats] == [s.label for s in _layout().seats[1:3]]
     assert (held.tier, held.hold_seconds, held.version) == ("Gold", 120, 8)  # clamped
