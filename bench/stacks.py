@@ -23,8 +23,8 @@ import psutil
 import psycopg
 
 from bench.context import BenchContext, create_database, drop_database, settings_from_env
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.embedded import ChildProcess, free_port
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.settings import PROJECT_ROOT, to_async_url
 from ticketing_app.stack import Stack
 

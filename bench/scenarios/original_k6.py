@@ -36,8 +36,8 @@ from bench import k6, stacks
 from bench.context import BenchContext
 from bench.loadgen import CpuSampler
 from bench.scenario import Scenario, ScenarioResult
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.embedded import ChildProcess, free_port
-from ticketing_app.runtime import Runtime
 from ticketing_app.settings import PROJECT_ROOT
 from ticketing_app.stack import Stack
 

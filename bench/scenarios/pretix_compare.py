@@ -53,7 +53,7 @@ from bench.stacks import (
     platform,
     stack_pids,
 )
-from ticketing_app.runtime import Runtime
+from ticketing_app.bootstrap import Runtime
 
 PRETIX_SCRIPT, OUR_SCRIPT = "pretix_orders.js", "purchase.js"
 PRETIX_NAMES = ("POST cartpositions/", "POST orders/")
