@@ -296,8 +296,10 @@ async def signed_in_cookie(env: Env, username: str) -> tuple[httpx.AsyncClient, 
     return c, f"tk_admin={c.cookies['tk_admin']}"
 
 
-@pytest.mark.parametrize("page", ["event", "dashboard"])
-async def test_background_admin_loops_stop_at_sign_out(env: Env, web_url: str, page: str,
+# Not "page": that name is pytest-playwright's fixture, and with the browser tests collected in
+# the same session it would drag a browser (and its running event loop) into this test.
+@pytest.mark.parametrize("admin_page", ["event", "dashboard"])
+async def test_background_admin_loops_stop_at_sign_out(env: Env, web_url: str, admin_page: str,
                                                        provider: Env,
                                                        reflex_names: dict[str, str]) -> None:
     """A tab that loaded as admin and then signed out: its background loop (the cancellation
@@ -310,14 +312,14 @@ async def test_background_admin_loops_stop_at_sign_out(env: Env, web_url: str, p
         "event": ("watch_job", f"/admin/events/{event_id}", {"orders", "job", "seats", "counts"}),
         "dashboard": ("refresh_loop", f"/admin/events/{event_id}/dashboard",
                       {"stats", "timeline", "updated"}),
-    }[page]
-    name = reflex_names[page]
-    api, cookie = await signed_in_cookie(env, f"looper-{page}")
+    }[admin_page]
+    name = reflex_names[admin_page]
+    api, cookie = await signed_in_cookie(env, f"looper-{admin_page}")
     async with AdminTab(web_url, path, cookie, reflex_names["root"],
                         reflex_names["version"]) as tab:
         assert await tab.wait_for(lambda: "title" in tab.fields(name), 60), tab.updates
         assert not tab.redirects()
-        await buy(env, f"late-buyer-{page}", event_id, seats[:2])  # news the loop would read
+        await buy(env, f"late-buyer-{admin_page}", event_id, seats[:2])  # news the loop would read
         r = await api.post("/api/admin/logout", json={})
         await api.aclose()
         assert r.status_code == 204
