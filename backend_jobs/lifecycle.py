@@ -1,18 +1,24 @@
 """Background tasks every web and API process runs: the seat mirror (this process's copy of
-the seat maps it serves), the hold-expiry sweeper (so expiries reach viewers even when no
-worker runs), the waiting rooms' pacer and script preloading."""
+the seat maps it serves), the seat feed (the SSE stream's heartbeats; on shutdown it ends every
+stream first, so the server's drain is not held up by clients that never hang up), the
+hold-expiry sweeper (so expiries reach viewers even when no worker runs), the waiting rooms'
+pacer and script preloading."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import structlog
 
 from backend_jobs.maintenance import sweeper_loop
 from backend_jobs.waiting_room import waiting_room_loop
 from ticketing_app.runtime import Runtime
+from ticketing_app.services.seat_feed import SeatFeed
 
 log = structlog.get_logger(__name__)
 
@@ -27,15 +33,55 @@ async def web_background_tasks(rt: Runtime) -> AsyncIterator[None]:
         log.error("bootstrap_admin_failed", error=str(exc)[:300])
     stop = asyncio.Event()
     mirror = asyncio.create_task(rt.mirror.run(), name="seat-mirror")
+    feed = asyncio.create_task(rt.seat_feed.run(), name="seat-feed")
+    restore_signals = end_streams_on_exit_signal(rt.seat_feed)
     sweeper = asyncio.create_task(sweeper_loop(rt, stop), name="sweeper")
     pacer = asyncio.create_task(waiting_room_loop(rt, stop), name="waiting-room")
     try:
         yield
     finally:
+        restore_signals()
+        rt.seat_feed.stop()
         stop.set()
         rt.mirror.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.gather(sweeper, pacer), 5)
-        mirror.cancel()
-        with contextlib.suppress(BaseException):
-            await mirror
+        for task in (feed, mirror):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+def end_streams_on_exit_signal(feed: SeatFeed) -> Callable[[], None]:
+    """End every seat stream as soon as SIGTERM or SIGINT arrives, before the server drains.
+    Both servers let open responses finish before they run the app's shutdown (granian kills
+    the worker after SHUTDOWN_GRACE_S, uvicorn cancels after it), and a stream never finishes
+    by itself: without this, each open stream would hold the process up for the whole grace
+    period and then be cut off instead of ended.
+
+    The server's own handling stays as it was: this wraps the Python-level handler it set
+    (uvicorn's `handle_exit`; under granian the event loop's, whose real work is done through
+    the loop's wakeup descriptor, which a Python-level handler does not replace). A signal left
+    at its default or ignored is not touched. Returns what puts the handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals reach the main thread only (an in-process test app)
+    loop = asyncio.get_running_loop()
+    replaced: dict[int, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def chained(signum: int, frame: Any, previous: Any = previous) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(feed.stop)
+            previous(signum, frame)
+
+        replaced[sig] = previous
+        signal.signal(sig, chained)
+
+    def restore() -> None:
+        for sig, previous in replaced.items():
+            signal.signal(sig, previous)
+
+    return restore

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from ticketing_app.db.engine import Database, create_database
+from ticketing_app.holds.change_log import ChangeLog
 from ticketing_app.holds.mirror import SeatMirror
 from ticketing_app.holds.store import HoldStore
 from ticketing_app.settings import Settings, get_settings
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ticketing_app.services.orders import OrderService
     from ticketing_app.services.payments import PaymentService
     from ticketing_app.services.reservations import ReservationService
+    from ticketing_app.services.seat_feed import SeatFeed
     from ticketing_app.services.ticket_docs import TicketRenderer
     from ticketing_app.services.waiting_room import WaitingRoomService
 
@@ -76,6 +78,8 @@ class Runtime:
     # This process's copy of the seat maps it serves; fed only where something runs it (the
     # web and API processes' background tasks), elsewhere it stays empty and unused.
     mirror: SeatMirror = field(init=False)
+    # Live seat changes for the clients of the seat stream (SSE), fed by the mirror.
+    seat_feed: SeatFeed = field(init=False)
     reservations: ReservationService = field(init=False)
     orders: OrderService = field(init=False)
     payments: PaymentService = field(init=False)
@@ -95,11 +99,15 @@ class Runtime:
         from ticketing_app.services.orders import OrderService
         from ticketing_app.services.payments import PaymentService
         from ticketing_app.services.reservations import ReservationService
+        from ticketing_app.services.seat_feed import SeatFeed
         from ticketing_app.services.waiting_room import WaitingRoomService
 
         self.catalog = CatalogService(self)
         self.holds.loader = self.catalog.load_event_state
         self.mirror = SeatMirror(self.redis, self.catalog.snapshot)
+        s = self.settings
+        self.seat_feed = SeatFeed(self.mirror, self.catalog, ChangeLog(self.redis),
+                                  s.sse_client_queue, s.sse_max_clients, s.sse_heartbeat_s)
         self.reservations = ReservationService(self)
         self.orders = OrderService(self)
         self.payments = PaymentService(self)

@@ -148,6 +148,14 @@ class Settings(BaseSettings):
     # see docs/bench.md).
     api_server: Literal["granian", "uvicorn"] = "uvicorn"
     live_sync_flush_ms: int = 50
+    # The seat-change stream (SSE, GET /api/events/{id}/seats/stream): a comment line this
+    # often keeps proxies from closing an idle stream; the reconnect delay sent as `retry:`;
+    # changes one client may have waiting before it counts as not reading and is dropped;
+    # streams one process serves at once (past it 503 with Retry-After).
+    sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    sse_retry_ms: int = Field(default=3000, ge=0)
+    sse_client_queue: int = Field(default=256, ge=1)
+    sse_max_clients: int = Field(default=10_000, ge=1)
 
     # --- abuse limits and browser security (docs/security.md) ---
     # Other sites whose pages may call the API (CORS) and open the live-sync websocket; the
