@@ -26,6 +26,7 @@ from bench.context import BenchContext, RunningStack
 from bench.live_client import LiveSession, Protocol, true_codes
 from bench.loadgen import Recorder, run_processes
 from bench.scenario import Scenario, ScenarioResult, Series
+from bench.scenarios import live_sync_sse as sse
 from bench.scenarios.original_load import server_pids
 
 BUYER = "bench-live"
@@ -183,6 +184,13 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
     for n in params["sessions"]:
         for second in (False, True):
             await _one(ctx, st, url, proto, int(n), changes, gap_s, second, result)
+    sse_clients, sse_procs, stalled_readers = sse.sse_params(dict(params))
+    for n in sse_clients:
+        await sse.run_fanout(ctx, st, url, n, sse_procs, changes, gap_s, result)
+    if stalled_readers:
+        port = int(url.rsplit(":", 1)[1])
+        await sse.run_stalled(ctx, st, url, port, stalled_readers, sse_procs, changes, gap_s,
+                              result)
     result.metrics.update({"changes_per_run": changes, "gap_s": gap_s,
                            "flush_ms": st.rt.settings.live_sync_flush_ms})
     result.notes.append("latency: change made (just before the hold call) -> seat map of that "
@@ -205,6 +213,8 @@ def _wait_ready(url: str, timeout: float = 120) -> None:
 
 SCENARIO = Scenario(
     number=5, name="live_sync", title="Live-sync fan-out over the Reflex websocket", run=run,
-    quick={"sessions": [20], "changes": 5, "gap_s": 0.3},
-    full={"sessions": [100, 500, 1000], "changes": 10, "gap_s": 0.5},
+    quick={"sessions": [20], "changes": 5, "gap_s": 0.3, "sse_clients": [50], "sse_procs": 1,
+           "stalled_readers": 20},
+    full={"sessions": [100, 500, 1000], "changes": 10, "gap_s": 0.5,
+          "sse_clients": [1000, 5000], "sse_procs": 2, "stalled_readers": 1000},
 )
