@@ -194,6 +194,10 @@ class Settings(BaseSettings):
     # production.
     fault_inject: str = ""
     fault_inject_pause_s: float = 3600.0
+    # Benchmarks only (scenario 5): the web process also answers POST /api/live/reference/{id}
+    # by emitting the event's last live-sync broadcast again, bare, to its room (the reference
+    # the product's broadcast is timed against). Refused in production.
+    live_sync_reference: bool = False
     currency: str = "KRW"
 
     @field_validator("data_dir", mode="after")
@@ -226,6 +230,8 @@ class Settings(BaseSettings):
             self.secret_key = local_secret(self.data_dir)
         if self.app_env == "production" and self.fault_inject:
             raise ValueError("FAULT_INJECT is for tests; it is refused in production")
+        if self.app_env == "production" and self.live_sync_reference:
+            raise ValueError("LIVE_SYNC_REFERENCE is for benchmarks; it is refused in production")
         unknown = self.fault_points - _fault_point_names()
         if unknown:
             raise ValueError(f"FAULT_INJECT: unknown fault points {sorted(unknown)}")

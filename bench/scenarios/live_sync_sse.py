@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 import time
 from typing import Any
@@ -57,6 +58,7 @@ async def clients_job(params: dict[str, Any], rec: Recorder) -> dict[str, Any]:
                                    for c in clients[i:i + CONNECT_BATCH]))
         await asyncio.gather(*(c.wait_for(lambda x: x.version > 0 or x.ended.is_set(), 120)
                                for c in clients))
+        gc.freeze()  # the clients live to the end: no full collector passes over them
         rec.progress(ready=n)
         deadline = time.monotonic() + float(params["timeout_s"])
         while time.monotonic() < deadline:
