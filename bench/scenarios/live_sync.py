@@ -100,6 +100,13 @@ class Reference:
         self.sent.append((seq, t0))
 
 
+async def warm_up(st: RunningStack, event_id: int, seat: int, settle_s: float = 1.0) -> None:
+    """One untimed change first (the event's first broadcast carries the whole map), then a
+    moment for the web process to finish with the sessions that just connected."""
+    await st.rt.reservations.hold(BUYER, event_id, [seat], None)
+    await asyncio.sleep(settle_s)
+
+
 async def _changes(st: RunningStack, event_id: int, seats: list[int], gap_s: float,
                    refs: list[Reference]) -> list[tuple[int, float]]:
     """Hold one seat at a time, each followed by its reference broadcasts, evenly spaced;
@@ -139,7 +146,7 @@ async def _one(ctx: BenchContext, st: RunningStack, url: str, proto: Protocol, n
     event_id, seats = await ctx.new_event("Live sync", 1, max(2, changes // 10 + 1), 10,
                                           max_seats_per_buyer=changes + 1, hold_default_s=120,
                                           hold_max_s=120)
-    v0 = (await st.rt.catalog.snapshot(event_id)).version
+    v0 = (await st.rt.catalog.snapshot(event_id)).version + 1  # after the warm-up change
     targets = seats[:changes]
     references = [Reference(ref_url, stock=True, first_seq=1),
                   Reference(ref_url, stock=False, first_seq=1_000_001)]
@@ -168,6 +175,7 @@ async def _one(ctx: BenchContext, st: RunningStack, url: str, proto: Protocol, n
             await job  # raises what the load process reported
             raise RuntimeError("the load process ended before its sessions were ready")
         ctx.status(f"{n} sessions ({where}): {changes} changes")
+        await warm_up(st, event_id, seats[changes])
         made = await _changes(st, event_id, targets, gap_s, references)
         run_res = await job
         per_session = run_res.procs[0].info["sessions"]
@@ -177,6 +185,7 @@ async def _one(ctx: BenchContext, st: RunningStack, url: str, proto: Protocol, n
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             sessions = await _connect_all(url, event_id, proto, n, http)
             ctx.status(f"{n} sessions ({where}): {changes} changes")
+            await warm_up(st, event_id, seats[changes])
             c0 = time.process_time()
             w0 = time.monotonic()
             made = await _changes(st, event_id, targets, gap_s, references)

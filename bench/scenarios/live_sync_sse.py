@@ -73,6 +73,13 @@ async def clients_job(params: dict[str, Any], rec: Recorder) -> dict[str, Any]:
     return {"clients": out}
 
 
+async def warm_up(st: RunningStack, event_id: int, seat: int, settle_s: float = 1.0) -> None:
+    """One untimed change first, then a moment for the web process to finish with the
+    clients that just connected (as the websocket runs do)."""
+    await st.rt.reservations.hold(BUYER, event_id, [seat], None)
+    await asyncio.sleep(settle_s)
+
+
 async def _changes(st: RunningStack, event_id: int, seats: list[int], gap_s: float
                    ) -> list[tuple[int, float]]:
     made = []
@@ -102,7 +109,7 @@ async def timed_run(ctx: BenchContext, st: RunningStack, url: str, event_id: int
                     label: str) -> tuple[list[float], dict[str, Any]]:
     """N clients in `procs` load processes, `changes` timed changes; returns the latencies and
     what the run found (missed deliveries, wrong maps, errors, client and server CPU)."""
-    v0 = (await st.rt.catalog.seat_map(event_id))["version"]
+    v0 = (await st.rt.catalog.seat_map(event_id))["version"] + 1  # after the warm-up change
     per = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
     ready = asyncio.Event()
 
@@ -123,6 +130,7 @@ async def timed_run(ctx: BenchContext, st: RunningStack, url: str, event_id: int
         await job
         raise RuntimeError("the load processes ended before their clients were ready")
     ctx.status(f"{label}: {changes} changes")
+    await warm_up(st, event_id, seats[changes])
     made = await _changes(st, event_id, seats[:changes], gap_s)
     res = await job
     body = await st.rt.catalog.seat_map(event_id)

@@ -36,8 +36,9 @@ async def seat_map(event_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
 
 
 class _SeatStreamResponse(Response):
-    """The stream served by the same handler as the request layer's (a request the layer did
-    not take reaches this route only with an unusual but valid id spelling, e.g. `007`)."""
+    """The stream, by the request layer's own handler: for a GET that reaches FastAPI without
+    the layer in front (the layer serves every valid one itself; invalid ids get FastAPI's
+    422 here)."""
 
     def __init__(self, rt: Runtime, event_id: int):
         super().__init__(media_type="text/event-stream")
