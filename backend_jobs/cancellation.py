@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 
-from ticketing_app.runtime import Runtime
+from ticketing_app.bootstrap import Runtime
 
 log = structlog.get_logger(__name__)
 

@@ -24,12 +24,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.db.models import ProcessedEvent
 from ticketing_app.domain.events import Envelope
 from ticketing_app.holds.keys import BROKER_GENERATION
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import span_from_traceparent
-from ticketing_app.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -111,12 +111,7 @@ class ConsumerRunner:
         self._next_offset: dict[TopicPartition, int] = {}  # per partition: next to process
 
     async def _consume(self) -> None:
-        s = self.rt.settings
-        consumer = AIOKafkaConsumer(
-            s.kafka_topic, bootstrap_servers=s.kafka_bootstrap, group_id=self.spec.name,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            metadata_max_age_ms=5000, session_timeout_ms=10000, heartbeat_interval_ms=1000,
-        )
+        consumer = self.rt.kafka.consumer(self.spec.name)
         await consumer.start()
         checked = 0.0
         try:

@@ -20,8 +20,8 @@ import structlog
 from sqlalchemy import select, update
 from sqlmodel import col
 
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.db.models import Notification
-from ticketing_app.runtime import Runtime
 from ticketing_app.settings import Settings
 
 log = structlog.get_logger(__name__)

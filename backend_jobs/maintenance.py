@@ -1,10 +1,9 @@
-"""Periodic work: expire holds (so every viewer sees them freed without anyone clicking),
-cancel orders whose payment window ended, and recover payments whose job was lost."""
+"""The worker's periodic jobs: cancel orders whose payment window ended, and recover payments
+whose job was lost. (The hold sweeper runs in every serving process:
+`services/housekeeping.py`.)"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,41 +12,12 @@ from arq.constants import result_key_prefix
 from sqlalchemy import select
 from sqlmodel import col
 
-from backend_jobs.queues import enqueue_payment, payment_job_id
+from ticketing_app.bootstrap import Runtime
+from ticketing_app.clients.job_queue import enqueue_payment, payment_job_id
 from ticketing_app.db.models import Payment
 from ticketing_app.domain.orders import PaymentStatus
-from ticketing_app.observability import metrics
-from ticketing_app.runtime import Runtime
 
 log = structlog.get_logger(__name__)
-
-
-async def sweep_once(rt: Runtime) -> int:
-    released = 0
-    for event_id in await rt.holds.active_events():
-        n, lapsed_tokens = await rt.holds.sweep(event_id)
-        released += n
-        if lapsed_tokens:
-            log.info("order_locks_lapsed", event_id=event_id, orders=len(lapsed_tokens))
-    if released:
-        metrics.HOLDS_EXPIRED.inc(released)
-    return released
-
-
-async def sweeper_loop(rt: Runtime, stop: asyncio.Event | None = None) -> None:
-    """Runs in the worker and in every web process; the script is atomic, so several
-    sweepers never double-release."""
-    interval = rt.settings.hold_sweep_interval_ms / 1000
-    stop = stop or asyncio.Event()
-    while not stop.is_set():
-        try:
-            await sweep_once(rt)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # Redis down for a moment: keep trying
-            log.warning("sweep_failed", error=str(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
 
 
 async def recover_payments(rt: Runtime) -> int:
@@ -63,7 +33,7 @@ async def recover_payments(rt: Runtime) -> int:
             select(Payment).where(col(Payment.status) == PaymentStatus.PENDING.value,
                                   col(Payment.created_at) < now - requeue_after)
             .order_by(col(Payment.id)).limit(200))).scalars())
-    arq = await rt.arq()
+    arq = await rt.queue.arq()
     n = 0
     for p in stale:
         created = p.created_at if p.created_at.tzinfo else p.created_at.replace(tzinfo=UTC)

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ticketing_app.observability import metrics
-from ticketing_app.observability.health import Probe, health_report
+from ticketing_app.services.health import Probe, health_report
 
 
 class _EmbeddedServer(uvicorn.Server):

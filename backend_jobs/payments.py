@@ -21,11 +21,11 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from backend_jobs.provider import SimulatedProvider
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.db.models import Payment
 from ticketing_app.domain.orders import PaymentStatus
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import span_from_traceparent
-from ticketing_app.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 

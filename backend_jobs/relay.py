@@ -22,21 +22,19 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from opentelemetry.trace import SpanKind
 from sqlalchemy import func, or_, select, text, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.db.models import OutboxEvent, ProcessedEvent
 from ticketing_app.faults import fault_point
 from ticketing_app.holds.keys import BROKER_GENERATION
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import current_traceparent, span_from_traceparent
-from ticketing_app.runtime import Runtime
 from ticketing_app.services.uow import OUTBOX_CHANNEL
-from ticketing_app.settings import Settings, plain_postgres_url
+from ticketing_app.settings import plain_postgres_url
 
 log = structlog.get_logger(__name__)
 
@@ -50,31 +48,6 @@ BROKER_CHECK_INTERVAL_S = 2.0
 LOSS_RECHECK_S = 4.0  # after a detected loss: look again this long after, for rows unprocessed
 LOSS_RECHECK_GRACE_S = 1.0  # ... sent at least this long ago (younger ones are still on their way)
 LOSS_RECHECKS = 5  # looking again while a look still finds some
-
-
-def marker_topic(settings: Settings) -> str:
-    return f"{settings.kafka_topic}.relay-marker"
-
-
-async def ensure_topics(settings: Settings) -> bool:
-    """Create the topics if missing. True when the broker had forgotten them: the marker topic,
-    which nobody produces to (so no broker auto-creates it), is gone only after data loss."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap,
-                                request_timeout_ms=5000)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        marker = marker_topic(settings)
-        missing = [t for t in (settings.kafka_topic, marker) if t not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([
-                    NewTopic(t, num_partitions=settings.kafka_topic_partitions if
-                             t == settings.kafka_topic else 1, replication_factor=1)
-                    for t in missing])
-        return marker in missing
-    finally:
-        await admin.close()
 
 
 def message_headers(row: OutboxEvent, traceparent: str | None = None) -> list[tuple[str, bytes]]:
@@ -100,12 +73,8 @@ class OutboxRelay:
 
     # ---- Kafka --------------------------------------------------------------------------
     async def _connect(self) -> None:
-        created = await ensure_topics(self.settings)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
-            enable_idempotence=self.settings.kafka_idempotent_producer, linger_ms=2,
-            request_timeout_ms=10000, retry_backoff_ms=100,
-        )
+        created = await self.rt.kafka.ensure_topics()
+        producer = self.rt.kafka.producer()
         await producer.start()
         self.producer = producer
         if created:
@@ -124,7 +93,7 @@ class OutboxRelay:
         log.warning("topic_recreated_requeued", rows=n)
 
     async def _check_broker(self) -> None:
-        if await ensure_topics(self.settings):
+        if await self.rt.kafka.ensure_topics():
             await self._requeue_lost()
             # The producer's metadata (the topic's partitions) came from the old broker; the
             # topic may come back with another partition count. Start a fresh producer.

@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from backend_jobs.projection import CONSUMER_NAME, handle_projection, reset_projection
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.db.models import OutboxEvent, ProcessedEvent
 from ticketing_app.domain.events import Envelope
-from ticketing_app.runtime import Runtime
 
 BATCH = 500
 

@@ -16,10 +16,11 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from backend_jobs.cancellation import cancel_event_refunds, resume_cancellations
-from backend_jobs.maintenance import expire_orders, sweeper_loop
+from backend_jobs.maintenance import expire_orders
 from backend_jobs.payments import process_payment
 from backend_jobs.provider import SimulatedProvider
-from backend_jobs.queues import (
+from ticketing_app.bootstrap import Runtime, create_runtime, set_runtime
+from ticketing_app.clients.job_queue import (
     JOBS_QUEUE,
     PAYMENTS_QUEUE,
     deserialize,
@@ -27,10 +28,9 @@ from backend_jobs.queues import (
     serialize,
     worker_redis,
 )
-from backend_jobs.waiting_room import waiting_room_loop
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import configure_tracing
-from ticketing_app.runtime import Runtime, create_runtime, set_runtime
+from ticketing_app.services.housekeeping import sweeper_loop, waiting_room_loop
 from ticketing_app.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -46,9 +46,12 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx["provider"] = SimulatedProvider(rt.redis, rt.settings, random.Random())
     ctx["stop"] = asyncio.Event()
     if ctx.get("run_sweeper"):
-        ctx["sweeper"] = asyncio.create_task(sweeper_loop(rt, ctx["stop"]), name="sweeper")
-        ctx["pacer"] = asyncio.create_task(waiting_room_loop(rt, ctx["stop"]),
-                                           name="waiting-room")
+        s = rt.settings
+        ctx["sweeper"] = asyncio.create_task(
+            sweeper_loop(rt.holds, s.hold_sweep_interval_ms / 1000, ctx["stop"]), name="sweeper")
+        ctx["pacer"] = asyncio.create_task(
+            waiting_room_loop(rt.waiting, s.waiting_room_tick_ms / 1000, ctx["stop"]),
+            name="waiting-room")
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from ticketing_app import embedded
-from ticketing_app.runtime import Runtime, create_runtime
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.settings import Settings, to_async_url
 from ticketing_app.stack import Stack
 

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.db.models import Order, OutboxEvent, Payment, ProcessedEvent
-from ticketing_app.runtime import Runtime
 
 AUDIT_MODULE = "ticketing_app.services.audit"
 PROJECTION_CONSUMER = "sales-projection"

@@ -18,6 +18,7 @@ REGISTRY: tuple[tuple[int, str, str], ...] = (
     (6, "outbox_lag", "Outbox lag: order commit to processed by the projection"),
     (7, "cpu_cost", "CPU per operation, per platform process"),
     (8, "original_k6", "The original's k6 scenario on `ticketing up`, beside reference endpoints"),
+    (9, "pretix_compare", "Purchases per minute on one event, side by side with pretix"),
 )
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from ticketing_app import embedded
-from ticketing_app.holds.store import HoldStore, LoadData
-from ticketing_app.runtime import redis_client
+from ticketing_app.clients.redis_client import redis_client
+from ticketing_app.holds.answers import LoadData
+from ticketing_app.holds.store import HoldStore
 
 COLS = 100
 

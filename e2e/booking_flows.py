@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from ticketing_app.runtime import create_runtime
+from ticketing_app.bootstrap import create_runtime
 from ticketing_app.services.admin import GridSpec, TierSpec
 from ticketing_app.settings import PROJECT_ROOT, Settings
 from ticketing_app.stack import Stack

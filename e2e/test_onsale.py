@@ -17,10 +17,10 @@ import pytest
 from admin_flows import sign_in
 from playwright.sync_api import Browser, expect
 
+from ticketing_app.bootstrap import create_runtime
 from ticketing_app.domain.pow import DEFAULT_BITS
-from ticketing_app.runtime import create_runtime
 from ticketing_app.services.admin import GridSpec, TierSpec
-from ticketing_app.services.onsale_settings import OnSaleSettings, update_onsale_settings
+from ticketing_app.services.onsale_settings import OnSaleSettings
 from ticketing_app.settings import Settings
 from ticketing_app.stack import Stack
 
@@ -62,7 +62,7 @@ async def _configure(stack: Stack, event_id: int, **onsale: Any) -> None:
     """What the organiser's switches do."""
     rt = await create_runtime(_settings(stack))
     try:
-        await update_onsale_settings(rt, "e2e", event_id, OnSaleSettings(**onsale))
+        await rt.onsale.update("e2e", event_id, OnSaleSettings(**onsale))
     finally:
         await rt.close()
 

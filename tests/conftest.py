@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import pytest_asyncio
 
-from ticketing_app.runtime import Runtime, create_runtime
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.settings import Settings, to_async_url
 from ticketing_app.stack import Stack
 

@@ -1,7 +1,7 @@
 """Test-only fault points. `FAULT_INJECT` names steps (comma-separated) where a process pauses
 for `FAULT_INJECT_PAUSE_S`, so a fault-injection test can kill it, or cut a dependency, at
 that exact step instead of guessing with timers. Empty (the default) means no pause anywhere;
-the settings object refuses it in production.
+the settings object refuses it in production, and any name not in `settings.FAULT_POINTS`.
 
 Points: `order.after_lock` (seats locked in Redis, order not written), `order.after_commit`
 (order committed, answer not sent), `relay.after_ack` (broker acknowledged, rows not marked
@@ -18,9 +18,6 @@ import structlog
 from ticketing_app.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-POINTS = frozenset({"order.after_lock", "order.after_commit", "relay.after_ack",
-                    "payment.after_compensation_commit"})
 
 
 async def fault_point(settings: Settings, name: str) -> None:

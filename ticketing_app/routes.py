@@ -48,5 +48,14 @@ def admin_login_url(next_path: str = "", error: str = "") -> str:
     params = {k: v for k, v in (("error", error), ("next", next_path)) if v}
     return ADMIN_LOGIN + (f"?{urlencode(params, safe='/', quote_via=quote)}" if params else "")
 
+def safe_next(path: str | None) -> str:
+    """Only a path inside the admin area (never another site) after signing in."""
+    if not path or not path.startswith(ADMIN) or path.startswith("//") or "\\" in path:
+        return ADMIN
+    if path.startswith(ADMIN_LOGIN):
+        return ADMIN
+    return path
+
+
 def queue_url(event_id: int) -> str:
     return f"/event/{event_id}/queue"

@@ -25,6 +25,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PAGE_CSP = "frame-ancestors 'none'; base-uri 'self'; object-src 'none'; form-action 'self'"
 log = logging.getLogger(__name__)
 
+# The steps where FAULT_INJECT may pause a process (ticketing_app/faults.py says what each
+# is). Named here, with the setting that names them, so the settings can refuse a typo.
+FAULT_POINTS = frozenset({"order.after_lock", "order.after_commit", "relay.after_ack",
+                          "payment.after_compensation_commit"})
+
 
 class Settings(BaseSettings):
     """Every environment variable the platform reads; the README documents each."""
@@ -232,7 +237,7 @@ class Settings(BaseSettings):
             raise ValueError("FAULT_INJECT is for tests; it is refused in production")
         if self.app_env == "production" and self.live_sync_reference:
             raise ValueError("LIVE_SYNC_REFERENCE is for benchmarks; it is refused in production")
-        unknown = self.fault_points - _fault_point_names()
+        unknown = self.fault_points - FAULT_POINTS
         if unknown:
             raise ValueError(f"FAULT_INJECT: unknown fault points {sorted(unknown)}")
         if not 0.0 <= self.payment_success_rate <= 1.0:
@@ -310,12 +315,6 @@ def local_secret(data_dir: Path) -> str:
         log.warning("SECRET_KEY is not set and %s is not usable (%s)", path, exc)
     log.warning("SECRET_KEY is not set: using the insecure development default")
     return DEV_SECRET
-
-
-def _fault_point_names() -> frozenset[str]:
-    from ticketing_app.faults import POINTS
-
-    return POINTS
 
 
 def to_async_url(url: str) -> str:

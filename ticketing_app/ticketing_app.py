@@ -1,6 +1,7 @@
 """The Reflex app: pages, the REST API (its request layer put in front of Reflex's routes
-through `api_transformer`), and the live-sync lifespan task. Nothing here holds business
-rules. `web_asgi` is what the web server serves: API requests skip Reflex's outer layers."""
+through `api_transformer`), and the process's lifespan task (`lifespan.py`). Nothing here holds
+business rules. `web_asgi` is what the web server serves: API requests skip Reflex's outer
+layers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from ticketing_app import routes
 from ticketing_app.api.app import create_api
 from ticketing_app.api.edge import FastLane
 from ticketing_app.components.event_notice import EventNoticeState
-from ticketing_app.live.rooms import live_sync_lifespan, reference_broadcast
+from ticketing_app.lifespan import web_lifespan
+from ticketing_app.live.rooms import reference_broadcast
 from ticketing_app.pages.admin import register_admin_pages
 from ticketing_app.pages.checkout import checkout_page
 from ticketing_app.pages.event import event_page
@@ -26,7 +28,7 @@ from ticketing_app.state.waiting_room import WaitingRoomState
 
 api = create_api()
 app = rx.App(api_transformer=api.edge.wrap)
-app.register_lifespan_task(live_sync_lifespan)
+app.register_lifespan_task(web_lifespan)
 app.add_page(events_page, route=routes.HOME, title="Events", on_load=EventListState.load)
 app.add_page(event_page, route=routes.EVENT, title="Seats",
              on_load=[SeatMapState.load, CartState.load, EventNoticeState.load])

@@ -3,7 +3,7 @@ with the settings a stampede needs rather than Reflex's launcher defaults.
 
 - One server process per core (WEB_WORKERS): every core answers requests. Several processes
   keep Reflex session state in Redis (rxconfig.py); each runs its own live hub, seat mirror,
-  sweeper and waiting-room pacer (backend_jobs/lifecycle.py).
+  sweeper and waiting-room pacer (ticketing_app/lifespan.py).
 - uvloop, and a listen backlog of 4096: a thousand clients connecting in the same second are
   queued by the kernel instead of dropped (a dropped SYN is retried after 1, 3, 7, 15 s...:
   the tens-of-seconds outliers the original scenario showed).

@@ -28,18 +28,17 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 
-from bench import k6
-from bench.context import BenchContext, create_database, drop_database, settings_from_env
+from bench import k6, stacks
+from bench.context import BenchContext
 from bench.loadgen import CpuSampler
 from bench.scenario import Scenario, ScenarioResult
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.embedded import ChildProcess, free_port
-from ticketing_app.runtime import Runtime, create_runtime
-from ticketing_app.settings import PROJECT_ROOT, to_async_url
+from ticketing_app.settings import PROJECT_ROOT
 from ticketing_app.stack import Stack
 
 SCRIPT = "original.js"
@@ -60,71 +59,16 @@ class Config:
 
 
 # ---- the platform ---------------------------------------------------------------------------
-@contextlib.asynccontextmanager
-async def platform(ctx: BenchContext, backend: str, limits: tuple[str, ...] = ("defaults",),
-                   ) -> Any:
+def platform(ctx: BenchContext, backend: str, limits: tuple[str, ...] = ("defaults",),
+             ) -> contextlib.AbstractAsyncContextManager[tuple[Stack, Runtime, dict[str, str]]]:
     """A stack on this database with one web process (as `ticketing up` runs it) per limits
-    variant, and a runtime to set up events and check afterwards. Yields (stack, runtime,
-    {variant: web URL})."""
-    pg_url = ""
-    if backend == "postgres":
-        pg_url = to_async_url(create_database(ctx.options.pg_url))
-        db_url = pg_url
-    else:
-        db_url = f"sqlite+aiosqlite:///{ctx.workdir / f'k6-{uuid.uuid4().hex[:8]}.db'}"
-    st = Stack(database_url=db_url, extra_env={"LOG_LEVEL": "INFO"})
-    rt: Runtime | None = None
-    try:
-        ctx.status(f"{backend}: starting the stack")
-        st.start_services()
-        st.migrate()
-        for kind in ("worker", "relay", "consumers"):
-            st.start_process(kind)
-        urls = {}
-        for variant in limits:
-            port = free_port()
-            env = st.env(WEB_HOST="127.0.0.1", WEB_WORKERS="0",
-                         **(LIMITS_OFF if variant == "off" else {}))
-            web = ChildProcess(f"web-{variant}", [sys.executable, "-m", "ticketing_app.cli",
-                                                  "web", "--backend-only", "--port", str(port)],
-                               port, st.workdir / "logs" / f"web-{variant}.log", env=env,
-                               cwd=PROJECT_ROOT)
-            st.procs[web.name] = web.start()
-            urls[variant] = f"http://127.0.0.1:{port}"
-        rt = await create_runtime(settings_from_env(st.env()))
-        yield st, rt, urls
-    finally:
-        if rt is not None:
-            with contextlib.suppress(Exception):
-                await rt.close()
-        st.stop()
-        if pg_url:
-            with contextlib.suppress(Exception):
-                drop_database(ctx.options.pg_url, pg_url)
+    variant, named `web-<variant>` (see `bench.stacks.platform_webs`)."""
+    webs = {f"web-{v}": (LIMITS_OFF if v == "off" else {}) for v in limits}
+    return stacks.platform_webs(ctx, backend, {"LOG_LEVEL": "INFO"}, backend, webs)
 
 
-async def new_event(rt: Runtime, rows: int, cols: int) -> tuple[int, list[int]]:
-    """An on-sale event of rows x cols seats, loaded into Redis."""
-    from ticketing_app.services.admin import GridSpec, TierSpec
-
-    venue = await rt.admin.create_venue("bench", f"k6 hall {uuid.uuid4().hex[:6]}",
-                                        [GridSpec("Main", rows, cols)])
-    ev = await rt.admin.create_event(
-        "bench", title=f"k6 {uuid.uuid4().hex[:6]}",
-        starts_at=datetime.now(UTC) + timedelta(days=30), venue_id=int(venue.id or 0),
-        tiers=[TierSpec("Standard", 50000)], status="ON_SALE")
-    event_id = int(ev.id or 0)
-    layout = await rt.catalog.layout(event_id, fresh=True)
-    await rt.catalog.snapshot(event_id)
-    return event_id, [s.id for s in layout.seats]
-
-
-def _pids(st: Stack, extra: dict[str, ChildProcess] | None = None) -> dict[str, int]:
-    pids = {n: p.proc.pid for n, p in {**st.procs, **(extra or {})}.items()
-            if p.proc is not None}
-    if st.redis is not None and st.redis.proc is not None:
-        pids["valkey"] = st.redis.proc.pid
-    return pids
+_pids = stacks.stack_pids
+new_event = stacks.new_event
 
 
 # ---- one k6 run -----------------------------------------------------------------------------
@@ -225,7 +169,7 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
     refs: dict[tuple[str, str, int], float] = {}
     product: dict[tuple[str, str, int], float] = {}
     for backend in backends:
-        async with platform(ctx, backend, tuple(params["limits"])) as (st, rt, urls):
+        async with platform(ctx, backend, tuple(params["limits"])) as (st, rt, webs):
             for vus in vus_list:
                 for mode in params["references"]:
                     event_id, seats = await new_event(rt, *params["venue"])
@@ -239,7 +183,8 @@ async def run(ctx: BenchContext, params: Mapping[str, Any]) -> ScenarioResult:
                                     errors=_errors(krun), **describe(krun, cpu, f"ref-{mode}"))
                     result.series.append(s)
                     refs[(backend, mode, vus)] = s.pct(95)
-                for variant, url in urls.items():
+                for name, url in webs.items():
+                    variant = name.removeprefix("web-")
                     cfg = Config(backend, variant)
                     event_id, seats = await new_event(rt, *params["venue"])
                     ctx.status(f"{cfg.label}: {vus} VUs")

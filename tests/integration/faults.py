@@ -25,10 +25,10 @@ from sqlmodel import col
 
 from tests.conftest import BACKENDS, TEST_ENV, create_pg_database, drop_pg_database
 from tests.integration.helpers import assert_error
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.db.models import Order, Payment
 from ticketing_app.embedded import ChildProcess, free_port
 from ticketing_app.holds.keys import PROVIDER_LEDGER_PREFIX
-from ticketing_app.runtime import Runtime
 from ticketing_app.services.audit import AuditReport, audit
 from ticketing_app.stack import Stack
 

@@ -19,13 +19,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from backend_jobs.consumers import ConsumerRunner, ConsumerSpec
 from backend_jobs.payments import process_payment
 from backend_jobs.provider import SimulatedProvider
-from backend_jobs.queues import PAYMENTS_QUEUE, deserialize, redis_settings, serialize
 from backend_jobs.relay import OutboxRelay
 from tests.integration.helpers import eventually
 from ticketing_app.api import deps
 from ticketing_app.api.app import create_api
+from ticketing_app.bootstrap import Runtime
+from ticketing_app.clients.job_queue import (
+    PAYMENTS_QUEUE,
+    deserialize,
+    redis_settings,
+    serialize,
+)
 from ticketing_app.domain.events import Envelope
-from ticketing_app.runtime import Runtime
 
 
 @dataclass

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Env
-from ticketing_app.holds.store import Snapshot
+from ticketing_app.domain.seat_layout import Layout
+from ticketing_app.holds.answers import Snapshot
 from ticketing_app.services.admin import GridSpec, TierSpec
-from ticketing_app.services.catalog import Layout
 
 
 def redis_only(env: Env) -> None:

@@ -21,8 +21,8 @@ from tests.integration.helpers import assert_error
 from tests.integration.inprocess import stack_settings
 from ticketing_app.api import deps
 from ticketing_app.api.app import create_api
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.observability.tracing import configure_tracing
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.integration

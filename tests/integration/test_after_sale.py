@@ -22,6 +22,7 @@ from tests.integration.admin_helpers import admin_client, buy, buy_many, tickets
 from tests.integration.helpers import assert_error, eventually
 from ticketing_app.api import deps
 from ticketing_app.api.app import create_api
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.db.models import (
     Notification,
     Order,
@@ -30,9 +31,8 @@ from ticketing_app.db.models import (
     Seat,
     Ticket,
 )
-from ticketing_app.runtime import Runtime, create_runtime
+from ticketing_app.domain.tickets import make_ticket_code
 from ticketing_app.services.ticket_docs import qr_svg_data_uri, tickets_pdf
-from ticketing_app.services.tickets import make_ticket_code
 
 pytestmark = pytest.mark.integration
 

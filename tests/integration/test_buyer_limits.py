@@ -13,7 +13,7 @@ from tests.conftest import Env
 from tests.integration.helpers import assert_error
 from tests.integration.onsale_helpers import event_with, redis_only, seats_of
 from ticketing_app.holds.keys import ACTIVE_EVENTS
-from ticketing_app.services.onsale_settings import OnSaleSettings, update_onsale_settings
+from ticketing_app.services.onsale_settings import OnSaleSettings
 
 LIMIT = 5
 
@@ -84,7 +84,7 @@ async def test_holds_orders_and_sales_count_together_under_parallel_requests(
     assert len(seats_of(snap, me)) == LIMIT == await env.rt.holds.owned_count(event_id, me)
     assert peak <= LIMIT
     # The organiser lowers the limit: nothing is taken away, nothing more is given.
-    await update_onsale_settings(env.rt, "test", event_id, OnSaleSettings(max_seats_per_buyer=4))
+    await env.rt.onsale.update("test", event_id, OnSaleSettings(max_seats_per_buyer=4))
     async with env.client(me) as c:
         body = assert_error(await c.post("/api/reservations", json={"eventId": event_id,
                                                                     "seatId": seats[9]}),

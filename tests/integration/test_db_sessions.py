@@ -21,7 +21,7 @@ async def test_the_audit_reads_one_snapshot_while_plain_reads_skip_the_transacti
     if not db.is_postgres:
         pytest.skip("SQLite's read transaction is one snapshot already (WAL)")
     async with db.snapshot_sessions() as s:
-        await _snapshot_isolation(s, env.rt)
+        await _snapshot_isolation(s, db)
         level = (await s.execute(text("SHOW transaction_isolation"))).scalar_one()
         first = (await s.execute(text("SELECT now()"))).scalar_one()
         await asyncio.sleep(0.02)

@@ -44,6 +44,7 @@ from tests.integration.faults import (
 )
 from tests.integration.helpers import eventually
 from tests.integration.inprocess import stack_settings
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.db.models import (
     Order,
     OrderItem,
@@ -54,7 +55,6 @@ from ticketing_app.db.models import (
     Ticket,
 )
 from ticketing_app.domain.orders import PaymentStatus
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]

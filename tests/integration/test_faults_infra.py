@@ -47,6 +47,7 @@ from tests.integration.faults import (
 )
 from tests.integration.helpers import assert_error, eventually
 from tests.integration.inprocess import stack_settings
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.db.models import (
     IdempotencyRecord,
     Notification,
@@ -55,7 +56,6 @@ from ticketing_app.db.models import (
     ProcessedEvent,
     SalesProjection,
 )
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.settings import PROJECT_ROOT
 from ticketing_app.stack import Stack
 

@@ -54,8 +54,8 @@ from tests.integration.faults import (
 )
 from tests.integration.helpers import eventually
 from tests.integration.inprocess import stack_settings
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.db.models import IdempotencyRecord, Order, OutboxEvent
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]

@@ -20,6 +20,7 @@ from sqlmodel import col
 from tests.conftest import Env
 from tests.integration.helpers import eventually
 from tests.integration.onsale_helpers import event_with, seats_of
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.db.models import (
     Notification,
     Order,
@@ -29,7 +30,6 @@ from ticketing_app.db.models import (
     Seat,
     Ticket,
 )
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.services.uow import UnitOfWork
 
 

@@ -30,8 +30,8 @@ import pytest_asyncio
 from bench.live_client import LiveSession, Protocol, true_codes
 from tests.conftest import TEST_ENV
 from tests.integration.inprocess import stack_settings
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.domain import errors
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.services.admin import GridSpec, TierSpec
 from ticketing_app.stack import Stack
 

@@ -19,8 +19,8 @@ import pytest_asyncio
 
 from tests.conftest import TEST_ENV
 from tests.integration.inprocess import stack_settings
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.holds.keys import EventKeys
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.integration

@@ -28,10 +28,10 @@ from backend_jobs.provider import MODE_KEY
 from tests.conftest import TEST_ENV, create_pg_database, drop_pg_database
 from tests.integration.helpers import eventually
 from tests.integration.inprocess import stack_settings
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.db.models import Order, OutboxEvent, Payment
 from ticketing_app.embedded import ChildProcess, free_port
 from ticketing_app.holds.keys import PROVIDER_LEDGER_PREFIX
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.settings import PROJECT_ROOT
 from ticketing_app.stack import Stack
 

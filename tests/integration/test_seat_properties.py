@@ -42,12 +42,12 @@ from sqlmodel import col
 
 from tests.conftest import BACKENDS, drop_pg_database, make_database_url
 from tests.integration.inprocess import stack_settings
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.db.models import Order, Payment, Seat
 from ticketing_app.domain import errors
 from ticketing_app.domain.orders import PaymentStatus
 from ticketing_app.holds.keys import EventKeys
 from ticketing_app.holds.scripts import LUA_DIR
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.integration

@@ -28,8 +28,8 @@ from bench.sse_client import SeatStreamClient
 from tests.conftest import TEST_ENV
 from tests.integration.helpers import eventually
 from tests.integration.inprocess import stack_settings
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.holds.keys import EventKeys
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.integration

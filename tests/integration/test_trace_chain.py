@@ -29,11 +29,11 @@ from tests.integration.inprocess import (
     relay_everything,
     stack_settings,
 )
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.db.models import OutboxEvent, Payment
 from ticketing_app.domain.events import Envelope
 from ticketing_app.observability.logging import configure_logging
 from ticketing_app.observability.tracing import configure_tracing, current_trace_id
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.integration

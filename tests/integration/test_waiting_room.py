@@ -30,7 +30,7 @@ from ticketing_app.domain.pow import (
     solution_digest,
     solve,
 )
-from ticketing_app.services.onsale_settings import OnSaleSettings, update_onsale_settings
+from ticketing_app.services.onsale_settings import OnSaleSettings
 
 RATE = 20  # admissions per second
 POW_BITS = 12  # cheap for the tests' own solver; the server's checks are the same at any bits
@@ -194,7 +194,7 @@ async def test_admission_token_gates_holds_and_cannot_be_forged_or_replayed(env:
         assert body["details"][0]["message"] == "invalid or expired"
         assert_error(await alice.get(url), 404, "NOT_FOUND")  # the reset emptied the queue
         # The organiser switches the room off: no token needed any more.
-        await update_onsale_settings(env.rt, "test", event_id,
+        await env.rt.onsale.update("test", event_id,
                                      OnSaleSettings(waiting_room=False))
         assert (await alice.post(url)).json()["status"] == "open"
         r = await mallory.post("/api/reservations", json={"eventId": event_id,
@@ -342,7 +342,7 @@ async def test_bot_check_admits_a_solved_challenge_and_refuses_the_rest(env: Env
         assert r.status_code == 200, r.text
         # The organiser raises the difficulty: a challenge issued before asks too little.
         early = _solved(await _challenge(mallory, event_id))
-        await update_onsale_settings(env.rt, "test", event_id,
+        await env.rt.onsale.update("test", event_id,
                                      OnSaleSettings(waiting_room_difficulty=POW_BITS + 1))
         await _refused(mallory, url, early, "challenge",
                        "easier than this event asks now; fetch a new one")
@@ -366,12 +366,12 @@ async def test_difficulty_zero_needs_no_solution_and_a_room_that_is_off_asks_non
         r = await walk_in.post(url)
         assert r.status_code == 200 and r.json()["position"] == 1, r.text
         # Switched on: the next new place needs a solution; a place already given is kept.
-        await update_onsale_settings(env.rt, "test", event_id,
+        await env.rt.onsale.update("test", event_id,
                                      OnSaleSettings(waiting_room_difficulty=POW_BITS))
         assert_error(await later.post(url), 401, "UNAUTHENTICATED")
         assert (await walk_in.post(url)).json()["position"] == 1
         # And off again (0): no solution needed.
-        await update_onsale_settings(env.rt, "test", event_id,
+        await env.rt.onsale.update("test", event_id,
                                      OnSaleSettings(waiting_room_difficulty=0))
         r = await later.post(url)
         assert r.status_code == 200 and r.json()["position"] == 2, r.text

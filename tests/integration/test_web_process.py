@@ -23,10 +23,10 @@ from tests.conftest import TEST_ENV
 from tests.integration.helpers import assert_error, eventually
 from tests.integration.inprocess import stack_settings
 from tests.integration.onsale_helpers import seats_of
+from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.domain.event_rules import TierSpec
 from ticketing_app.domain.identity import issue_buyer_token
 from ticketing_app.domain.layouts import GridSpec
-from ticketing_app.runtime import Runtime, create_runtime
 from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.integration

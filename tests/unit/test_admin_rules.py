@@ -25,7 +25,7 @@ from ticketing_app.domain.layouts import (
     parse_row,
     stack_grids,
 )
-from ticketing_app.services.tickets import make_ticket_code, parse_ticket_code
+from ticketing_app.domain.tickets import make_ticket_code, parse_ticket_code
 
 
 def test_rows_as_numbers_or_letters() -> None:

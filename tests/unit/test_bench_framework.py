@@ -36,7 +36,8 @@ def test_exit_code_correctness_beats_could_not_run() -> None:
 def test_missing_scenario_module_is_skipped_not_passed() -> None:
     listed = {e.name: e for e in entries()}
     assert set(listed) == {"redis_ceiling", "original_load", "stampede", "hold_strategies",
-                           "live_sync", "outbox_lag", "cpu_cost", "original_k6"}
+                           "live_sync", "outbox_lag", "cpu_cost", "original_k6",
+                           "pretix_compare"}
     for e in listed.values():
         if e.scenario is None:
             assert "not yet available" in e.missing_reason

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from ticketing_app.api.errors import is_refused_value
+from ticketing_app.domain.idempotency import check_key, request_fingerprint
 from ticketing_app.domain.identity import (
     holder_tag,
     issue_buyer_token,
@@ -22,8 +23,7 @@ from ticketing_app.domain.orders import (
     late_payment_may_confirm,
 )
 from ticketing_app.domain.seats import clamp_hold_seconds, format_money, row_label, seat_label
-from ticketing_app.services.idempotency import check_key, request_fingerprint
-from ticketing_app.services.tickets import make_ticket_code, parse_ticket_code
+from ticketing_app.domain.tickets import make_ticket_code, parse_ticket_code
 from ticketing_app.settings import plain_postgres_url, to_async_url, to_sync_url
 
 

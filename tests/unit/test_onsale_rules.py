@@ -12,10 +12,10 @@ from ticketing_app.domain.admission import (
     verify_admission_token,
 )
 from ticketing_app.domain.pow import DEFAULT_BITS, MAX_BITS
-from ticketing_app.services.best_available import longest_block, tier_id_for
-from ticketing_app.services.catalog import Layout, SeatInfo, best_available_rows
+from ticketing_app.domain.sale_settings import room_meta, room_mode
+from ticketing_app.domain.seat_layout import Layout, SeatInfo, longest_block, tier_id_for
+from ticketing_app.services.catalog import best_available_rows
 from ticketing_app.services.onsale_settings import OnSaleSettings
-from ticketing_app.services.waiting_room import room_meta, room_mode
 
 SECRET = "unit-secret"
 NOW = 1_800_000_000_000

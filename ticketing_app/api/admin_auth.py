@@ -11,15 +11,15 @@ before the password is checked: services/admin_auth.py).
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ticketing_app.api.deps import RuntimeDep
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.domain import errors
+from ticketing_app.domain.network import origin_allowed
 from ticketing_app.routes import admin_login_url
-from ticketing_app.runtime import Runtime
 from ticketing_app.services.admin_auth import AdminIdentity
 from ticketing_app.settings import Settings, get_settings
 
@@ -28,31 +28,14 @@ LOGIN_PAGE = "/admin/login"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
-
-
-def allowed_origins(settings: Settings, host: str, scheme: str) -> set[str]:
-    origins = {_origin_of(settings.public_url)} | {_origin_of(o) for o in settings.cors_origins}
-    if host:
-        origins.add(f"{scheme}://{host}".lower())
-    return {o for o in origins if o}
-
-
-def origin_allowed(settings: Settings, headers: dict[str, str], scheme: str) -> bool:
-    """True unless the request names another site as its origin."""
-    claimed = headers.get("origin") or _origin_of(headers.get("referer", ""))
-    if not claimed:
-        return True
-    if claimed == "null":
-        return False
-    return claimed.lower() in allowed_origins(settings, headers.get("host", ""), scheme)
+def admin_sites(settings: Settings) -> list[str]:
+    """The sites whose pages may change things in the admin area."""
+    return [settings.public_url, *settings.cors_origins]
 
 
 def check_origin(request: Request) -> None:
     if request.method in UNSAFE_METHODS and not origin_allowed(
-            get_settings(), {k.lower(): v for k, v in request.headers.items()},
+            admin_sites(get_settings()), {k.lower(): v for k, v in request.headers.items()},
             request.url.scheme):
         raise errors.Forbidden("Cross-site request refused.")
 
@@ -88,15 +71,6 @@ def clear_session_cookie(response: Response, rt: Runtime) -> None:
                            samesite="strict", secure=cookie_secure(rt.settings))
 
 
-def safe_next(path: str | None) -> str:
-    """Only a path inside the admin area (never another site) after signing in."""
-    if not path or not path.startswith(ADMIN_PREFIX) or path.startswith("//") or "\\" in path:
-        return ADMIN_PREFIX
-    if path.startswith(LOGIN_PAGE):
-        return ADMIN_PREFIX
-    return path
-
-
 class AdminPageGuardMiddleware:
     """A page load of /admin/... without a live admin session is answered with a redirect to
     the login page before any page is served (the pages check again on every event)."""
@@ -111,7 +85,7 @@ class AdminPageGuardMiddleware:
                 path.rstrip("/") == LOGIN_PAGE:
             await self.app(scope, receive, send)
             return
-        from ticketing_app.runtime import get_runtime
+        from ticketing_app.bootstrap import get_runtime
 
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         rt = await get_runtime()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ticketing_app.api.schemas import SeatId
 from ticketing_app.domain.event_rules import EventSettings, TierSpec
 from ticketing_app.domain.layouts import GridSpec, parse_cells, parse_numbers
-from ticketing_app.domain.pow import DEFAULT_BITS
+from ticketing_app.domain.sale_settings import SaleSettings, api_name
 
 # A row number as the database stores it (32-bit): larger ones are invalid input.
 RowNumber = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
@@ -70,29 +70,21 @@ class TierIn(Strict):
                         tuple(self.sections))
 
 
-class EventSettingsIn(Strict):
+class EventSettingsIn(SaleSettings, Strict):
+    """The event form: the sale settings (declared in `domain/sale_settings.py`) under the
+    API's names (`holdMinSeconds`, ...), with the title, date, description and currency. The
+    rules (`check_settings`) judge the values, with every problem listed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, alias_generator=api_name)
+
     title: str = Field(max_length=1000)
     description: str = Field(default="", max_length=20000)
-    startsAt: datetime = Field(strict=False)  # an ISO 8601 string in JSON
-    holdDefaultSeconds: int = 30
-    holdMinSeconds: int = 5
-    holdMaxSeconds: int = 120
-    holdMaxTotalSeconds: int = 600
-    maxSeatsPerBuyer: int = 10
-    orphanRule: bool = False
-    waitingRoom: bool = False
-    # The waiting room's bot check: leading zero bits of its proof of work; 0 = off.
-    waitingRoomDifficulty: int = Field(default=DEFAULT_BITS, ge=-(2**31), le=2**31 - 1)
+    starts_at: datetime = Field(strict=False)  # `startsAt`: an ISO 8601 string in JSON
     currency: str = Field(default="KRW", max_length=10)
 
     def settings(self) -> EventSettings:
-        return EventSettings(
-            title=self.title, starts_at=self.startsAt, description=self.description,
-            hold_default_s=self.holdDefaultSeconds, hold_min_s=self.holdMinSeconds,
-            hold_max_s=self.holdMaxSeconds, hold_max_total_s=self.holdMaxTotalSeconds,
-            max_seats_per_buyer=self.maxSeatsPerBuyer, orphan_rule=self.orphanRule,
-            waiting_room=self.waitingRoom, currency=self.currency,
-            waiting_room_difficulty=self.waitingRoomDifficulty)
+        return EventSettings(self.title, self.starts_at, description=self.description,
+                             currency=self.currency, **self.sale_values())
 
 
 class EventIn(EventSettingsIn):

@@ -1,18 +1,16 @@
 """The REST API as a FastAPI app whose every request enters through the one request layer
 (`api/edge.py`). In the web process that layer also stands in front of the Reflex app
 (`api_transformer=api.edge.wrap`); `ticketing api` serves the API alone, for load tools and
-tests."""
+tests, with the lifespan `ticketing_app/lifespan.py` gives it."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.routing import Match
-from starlette.types import Receive, Scope, Send
+from starlette.types import Lifespan, Receive, Scope, Send
 
 from ticketing_app.api import hot_routes, seat_stream
 from ticketing_app.api.edge import Edge
@@ -34,11 +32,11 @@ class TicketingAPI(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_api(standalone: bool = False) -> TicketingAPI:
+def create_api(lifespan: Lifespan[Any] | None = None) -> TicketingAPI:
     """The REST API: FastAPI's routes behind the one request layer, which also answers the
     hot routes itself. CORS: browsers may call it from PUBLIC_URL's site and CORS_ORIGINS only
-    (no wildcard); in the web process Reflex's websocket gets the same list (rxconfig.py)."""
-    lifespan = _standalone_lifespan if standalone else None
+    (no wildcard); in the web process Reflex's websocket gets the same list (rxconfig.py).
+    `lifespan`: the API alone runs its process's background tasks in it."""
     app = TicketingAPI(
         title="Ticketing API",
         version="1.0",
@@ -102,22 +100,3 @@ def _install_extra_routers(app: FastAPI) -> None:
             continue
         app.include_router(mod.router, responses=COMMON_ERRORS)
 
-
-@asynccontextmanager
-async def _standalone_lifespan(_: FastAPI) -> AsyncIterator[None]:
-    from backend_jobs.lifecycle import web_background_tasks
-    from ticketing_app.observability.metrics import mark_worker_exit
-    from ticketing_app.observability.setup import flush_traces, setup_observability
-    from ticketing_app.runtime import close_runtime, get_runtime
-
-    setup_observability("api")
-    rt = await get_runtime()
-    async with web_background_tasks(rt):
-        yield
-    await close_runtime()
-    flush_traces()
-    mark_worker_exit()
-
-
-def create_standalone_app() -> TicketingAPI:
-    return create_api(standalone=True)

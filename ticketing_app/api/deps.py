@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 
+from ticketing_app.bootstrap import Runtime, get_runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.identity import BUYER_ID_RE, verify_buyer_token
-from ticketing_app.runtime import Runtime, get_runtime
 
 
 async def runtime() -> Runtime:

@@ -38,7 +38,7 @@ from ticketing_app.settings import Settings, get_settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from ticketing_app.runtime import Runtime
+    from ticketing_app.bootstrap import Runtime
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -22,7 +22,7 @@ from ticketing_app.observability.tracing import current_trace_id
 from ticketing_app.services.reservations import Hold
 
 if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+    from ticketing_app.bootstrap import Runtime
 
 HOLD_ROUTE = "/api/reservations"
 RELEASE_ROUTE = "/api/reservations/{event_id}/{seat_id:int}"

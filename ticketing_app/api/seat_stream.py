@@ -43,7 +43,7 @@ from ticketing_app.api.schemas import MAX_ID
 from ticketing_app.services.seat_feed import BEAT, INIT, Item, Subscription
 
 if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+    from ticketing_app.bootstrap import Runtime
 
 STREAM_ROUTE = "/api/events/{event_id}/seats/stream"
 _PATH = re.compile(r"/api/events/([0-9]{1,12})/seats/stream")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import reflex as rx
 
 from ticketing_app import routes
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain import errors
-from ticketing_app.runtime import get_runtime
 from ticketing_app.state.base import BuyerState
 from ticketing_app.state.seat_map import _event_id_from_path
 

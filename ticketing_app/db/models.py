@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from ticketing_app.domain.pow import DEFAULT_BITS
+from ticketing_app.domain.sale_settings import EventSales
 
 
 def now_utc() -> datetime:
@@ -39,7 +39,10 @@ class VenueSeat(SQLModel, table=True):
     c: int
 
 
-class Event(SQLModel, table=True):
+class Event(EventSales, SQLModel, table=True):
+    """An event; its sale settings (hold bounds, limits, the waiting room) are declared once,
+    in `domain/sale_settings.py`, and are columns here by inheritance."""
+
     __tablename__ = "events"
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
@@ -48,22 +51,6 @@ class Event(SQLModel, table=True):
     venue_id: int | None = Field(default=None, foreign_key="venues.id")
     status: str = Field(default="DRAFT", max_length=20)  # DRAFT, ON_SALE, CLOSED, CANCELLED
     currency: str = Field(default="KRW", max_length=3)
-    hold_default_s: int = 30
-    hold_min_s: int = 5
-    hold_max_s: int = 120
-    hold_max_total_s: int = 600
-    max_seats_per_buyer: int = 10
-    orphan_rule: bool = False
-    waiting_room: bool = False
-    waiting_room_rate: int = 50  # admissions per second while the room is on
-    # Automatic waiting room (migration 0002onsale): turns on by itself when more than
-    # `waiting_room_auto_threshold` buyers arrive within one second.
-    waiting_room_auto: bool = False
-    waiting_room_auto_threshold: int = 200
-    waiting_room_capacity: int = 0  # at most this many live admissions at once; 0 = no cap
-    # The bot check before a place in the queue (migration 0006_pow): leading zero bits of the
-    # proof of work (domain/pow.py); 0 = off (load tools, tests).
-    waiting_room_difficulty: int = DEFAULT_BITS
     created_at: datetime = Field(default_factory=now_utc)
     updated_at: datetime = Field(default_factory=now_utc)
 

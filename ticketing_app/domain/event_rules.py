@@ -11,17 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ConfigDict
+
 from ticketing_app.domain import errors
 from ticketing_app.domain.layouts import Problems
-from ticketing_app.domain.pow import DEFAULT_BITS, MAX_BITS
+from ticketing_app.domain.pow import MAX_BITS
+from ticketing_app.domain.sale_settings import (
+    HOLD_CEILING_S,
+    HOLD_FLOOR_S,
+    SEATS_PER_BUYER_MAX,
+    SaleSettings,
+)
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 4000
 TIER_NAME_MAX = 60
 PRICE_MAX = 10**12
-HOLD_FLOOR_S = 1
-HOLD_CEILING_S = 3600
-SEATS_PER_BUYER_MAX = 50
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -52,32 +57,26 @@ class TierSpec:
     sections: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class EventSettings:
-    """Everything on the event form except tiers and venue."""
+class EventSettings(SaleSettings):
+    """Everything on the event form except tiers and venue: the title, date, description and
+    currency, and the sale settings (declared in `domain/sale_settings.py`). Not validated on
+    construction beyond types: `check_settings` judges it and lists every problem."""
+
+    model_config = ConfigDict(frozen=True)
 
     title: str
     starts_at: datetime
     description: str = ""
-    hold_default_s: int = 30
-    hold_min_s: int = 5
-    hold_max_s: int = 120
-    hold_max_total_s: int = 600
-    max_seats_per_buyer: int = 10
-    orphan_rule: bool = False
-    waiting_room: bool = False
     currency: str = "KRW"
-    waiting_room_difficulty: int = DEFAULT_BITS  # the bot check's bits; 0 = off
+
+    def __init__(self, title: str, starts_at: datetime, **values: Any) -> None:
+        super().__init__(**{"title": title, "starts_at": starts_at, **values})
 
     def columns(self) -> dict[str, Any]:
         return {
             "title": self.title.strip(), "starts_at": self.starts_at,
-            "description": self.description.strip(), "hold_default_s": self.hold_default_s,
-            "hold_min_s": self.hold_min_s, "hold_max_s": self.hold_max_s,
-            "hold_max_total_s": self.hold_max_total_s,
-            "max_seats_per_buyer": self.max_seats_per_buyer, "orphan_rule": self.orphan_rule,
-            "waiting_room": self.waiting_room, "currency": self.currency.upper(),
-            "waiting_room_difficulty": self.waiting_room_difficulty,
+            "description": self.description.strip(), **self.sale_values(),
+            "currency": self.currency.upper(),
         }
 
 

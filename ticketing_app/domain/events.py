@@ -37,6 +37,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def ms_to_dt(ms: int) -> datetime:
+    """Redis's clock (epoch milliseconds, as the Lua scripts answer) as a UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
 def iso(dt: datetime | None) -> str | None:
     """ISO 8601 in UTC with a Z, as the contract asks; naive datetimes are taken as UTC."""
     if dt is None:

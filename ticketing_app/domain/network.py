@@ -1,10 +1,36 @@
 """Who the client is behind load balancers: X-Forwarded-For is believed only from the proxies
 FORWARDED_ALLOW_IPS names, so a client cannot choose the address its per-address limit counts.
-One rule for the REST API's request layer and the web app's websocket."""
+And which site a browser's request comes from (the admin area's CSRF check). One rule each for
+the REST API's request layer and the web app's websocket."""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def allowed_origins(sites: Iterable[str], host: str, scheme: str) -> set[str]:
+    """The origins of `sites` (PUBLIC_URL and CORS_ORIGINS), and the request's own host."""
+    origins = {origin_of(o) for o in sites}
+    if host:
+        origins.add(f"{scheme}://{host}".lower())
+    return {o for o in origins if o}
+
+
+def origin_allowed(sites: Iterable[str], headers: Mapping[str, str], scheme: str) -> bool:
+    """True unless the request names another site as its origin."""
+    claimed = headers.get("origin") or origin_of(headers.get("referer", ""))
+    if not claimed:
+        return True
+    if claimed == "null":
+        return False
+    return claimed.lower() in allowed_origins(sites, headers.get("host", ""), scheme)
 
 
 class TrustedProxies:

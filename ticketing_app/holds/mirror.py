@@ -33,9 +33,9 @@ from typing import Any, Protocol
 import structlog
 from redis.asyncio import Redis
 
+from ticketing_app.clients.pubsub import listen_alive
+from ticketing_app.holds.answers import Snapshot
 from ticketing_app.holds.keys import LIVE_PATTERN, EventKeys, event_id_from_channel
-from ticketing_app.holds.store import Snapshot
-from ticketing_app.pubsub import listen_alive
 
 log = structlog.get_logger(__name__)
 

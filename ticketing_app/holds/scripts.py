@@ -1,16 +1,13 @@
-"""The Lua scripts, read from `lua/*.lua` once per process and run with EVALSHA.
-
-redis-py's `Script` sends EVALSHA and, on NOSCRIPT (a restarted or failed-over Redis),
-loads the source and retries, so a Redis restart needs nothing from us.
-"""
+"""The hold scripts (`lua/*.lua`, each with `lua/_lib.lua` in front), loaded by the one Lua
+loader (`clients/lua_scripts.py`)."""
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
+
+from ticketing_app.clients.lua_scripts import LuaScripts, lua_source
 
 LUA_DIR = Path(__file__).parent / "lua"
 SCRIPT_NAMES = (
@@ -19,24 +16,12 @@ SCRIPT_NAMES = (
 )
 
 
-@cache
 def script_source(name: str) -> str:
-    lib = (LUA_DIR / "_lib.lua").read_text()
-    return lib + "\n" + (LUA_DIR / f"{name}.lua").read_text()
+    return lua_source(LUA_DIR, name)
 
 
-class Scripts:
-    """One registered script object per Lua file."""
+class Scripts(LuaScripts):
+    """One registered script object per hold script."""
 
     def __init__(self, redis: Redis):
-        self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(script_source(name)) for name in SCRIPT_NAMES
-        }
-
-    def __getitem__(self, name: str) -> AsyncScript:
-        return self._scripts[name]
-
-    async def preload(self, redis: Redis) -> None:
-        """Load every script up front so the first request does not pay for it."""
-        for name in SCRIPT_NAMES:
-            await redis.script_load(script_source(name))
+        super().__init__(redis, LUA_DIR, SCRIPT_NAMES)

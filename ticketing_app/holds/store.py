@@ -1,4 +1,5 @@
-"""The hold store: typed calls to the Lua scripts, with their answers mapped to domain errors.
+"""The hold store: typed calls to the Lua scripts, with their answers mapped to domain errors
+(the answers' types and every refusal's error: `holds/answers.py`).
 
 When a script answers NOT_LOADED (first use of an event, or Redis restarted empty), the store
 asks its loader to rebuild the event from the database, then runs the script again.
@@ -9,189 +10,32 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 
 from ticketing_app.domain import errors
+from ticketing_app.holds.answers import (
+    NO_LIMITS,
+    BestResult,
+    ClaimLimits,
+    HoldResult,
+    LoadData,
+    SeatState,
+    Snapshot,
+    decode,
+    extend_refusal,
+    lock_refusal,
+    parse_state,
+    raise_claim_refusal,
+    release_refusal,
+    seat_details,
+)
 from ticketing_app.holds.keys import ACTIVE_EVENTS, EventKeys
 from ticketing_app.holds.scripts import Scripts
 from ticketing_app.observability import metrics
 
 Loader = Callable[[int], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class HoldResult:
-    expires_at_ms: int
-    version: int
-    newly_held: int
-    hold_seconds: int = 0  # as clamped by the event's bounds, inside the script
-
-
-@dataclass(frozen=True)
-class SeatState:
-    """One seat's state as Redis has it; `code` is A/H/O/S/B."""
-
-    code: str
-    buyer: str = ""
-    token: str = ""
-    expires_at_ms: int = 0
-    tag: str = ""
-
-
-@dataclass
-class Snapshot:
-    version: int
-    now_ms: int
-    states: dict[int, SeatState] = field(default_factory=dict)
-
-    def public_code(self, seat_id: int) -> str:
-        s = self.states.get(seat_id)
-        if s is None:
-            return "A"
-        if s.code in ("H", "O"):
-            return "H" if s.expires_at_ms > self.now_ms else "A"
-        return s.code
-
-
-@dataclass(frozen=True)
-class BestResult:
-    seat_ids: list[int]
-    expires_at_ms: int
-    version: int
-
-
-# Best-available index: tier key -> rows in best-first order, each (row key, min col + max col
-# of the whole row, [(seat id, col), ...] of the tier's seats in that row by column).
-TierRows = dict[str, list[tuple[str, int, list[tuple[int, int]]]]]
-
-
-@dataclass(frozen=True)
-class LoadData:
-    """What the database says an event's Redis state must hold."""
-
-    meta: dict[str, Any]
-    seats: list[tuple[int, str, int]]  # (seat id, row key, column)
-    sold: list[tuple[int, str, str]]  # (seat id, order lock token, buyer)
-    blocked: list[int]
-    locks: list[tuple[int, str, str, int, str]]  # (seat, token, buyer, deadline ms, tag)
-    rows: TierRows = field(default_factory=dict)
-
-
-def _decode(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def _seat_details(items: Sequence[Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for raw in items:
-        seat, _, status = _decode(raw).partition("|")
-        out.append({"seatId": int(seat), "status": status or "UNAVAILABLE"})
-    return out
-
-
-@dataclass(frozen=True)
-class ClaimLimits:
-    """The abuse limits a new claim is counted against, inside its script's round trip:
-    attempts per minute of the buyer and of the client address (0 = no limit)."""
-
-    buyer_per_minute: int = 0
-    address: str = ""
-    address_per_minute: int = 0
-
-    def keys(self, event_id: int, buyer: str) -> list[str]:
-        window = int(time.time() // 60)
-        k = EventKeys(event_id)
-        return [k.attempts("b", buyer, window), k.attempts("a", self.address or "-", window)]
-
-    def args(self) -> list[int]:
-        return [max(0, self.buyer_per_minute),
-                max(0, self.address_per_minute) if self.address else 0]
-
-
-NO_LIMITS = ClaimLimits()
-
-
-def _raise_claim_refusal(res: Sequence[Any]) -> None:
-    """Maps a refusal of a new claim (hold, best available) to its domain error."""
-    code = res[0]
-    if code == "RATE":
-        raise errors.RateLimited(
-            retry_after=max(1, int(res[3])), scope=_decode(res[1]),
-            message=f"Too many hold requests; the limit is {int(res[2])} per minute.")
-    if code == "SALES_CLOSED":
-        raise errors.SalesClosed()
-    if code == "ADMISSION":
-        raise errors.Unauthenticated(
-            "The waiting room is on for this event: join the queue and use the admission "
-            "token it gives you (X-Admission-Token).",
-            [{"field": "X-Admission-Token", "message": "missing, invalid or expired"}],
-        )
-    if code == "UNKNOWN":
-        raise errors.ValidationFailed(
-            "No such seat in this event.",
-            [{"field": "seatIds", "message": f"unknown seat {_decode(s)}"} for s in res[1]],
-        )
-    if code == "SOLD":
-        details = _seat_details(res[1])
-        blocked = all(d["status"] == "BLOCKED" for d in details)
-        raise errors.SeatSold(
-            "This seat is not for sale." if blocked else "This seat is already sold.",
-            details,
-        )
-    if code == "CONFLICT":
-        details = _seat_details(res[1])
-        if any(d["status"] == "ORDERED" for d in details):
-            raise errors.ReservationConflict(
-                "This seat is already in one of your orders awaiting payment.", details
-            )
-        raise errors.ReservationConflict("Someone else is holding this seat.", details)
-    if code == "LIMIT":
-        raise errors.LimitExceeded(
-            f"You can have at most {res[2]} seats for this event (you have {res[1]}).",
-            [{"field": "seatIds", "message": f"limit {res[2]}, already {res[1]}"}],
-        )
-    if code == "ORPHAN":
-        raise errors.OrphanSeat(
-            "This would leave a single empty seat between taken seats; "
-            "choose seats next to each other or next to the aisle.",
-            [{"seatId": int(res[1]), "status": "ORPHAN"}],
-        )
-
-
-def _seat_in_order(what: str, items: Sequence[Any]) -> errors.SeatInOrder:
-    """A release or extend of a seat that is in an order (awaiting payment, or paid): it is
-    not a hold any more; the order decides what happens to it."""
-    details = _seat_details(items)
-    if all(d["status"] == "SOLD" for d in details):
-        return errors.SeatInOrder(f"This seat is sold; it cannot be {what}.", details)
-    return errors.SeatInOrder(
-        f"This seat is in an order awaiting payment; it cannot be {what} (the order keeps "
-        "it until its payment window ends).", details)
-
-
-def claim_refusal(res: Sequence[Any]) -> errors.DomainError:
-    """The error a hold script answers with this refusal tuple (also what a refusal from
-    this process's copy of the seat map raises, so both read the same)."""
-    try:
-        _raise_claim_refusal(res)
-    except errors.DomainError as exc:
-        return exc
-    raise ValueError(f"not a refusal: {res!r}")
-
-
-def parse_state(raw: str) -> SeatState:
-    p = raw.split("|")
-    kind = p[0]
-    if kind == "H":
-        return SeatState("H", buyer=p[1], expires_at_ms=int(p[2]), tag=p[4])
-    if kind == "O":
-        return SeatState("O", token=p[1], buyer=p[2], expires_at_ms=int(p[3]), tag=p[4])
-    if kind == "S":
-        return SeatState("S", token=p[1], buyer=p[2])
-    return SeatState("B")
 
 
 class HoldStore:
@@ -206,13 +50,13 @@ class HoldStore:
         start = time.perf_counter()
         res = await self.scripts[name](keys=keys, args=[event_id, *args])
         metrics.HOLD_LATENCY.labels(op=name).observe(time.perf_counter() - start)
-        res = [_decode(x) if isinstance(x, bytes) else x for x in res]
+        res = [decode(x) if isinstance(x, bytes) else x for x in res]
         if res and res[0] == "NOT_LOADED":
             if self.loader is None:
                 raise errors.ServiceUnavailable("Seat state is being rebuilt; retry shortly.")
             await self.loader(event_id)
             res = await self.scripts[name](keys=keys, args=[event_id, *args])
-            res = [_decode(x) if isinstance(x, bytes) else x for x in res]
+            res = [decode(x) if isinstance(x, bytes) else x for x in res]
             if res and res[0] == "NOT_LOADED":
                 raise errors.ServiceUnavailable("Seat state is being rebuilt; retry shortly.")
         return res
@@ -231,7 +75,7 @@ class HoldStore:
         code = res[0]
         if code == "OK":
             return HoldResult(int(res[1]), int(res[2]), int(res[3]), int(res[4]))
-        _raise_claim_refusal(res)
+        raise_claim_refusal(res)
         raise RuntimeError(f"unexpected hold answer {res!r}")
 
     async def best_available(
@@ -246,45 +90,22 @@ class HoldStore:
                                int(quantity)], limits.keys(event_id, buyer))
         code = res[0]
         if code == "OK":
-            return BestResult([int(_decode(x)) for x in res[3:]], int(res[1]), int(res[2]))
+            return BestResult([int(decode(x)) for x in res[3:]], int(res[1]), int(res[2]))
         if code == "NONE":
             return int(res[1]), int(res[2])
         if code == "NO_TIER":
             raise errors.ValidationFailed("This event has no such tier.",
                                           [{"field": "tier", "message": "unknown tier"}])
-        _raise_claim_refusal(res)
+        raise_claim_refusal(res)
         raise RuntimeError(f"unexpected best_available answer {res!r}")
 
     async def release(
         self, event_id: int, buyer: str, seat_ids: Sequence[int], force: bool = False
     ) -> int:
         res = await self._run("release", event_id, [buyer, "1" if force else "0", *seat_ids])
-        code = res[0]
-        if code == "OK":
+        if res[0] == "OK":
             return int(res[2])
-        if code == "EXPIRED":
-            raise errors.ReservationExpired(
-                "Your hold has expired.", [{"seatId": int(s), "status": "EXPIRED"} for s in res[1]]
-            )
-        if code == "FORBIDDEN":
-            raise errors.Forbidden(
-                "This seat is held by someone else.",
-                [{"seatId": int(s), "status": "HELD"} for s in res[1]],
-            )
-        if code == "IN_ORDER":
-            raise _seat_in_order("released", res[1])
-        if code == "CONFLICT":
-            raise errors.ReservationConflict(
-                "This seat cannot be released: it is blocked by the organiser.",
-                _seat_details(res[1]),
-            )
-        if code == "ORPHAN":
-            raise errors.OrphanSeat(
-                "Releasing this seat would leave it as a single empty seat between taken "
-                "seats; release its neighbours too.",
-                [{"seatId": int(res[1]), "status": "ORPHAN"}],
-            )
-        raise RuntimeError(f"unexpected release answer {res!r}")
+        raise release_refusal(res)
 
     async def extend(
         self, event_id: int, buyer: str, seat_ids: Sequence[int], seconds: int | None
@@ -293,45 +114,15 @@ class HoldStore:
         res = await self._run("extend", event_id, [buyer, secs, *seat_ids])
         if res[0] == "OK":
             return int(res[1])
-        if res[0] == "FORBIDDEN":
-            raise errors.Forbidden("This seat is held by someone else.")
-        if res[0] == "IN_ORDER":
-            raise _seat_in_order("extended", res[1])
-        raise errors.ReservationExpired(
-            "Your hold has expired.", [{"seatId": int(s), "status": "EXPIRED"} for s in res[1]]
-        )
+        raise extend_refusal(res)
 
     # ---- order and saga operations ----------------------------------------------------
     async def lock_for_order(
         self, event_id: int, buyer: str, token: str, deadline_ms: int, seat_ids: Sequence[int]
     ) -> None:
         res = await self._run("lock_order", event_id, [buyer, token, deadline_ms, *seat_ids])
-        code = res[0]
-        if code == "OK":
-            return
-        if code == "SOLD":
-            raise errors.SeatSold("A seat in this order is already sold.", _seat_details(res[1]))
-        if code == "FORBIDDEN":
-            raise errors.ReservationConflict(
-                "A seat is already in another of your orders.",
-                [{"seatId": int(s), "status": "ORDERED"} for s in res[1]],
-            )
-        if code == "CONFLICT":
-            raise errors.ReservationConflict(
-                "Someone else is holding these seats; you can order only seats you hold.",
-                _seat_details(res[1]),
-            )
-        if code == "ORPHAN":
-            raise errors.OrphanSeat(
-                "Ordering this seat without its neighbours that you hold would leave it "
-                "stranded between them if the order is not paid; order them together or "
-                "release them first.",
-                [{"seatId": int(res[1]), "status": "ORPHAN"}],
-            )
-        raise errors.ReservationExpired(
-            "Your hold on these seats has expired; choose them again.",
-            [{"seatId": int(s), "status": "EXPIRED"} for s in res[1]],
-        )
+        if res[0] != "OK":
+            raise lock_refusal(res)
 
     async def unlock_order(
         self, event_id: int, token: str, seat_ids: Sequence[int], rehold_until_ms: int = 0,
@@ -363,7 +154,7 @@ class HoldStore:
             return []
         if res[0] == "LIMIT":
             return [{"seatId": int(s), "status": "LIMIT"} for s in seat_ids]
-        return _seat_details(res[1])
+        return seat_details(res[1])
 
     async def unsell(
         self, event_id: int, token: str, seat_ids: Sequence[int], block: bool = False
@@ -375,7 +166,7 @@ class HoldStore:
         res = await self._run("block", event_id, ["block" if blocked else "unblock", *seat_ids])
         if res[0] == "REFUSED":
             raise errors.ValidationFailed(
-                "Sold seats and seats in an open order cannot be blocked.", _seat_details(res[1])
+                "Sold seats and seats in an open order cannot be blocked.", seat_details(res[1])
             )
         return int(res[2])
 
@@ -398,7 +189,7 @@ class HoldStore:
         res = await self.scripts["sweep"](
             keys=EventKeys(event_id).script_keys(), args=[event_id, batch]
         )
-        return int(res[0]), [_decode(t) for t in res[2:]]
+        return int(res[0]), [decode(t) for t in res[2:]]
 
     async def snapshot(self, event_id: int) -> Snapshot | None:
         res = await self.scripts["snapshot"](
@@ -409,7 +200,7 @@ class HoldStore:
         snap = Snapshot(version=int(res[1]), now_ms=int(res[2]))
         flat = res[3:]
         for i in range(0, len(flat), 2):
-            snap.states[int(_decode(flat[i]))] = parse_state(_decode(flat[i + 1]))
+            snap.states[int(decode(flat[i]))] = parse_state(decode(flat[i + 1]))
         return snap
 
     async def load(self, event_id: int, data: LoadData, layout_only: bool = False) -> bool:
@@ -429,13 +220,20 @@ class HoldStore:
             args=[event_id, "layout" if layout_only else "init", json.dumps(payload)],
         )
         await self.redis.sadd(ACTIVE_EVENTS, str(event_id))  # type: ignore[misc]
-        return _decode(res[0]) == "OK"
+        return decode(res[0]) == "OK"
 
     async def set_meta(self, event_id: int, **fields: Any) -> None:
         """Sales switch and limits; applied at once to every later hold."""
         mapping = {k: (("1" if v else "0") if isinstance(v, bool) else str(v))
                    for k, v in fields.items()}
         await self.redis.hset(EventKeys(event_id).meta, mapping=mapping)  # type: ignore[misc]
+
+    async def claim_loading(self, event_id: int) -> bool:
+        """One loader of an event at a time (a lease of 15 s, so a loader that died frees it)."""
+        return bool(await self.redis.set(EventKeys(event_id).load_lock, "1", nx=True, ex=15))
+
+    async def end_loading(self, event_id: int) -> None:
+        await self.redis.delete(EventKeys(event_id).load_lock)
 
     async def is_loaded(self, event_id: int) -> bool:
         return await self.redis.hget(EventKeys(event_id).meta, "loaded") in (b"1", "1")  # type: ignore[misc]
@@ -444,7 +242,7 @@ class HoldStore:
         raw = await self.redis.hget(f"{EventKeys(event_id).base}:mine", buyer)  # type: ignore[misc]
         if not raw:
             return []
-        return [int(s) for s in _decode(raw).split(",") if s]
+        return [int(s) for s in decode(raw).split(",") if s]
 
     async def seat_states(self, event_id: int, seat_ids: Sequence[int]
                           ) -> tuple[int, dict[int, SeatState]]:
@@ -455,7 +253,7 @@ class HoldStore:
             pipe.time()
             pipe.hmget(f"{keys.base}:st", [str(s) for s in seat_ids])
             (sec, usec), raw = await pipe.execute()
-        states = {int(sid): parse_state(_decode(v))
+        states = {int(sid): parse_state(decode(v))
                   for sid, v in zip(seat_ids, raw, strict=True) if v is not None}
         return int(sec) * 1000 + int(usec) // 1000, states
 
@@ -475,4 +273,4 @@ class HoldStore:
         await self.redis.delete(*(k for k in keys.all_keys() if k not in keep))
 
     async def active_events(self) -> list[int]:
-        return sorted(int(_decode(x)) for x in await self.redis.smembers(ACTIVE_EVENTS))  # type: ignore[misc]
+        return sorted(int(decode(x)) for x in await self.redis.smembers(ACTIVE_EVENTS))  # type: ignore[misc]

@@ -27,15 +27,13 @@ import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
-from ticketing_app.holds.mirror import Change, SeatCopy
+from ticketing_app.holds.mirror import Change, SeatCopy, SeatMirror
 from ticketing_app.observability import metrics
-
-if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+from ticketing_app.services.catalog import CatalogService
 
 log = structlog.get_logger(__name__)
 
@@ -85,14 +83,16 @@ class EventView:
 
 
 class LiveHub:
-    def __init__(self, rt: Runtime, broadcast: Broadcast, flush_ms: int | None = None,
-                 in_use: Callable[[int], bool] = lambda _: False):
-        """`in_use(event_id)`: some session of this process still watches the event (its view
+    def __init__(self, mirror: SeatMirror, catalog: CatalogService, broadcast: Broadcast,
+                 flush_ms: int, in_use: Callable[[int], bool] = lambda _: False):
+        """Seat states from `mirror`, the layout (seat order) from `catalog`; `broadcast` sends
+        an event's snapshot to its room, at most every `flush_ms` (LIVE_SYNC_FLUSH_MS);
+        `in_use(event_id)`: some session of this process still watches the event (its view
         and the mirror's copy are then never evicted as idle)."""
-        self.rt = rt
-        self.mirror = rt.mirror
+        self.mirror = mirror
+        self.catalog = catalog
         self.broadcast = broadcast
-        self.flush_s = (flush_ms or rt.settings.live_sync_flush_ms) / 1000
+        self.flush_s = flush_ms / 1000
         self.in_use = in_use
         self.views: dict[int, EventView] = {}
         self._loading: dict[int, asyncio.Task[EventView]] = {}
@@ -132,7 +132,7 @@ class LiveHub:
             log.warning("live_view_load_failed", event_id=event_id, error=str(task.exception()))
 
     async def _load(self, event_id: int) -> EventView:
-        layout = await self.rt.catalog.layout(event_id)
+        layout = await self.catalog.layout(event_id)
         copy = await self.mirror.watch(event_id)
         seats = [s.id for s in layout.seats]
         view = EventView(event_id=event_id, seats=seats,
@@ -174,7 +174,7 @@ class LiveHub:
     def relayout(self, event_id: int) -> None:
         """Read the event's layout again (seats added or moved), then the map from the copy."""
         self.resyncs += 1
-        self.rt.catalog.forget(event_id)
+        self.catalog.forget(event_id)
         self._start_load(event_id)
 
     def resync(self, event_id: int) -> None:

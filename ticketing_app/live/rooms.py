@@ -1,14 +1,14 @@
 """Socket.IO rooms for live seat maps, and the process's one LiveHub.
 
 A session viewing an event joins room `seats:<event id>`; the hub broadcasts each event's
-snapshot to its room as a Reflex state delta for the seat map state's `live_*` vars.
+changes to its room as a Reflex state delta for the seat map state's `live_*` vars (the
+state's name comes from the caller: the states import this module, never the reverse).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -151,34 +151,15 @@ async def reference_broadcast(state_full_name: str, event_id: int, seq: int,
     return _watchers[event_id]
 
 
-@contextlib.asynccontextmanager
-async def live_sync_lifespan(app: rx.App) -> AsyncIterator[None]:
-    """Runs for the web process's lifetime: runtime, hub, hold sweeper."""
-    import asyncio
-
-    from reflex_base.constants.state import FIELD_MARKER
-
-    from backend_jobs.lifecycle import web_background_tasks
-    from ticketing_app.observability.metrics import mark_worker_exit
-    from ticketing_app.observability.setup import flush_traces, setup_observability
-    from ticketing_app.runtime import close_runtime, get_runtime
-    from ticketing_app.state.seat_map import SeatMapState
-
+def open_rooms(app: rx.App, hub_: LiveHub) -> None:
+    """This process's rooms belong to `app`'s sessions, and `hub_` broadcasts to them (the web
+    process's lifespan, `ticketing_app/lifespan.py`, calls this at start)."""
     global _hub, _app
-    setup_observability("web")
-    rt = await get_runtime()
     _app = app
-    _hub = LiveHub(rt, make_broadcast(SeatMapState.get_full_name(), FIELD_MARKER),
-                   in_use=watched)
-    task = asyncio.create_task(_hub.run(), name="live-hub")
-    try:
-        async with web_background_tasks(rt):
-            yield
-    finally:
-        _hub.stop()
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        await close_runtime()
-        flush_traces()
-        mark_worker_exit()
+    _hub = hub_
+
+
+def close_rooms() -> None:
+    global _hub, _app
+    _hub = None
+    _app = None

@@ -9,6 +9,7 @@ import os
 import random
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -121,37 +122,61 @@ def _parse_traceparent(value: str) -> tuple[int, int] | None:
     return (trace_id, flags) if trace_id and span_id else None
 
 
-@contextmanager
-def request_context(name: str, traceparent: str | None) -> Iterator[tuple[str, Any]]:
-    """The trace of one request: continues `traceparent` or starts a trace; yields (trace id,
-    span). With spans recorded it is a real server span; otherwise a non-recording one that
-    only carries the ids, so `Trace-Id`, error bodies, jobs and Kafka headers still name one
-    trace while a request pays nothing for a span nobody exports."""
-    if recording():
-        ctx = extract_context({"traceparent": traceparent}) if traceparent else None
-        with tracer().start_as_current_span(name, context=ctx,
-                                            kind=trace.SpanKind.SERVER) as span:
-            yield current_trace_id(), span
-        return
-    parsed = _parse_traceparent(traceparent) if traceparent else None
-    trace_id, flags = parsed if parsed else (_rng.getrandbits(128) or 1, 1)
-    span = trace.NonRecordingSpan(trace.SpanContext(
-        trace_id, _rng.getrandbits(64) or 1, is_remote=False,
-        trace_flags=trace.TraceFlags(flags & 0xFF)))
-    token = otel_context.attach(trace.set_span_in_context(span))
-    try:
-        yield format(trace_id, "032x"), span
-    finally:
-        otel_context.detach(token)
+# The trace of the request this task serves: (trace id, traceparent to hand on; "" when a
+# recorded span is current and the propagator writes it). Set by `request_context`, read by
+# `current_trace_id` / `current_traceparent` without asking OpenTelemetry on every call.
+_REQUEST: ContextVar[tuple[str, str] | None] = ContextVar("tk_request_trace", default=None)
+
+
+class request_context:
+    """The trace of one request: continues `traceparent` or starts a trace; enters as (trace
+    id, span). With spans recorded it is a real server span; otherwise only ids, so
+    `Trace-Id`, error bodies, jobs and Kafka headers still name one trace while a request pays
+    nothing for a span nobody exports."""
+
+    __slots__ = ("_cm", "_token", "name", "traceparent")
+
+    def __init__(self, name: str, traceparent: str | None):
+        self.name, self.traceparent = name, traceparent
+        self._cm: Any = None
+
+    def __enter__(self) -> tuple[str, Any]:
+        if recording():
+            ctx = extract_context({"traceparent": self.traceparent}) if self.traceparent \
+                else None
+            self._cm = tracer().start_as_current_span(self.name, context=ctx,
+                                                      kind=trace.SpanKind.SERVER)
+            span = self._cm.__enter__()
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            self._token = _REQUEST.set((trace_id, ""))
+            return trace_id, span
+        parsed = _parse_traceparent(self.traceparent) if self.traceparent else None
+        tid, flags = parsed if parsed else (_rng.getrandbits(128) or 1, 1)
+        trace_id = format(tid, "032x")
+        span_id = format(_rng.getrandbits(64) or 1, "016x")
+        self._token = _REQUEST.set((trace_id, f"00-{trace_id}-{span_id}-{flags & 0xFF:02x}"))
+        return trace_id, trace.INVALID_SPAN
+
+    def __exit__(self, *exc: Any) -> Any:
+        _REQUEST.reset(self._token)
+        if self._cm is not None:
+            return self._cm.__exit__(*exc)
+        return None
 
 
 def current_trace_id() -> str:
     """The active trace's id as 32 hex digits, or '' outside any span."""
+    request = _REQUEST.get()
+    if request is not None:
+        return request[0]
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else ""
 
 
 def current_traceparent() -> str:
+    request = _REQUEST.get()
+    if request is not None and request[1]:
+        return request[1]
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)
     return carrier.get("traceparent", "")

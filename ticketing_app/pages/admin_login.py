@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ticketing_app.api.admin_auth import safe_next
 from ticketing_app.components.admin_layout import NativeForm
+from ticketing_app.routes import safe_next
 from ticketing_app.state.admin import AdminState
 
 ERRORS = {"invalid": "Wrong username or password.",

@@ -7,9 +7,9 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain.events import iso
 from ticketing_app.routes import event_url
-from ticketing_app.runtime import get_runtime
 from ticketing_app.state.base import BuyerState
 
 

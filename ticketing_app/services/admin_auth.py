@@ -22,24 +22,23 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import structlog
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from redis.asyncio import Redis
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from ticketing_app.db.engine import Database
 from ticketing_app.db.models import AdminSession, AdminUser, AuditLog, now_utc
 from ticketing_app.domain import errors
 from ticketing_app.domain.identity import sign_value
 from ticketing_app.holds.keys import RATE_PREFIX
 from ticketing_app.observability import metrics
 from ticketing_app.services.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+from ticketing_app.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -106,12 +105,16 @@ def check_credentials_shape(username: str, password: str) -> None:
 
 
 class AdminAuthService:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
-        self.hasher = password_hasher(rt.settings.argon2_profile)
+    """Accounts and sessions in the database (`db`), sign-in limits in Redis (`redis`);
+    `settings` for the cookie's secret and name, the session lifetime and the limits."""
+
+    def __init__(self, db: Database, redis: Redis, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.hasher = password_hasher(settings.argon2_profile)
         self._dummy_hash = ""
-        self._count_attempt = rt.redis.register_script(_COUNT_ATTEMPT)
-        self._forgive_attempt = rt.redis.register_script(_FORGIVE_ATTEMPT)
+        self._count_attempt = redis.register_script(_COUNT_ATTEMPT)
+        self._forgive_attempt = redis.register_script(_FORGIVE_ATTEMPT)
 
     async def _hash(self, password: str) -> str:
         # argon2 is deliberately slow: off the event loop, so a login never stalls sales.
@@ -129,7 +132,7 @@ class AdminAuthService:
 
     # ---- cookie -------------------------------------------------------------------------
     def cookie_value(self, token: str) -> str:
-        return f"{COOKIE_PREFIX}.{token}.{sign_value(self.rt.settings.secret_key, 'admin', token)}"
+        return f"{COOKIE_PREFIX}.{token}.{sign_value(self.settings.secret_key, 'admin', token)}"
 
     def token_from_cookie(self, value: str | None) -> str | None:
         """The session secret inside a cookie we signed, else None (no database lookup)."""
@@ -138,11 +141,11 @@ class AdminAuthService:
         parts = value.strip().split(".")
         if len(parts) != 3 or parts[0] != COOKIE_PREFIX or not parts[1]:
             return None
-        expected = sign_value(self.rt.settings.secret_key, "admin", parts[1])
+        expected = sign_value(self.settings.secret_key, "admin", parts[1])
         return parts[1] if hmac.compare_digest(parts[2], expected) else None
 
     def token_from_cookie_header(self, header: str) -> str | None:
-        name = self.rt.settings.admin_cookie_name
+        name = self.settings.admin_cookie_name
         for part in (header or "").split(";"):
             k, _, v = part.strip().partition("=")
             if k == name:
@@ -154,7 +157,7 @@ class AdminAuthService:
         check_credentials_shape(username, password)
         user = AdminUser(username=username, password_hash=await self._hash(password))
         try:
-            async with UnitOfWork(self.rt.db) as uow:
+            async with UnitOfWork(self.db) as uow:
                 uow.session.add(user)
                 await uow.session.flush()
                 uow.session.add(AuditLog(actor=actor, action="admin.create",
@@ -166,7 +169,7 @@ class AdminAuthService:
 
     async def set_password(self, username: str, password: str, actor: str = "cli") -> None:
         check_credentials_shape(username, password)
-        async with UnitOfWork(self.rt.db) as uow:
+        async with UnitOfWork(self.db) as uow:
             user = (await uow.session.execute(select(AdminUser).where(
                 col(AdminUser.username) == username))).scalar_one_or_none()
             if user is None:
@@ -179,14 +182,14 @@ class AdminAuthService:
             await uow.commit()
 
     async def count_admins(self) -> int:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             return int((await s.execute(select(func.count()).select_from(AdminUser)))
                        .scalar_one())
 
     async def ensure_bootstrap_admin(self) -> bool:
         """First start: ADMIN_BOOTSTRAP_USER / ADMIN_BOOTSTRAP_PASSWORD create the first admin
         when there is none yet (several processes may race: one wins, the rest see it)."""
-        cfg = self.rt.settings
+        cfg = self.settings
         if not (cfg.admin_bootstrap_user and cfg.admin_bootstrap_password):
             return False
         if await self.count_admins():
@@ -210,7 +213,7 @@ class AdminAuthService:
         """Counts one sign-in attempt (a fixed one-minute window) before it is checked, or
         raises 429 when the username's or the address's limit is used up. Returns the keys
         counted (None when there is no limit), for `forgive_attempt`."""
-        limit = self.rt.settings.admin_login_attempts_per_minute
+        limit = self.settings.admin_login_attempts_per_minute
         if limit <= 0:
             return None
         now = time.time()
@@ -236,7 +239,7 @@ class AdminAuthService:
         return token, who
 
     async def _login(self, username: str, password: str) -> tuple[str, AdminIdentity]:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             user = (await s.execute(select(AdminUser).where(
                 col(AdminUser.username) == (username or "")[:80]))).scalar_one_or_none()
         ok = await self._verify(user.password_hash if user else None,
@@ -245,8 +248,8 @@ class AdminAuthService:
             raise errors.Unauthenticated("Wrong username or password.")
         token = secrets.token_urlsafe(32)
         now = now_utc()
-        expires = now + timedelta(seconds=self.rt.settings.admin_session_ttl_s)
-        async with UnitOfWork(self.rt.db) as uow:
+        expires = now + timedelta(seconds=self.settings.admin_session_ttl_s)
+        async with UnitOfWork(self.db) as uow:
             await uow.session.execute(delete(AdminSession).where(
                 col(AdminSession.expires_at) < now))
             uow.session.add(AdminSession(id=_digest(token), user_id=int(user.id or 0),
@@ -264,7 +267,7 @@ class AdminAuthService:
         """The admin behind a live session, or None (unknown, expired or deactivated)."""
         if not token:
             return None
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             row = (await s.execute(
                 select(AdminSession, AdminUser)
                 .join(AdminUser, col(AdminUser.id) == col(AdminSession.user_id))
@@ -283,7 +286,7 @@ class AdminAuthService:
     async def logout(self, token: str | None) -> None:
         if not token:
             return
-        async with UnitOfWork(self.rt.db) as uow:
+        async with UnitOfWork(self.db) as uow:
             row = await uow.session.get(AdminSession, _digest(token))
             if row is not None:
                 user = await uow.session.get(AdminUser, row.user_id)

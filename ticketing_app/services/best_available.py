@@ -10,21 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ticketing_app.domain import errors
+from ticketing_app.domain.events import iso, ms_to_dt
+from ticketing_app.domain.seat_layout import SeatInfo, longest_block, tier_id_for
 from ticketing_app.domain.seats import clamp_hold_seconds
-from ticketing_app.holds.store import BestResult
+from ticketing_app.holds.answers import BestResult
+from ticketing_app.holds.store import HoldStore
 from ticketing_app.observability import metrics
-from ticketing_app.services.catalog import Layout, SeatInfo
+from ticketing_app.services.catalog import CatalogService
 from ticketing_app.services.reservations import (
     MAX_SEATS_PER_REQUEST,
+    ReservationService,
     admission_error,
-    ms_to_dt,
 )
-
-if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+from ticketing_app.services.waiting_room import WaitingRoomService
 
 
 @dataclass(frozen=True)
@@ -41,37 +42,16 @@ class BestHold:
         return [s.id for s in self.seats]
 
 
-def tier_id_for(layout: Layout, tier: str | None) -> tuple[str, str | None]:
-    """(the script's tier key, the tier's display name); '*' when no tier is asked for."""
-    if tier is None or not tier.strip():
-        return "*", None
-    wanted = tier.strip().casefold()
-    for s in layout.seats:
-        if s.tier_id is not None and (s.tier_name.casefold() == wanted or str(s.tier_id) == wanted):
-            return str(s.tier_id), s.tier_name
-    names = sorted({s.tier_name for s in layout.seats if s.tier_name})
-    raise errors.ValidationFailed(
-        f"This event has no tier {tier!r}; its tiers are: {', '.join(names)}.",
-        [{"field": "tier", "message": "unknown tier"}])
-
-
-def longest_block(layout: Layout, tier_key: str) -> int:
-    """The most seats side by side in one row of the tier, taken or not."""
-    best, run, prev = 0, 0, None
-    for s in layout.seats:  # ordered by section, row, column
-        if tier_key != "*" and str(s.tier_id) != tier_key:
-            prev = None
-            continue
-        here = (s.section, s.r, s.c)
-        run = run + 1 if prev and prev[:2] == here[:2] and prev[2] + 1 == here[2] else 1
-        prev = here
-        best = max(best, run)
-    return best
-
-
 class BestAvailableService:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
+    """One script through `holds`; counted against the same abuse limits as `reservations`;
+    the layout from `catalog`, the admission from `waiting`."""
+
+    def __init__(self, holds: HoldStore, catalog: CatalogService,
+                 reservations: ReservationService, waiting: WaitingRoomService) -> None:
+        self.holds = holds
+        self.catalog = catalog
+        self.reservations = reservations
+        self.waiting = waiting
 
     async def hold_best(
         self, buyer: str, event_id: int, quantity: int, tier: str | None,
@@ -92,14 +72,14 @@ class BestAvailableService:
         self, buyer: str, event_id: int, quantity: int, tier: str | None,
         hold_seconds: int | None, admission: str | None, client: str | None,
     ) -> BestHold:
-        holds = self.rt.reservations
-        ev = await self.rt.catalog.public_event(event_id)
+        holds = self.reservations
+        ev = await self.catalog.public_event(event_id)
         holds.screened(event_id, buyer, client)
         if not 1 <= quantity <= MAX_SEATS_PER_REQUEST:
             raise errors.ValidationFailed(
                 f"Ask for 1 to {MAX_SEATS_PER_REQUEST} seats.",
                 [{"field": "quantity", "message": f"1-{MAX_SEATS_PER_REQUEST}"}])
-        layout = await self.rt.catalog.layout(event_id)
+        layout = await self.catalog.layout(event_id)
         tier_key, tier_name = tier_id_for(layout, tier)
         longest = longest_block(layout, tier_key)
         where = f"tier {tier_name}" if tier_name else "this event"
@@ -107,10 +87,10 @@ class BestAvailableService:
             raise errors.ValidationFailed(
                 f"No row in {where} has {quantity} seats side by side (at most {longest}).",
                 [{"field": "quantity", "message": f"at most {longest} together"}])
-        epoch = self.rt.waiting.admission_epoch(buyer, event_id, admission)
+        epoch = self.waiting.admission_epoch(buyer, event_id, admission)
         try:
-            res = await self.rt.holds.best_available(
-                event_id, buyer, self.rt.catalog.tag_for(event_id, buyer), tier_key, quantity,
+            res = await self.holds.best_available(
+                event_id, buyer, self.catalog.tag_for(event_id, buyer), tier_key, quantity,
                 hold_seconds, admission_epoch=epoch, limits=holds.limits(client))
         except errors.Unauthenticated:
             raise admission_error(admission) from None
@@ -131,8 +111,6 @@ class BestAvailableService:
 
     @staticmethod
     def public(h: BestHold, trace_id: str) -> dict[str, Any]:
-        from ticketing_app.domain.events import iso
-
         return {
             "eventId": h.event_id, "tier": h.tier, "seatIds": h.seat_ids,
             "seats": [{"id": s.id, "label": s.label, "section": s.section, "r": s.r, "c": s.c,

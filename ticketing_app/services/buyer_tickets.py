@@ -5,19 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
 
+from ticketing_app.db.engine import Database
 from ticketing_app.db.models import BuyerContact, Event, Order, OrderItem, Ticket, now_utc
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
 from ticketing_app.domain.seats import format_money
 from ticketing_app.services.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,}$")
 
@@ -63,13 +61,15 @@ class BuyerTicket:
 
 
 class BuyerTicketService:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
+    """Reads tickets and keeps buyers' e-mail addresses: the database only."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def for_buyer(self, buyer: str, order_id: int | None = None) -> list[BuyerTicket]:
         """Every ticket the buyer ever got, newest order first (refunded ones included, so a
         buyer sees what happened to them)."""
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             q = (select(Ticket, Order, OrderItem, Event)
                  .join(Order, col(Order.id) == col(Ticket.order_id))
                  .join(OrderItem, col(OrderItem.id) == col(Ticket.order_item_id))
@@ -94,7 +94,7 @@ class BuyerTicketService:
         if email and not EMAIL_RE.match(email):
             raise errors.ValidationFailed("That does not look like an e-mail address.",
                                           [{"field": "email", "message": "invalid"}])
-        async with UnitOfWork(self.rt.db) as uow:
+        async with UnitOfWork(self.db) as uow:
             row = await uow.session.get(BuyerContact, buyer)
             if not email:
                 if row is not None:
@@ -107,6 +107,6 @@ class BuyerTicketService:
         return email
 
     async def email_of(self, buyer: str) -> str:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             row = await s.get(BuyerContact, buyer)
         return row.email if row else ""

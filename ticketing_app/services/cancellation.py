@@ -15,20 +15,23 @@ import contextlib
 import time
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
+from ticketing_app.clients.job_queue import JobQueue
+from ticketing_app.db.engine import Database
 from ticketing_app.db.models import BackgroundJobRecord, Event, Order, now_utc
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType
 from ticketing_app.domain.orders import CancelKind, OrderStatus
+from ticketing_app.holds.store import HoldStore
+from ticketing_app.services.admin_base import record_audit
+from ticketing_app.services.catalog import CatalogService
+from ticketing_app.services.orders import OrderService
 from ticketing_app.services.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+from ticketing_app.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -48,8 +51,18 @@ def event_of(job: BackgroundJobRecord) -> int:
 
 
 class CancellationService:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
+    """The event and the job's progress in the database (`db`); sales close through
+    `catalog` and `holds`; each order is cancelled or refunded by `orders`; the job and its
+    continuations go on the `queue`; `settings` for the refund pace and the watchdog."""
+
+    def __init__(self, db: Database, holds: HoldStore, catalog: CatalogService,
+                 orders: OrderService, queue: JobQueue, settings: Settings) -> None:
+        self.db = db
+        self.holds = holds
+        self.catalog = catalog
+        self.orders = orders
+        self.queue = queue
+        self.settings = settings
 
     async def cancel_event(self, actor: str, event_id: int, reason: str) -> BackgroundJobRecord:
         """Idempotent: cancelling a cancelled event returns its job."""
@@ -60,10 +73,10 @@ class CancellationService:
         if len(reason) > REASON_MAX:
             raise errors.ValidationFailed(f"The reason is longer than {REASON_MAX} characters.",
                                           [{"field": "reason", "message": "too long"}])
-        async with UnitOfWork(self.rt.db) as uow:
+        async with UnitOfWork(self.db) as uow:
             s = uow.session
             q = select(Event).where(col(Event.id) == event_id)
-            if self.rt.db.is_postgres:
+            if self.db.is_postgres:
                 q = q.with_for_update()  # waits for confirmations in flight (see orders.py)
             ev = (await s.execute(q)).scalar_one_or_none()
             if ev is None:
@@ -86,29 +99,25 @@ class CancellationService:
             uow.emit(EventType.EVENT_CANCELLED, event_id, event_id, {
                 "eventId": event_id, "reason": reason, "jobId": job.id,
                 "eventType": EventType.EVENT_CANCELLED.value})
-            from ticketing_app.services.admin import AdminService
-
-            AdminService.audit(uow, actor, "event.cancel", f"event:{event_id}", reason=reason,
-                               previous=previous, jobId=job.id, confirmedOrders=int(total))
+            record_audit(uow, actor, "event.cancel", f"event:{event_id}", reason=reason,
+                         previous=previous, jobId=job.id, confirmedOrders=int(total))
             await uow.commit()
         # Sales close and holds end now; the refunds follow in the background.
-        await self.rt.catalog.refresh_event_state(event_id)
-        await self.rt.holds.release_all(event_id)
+        await self.catalog.refresh_event_state(event_id)
+        await self.holds.release_all(event_id)
         await self.enqueue(int(job.id or 0))
         return job
 
     async def enqueue(self, job_id: int) -> None:
-        from backend_jobs.queues import enqueue_job
-
-        await enqueue_job(await self.rt.arq(), JOB_FUNCTION, job_id,
-                          job_id=f"cancel:{job_id}:{uuid.uuid4().hex[:10]}")
+        await self.queue.enqueue_job(JOB_FUNCTION, job_id,
+                                     job_id=f"cancel:{job_id}:{uuid.uuid4().hex[:10]}")
 
     async def job(self, job_id: int) -> BackgroundJobRecord | None:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             return await s.get(BackgroundJobRecord, job_id)
 
     async def job_for_event(self, event_id: int) -> BackgroundJobRecord | None:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             return (await s.execute(select(BackgroundJobRecord).where(
                 col(BackgroundJobRecord.kind) == JOB_KIND,
                 col(BackgroundJobRecord.target) == job_target(event_id))
@@ -122,7 +131,7 @@ class CancellationService:
         if job is None or job.status != "RUNNING":
             return True
         event_id = event_of(job)
-        pace = self.rt.settings.cancel_refunds_per_second
+        pace = self.settings.cancel_refunds_per_second
         deadline = time.monotonic() + budget_s
         while True:
             confirmed, created = await self._open_orders(event_id)
@@ -130,12 +139,12 @@ class CancellationService:
                 # Not paid yet: cancelled (a payment that still succeeds is refunded); one paid
                 # meanwhile refuses (Conflict) and the next round refunds it.
                 with contextlib.suppress(errors.Conflict):
-                    await self.rt.orders.cancel(oid, None, REFUND_REASON, CancelKind.EVENT)
+                    await self.orders.cancel(oid, None, REFUND_REASON, CancelKind.EVENT)
             if not confirmed and not created:
                 await self._finish(job_id, event_id)
                 return True
             for oid in confirmed:
-                await self.rt.orders.refund(oid, reason=REFUND_REASON)
+                await self.orders.refund(oid, reason=REFUND_REASON)
                 await self._progress(job_id, event_id)
                 if pace > 0:
                     await asyncio.sleep(1 / pace)
@@ -143,7 +152,7 @@ class CancellationService:
                     return False
 
     async def _open_orders(self, event_id: int) -> tuple[list[int], list[int]]:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             rows = (await s.execute(select(col(Order.id), col(Order.status)).where(
                 col(Order.event_id) == event_id,
                 col(Order.status).in_([OrderStatus.CONFIRMED.value, OrderStatus.CREATED.value]))
@@ -152,7 +161,7 @@ class CancellationService:
                 [int(i) for i, st in rows if st == OrderStatus.CREATED.value])
 
     async def _counts(self, event_id: int) -> tuple[int, int]:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             done = (await s.execute(select(func.count()).select_from(Order).where(
                 col(Order.event_id) == event_id, col(Order.status) == OrderStatus.REFUNDED.value,
                 col(Order.close_reason) == REFUND_REASON))).scalar_one()
@@ -163,7 +172,7 @@ class CancellationService:
 
     async def _progress(self, job_id: int, event_id: int) -> None:
         done, left = await self._counts(event_id)
-        async with UnitOfWork(self.rt.db) as uow:
+        async with UnitOfWork(self.db) as uow:
             await uow.session.execute(
                 update(BackgroundJobRecord).where(col(BackgroundJobRecord.id) == job_id,
                                                   col(BackgroundJobRecord.status) == "RUNNING")
@@ -173,35 +182,33 @@ class CancellationService:
     async def _finish(self, job_id: int, event_id: int) -> None:
         # Rebuild the event's Redis state from the database: whatever a killed run left
         # half-said to Redis, it now matches (sales are closed, nobody can hold meanwhile).
-        await self.rt.holds.reset_event(event_id)
-        self.rt.catalog.forget(event_id)
-        await self.rt.catalog.load_event_state(event_id)
+        await self.holds.reset_event(event_id)
+        self.catalog.forget(event_id)
+        await self.catalog.load_event_state(event_id)
         done, _ = await self._counts(event_id)
-        async with UnitOfWork(self.rt.db) as uow:
+        async with UnitOfWork(self.db) as uow:
             res = await uow.session.execute(
                 update(BackgroundJobRecord).where(col(BackgroundJobRecord.id) == job_id,
                                                   col(BackgroundJobRecord.status) == "RUNNING")
                 .values(status="DONE", done=done, total=done, updated_at=now_utc()))
             if res.rowcount == 1:  # type: ignore[attr-defined]
-                from ticketing_app.services.admin import AdminService
-
-                AdminService.audit(uow, "system", "event.cancel.done", f"event:{event_id}",
-                                   jobId=job_id, refunded=done)
+                record_audit(uow, "system", "event.cancel.done", f"event:{event_id}",
+                             jobId=job_id, refunded=done)
             await uow.commit()
         log.info("event_cancellation_done", event_id=event_id, job_id=job_id, refunded=done)
 
     async def resume_stale(self) -> list[int]:
         """The watchdog: a RUNNING job silent for CANCEL_JOB_STALE_S (its worker died) is
         enqueued again. Touching its heartbeat first keeps one resume per period."""
-        stale_before = now_utc() - timedelta(seconds=self.rt.settings.cancel_job_stale_s)
-        async with self.rt.db.read_sessions() as s:
+        stale_before = now_utc() - timedelta(seconds=self.settings.cancel_job_stale_s)
+        async with self.db.read_sessions() as s:
             ids = list((await s.execute(select(col(BackgroundJobRecord.id)).where(
                 col(BackgroundJobRecord.kind) == JOB_KIND,
                 col(BackgroundJobRecord.status) == "RUNNING",
                 col(BackgroundJobRecord.updated_at) < stale_before))).scalars())
         resumed = []
         for job_id in ids:
-            async with UnitOfWork(self.rt.db) as uow:
+            async with UnitOfWork(self.db) as uow:
                 res = await uow.session.execute(
                     update(BackgroundJobRecord).where(
                         col(BackgroundJobRecord.id) == job_id,

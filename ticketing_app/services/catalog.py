@@ -5,64 +5,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select
 from sqlmodel import col
 
+from ticketing_app.db.engine import Database
 from ticketing_app.db.models import Event, Order, OrderItem, PriceTier, Seat
 from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import PUBLISHED_STATUSES
 from ticketing_app.domain.identity import holder_tag
 from ticketing_app.domain.orders import OrderStatus
-from ticketing_app.domain.seats import CODE_TO_STATUS, seat_label
-from ticketing_app.holds.keys import EventKeys
-from ticketing_app.holds.store import LoadData, Snapshot, TierRows
-
-if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+from ticketing_app.domain.sale_settings import room_meta
+from ticketing_app.domain.seat_layout import Layout, SeatInfo
+from ticketing_app.domain.seats import CODE_TO_STATUS
+from ticketing_app.holds.answers import LoadData, Snapshot, TierRows
+from ticketing_app.holds.store import HoldStore
+from ticketing_app.settings import Settings
 
 LAYOUT_CACHE_S = 2.0
 V = TypeVar("V")
-
-
-@dataclass(frozen=True)
-class SeatInfo:
-    id: int
-    section: str
-    r: int
-    c: int
-    price: int
-    tier_id: int | None
-    tier_name: str
-    tier_color: str
-
-    @property
-    def label(self) -> str:
-        return seat_label(self.section, self.r, self.c)
-
-    @property
-    def row_key(self) -> str:
-        return f"{self.section}:{self.r}"
-
-
-@dataclass(frozen=True)
-class Layout:
-    event_id: int
-    rows: int
-    cols: int
-    currency: str
-    seats: tuple[SeatInfo, ...]
-
-    def by_id(self) -> dict[int, SeatInfo]:
-        return self._by_id
-
-    @cached_property
-    def _by_id(self) -> dict[int, SeatInfo]:
-        return {s.id: s for s in self.seats}
 
 
 def event_public(ev: Event) -> dict[str, Any]:
@@ -85,8 +48,6 @@ def event_public(ev: Event) -> dict[str, Any]:
 
 
 def event_meta(ev: Event) -> dict[str, Any]:
-    from ticketing_app.services.waiting_room import room_meta
-
     return {
         "onsale": 1 if ev.status == "ON_SALE" else 0,
         "hmin": ev.hold_min_s,
@@ -197,14 +158,19 @@ def best_available_rows(seats: Sequence[Seat]) -> TierRows:
 
 
 class CatalogService:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
+    """Reads the database (events, layouts: cached) and builds each event's state in the hold
+    store from it; `settings` for the holder tags' secret."""
+
+    def __init__(self, db: Database, holds: HoldStore, settings: Settings) -> None:
+        self.db = db
+        self.holds = holds
+        self.settings = settings
         self._layouts = SharedCache[Layout](LAYOUT_CACHE_S, self._load_layout)
         self._events = SharedCache[Event](LAYOUT_CACHE_S, self._load_event)
 
     # ---- reads ------------------------------------------------------------------------
     async def list_events(self, include_drafts: bool = False) -> list[Event]:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             q = select(Event).order_by(col(Event.starts_at), col(Event.id))
             if not include_drafts:
                 q = q.where(col(Event.status).in_(sorted(PUBLISHED_STATUSES)))
@@ -235,7 +201,7 @@ class CatalogService:
         return exc
 
     async def _load_event(self, event_id: int) -> Event:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             ev = await s.get(Event, event_id)
         if ev is None:
             raise errors.EventNotFound(f"Event {event_id} not found.")
@@ -248,7 +214,7 @@ class CatalogService:
     async def _load_layout(self, event_id: int) -> Layout:
         # Plain columns, not ORM objects: a 20,000-seat venue costs a fraction of the CPU.
         ev = await self.get_event(event_id, fresh=True)
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             tiers = {tid: (name, color) for tid, name, color in (await s.execute(
                 select(col(PriceTier.id), col(PriceTier.name), col(PriceTier.color))
                 .where(col(PriceTier.event_id) == event_id))).all()}
@@ -277,10 +243,10 @@ class CatalogService:
         self._events.forget(event_id)
 
     async def snapshot(self, event_id: int) -> Snapshot:
-        snap = await self.rt.holds.snapshot(event_id)
+        snap = await self.holds.snapshot(event_id)
         if snap is None:
             await self.load_event_state(event_id)
-            snap = await self.rt.holds.snapshot(event_id)
+            snap = await self.holds.snapshot(event_id)
             if snap is None:
                 raise errors.ServiceUnavailable("Seat state is being rebuilt; retry shortly.")
         return snap
@@ -298,28 +264,26 @@ class CatalogService:
     async def load_event_state(self, event_id: int) -> None:
         """First use of an event in this Redis, or Redis restarted empty: rebuild sold seats,
         blocked seats and open orders' locks from the database. One loader at a time."""
-        redis = self.rt.redis
-        lock_key = EventKeys(event_id).load_lock
         deadline = time.monotonic() + 10
-        while not await redis.set(lock_key, "1", nx=True, ex=15):
-            if await self.rt.holds.is_loaded(event_id):
+        while not await self.holds.claim_loading(event_id):
+            if await self.holds.is_loaded(event_id):
                 return
             if time.monotonic() > deadline:
                 raise errors.ServiceUnavailable("Seat state is being rebuilt; retry shortly.")
             await asyncio.sleep(0.05)
         try:
-            if await self.rt.holds.is_loaded(event_id):
+            if await self.holds.is_loaded(event_id):
                 return
             data = await self.build_load_data(event_id)
-            await self.rt.holds.load(event_id, data)
+            await self.holds.load(event_id, data)
         finally:
-            await redis.delete(lock_key)
+            await self.holds.end_loading(event_id)
 
     async def build_load_data(self, event_id: int) -> LoadData:
         ev = await self.get_event(event_id, fresh=True)
         now = datetime.now(UTC)
-        secret = self.rt.settings.secret_key
-        async with self.rt.db.read_sessions() as s:
+        secret = self.settings.secret_key
+        async with self.db.read_sessions() as s:
             seats = list(
                 (await s.execute(select(Seat).where(col(Seat.event_id) == event_id))).scalars()
             )
@@ -367,14 +331,14 @@ class CatalogService:
     async def refresh_event_state(self, event_id: int) -> None:
         """After an admin change: settings and layout to Redis now, holds untouched."""
         self.forget(event_id)
-        if not await self.rt.holds.is_loaded(event_id):
+        if not await self.holds.is_loaded(event_id):
             await self.load_event_state(event_id)
             return
         data = await self.build_load_data(event_id)
-        await self.rt.holds.load(event_id, data, layout_only=True)
+        await self.holds.load(event_id, data, layout_only=True)
 
     def tag_for(self, event_id: int, buyer: str) -> str:
-        return holder_tag(self.rt.settings.secret_key, event_id, buyer)
+        return holder_tag(self.settings.secret_key, event_id, buyer)
 
     @staticmethod
     def validate_seat_ids(seat_ids: Sequence[int], layout: Layout) -> list[int]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
+from ticketing_app.db.engine import Database
 from ticketing_app.db.models import Event, Seat, Ticket, now_utc
 from ticketing_app.domain.checkins import (
     EventCancelled,
@@ -27,11 +28,9 @@ from ticketing_app.domain.checkins import (
 )
 from ticketing_app.domain.events import EventType, iso
 from ticketing_app.domain.seats import seat_label
-from ticketing_app.services.tickets import parse_ticket_code
+from ticketing_app.domain.tickets import parse_ticket_code
 from ticketing_app.services.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+from ticketing_app.settings import Settings
 
 GATE_MAX = 80
 
@@ -55,14 +54,17 @@ class Admission:
 
 
 class CheckinService:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
+    """Tickets in the database (`db`); `settings` for the ticket codes' secret."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
 
     async def check_in(self, actor: str, code: str, gate: str = "",
                        event_id: int | None = None) -> Admission:
         code = (code or "").strip()
         gate = (gate or "").strip()[:GATE_MAX]
-        parsed = parse_ticket_code(self.rt.settings.secret_key, code) if len(code) <= 120 \
+        parsed = parse_ticket_code(self.settings.secret_key, code) if len(code) <= 120 \
             else None
         if parsed is None:
             raise TicketInvalid("This is not a genuine ticket code (forged, altered or "
@@ -72,7 +74,7 @@ class CheckinService:
             raise TicketWrongEvent(f"This ticket is for event #{code_event}, not this one.",
                                    [{"eventId": code_event}])
         now = now_utc()
-        async with UnitOfWork(self.rt.db) as uow:
+        async with UnitOfWork(self.db) as uow:
             s = uow.session
             ev = await s.get(Event, code_event)
             if ev is not None and ev.status == "CANCELLED":
@@ -98,7 +100,7 @@ class CheckinService:
         raise AssertionError("unreachable")
 
     async def _refuse(self, code: str) -> None:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             t = (await s.execute(select(Ticket).where(col(Ticket.code) == code))
                  ).scalar_one_or_none()
         if t is None:
@@ -118,7 +120,7 @@ class CheckinService:
 
     async def counts(self, event_id: int) -> dict[str, int]:
         """Tickets by status (the door's own numbers; the dashboard's come from Kafka)."""
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             rows = (await s.execute(select(col(Ticket.status), func.count()).where(
                 col(Ticket.event_id) == event_id).group_by(col(Ticket.status)))).all()
         return {status: int(n) for status, n in rows}

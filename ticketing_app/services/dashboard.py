@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from ticketing_app.db.engine import Database
 from ticketing_app.db.models import OutboxEvent, SalesProjection, SalesTimeline, Ticket
 from ticketing_app.domain.seats import format_money
-
-if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+from ticketing_app.holds.store import HoldStore
+from ticketing_app.services.catalog import CatalogService
 
 TIMELINE_MINUTES = 120
 
@@ -56,13 +56,18 @@ class EventStats:
 
 
 class DashboardService:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
+    """Seat counts from the event's state (`catalog`), the hold rate from `holds`, the rest
+    from the database (`db`: the projection, the outbox, tickets)."""
+
+    def __init__(self, db: Database, holds: HoldStore, catalog: CatalogService) -> None:
+        self.db = db
+        self.holds = holds
+        self.catalog = catalog
 
     async def stats(self, event_id: int) -> EventStats:
-        ev = await self.rt.catalog.get_event(event_id)
-        layout = await self.rt.catalog.layout(event_id)
-        snap = await self.rt.catalog.snapshot(event_id)
+        ev = await self.catalog.get_event(event_id)
+        layout = await self.catalog.layout(event_id)
+        snap = await self.catalog.snapshot(event_id)
         st = EventStats(event_id=event_id, seats_total=len(layout.seats))
         for seat in layout.seats:
             code = snap.public_code(seat.id)
@@ -74,12 +79,12 @@ class DashboardService:
                 st.seats_blocked += 1
             else:
                 st.seats_available += 1
-        per_minute = await self.rt.holds.holds_per_minute(event_id, 60)
+        per_minute = await self.holds.holds_per_minute(event_id, 60)
         st.holds_last_minute = per_minute[-1][1] if per_minute else 0
         complete = per_minute[:-1]
         st.holds_per_minute_avg = round(sum(n for _, n in complete[-10:]) / 10, 1) \
             if complete else 0.0
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             p = await s.get(SalesProjection, event_id)
             n_pending, oldest = (await s.execute(
                 select(func.count(), func.min(col(OutboxEvent.created_at)))

@@ -1,4 +1,6 @@
-"""Idempotency keys (Stripe's semantics, the IETF Idempotency-Key draft's status codes).
+"""Idempotency keys (Stripe's semantics, the IETF Idempotency-Key draft's status codes): the
+claims and stored answers. What a key is and the request's fingerprint are pure rules
+(`domain/idempotency.py`).
 
 A key belongs to one buyer. The first request stores its response, errors included; the same
 key and body returns it; a different body is 422; a retry while the first is still running is
@@ -7,8 +9,6 @@ key and body returns it; a different body is 422; a retry while the first is sti
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,27 +27,6 @@ from ticketing_app.db.statements import (
     row_of,
 )
 from ticketing_app.domain import errors
-
-MAX_KEY_LENGTH = 200
-
-
-def request_fingerprint(method: str, path: str, body: Any) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
-
-
-def check_key(key: str | None) -> str:
-    if not key:
-        raise errors.BadRequest(
-            "The Idempotency-Key header is required.",
-            [{"field": "Idempotency-Key", "message": "missing header"}],
-        )
-    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise errors.BadRequest(
-            "The Idempotency-Key header is invalid.",
-            [{"field": "Idempotency-Key", "message": f"1-{MAX_KEY_LENGTH} printable characters"}],
-        )
-    return key
 
 
 @dataclass(frozen=True)

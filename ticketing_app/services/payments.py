@@ -8,13 +8,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import structlog
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlmodel import col
 
+from ticketing_app.clients.job_queue import JobQueue
+from ticketing_app.clients.pubsub import listen_alive
+from ticketing_app.db.engine import Database
 from ticketing_app.db.models import Order, Payment
 from ticketing_app.db.statements import INSERT_PAYMENT, row_of
 from ticketing_app.domain import errors
@@ -22,11 +26,8 @@ from ticketing_app.domain.orders import OrderStatus, PaymentStatus
 from ticketing_app.holds.keys import PAYMENT_CHANNEL_PREFIX
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import current_trace_id, current_traceparent
-from ticketing_app.pubsub import listen_alive
 from ticketing_app.services.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+from ticketing_app.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -52,15 +53,18 @@ class PaymentOutcome:
 class PaymentWaiter:
     """One pattern subscription per process, fanning outcomes out to waiting requests."""
 
-    def __init__(self, rt: Runtime):
-        self.rt = rt
+    def __init__(self, redis: Redis, status: Callable[[int], Awaitable[str]]) -> None:
+        """`status(payment_id)`: the payment's status in the database, for an outcome that
+        may have been announced before the subscription was live."""
+        self.redis = redis
+        self.status = status
         self._waiters: dict[int, list[asyncio.Future[str]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
     async def _listen(self) -> None:
         while True:
-            pubsub = self.rt.redis.pubsub()
+            pubsub = self.redis.pubsub()
             try:
                 await pubsub.psubscribe(PAYMENT_CHANNEL_PREFIX + "*")
                 self._ready.set()
@@ -89,7 +93,7 @@ class PaymentWaiter:
         and the old connection was given up) were missed: look up every payment still waited
         for, instead of letting its request wait out PAYMENT_SYNC_WAIT_S for nothing."""
         for pid in list(self._waiters):
-            status = await self.rt.payments.status(pid)
+            status = await self.status(pid)
             if status in FINAL:
                 for fut in self._waiters.pop(pid, []):
                     if not fut.done():
@@ -118,7 +122,7 @@ class PaymentWaiter:
         already have finished: the row is looked at once after subscribing."""
         fut, _ = await self.register(payment_id)
         try:
-            status = await self.rt.payments.status(payment_id)
+            status = await self.status(payment_id)
             if status in FINAL:
                 return status
             with contextlib.suppress(TimeoutError):
@@ -135,21 +139,27 @@ class PaymentWaiter:
 
 
 class PaymentService:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
-        self.waiter = PaymentWaiter(rt)
+    """Payments are rows in the database (`db`), their jobs go on the `queue`, their outcomes
+    arrive on Redis pub/sub (`redis`); `settings` for how long a request waits for one."""
+
+    def __init__(self, db: Database, redis: Redis, queue: JobQueue, settings: Settings) -> None:
+        self.db = db
+        self.redis = redis
+        self.queue = queue
+        self.settings = settings
+        self.waiter = PaymentWaiter(redis, self.status)
 
     async def close(self) -> None:
         await self.waiter.close()
 
     async def status(self, payment_id: int) -> str:
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             p = await s.get(Payment, payment_id)
         return p.status if p else PaymentStatus.PENDING.value
 
     async def latest(self, order_id: int) -> Payment | None:
         """The order's latest payment attempt (its status and provider reference)."""
-        async with self.rt.db.read_sessions() as s:
+        async with self.db.read_sessions() as s:
             return (await s.execute(
                 select(Payment).where(col(Payment.order_id) == order_id)
                 .order_by(col(Payment.id).desc()).limit(1))).scalar_one_or_none()
@@ -157,10 +167,10 @@ class PaymentService:
     async def start(self, buyer: str | None, order_id: int) -> tuple[Payment, bool]:
         """Returns the order's payment (a new PENDING one, or the existing attempt) and whether
         a job must run. An order has at most one live payment attempt."""
-        async with UnitOfWork(self.rt.db) as uow:
+        async with UnitOfWork(self.db) as uow:
             s = uow.session
             # Lock the order row first, so two concurrent authorizations make one payment.
-            order = await s.get(Order, order_id, with_for_update=not self.rt.db.is_sqlite)
+            order = await s.get(Order, order_id, with_for_update=not self.db.is_sqlite)
             if order is None:
                 raise errors.OrderNotFound(f"Order {order_id} not found.")
             if buyer is not None and order.buyer_id != buyer:
@@ -185,9 +195,7 @@ class PaymentService:
         return payment, True
 
     async def enqueue(self, payment: Payment) -> None:
-        from backend_jobs.queues import enqueue_payment
-
-        await enqueue_payment(await self.rt.arq(), int(payment.id or 0), payment.traceparent)
+        await self.queue.enqueue_payment(int(payment.id or 0), payment.traceparent)
 
     async def authorize(self, buyer: str | None, order_id: int, wait: bool = True
                         ) -> PaymentOutcome:
@@ -198,7 +206,7 @@ class PaymentService:
             if needs_job:
                 await self.enqueue(payment)
             return PaymentOutcome(order_id, pid, status)
-        timeout = self.rt.settings.payment_sync_wait_s
+        timeout = self.settings.payment_sync_wait_s
         if not needs_job:  # another request's job, which may have finished since we looked
             return PaymentOutcome(order_id, pid, await self.waiter.wait(pid, timeout) or status)
         # Listening before the job exists: its announcement cannot come before we do.
@@ -217,5 +225,5 @@ class PaymentService:
 
     async def announce(self, payment_id: int, status: str) -> None:
         """The worker tells every waiting API process."""
-        await self.rt.redis.publish(f"{PAYMENT_CHANNEL_PREFIX}{payment_id}",
-                                    json.dumps({"status": status}))
+        await self.redis.publish(f"{PAYMENT_CHANNEL_PREFIX}{payment_id}",
+                                 json.dumps({"status": status}))

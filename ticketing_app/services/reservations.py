@@ -5,17 +5,22 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ticketing_app.domain import errors
+from ticketing_app.domain.events import ms_to_dt
 from ticketing_app.domain.limits import ThrottleScreen
 from ticketing_app.domain.seats import refusal_from_copy
-from ticketing_app.holds.store import ClaimLimits, claim_refusal
+from ticketing_app.holds.answers import ClaimLimits, claim_refusal
+from ticketing_app.holds.mirror import SeatMirror
+from ticketing_app.holds.store import HoldStore
 from ticketing_app.observability import metrics
+from ticketing_app.settings import Settings
 
 if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+    from ticketing_app.services.catalog import CatalogService
+    from ticketing_app.services.waiting_room import WaitingRoomService
 
 MAX_SEATS_PER_REQUEST = 50
 
@@ -34,10 +39,6 @@ class MyHold:
     seat_id: int
     expires_at_ms: int
     in_order: bool
-
-
-def ms_to_dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def check_seat_ids(seat_ids: Sequence[int]) -> list[int]:
@@ -67,14 +68,23 @@ def admission_error(token: str | None) -> errors.Unauthenticated:
 
 
 class ReservationService:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
+    """Holds through the hold store; `mirror` (this process's copy of the seat maps) refuses
+    what it already settles, `waiting` checks admission tokens, `catalog` names holders and
+    hides unpublished events, `settings` gives the abuse limits."""
+
+    def __init__(self, holds: HoldStore, catalog: CatalogService,
+                 waiting: WaitingRoomService, mirror: SeatMirror, settings: Settings) -> None:
+        self.holds = holds
+        self.catalog = catalog
+        self.waiting = waiting
+        self.mirror = mirror
+        self.settings = settings
         self.screen = ThrottleScreen()
 
     def limits(self, client: str | None) -> ClaimLimits:
         """The abuse limits every new claim is counted against (REST, web app, best
         available): per buyer and per client address, per event and minute."""
-        s = self.rt.settings
+        s = self.settings
         return ClaimLimits(s.rate_limit_holds_per_minute, client or "",
                            s.rate_limit_ip_per_minute)
 
@@ -98,17 +108,19 @@ class ReservationService:
             self.screen.remember(exc.scope, f"{event_id}|{ident}", exc.retry_after, limit,
                                  time.monotonic())
 
-    def refuse_from_copy(self, event_id: int, seats: list[int], tag: str) -> None:
-        """Refuses a hold the process's copy of the seat map already settles (a seat sold,
+    def refusal_from_copy(self, event_id: int, seats: list[int], tag: str,
+                          ) -> errors.DomainError | None:
+        """The refusal this process's copy of the seat map already settles (a seat sold,
         blocked, or held by someone else), with the script's own answer; see README,
         "Refusals from the copy". A success only ever comes from the script."""
-        copy = self.rt.mirror.want(event_id)
+        copy = self.mirror.want(event_id)
         if copy is None or not copy.onsale or not copy.room_off:
-            return
+            return None
         refusal = refusal_from_copy(copy.taken, seats, tag, int(time.time() * 1000))
-        if refusal is not None:
-            metrics.HOLD_REFUSED_FROM_COPY.inc()
-            raise claim_refusal(refusal)
+        if refusal is None:
+            return None
+        metrics.HOLD_REFUSED_FROM_COPY.inc()
+        return claim_refusal(refusal)
 
     async def hold(
         self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None,
@@ -116,28 +128,34 @@ class ReservationService:
     ) -> Hold:
         """`admission`: the buyer's waiting-room token, required while the event's room is on;
         `client`: the buyer's address (the per-address limit)."""
+        refused: errors.DomainError | None = None
         try:
             seats = check_seat_ids(seat_ids)
             self.screened(event_id, buyer, client)
-            tag = self.rt.catalog.tag_for(event_id, buyer)
-            self.refuse_from_copy(event_id, seats, tag)
-            epoch = self.rt.waiting.admission_epoch(buyer, event_id, admission)
-            try:
-                res = await self.rt.holds.hold(event_id, buyer, tag, seats, hold_seconds,
-                                               admission_epoch=epoch,
-                                               limits=self.limits(client))
-            except errors.Unauthenticated:
-                raise admission_error(admission) from None
-            except errors.RateLimited as exc:
-                self.remember_limit(exc, event_id, buyer, client)
-                raise
+            tag = self.catalog.tag_for(event_id, buyer)
+            refused = self.refusal_from_copy(event_id, seats, tag)
+            if refused is None:
+                epoch = self.waiting.admission_epoch(buyer, event_id, admission)
+                try:
+                    res = await self.holds.hold(event_id, buyer, tag, seats, hold_seconds,
+                                                   admission_epoch=epoch,
+                                                   limits=self.limits(client))
+                except errors.Unauthenticated:
+                    raise admission_error(admission) from None
+                except errors.RateLimited as exc:
+                    self.remember_limit(exc, event_id, buyer, client)
+                    raise
         except Exception as exc:
-            hidden = await self.rt.catalog.unpublished_as_not_found(event_id, exc)
+            hidden = await self.catalog.unpublished_as_not_found(event_id, exc)
             # Counted here, not in an entry point, so the REST API and the web UI both count.
             metrics.HOLD_ATTEMPTS.labels(outcome=getattr(hidden, "code", "ERROR")).inc()
             if hidden is not exc:
                 raise hidden from None
             raise
+        if refused is not None:
+            # The copy refuses only for an event on sale (so published): nothing to hide.
+            metrics.HOLD_ATTEMPTS.labels(outcome=refused.code).inc()
+            raise refused
         metrics.HOLD_ATTEMPTS.labels(outcome="OK").inc()
         # No database on the hot path: the script clamped holdSeconds to the event's bounds.
         return Hold(event_id, seats, res.hold_seconds, ms_to_dt(res.expires_at_ms), res.version)
@@ -145,18 +163,18 @@ class ReservationService:
     async def extend(
         self, buyer: str, event_id: int, seat_ids: Sequence[int], seconds: int | None
     ) -> datetime:
-        await self.rt.catalog.public_event(event_id)  # nobody extends a hold on a draft
+        await self.catalog.public_event(event_id)  # nobody extends a hold on a draft
         seats = check_seat_ids(seat_ids)
-        return ms_to_dt(await self.rt.holds.extend(event_id, buyer, seats, seconds))
+        return ms_to_dt(await self.holds.extend(event_id, buyer, seats, seconds))
 
     async def release(self, buyer: str, event_id: int, seat_ids: Sequence[int]) -> int:
         """A holder may still give back a live hold on an event unpublished meanwhile; any
         refusal for an unpublished event is its 404."""
         try:
             seats = check_seat_ids(seat_ids)
-            return await self.rt.holds.release(event_id, buyer, seats)
+            return await self.holds.release(event_id, buyer, seats)
         except Exception as exc:
-            hidden = await self.rt.catalog.unpublished_as_not_found(event_id, exc)
+            hidden = await self.catalog.unpublished_as_not_found(event_id, exc)
             if hidden is not exc:
                 raise hidden from None
             raise
@@ -166,13 +184,13 @@ class ReservationService:
         held = [h.seat_id for h in await self.my_holds(buyer, event_id) if not h.in_order]
         if not held:
             return 0
-        return await self.rt.holds.release(event_id, buyer, held, force=False)
+        return await self.holds.release(event_id, buyer, held, force=False)
 
     async def my_holds(self, buyer: str, event_id: int) -> list[MyHold]:
-        seat_ids = await self.rt.holds.my_seats(event_id, buyer)
+        seat_ids = await self.holds.my_seats(event_id, buyer)
         if not seat_ids:
             return []
-        now_ms, states = await self.rt.holds.seat_states(event_id, seat_ids)
+        now_ms, states = await self.holds.seat_states(event_id, seat_ids)
         out = []
         for sid in seat_ids:
             st = states.get(sid)

@@ -28,7 +28,7 @@ from ticketing_app.domain.admission import (
     issue_admission_token,
     verify_admission_token,
 )
-from ticketing_app.domain.events import iso
+from ticketing_app.domain.events import iso, ms_to_dt
 from ticketing_app.domain.pow import (
     Challenge,
     ChallengeRefused,
@@ -38,35 +38,17 @@ from ticketing_app.domain.pow import (
 )
 from ticketing_app.domain.pow import now_ms as clock_ms
 from ticketing_app.holds.keys import WAITING_EVENTS, EventKeys
+from ticketing_app.holds.store import HoldStore
 from ticketing_app.observability import metrics
-from ticketing_app.services.reservations import ms_to_dt
+from ticketing_app.settings import Settings
 from ticketing_app.waiting.scripts import RoomScripts
 
 if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+    from redis.asyncio import Redis
+
+    from ticketing_app.services.catalog import CatalogService
 
 log = structlog.get_logger(__name__)
-
-ROOM_MODES = ("off", "on", "auto")
-
-
-def room_mode(ev: Event) -> str:
-    """The organiser's switch wins; otherwise the automatic mode, if chosen."""
-    if ev.waiting_room:
-        return "on"
-    return "auto" if ev.waiting_room_auto else "off"
-
-
-def room_meta(ev: Event) -> dict[str, Any]:
-    """The event's waiting-room settings as the Redis scripts read them (from the meta hash)."""
-    return {
-        "wrmode": room_mode(ev),
-        "wrrate": max(0, ev.waiting_room_rate),
-        "wrthr": max(1, ev.waiting_room_auto_threshold),
-        "wrcap": max(0, ev.waiting_room_capacity),
-        "wrpow": max(0, ev.waiting_room_difficulty),
-    }
-
 
 def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
@@ -117,26 +99,33 @@ class QueueStatus:
 
 
 class WaitingRoomService:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
-        self.scripts = RoomScripts(rt.redis)
+    """The queues live in Redis (`redis`, the room scripts); `catalog` and `holds` find and
+    load the event they gate; `settings` for the tokens' secret and lifetimes."""
+
+    def __init__(self, redis: Redis, holds: HoldStore, catalog: CatalogService,
+                 settings: Settings) -> None:
+        self.redis = redis
+        self.holds = holds
+        self.catalog = catalog
+        self.settings = settings
+        self.scripts = RoomScripts(redis)
 
     @property
     def _ttl_ms(self) -> int:
-        return self.rt.settings.waiting_room_token_ttl_s * 1000
+        return self.settings.waiting_room_token_ttl_s * 1000
 
     async def _visible_event(self, event_id: int) -> Event:
-        return await self.rt.catalog.public_event(event_id)
+        return await self.catalog.public_event(event_id)
 
     async def _ensure_loaded(self, event_id: int) -> None:
-        if not await self.rt.holds.is_loaded(event_id):
-            await self.rt.catalog.load_event_state(event_id)
+        if not await self.holds.is_loaded(event_id):
+            await self.catalog.load_event_state(event_id)
 
     async def _place(self, buyer: str, event_id: int, create: bool,
                      solved: Challenge | None = None) -> list[Any]:
         await self._visible_event(event_id)
         await self._ensure_loaded(event_id)
-        s = self.rt.settings
+        s = self.settings
         keys = EventKeys(event_id)
         res = await self.scripts["join"](
             keys=[*keys.waiting_keys(), keys.challenge_used(solved.nonce if solved else "-")],
@@ -146,7 +135,7 @@ class WaitingRoomService:
                   solved.expires_at_ms - clock_ms() if solved else 0])
         out = [_s(x) if isinstance(x, bytes) else x for x in res]
         if out[0] != "OFF":
-            await self.rt.redis.sadd(WAITING_EVENTS, event_id)  # type: ignore[misc]
+            await self.redis.sadd(WAITING_EVENTS, event_id)  # type: ignore[misc]
         return out
 
     def _status(self, buyer: str, event_id: int, res: list[Any]) -> QueueStatus:
@@ -163,7 +152,7 @@ class WaitingRoomService:
             return QueueStatus(event_id, "waiting", position=pos, serving=serving,
                                people_ahead=left - 1, estimated_wait_s=wait, room_on=on)
         exp, admitted_at, epoch = int(res[4]), int(res[5]), str(res[6])
-        token = issue_admission_token(self.rt.settings.secret_key, buyer,
+        token = issue_admission_token(self.settings.secret_key, buyer,
                                       Admission(event_id, pos, exp, epoch))
         return QueueStatus(event_id, "admitted", position=pos, serving=serving, room_on=True,
                            token=token, token_expires_at_ms=exp, admitted_at_ms=admitted_at)
@@ -200,18 +189,18 @@ class WaitingRoomService:
         if bits <= 0:
             return None
         metrics.WAITING_ROOM_CHALLENGES.labels("issued").inc()
-        return issue_challenge(self.rt.settings.secret_key, buyer, event_id, bits,
-                               self.rt.settings.waiting_room_challenge_ttl_s)
+        return issue_challenge(self.settings.secret_key, buyer, event_id, bits,
+                               self.settings.waiting_room_challenge_ttl_s)
 
     async def difficulty(self, event_id: int) -> int:
         """The bits the join script asks for now (Redis: the same value it enforces)."""
         await self._ensure_loaded(event_id)
-        bits = await self.rt.redis.hget(EventKeys(event_id).meta, "wrpow")  # type: ignore[misc]
+        bits = await self.redis.hget(EventKeys(event_id).meta, "wrpow")  # type: ignore[misc]
         return int(bits or 0)
 
     def _check_solution(self, buyer: str, event_id: int, solution: Solution) -> Challenge:
         try:
-            return verify_solution(self.rt.settings.secret_key, buyer, event_id, solution)
+            return verify_solution(self.settings.secret_key, buyer, event_id, solution)
         except ChallengeRefused as exc:
             self._refuse(exc)
 
@@ -232,7 +221,7 @@ class WaitingRoomService:
     def verify(self, buyer: str, event_id: int, token: str | None) -> Admission | None:
         if not token:
             return None
-        return verify_admission_token(self.rt.settings.secret_key, buyer, event_id, token)
+        return verify_admission_token(self.settings.secret_key, buyer, event_id, token)
 
     def admission_epoch(self, buyer: str, event_id: int, token: str | None) -> str:
         """What the hold scripts need: the verified token's epoch, or '' (they decide whether
@@ -244,11 +233,11 @@ class WaitingRoomService:
         """Whether entering the event's seat page needs an admission now."""
         loaded, mode, until, _ = await self._meta(event_id)
         if not loaded:
-            await self.rt.catalog.load_event_state(event_id)
+            await self.catalog.load_event_state(event_id)
             loaded, mode, until, _ = await self._meta(event_id)
         if mode == "off":
             return False
-        now_s, now_us = await self.rt.redis.time()
+        now_s, now_us = await self.redis.time()
         return mode == "on" or (mode == "auto" and int(now_s) * 1000 + int(now_us) // 1000 < until)
 
     async def may_enter(self, buyer: str, event_id: int, token: str | None) -> bool:
@@ -275,7 +264,7 @@ class WaitingRoomService:
             return QueueStatus(event_id, "challenge", room_on=True)
 
     async def _meta(self, event_id: int) -> tuple[bool, str, int, str]:
-        loaded, mode, until, epoch = await self.rt.redis.hmget(  # type: ignore[misc]
+        loaded, mode, until, epoch = await self.redis.hmget(  # type: ignore[misc]
             EventKeys(event_id).meta, ["loaded", "wrmode", "wron_until", "wrepoch"])
         return (_s(loaded) == "1" if loaded else False, _s(mode) if mode else "off",
                 int(until or 0), _s(epoch) if epoch else "")
@@ -288,17 +277,17 @@ class WaitingRoomService:
         return int(res[0]), int(res[1]), bool(int(res[2]))
 
     async def advance_all(self) -> int:
-        events = [int(_s(e)) for e in await self.rt.redis.smembers(WAITING_EVENTS)]  # type: ignore[misc]
+        events = [int(_s(e)) for e in await self.redis.smembers(WAITING_EVENTS)]  # type: ignore[misc]
         for event_id in events:
             serving, _, _ = await self.advance(event_id)
             if serving < 0:  # the room was switched off
-                await self.rt.redis.srem(WAITING_EVENTS, event_id)  # type: ignore[misc]
+                await self.redis.srem(WAITING_EVENTS, event_id)  # type: ignore[misc]
         return len(events)
 
     async def checkpoints(self, event_id: int) -> list[tuple[int, int]]:
         """(serving, ms) after each advance that admitted someone, oldest first: the record
         the fairness and pace tests read."""
-        raw = await self.rt.redis.zrange(f"{EventKeys(event_id).base}:wa", 0, -1)
+        raw = await self.redis.zrange(f"{EventKeys(event_id).base}:wa", 0, -1)
         out = []
         for m in raw:
             serving, at = _s(m).split(":")
@@ -307,13 +296,13 @@ class WaitingRoomService:
 
     async def issued(self, event_id: int) -> dict[int, str]:
         """Position -> buyer of every admission token issued (one per place)."""
-        raw = await self.rt.redis.hgetall(f"{EventKeys(event_id).base}:wi")  # type: ignore[misc]
+        raw = await self.redis.hgetall(f"{EventKeys(event_id).base}:wi")  # type: ignore[misc]
         return {int(_s(k)): _s(v).split("|")[0] for k, v in raw.items()}
 
     async def reset(self, event_id: int) -> None:
         """Empty the queue and invalidate every admission token issued (a new epoch)."""
         k = EventKeys(event_id)
-        pipe = self.rt.redis.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=True)
         pipe.delete(*k.waiting_keys()[1:])
         pipe.hset(k.meta, "wrepoch", secrets.token_hex(8))
         pipe.hdel(k.meta, "wron_until")

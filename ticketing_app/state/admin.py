@@ -18,9 +18,9 @@ import reflex as rx
 import structlog
 
 from ticketing_app import routes
-from ticketing_app.api.admin_auth import origin_allowed
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain.errors import DomainError
-from ticketing_app.runtime import get_runtime
+from ticketing_app.domain.network import origin_allowed
 from ticketing_app.services.admin_auth import AdminIdentity
 
 log = structlog.get_logger(__name__)
@@ -43,7 +43,8 @@ async def admin_of(headers: Any) -> AdminIdentity | None:
     round, outside the state lock."""
     rt = await get_runtime()
     scheme = "https" if rt.settings.public_url.startswith("https") else "http"
-    if not origin_allowed(rt.settings, {"origin": headers.origin, "host": headers.host}, scheme):
+    sites = [rt.settings.public_url, *rt.settings.cors_origins]
+    if not origin_allowed(sites, {"origin": headers.origin, "host": headers.host}, scheme):
         return None  # a websocket opened from another site carries no admin rights
     return await rt.admin_auth.identify_cookie_header(headers.cookie)
 

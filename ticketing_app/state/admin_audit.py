@@ -7,7 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from ticketing_app.runtime import get_runtime
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.state.admin import AdminState, admin_only
 
 PAGE = 50

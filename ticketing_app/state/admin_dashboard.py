@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 
 from ticketing_app import routes
-from ticketing_app.runtime import get_runtime
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.state.admin import AdminState, admin_of, admin_only, path_id
 from ticketing_app.state.presence import connected
 

@@ -9,11 +9,11 @@ from typing import Any
 import reflex as rx
 
 from ticketing_app import routes
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import EventSettings
 from ticketing_app.domain.layouts import Problems
 from ticketing_app.domain.seats import format_money
-from ticketing_app.runtime import get_runtime
 from ticketing_app.services.cancellation import JOB_KIND
 from ticketing_app.state.admin import AdminState, admin_of, admin_only, path_id
 from ticketing_app.state.admin_events import int_field, parse_when

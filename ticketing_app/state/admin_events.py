@@ -9,11 +9,11 @@ from typing import Any
 import reflex as rx
 
 from ticketing_app import routes
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import TierSpec
 from ticketing_app.domain.layouts import Problems, parse_numbers
 from ticketing_app.domain.seats import format_money
-from ticketing_app.runtime import get_runtime
 from ticketing_app.state.admin import AdminState, admin_only
 
 TIER_SLOTS = 3

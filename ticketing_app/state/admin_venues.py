@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.layouts import (
     GridSpec,
@@ -17,7 +18,6 @@ from ticketing_app.domain.layouts import (
     stack_grids,
 )
 from ticketing_app.domain.seats import row_label, seat_label
-from ticketing_app.runtime import get_runtime
 from ticketing_app.state.admin import AdminState, admin_only
 
 SECTION_SLOTS = 3

@@ -6,10 +6,9 @@ from typing import Any
 
 import reflex as rx
 
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain import errors
 from ticketing_app.routes import queue_url
-from ticketing_app.runtime import get_runtime
-from ticketing_app.services.best_available import BestAvailableService
 from ticketing_app.state.base import BuyerState
 from ticketing_app.state.waiting_room import event_id_from_path
 
@@ -67,7 +66,7 @@ class BestAvailableState(BuyerState):
             return rx.redirect(queue_url(self.event_id))
         tier = None if self.tier == ANY_TIER else self.tier
         try:
-            held = await BestAvailableService(rt).hold_best(
+            held = await rt.best_available.hold_best(
                 buyer, self.event_id, int(self.quantity), tier, None, admission=entry.token,
                 client=self.client_address())
         except errors.DomainError as exc:

@@ -16,10 +16,10 @@ from typing import Any
 
 import reflex as rx
 
+from ticketing_app.bootstrap import Runtime, get_runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.seats import format_money
 from ticketing_app.live import rooms
-from ticketing_app.runtime import Runtime, get_runtime
 from ticketing_app.state.base import BuyerState
 from ticketing_app.state.messages import hold_error_text
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import reflex as rx
 
+from ticketing_app.bootstrap import Runtime, get_runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.orders import OrderStatus
 from ticketing_app.domain.seats import format_money
 from ticketing_app.routes import event_url
-from ticketing_app.runtime import Runtime, get_runtime
 from ticketing_app.state.base import BuyerState
 from ticketing_app.state.cart import CartState, _event_id
 from ticketing_app.state.messages import hold_error_text, order_error_text

@@ -7,8 +7,8 @@ from typing import Any
 
 import reflex as rx
 
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain.errors import DomainError
-from ticketing_app.runtime import get_runtime
 from ticketing_app.state.base import BuyerState
 
 STATUS_TEXT = {"VALID": "Valid", "CHECKED_IN": "Used (checked in)", "REFUNDED": "Refunded",

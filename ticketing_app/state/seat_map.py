@@ -15,12 +15,12 @@ from typing import Any
 
 import reflex as rx
 
+from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain import errors
+from ticketing_app.domain.seat_layout import SeatInfo
 from ticketing_app.domain.seats import format_money, row_label
 from ticketing_app.live import rooms
 from ticketing_app.routes import queue_url
-from ticketing_app.runtime import get_runtime
-from ticketing_app.services.catalog import SeatInfo
 from ticketing_app.state.base import BuyerState
 from ticketing_app.state.cart import CartState
 from ticketing_app.state.messages import hold_error_text

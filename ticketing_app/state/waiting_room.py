@@ -18,10 +18,10 @@ from typing import Any
 import reflex as rx
 import structlog
 
+from ticketing_app.bootstrap import Runtime, get_runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.pow import Solution
 from ticketing_app.routes import event_url
-from ticketing_app.runtime import Runtime, get_runtime
 from ticketing_app.services.waiting_room import QueueStatus
 from ticketing_app.state.base import BuyerState
 from ticketing_app.state.messages import challenge_error_text

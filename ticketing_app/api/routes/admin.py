@@ -19,7 +19,6 @@ from ticketing_app.api.admin_auth import (
     check_origin,
     clear_session_cookie,
     require_admin,
-    safe_next,
     session_token,
     set_session_cookie,
 )
@@ -44,7 +43,7 @@ from ticketing_app.db.models import AuditLog, BackgroundJobRecord, Event, PriceT
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
 from ticketing_app.domain.layouts import GridSpec, Position, Problems, stack_grids
-from ticketing_app.routes import admin_login_url
+from ticketing_app.routes import admin_login_url, safe_next
 from ticketing_app.services.catalog import event_public
 
 PUBLIC_PATHS = frozenset({"/api/admin/login", "/api/admin/logout"})
@@ -193,10 +192,7 @@ async def create_event(body: EventIn, who: AdminDep, rt: RuntimeDep) -> dict[str
     ev = await rt.admin.create_event(
         who.username, title=s.title, starts_at=s.starts_at, venue_id=body.venueId,
         tiers=[t.spec() for t in body.tiers], description=s.description,
-        currency=s.currency, status=body.status, hold_default_s=s.hold_default_s,
-        hold_min_s=s.hold_min_s, hold_max_s=s.hold_max_s, hold_max_total_s=s.hold_max_total_s,
-        max_seats_per_buyer=s.max_seats_per_buyer, orphan_rule=s.orphan_rule,
-        waiting_room=s.waiting_room, waiting_room_difficulty=s.waiting_room_difficulty)
+        currency=s.currency, status=body.status, **s.sale_values())
     return await event_detail(int(ev.id or 0), rt)
 
 

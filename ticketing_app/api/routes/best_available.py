@@ -15,7 +15,6 @@ from ticketing_app.api.deps import CallerDep, RuntimeDep
 from ticketing_app.api.routes.reservations import ERRORS, AdmissionHeader
 from ticketing_app.api.schemas import BestAvailableIn, BestAvailableOut
 from ticketing_app.observability.tracing import current_trace_id
-from ticketing_app.services.best_available import BestAvailableService
 
 router = APIRouter(prefix="/api/reservations", tags=["reservations"])
 
@@ -23,7 +22,7 @@ router = APIRouter(prefix="/api/reservations", tags=["reservations"])
 @router.post("/best", status_code=201, response_model=BestAvailableOut, responses=ERRORS)
 async def hold_best(body: BestAvailableIn, buyer: CallerDep, rt: RuntimeDep, request: Request,
                     x_admission_token: AdmissionHeader = None) -> dict[str, Any]:
-    service = BestAvailableService(rt)
+    service = rt.best_available
     held = await service.hold_best(buyer, body.eventId, body.quantity, body.tier,
                                    body.holdSeconds,
                                    admission=x_admission_token or body.admissionToken,

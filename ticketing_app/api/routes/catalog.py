@@ -14,7 +14,7 @@ from ticketing_app.api.schemas import EventOut, IdPath, SeatMapOut
 from ticketing_app.services.catalog import event_public
 
 if TYPE_CHECKING:
-    from ticketing_app.runtime import Runtime
+    from ticketing_app.bootstrap import Runtime
 
 router = APIRouter(prefix="/api/events", tags=["catalog"])
 NOT_FOUND = error_responses(404)

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from ticketing_app.api.deps import RuntimeDep
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.observability import metrics
-from ticketing_app.observability.health import health_report, outbox_probe, web_probes
-from ticketing_app.runtime import Runtime
+from ticketing_app.services.health import health_report, outbox_probe, web_probes
 
 router = APIRouter(tags=["health"])
 # Not ready: the report names the component that is down (not the standard error body).
@@ -27,13 +27,13 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 
 
 async def dependency_status(rt: Runtime) -> dict[str, Any]:
-    _, body = await health_report(web_probes(rt))
+    _, body = await health_report(web_probes(rt.db, rt.redis))
     return dict(body["components"])
 
 
 @router.get("/actuator/health", responses=NOT_READY)
 async def health(rt: RuntimeDep) -> JSONResponse:
-    ready, body = await health_report([*web_probes(rt), outbox_probe(rt)])
+    ready, body = await health_report([*web_probes(rt.db, rt.redis), outbox_probe(rt.db)])
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
@@ -45,7 +45,7 @@ async def liveness() -> dict[str, Any]:
 
 @router.get("/actuator/health/readiness", responses=NOT_READY)
 async def readiness(rt: RuntimeDep) -> JSONResponse:
-    ready, body = await health_report(web_probes(rt))
+    ready, body = await health_report(web_probes(rt.db, rt.redis))
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

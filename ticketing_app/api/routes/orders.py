@@ -11,7 +11,7 @@ from ticketing_app.api.deps import CallerDep, RuntimeDep
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import IdPath, OrderIn, OrderOut
 from ticketing_app.domain import errors
-from ticketing_app.services.idempotency import MAX_KEY_LENGTH
+from ticketing_app.domain.idempotency import MAX_KEY_LENGTH
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
 ERRORS = error_responses(400, 401, 403, 404, 409, 410, 413, 422, 503)

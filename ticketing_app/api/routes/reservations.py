@@ -21,8 +21,7 @@ from ticketing_app.api.schemas import (
     IdPath,
     MyHoldOut,
 )
-from ticketing_app.domain.events import iso
-from ticketing_app.services.reservations import ms_to_dt
+from ticketing_app.domain.events import iso, ms_to_dt
 
 router = APIRouter(prefix="/api/reservations", tags=["reservations"])
 ERRORS = error_responses(400, 401, 403, 404, 409, 410, 413, 422, 429, 503)

@@ -14,9 +14,9 @@ from ticketing_app.api.admin_schemas import ContactIn
 from ticketing_app.api.deps import CALLER_PATTERN, CallerDep, RuntimeDep, resolve_buyer
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import OptionalIdQuery
+from ticketing_app.bootstrap import Runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.identity import verify_buyer_token
-from ticketing_app.runtime import Runtime
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"],
                    responses=error_responses(400, 401, 404, 413, 422))

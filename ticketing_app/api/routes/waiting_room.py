@@ -19,9 +19,8 @@ from fastapi import APIRouter, Response
 from ticketing_app.api.deps import CallerDep, RuntimeDep
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import ChallengeOut, IdPath, QueueJoinIn, QueueOut
-from ticketing_app.domain.events import iso
+from ticketing_app.domain.events import iso, ms_to_dt
 from ticketing_app.domain.pow import ALGORITHM, Solution
-from ticketing_app.services.reservations import ms_to_dt
 
 router = APIRouter(prefix="/api/events", tags=["waiting room"])
 ERRORS = error_responses(400, 401, 404, 409, 503)

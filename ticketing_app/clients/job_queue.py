@@ -1,4 +1,6 @@
-"""ARQ queue names, serialization and enqueue helpers shared by the API and the workers.
+"""The job queue (ARQ): queue names, serialization, and `JobQueue`, the adapter the services
+that enqueue are given (payments, event cancellation). The workers in `backend_jobs/` run the
+jobs; this side only puts them on the queue, so the services stay below the jobs.
 
 Payments have a queue and a worker of their own with short timeouts: ARQ's in-progress key
 lives as long as the worker's longest job timeout, so a killed payment job is picked up again
@@ -18,7 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ticketing_app.runtime import redis_connection_options
+from ticketing_app.clients.redis_client import redis_connection_options
 from ticketing_app.settings import Settings
 
 PAYMENTS_QUEUE = "tk:queue:payments"
@@ -77,3 +79,26 @@ async def enqueue_payment(arq: ArqRedis, payment_id: int, traceparent: str = "")
 
 async def enqueue_job(arq: ArqRedis, name: str, *args: Any, job_id: str | None = None) -> None:
     await arq.enqueue_job(name, *args, _job_id=job_id, _queue_name=JOBS_QUEUE)
+
+
+class JobQueue:
+    """Enqueueing, with the ARQ client made on first use (most processes never enqueue)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._arq: ArqRedis | None = None
+
+    async def arq(self) -> ArqRedis:
+        if self._arq is None:
+            self._arq = await create_arq_pool(self.settings)
+        return self._arq
+
+    async def enqueue_payment(self, payment_id: int, traceparent: str = "") -> None:
+        await enqueue_payment(await self.arq(), payment_id, traceparent)
+
+    async def enqueue_job(self, name: str, *args: Any, job_id: str | None = None) -> None:
+        await enqueue_job(await self.arq(), name, *args, job_id=job_id)
+
+    async def close(self) -> None:
+        if self._arq is not None:
+            await self._arq.aclose()

@@ -17,16 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlmodel import col
 
+from ticketing_app.clients.kafka_client import KafkaClients
+from ticketing_app.db.engine import Database
+from ticketing_app.db.models import OutboxEvent
 from ticketing_app.observability import metrics
 from ticketing_app.settings import Settings
 
 if TYPE_CHECKING:
     from aiokafka.admin import AIOKafkaAdminClient
-
-    from ticketing_app.runtime import Runtime
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -61,27 +63,26 @@ async def health_report(probes: list[Probe], timeout: float = CHECK_TIMEOUT_S
 
 
 # ---- the probes -------------------------------------------------------------------------
-def db_probe(rt: Runtime, required: bool = True) -> Probe:
+def db_probe(db: Database, required: bool = True) -> Probe:
     async def check() -> None:
-        async with rt.db.read_sessions() as s:
+        async with db.read_sessions() as s:
             await s.execute(text("SELECT 1"))
 
     return Probe("db", check, required)
 
 
-def redis_probe(rt: Runtime, required: bool = True) -> Probe:
+def redis_probe(redis: Redis, required: bool = True) -> Probe:
     async def check() -> None:
-        await rt.redis.ping()  # type: ignore[misc]
+        await redis.ping()  # type: ignore[misc]
 
     return Probe("redis", check, required)
 
 
-def outbox_probe(rt: Runtime) -> Probe:
+def outbox_probe(db: Database) -> Probe:
     """Informational: what the outbox is holding back while Kafka or the relay is away."""
-    from ticketing_app.db.models import OutboxEvent
 
     async def check() -> dict[str, Any]:
-        async with rt.db.read_sessions() as s:
+        async with db.read_sessions() as s:
             n, oldest = (await s.execute(
                 select(func.count(), func.min(OutboxEvent.created_at))
                 .where(col(OutboxEvent.status) == "PENDING"))).one()
@@ -123,11 +124,8 @@ class KafkaProbe:
             return details
 
     async def _ask(self) -> dict[str, Any]:
-        from aiokafka.admin import AIOKafkaAdminClient
-
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap,
-                                        request_timeout_ms=int(CHECK_TIMEOUT_S * 1000))
+            admin = KafkaClients(self.settings).admin(int(CHECK_TIMEOUT_S * 1000))
             await admin.start()
             self._admin = admin
         topics = await self._admin.list_topics()
@@ -144,5 +142,5 @@ class KafkaProbe:
         return Probe("kafka", self.check, required)
 
 
-def web_probes(rt: Runtime) -> list[Probe]:
-    return [db_probe(rt), redis_probe(rt)]
+def web_probes(db: Database, redis: Redis) -> list[Probe]:
+    return [db_probe(db), redis_probe(redis)]
