@@ -4,9 +4,10 @@ It speaks the same protocol as Reflex's frontend (Engine.IO 4 over a websocket a
 Socket.IO namespace `/_event`, the page's `hydrate_and_load` event carried in the CONNECT
 packet), so the server cannot tell it from a browser: it is hydrated, runs the page's on_load
 (which joins the event's live room), receives the room's broadcasts and answers pings. It
-keeps the seat codes the page would show (the newer of the broadcast `live_*` vars and the
-server-computed `snap_*` vars, exactly as components/seat_map.py chooses) and the time each
-version arrived.
+keeps the seat codes the page would show, by the page's own rule (components/seat_map.py: the
+broadcast's seats over the map it has from their base on, else the server-computed snapshot),
+asks for the map again (`resync`) where the page would, and records the time each version
+arrived; and the arrival of the benchmark's reference broadcasts (`ref_n`).
 
 Used by the live-sync benchmark (scenario 5) and the reconnect-storm integration test.
 """
@@ -66,8 +67,15 @@ class LiveSession:
     errors: list[str] = field(default_factory=list)
     _ws: aiohttp.ClientWebSocketResponse | None = None
     _task: asyncio.Task[None] | None = None
-    _live: tuple[int, int, list[str]] = (0, -1, [])  # (event, version, codes) of broadcasts
-    _snap: tuple[int, list[str]] = (-1, [])  # (version, codes) computed by the server
+    refs: dict[int, float] = field(default_factory=dict)  # reference seq -> time.time()
+    resyncs: int = 0  # times it asked for the map again (a broadcast it could not place)
+    # The seat map state's vars as the page holds them: a delta replaces only the vars it has.
+    _vars: dict[str, Any] = field(default_factory=lambda: {
+        "live_e": 0, "live_b": -1, "live_v": -1, "live_o": {}, "live_sv": -1, "live_s": [],
+        "snap_v": -1, "snap_s": []})
+    _asked_at: int = -1  # the broadcast version a resync was asked for
+    broadcasts: list[dict[str, Any]] = field(default_factory=list)  # live deltas (tests)
+    deaf: bool = False  # tests: broadcasts are lost on the way (ordinary updates still come)
 
     # ---- wire ----------------------------------------------------------------------------
     def _url(self) -> str:
@@ -127,16 +135,20 @@ class LiveSession:
             return
         now = time.time()
         m = FIELD_MARKER
+        if "ref_n" in mine:
+            self.refs.setdefault(int(mine["ref_n"]), now)
         if f"live_v{m}" in mine:
-            self._live = (int(mine.get(f"live_e{m}", 0)), int(mine[f"live_v{m}"]),
-                          list(mine.get(f"live_s{m}") or []))
-        if f"snap_v{m}" in mine:
-            self._snap = (int(mine[f"snap_v{m}"]), list(mine.get(f"snap_s{m}") or []))
-        live_e, live_v, live_s = self._live
-        if live_e == self.event_id and live_v > self._snap[0]:
-            version, codes = live_v, live_s
-        else:
-            version, codes = self._snap
+            if self.deaf:
+                return
+            self.broadcasts.append({k[:-len(m)]: v for k, v in mine.items() if k.endswith(m)})
+        for name in self._vars:
+            if f"{name}{m}" in mine:
+                self._vars[name] = mine[f"{name}{m}"]
+        version, codes, gap = shown(self._vars, self.event_id)
+        if gap and self._ws is not None and self._asked_at != self._vars["live_v"]:
+            self._asked_at = self._vars["live_v"]
+            self.resyncs += 1
+            asyncio.get_running_loop().create_task(self.emit("resync", {}))
         if codes:
             self.hydrated.set()
         if version != self.version or codes != self.codes:
@@ -181,6 +193,19 @@ class LiveSession:
 
     async def close(self) -> None:
         await self.drop()
+
+
+def shown(v: dict[str, Any], event_id: int) -> tuple[int, list[str], bool]:
+    """(version, codes, gap) the page shows: components/seat_map.py's rule, in Python."""
+    sv, ss = int(v["snap_v"]), list(v["snap_s"] or [])
+    lb, lv, lsv = int(v["live_b"]), int(v["live_v"]), int(v["live_sv"])
+    newer = int(v["live_e"]) == event_id and lv > sv
+    placed = lb <= sv or lb <= lsv <= lv
+    if not (newer and placed):
+        return sv, ss, newer
+    base = ss if lb <= sv else list(v["live_s"] or [])
+    touched = v["live_o"] or {}
+    return lv, [touched.get(str(i), c) for i, c in enumerate(base)], False
 
 
 async def true_codes(rt: Any, event_id: int) -> list[str]:

@@ -14,7 +14,7 @@ REGISTRY: tuple[tuple[int, str, str], ...] = (
     (2, "original_load", "The original's load: 1000 users on the REST API (PostgreSQL)"),
     (3, "stampede", "Stampede: 1000 buyers, 100 seats, one instant"),
     (4, "hold_strategies", "Hold strategies side by side"),
-    (5, "live_sync", "Live-sync fan-out over the Reflex websocket"),
+    (5, "live_sync", "Live-sync fan-out: Reflex websocket and SSE"),
     (6, "outbox_lag", "Outbox lag: order commit to processed by the projection"),
     (7, "cpu_cost", "CPU per operation, per platform process"),
     (8, "original_k6", "The original's k6 scenario on `ticketing up`, beside reference endpoints"),

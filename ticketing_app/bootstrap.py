@@ -19,6 +19,7 @@ from ticketing_app.clients.job_queue import JobQueue
 from ticketing_app.clients.kafka_client import KafkaClients
 from ticketing_app.clients.redis_client import redis_client, require_url
 from ticketing_app.db.engine import Database, create_database
+from ticketing_app.holds.change_log import ChangeLog
 from ticketing_app.holds.mirror import SeatMirror
 from ticketing_app.holds.store import HoldStore
 from ticketing_app.services.admin import AdminService
@@ -35,6 +36,7 @@ from ticketing_app.services.orders import OrderService
 from ticketing_app.services.payments import PaymentService
 from ticketing_app.services.refunds import RefundService
 from ticketing_app.services.reservations import ReservationService
+from ticketing_app.services.seat_feed import SeatFeed
 from ticketing_app.services.settlement import PaymentSettlement
 from ticketing_app.services.ticket_docs import TicketRenderer
 from ticketing_app.services.waiting_room import WaitingRoomService
@@ -55,6 +57,8 @@ class Runtime:
     # This process's copy of the seat maps it serves; fed only where something runs it (the
     # web and API processes' background tasks), elsewhere it stays empty and unused.
     mirror: SeatMirror
+    # Live seat changes for the clients of the seat stream (SSE), fed by the mirror.
+    seat_feed: SeatFeed
     waiting: WaitingRoomService
     reservations: ReservationService
     best_available: BestAvailableService
@@ -94,6 +98,8 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
     return Runtime(
         settings=settings, db=db, redis=redis, queue=queue, kafka=KafkaClients(settings),
         holds=holds, catalog=catalog, mirror=mirror, waiting=waiting,
+        seat_feed=SeatFeed(mirror, catalog, ChangeLog(redis), settings.sse_client_queue,
+                           settings.sse_max_clients, settings.sse_heartbeat_s),
         reservations=reservations,
         best_available=BestAvailableService(holds, catalog, reservations, waiting),
         orders=orders,

@@ -153,6 +153,14 @@ class Settings(BaseSettings):
     # see docs/bench.md).
     api_server: Literal["granian", "uvicorn"] = "uvicorn"
     live_sync_flush_ms: int = 50
+    # The seat-change stream (SSE, GET /api/events/{id}/seats/stream): a comment line this
+    # often keeps proxies from closing an idle stream; the reconnect delay sent as `retry:`;
+    # changes one client may have waiting before it counts as not reading and is dropped;
+    # streams one process serves at once (past it 503 with Retry-After).
+    sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    sse_retry_ms: int = Field(default=3000, ge=0)
+    sse_client_queue: int = Field(default=256, ge=1)
+    sse_max_clients: int = Field(default=10_000, ge=1)
 
     # --- abuse limits and browser security (docs/security.md) ---
     # Other sites whose pages may call the API (CORS) and open the live-sync websocket; the
@@ -191,6 +199,10 @@ class Settings(BaseSettings):
     # production.
     fault_inject: str = ""
     fault_inject_pause_s: float = 3600.0
+    # Benchmarks only (scenario 5): the web process also answers POST /api/live/reference/{id}
+    # by emitting the event's last live-sync broadcast again, bare, to its room (the reference
+    # the product's broadcast is timed against). Refused in production.
+    live_sync_reference: bool = False
     currency: str = "KRW"
 
     @field_validator("data_dir", mode="after")
@@ -223,6 +235,8 @@ class Settings(BaseSettings):
             self.secret_key = local_secret(self.data_dir)
         if self.app_env == "production" and self.fault_inject:
             raise ValueError("FAULT_INJECT is for tests; it is refused in production")
+        if self.app_env == "production" and self.live_sync_reference:
+            raise ValueError("LIVE_SYNC_REFERENCE is for benchmarks; it is refused in production")
         unknown = self.fault_points - FAULT_POINTS
         if unknown:
             raise ValueError(f"FAULT_INJECT: unknown fault points {sorted(unknown)}")

@@ -12,12 +12,14 @@ from ticketing_app.api.app import create_api
 from ticketing_app.api.edge import FastLane
 from ticketing_app.components.event_notice import EventNoticeState
 from ticketing_app.lifespan import web_lifespan
+from ticketing_app.live.rooms import reference_broadcast
 from ticketing_app.pages.admin import register_admin_pages
 from ticketing_app.pages.checkout import checkout_page
 from ticketing_app.pages.event import event_page
 from ticketing_app.pages.events import EventListState, events_page
 from ticketing_app.pages.my_tickets import my_tickets_page
 from ticketing_app.pages.waiting_room import waiting_room_page
+from ticketing_app.settings import get_settings
 from ticketing_app.state.cart import CartState
 from ticketing_app.state.checkout import CheckoutState
 from ticketing_app.state.my_tickets import MyTicketsState
@@ -37,6 +39,16 @@ app.add_page(waiting_room_page, route=routes.QUEUE, title="Waiting room",
 app.add_page(my_tickets_page, route=routes.MY_TICKETS, title="My tickets",
              on_load=MyTicketsState.load)
 register_admin_pages(app)
+
+if get_settings().live_sync_reference:  # benchmarks only (refused in production)
+
+    @api.post("/api/live/reference/{event_id}", include_in_schema=False)
+    async def live_reference(event_id: int, seq: int, stock: bool = True) -> dict[str, int]:
+        """Scenario 5's reference: the event's last broadcast again, bare, to its room
+        (`stock`: with python-socketio's own room emit, else with the hub's)."""
+        sessions = await reference_broadcast(SeatMapState.get_full_name(), event_id, seq,
+                                             stock)
+        return {"sessions": sessions}
 
 
 def web_asgi() -> FastLane:

@@ -7,6 +7,10 @@ with the settings a stampede needs rather than Reflex's launcher defaults.
 - uvloop, and a listen backlog of 4096: a thousand clients connecting in the same second are
   queued by the kernel instead of dropped (a dropped SYN is retried after 1, 3, 7, 15 s...:
   the tens-of-seconds outliers the original scenario showed).
+- Requests a worker serves at once (granian's backpressure): the backlog plus SSE_MAX_CLIENTS.
+  A seat stream or a page's websocket is a request that lasts; at granian's default
+  (backlog / workers) a worker stopped accepting connections at 4096 of them, with clients
+  left in the listen queue.
 - The app is imported once in the supervisor and the workers are forked from it, so they share
   its pages and start in a second.
 
@@ -24,6 +28,12 @@ import sys
 from ticketing_app.settings import PROJECT_ROOT, get_settings
 
 BACKLOG = 4096
+
+
+def backpressure(sse_max_clients: int) -> int:
+    """Requests one granian worker serves at once: long-lived ones (seat streams, websockets)
+    on top of a backlog's worth of short ones."""
+    return BACKLOG + sse_max_clients
 
 
 def serve(host: str, port: int, backend_only: bool = False) -> None:
@@ -59,6 +69,7 @@ def serve(host: str, port: int, backend_only: bool = False) -> None:
     Server(
         target=target, factory=True, address=host, port=port, interface=Interfaces.ASGI,
         workers=workers, loop=Loops.uvloop, backlog=BACKLOG,
+        backpressure=backpressure(settings.sse_max_clients),
         log_level=LogLevels(level), log_access=False,
         workers_kill_timeout=int(settings.shutdown_grace_s),
         respawn_failed_workers=True,

@@ -6,6 +6,8 @@ the browser's Socket.IO protocol, see bench/live_client.py):
 - Redis restarts empty while pages are open: the event is rebuilt from the database and its
   versions do not start again at 1 (they used to, and the web process then ignored every new
   change and kept showing holds that no longer existed).
+- a broadcast carries only the seats that changed (with its base and version), and a page that
+  missed the broadcast that moved the base asks for the map again and ends on the truth.
 
 The deadlines are correctness deadlines (every session must converge), not speed checks.
 """
@@ -197,3 +199,46 @@ async def test_pages_follow_an_event_rebuilt_after_redis_restarted_empty(
         assert await _converged(rt, event_id, sessions) == []
         assert all(c == "A" for c in sessions[0].codes)
         await asyncio.gather(*(s.close() for s in sessions))
+
+
+async def test_a_broadcast_carries_only_the_seats_that_changed(
+    rt: Runtime, live_stack: tuple[Stack, str], proto: Protocol,
+) -> None:
+    _, url = live_stack
+    event_id, seats = await _event(rt, 10, 20)
+    async with aiohttp.ClientSession() as http:
+        sessions = [LiveSession(url, event_id, proto) for _ in range(3)]
+        await asyncio.gather(*(s.connect(http) for s in sessions))
+        assert await _converged(rt, event_id, sessions) == []
+        await rt.reservations.hold("first", event_id, [seats[0]], None)
+        assert await _converged(rt, event_id, sessions) == []
+        held = await rt.reservations.hold("second", event_id, [seats[7]], None)
+        assert await _converged(rt, event_id, sessions) == []
+        for s in sessions:
+            last = s.broadcasts[-1]
+            assert last["live_v"] == held.version and "live_s" not in last, last
+            # The seats touched since the base (at most the two holds), not the map.
+            assert set(last["live_o"]) <= {"0", "7"} and last["live_o"]["7"].startswith("H")
+            assert last["live_b"] < last["live_v"] and s.resyncs == 0
+        await asyncio.gather(*(s.close() for s in sessions))
+
+
+async def test_a_page_that_missed_the_whole_map_asks_for_it_again(
+    rt: Runtime, live_stack: tuple[Stack, str], proto: Protocol,
+) -> None:
+    _, url = live_stack
+    event_id, seats = await _event(rt, 10, 20)  # 200 seats: the map goes whole after 25
+    async with aiohttp.ClientSession() as http:
+        hearing, deaf = LiveSession(url, event_id, proto), LiveSession(url, event_id, proto)
+        await asyncio.gather(hearing.connect(http), deaf.connect(http))
+        assert await _converged(rt, event_id, [hearing, deaf]) == []
+        deaf.deaf = True  # its broadcasts are lost from here on
+        for seat in seats[:40]:
+            await rt.reservations.hold("many", event_id, [seat], None)
+        assert await _converged(rt, event_id, [hearing]) == []
+        assert any("live_s" in b for b in hearing.broadcasts[1:])  # the base moved
+        deaf.deaf = False
+        await rt.reservations.release("many", event_id, [seats[0]])
+        assert await _converged(rt, event_id, [hearing, deaf]) == []
+        assert deaf.resyncs >= 1 and hearing.resyncs == 0
+        await asyncio.gather(hearing.close(), deaf.close())

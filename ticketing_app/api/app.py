@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from starlette.routing import Match
 from starlette.types import Lifespan, Receive, Scope, Send
 
-from ticketing_app.api import hot_routes
+from ticketing_app.api import hot_routes, seat_stream
 from ticketing_app.api.edge import Edge
 from ticketing_app.api.errors import error_responses, install_error_handlers
 from ticketing_app.api.routes import buyers, catalog, health, orders, payments, reservations
@@ -53,7 +53,8 @@ def create_api(lifespan: Lifespan[Any] | None = None) -> TicketingAPI:
         app.include_router(r, responses=COMMON_ERRORS)
     _install_extra_routers(app)
     # Settings are read now: a test sets the environment, then builds the app.
-    app.edge = Edge(app, app.route, hot=hot_routes.match, settings=get_settings())
+    app.edge = Edge(app, app.route, hot=hot_routes.match, settings=get_settings(),
+                    stream=(seat_stream.match, seat_stream.serve))
     return app
 
 

@@ -54,7 +54,7 @@ API_PATHS = ("/api/", "/actuator", "/metrics")
 DOCS_PATHS = ("/api/docs", "/api/openapi.json")
 CORS_METHODS = ("GET", "POST", "PUT", "DELETE")
 CORS_HEADERS = ("content-type", "x-caller-id", "idempotency-key", "traceparent",
-                "x-admission-token")
+                "x-admission-token", "last-event-id")
 CORS_EXPOSE = "Trace-Id, Retry-After"
 CORS_MAX_AGE = "600"
 JSON = (b"content-type", b"application/json")
@@ -107,20 +107,30 @@ class HotRequest:
 FALLBACK: tuple[int, Any] = (0, None)
 HotHandler = Callable[["Runtime", HotRequest], Awaitable[tuple[int, Any]]]
 HotMatcher = Callable[[str, str], tuple[HotHandler, str, tuple[str, ...]] | None]
+# A long-lived stream (the seat stream, api/seat_stream.py): the matcher gives the event id of
+# a request it serves, the handler serves it for as long as the client reads.
+StreamMatcher = Callable[[str, str], int | None]
+StreamHandler = Callable[["Runtime", int, Scope, Receive, Send, dict[bytes, bytes]],
+                         Awaitable[None]]
+STREAM = "stream"  # the route label of streams: their duration is no request latency
 
 
 class Edge:
     def __init__(self, api: FastAPI, router: ASGIApp, hot: HotMatcher | None = None,
-                 settings: Settings | None = None):
+                 settings: Settings | None = None,
+                 stream: tuple[StreamMatcher, StreamHandler] | None = None):
         """`api`: the FastAPI app (its dependency overrides); `router`: what serves its routes
         (FastAPI without this layer). Until `wrap` puts the layer in front of pages, everything
         else (lifespan included) goes to the router too: the standalone API answers 404 (an
-        admin page without a session: the same redirect to the login page as the web app)."""
+        admin page without a session: the same redirect to the login page as the web app).
+        `stream`: the seat stream, served here outside the shedding below (it has a cap of
+        its own, SSE_MAX_CLIENTS)."""
         self.api = api
         self.router = router
         self.pages: ASGIApp = router
         self.wrap(router)
         self.hot = hot
+        self.stream = stream
         s = settings or get_settings()
         self.settings = s
         self.limit = s.max_request_bytes
@@ -205,13 +215,17 @@ class Edge:
                     raise
                 await self._answer_exception(exc, send_with_headers)
             span.set_attribute("http.status_code", status)
-        if api:
+        if api and route != STREAM:
             self._observe(method, route, status, time.perf_counter() - start)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send,
                         headers: dict[bytes, bytes], client: str, method: str, path: str,
                         ) -> str:
         """Returns the route template (the metrics' label)."""
+        if self.stream is not None and (event_id := self.stream[0](method, path)) is not None:
+            # Long-lived, and no database work after its start: never counted as in flight.
+            await self.stream[1](await self.runtime(), event_id, scope, receive, send, headers)
+            return STREAM
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
             await _send_json(send, 413, error_body(

@@ -43,9 +43,10 @@ def api(
         from granian import Granian
         from granian.constants import Interfaces, Loops
 
+        # As web_server.py: seat streams are requests that last, on top of the backlog.
         Granian(target, factory=True, address=host, port=port, workers=workers,
                 interface=Interfaces.ASGI, loop=Loops.uvloop, log_enabled=False,
-                websockets=False, backlog=4096,
+                websockets=False, backlog=4096, backpressure=4096 + settings.sse_max_clients,
                 workers_kill_timeout=int(settings.shutdown_grace_s)).serve()
         return
     if server != "uvicorn":

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
-from reflex.vars import ArrayVar, ObjectVar
+from reflex.vars import ArrayVar, ObjectVar, Var, VarData
 
 from ticketing_app.state.seat_map import SeatMapState
 
@@ -22,17 +22,49 @@ STATUS_WORDS = {"available": "available", "held": "held by someone else", "mine"
                 "sold": "sold", "unavailable": "not for sale"}
 
 
+def _live(expr: str) -> Var[Any]:
+    """A JS expression over the seat map state's snapshot and broadcast vars: `SV`, `SS` the
+    snapshot's version and map; `LE`, `LB`, `LV`, `LO` the last broadcast's event, base, version
+    and touched seats; `LSV`, `LS` the last map a broadcast carried whole; `EV` the page's
+    event. (How they fit together: state/seat_map.py, live/hub.py.)"""
+    s = SeatMapState
+    names: dict[str, Var[Any]] = {
+        "EV": s.event_id, "SV": s.snap_v, "SS": s.snap_s, "LE": s.live_e, "LB": s.live_b,
+        "LV": s.live_v, "LO": s.live_o, "LSV": s.live_sv, "LS": s.live_s}
+    args = ", ".join(names)
+    values = ", ".join(f"({v!s})" for v in names.values())
+    return Var(_js_expr=f"(({args}) => {expr})({values})",
+               _var_data=VarData.merge(*(v._get_all_var_data() for v in names.values())))
+
+
+# The broadcast is newer than the snapshot and the page has a map it applies to: the snapshot
+# (from the base on) or the last whole map a broadcast carried.
+_NEWER = "LE === EV && LV > SV"
+_PLACED = "(LB <= SV || (LSV >= LB && LSV <= LV))"
+_BASE = "(LB <= SV ? SS : LS)"
+
+
+def code_at(index: Var[Any]) -> Var[str]:
+    """The code the page shows for the seat at `index` (constant time: a map of thousands
+    of seats is not rebuilt per seat)."""
+    return _live(f"(({_NEWER} && {_PLACED}) ? ((LO ?? {{}})[I] ?? {_BASE}[I]) : SS[I])"
+                 .replace("[I]", f"[{index!s}]")).to(str)._replace(
+        merge_var_data=index._get_all_var_data())
+
+
 def cells() -> ArrayVar[list[str]]:
-    """The seat codes the page shows: the room broadcast or the server's snapshot, whichever
-    is the newer version for this event."""
-    s = SeatMapState
-    use_live = (s.live_e == s.event_id) & (s.live_v > s.snap_v)
-    return rx.cond(use_live, s.live_s, s.snap_s).to(list[str])
+    """Every code the page shows, in layout order (for counts, not per seat)."""
+    return _live(f"(({_NEWER} && {_PLACED}) ? {_BASE}.map((c, i) => (LO ?? {{}})[i] ?? c) "
+                 ": SS)").to(list[str])
 
 
-def shown_version() -> Any:
-    s = SeatMapState
-    return rx.cond((s.live_e == s.event_id) & (s.live_v > s.snap_v), s.live_v, s.snap_v)
+def shown_version() -> Var[int]:
+    return _live(f"(({_NEWER} && {_PLACED}) ? LV : SV)").to(int)
+
+
+def _gap() -> Var[bool]:
+    """A broadcast the page cannot place: it asks for the map again (`resync`)."""
+    return _live(f"({_NEWER} && !{_PLACED})").to(bool)
 
 
 def seat_status(code: Any) -> Any:
@@ -44,7 +76,7 @@ def seat_status(code: Any) -> Any:
 
 
 def seat_button(seat: ObjectVar[dict[str, Any]]) -> rx.Component:
-    code = cells()[seat["idx"].to(int)].to(str)
+    code = code_at(seat["idx"].to(int))
     status = seat_status(code)
     words = rx.match(status, *STATUS_WORDS.items(), "held by someone else").to(str)
     color = rx.match(status, ("mine", COLORS["M"]), ("available", COLORS["A"]),
@@ -143,4 +175,28 @@ def legend() -> rx.Component:
         rx.hstack(rx.foreach(SeatMapState.tiers, tier_item), spacing="4", wrap="wrap",
                   id="tiers"),
         spacing="1",
+    )
+
+
+RESYNC_ID = "seats-resync"
+
+
+def live_watcher() -> rx.Component:
+    """Hidden: when a broadcast cannot be placed on the map the page has, a click on the
+    resync button (once per such broadcast) asks the server for the map again."""
+    gap, version = _gap(), SeatMapState.live_v
+    hooks: dict[str, VarData | None] = {
+        "useEffect(() => { if (!(" + f"{gap!s}" + ")) return; const t = setTimeout(() => "
+        f"document.getElementById('{RESYNC_ID}')?.click(), 50); "
+        "return () => clearTimeout(t); }, [" + f"{gap!s}, {version!s}]);":
+            VarData.merge(gap._get_all_var_data(), version._get_all_var_data()),
+    }
+    watch: Var[bool] = Var(_js_expr=f"({gap!s})", _var_type=bool,
+                _var_data=VarData.merge(gap._get_all_var_data(),
+                                        VarData(imports={"react": ["useEffect"]},
+                                                hooks=hooks)))
+    return rx.fragment(
+        rx.el.button("resync seats", id=RESYNC_ID, on_click=SeatMapState.resync,
+                     tab_index=-1, aria_hidden="true", style={"display": "none"}),
+        rx.el.span(id="seats-gap", data_gap=rx.cond(watch, "true", "false"), hidden=True),
     )

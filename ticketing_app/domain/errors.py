@@ -142,3 +142,15 @@ class RateLimited(DomainError):
 class ServiceUnavailable(DomainError):
     code, status = "SERVICE_UNAVAILABLE", 503
     default_message = "A dependency is unavailable; retry shortly."
+
+
+class TooManyStreams(ServiceUnavailable):
+    """This process already streams to as many clients as SSE_MAX_CLIENTS allows: another
+    process behind the balancer, or this one a little later, can take the client."""
+
+    default_message = "Too many live streams on this server right now; retry shortly."
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": "5"}
+

@@ -44,7 +44,14 @@ class EventKeys:
         return [
             f"{b}:meta", f"{b}:st", f"{b}:exp", f"{b}:own", f"{b}:ver",
             f"{b}:loc", f"{b}:pos", f"{b}:mine", f"{b}:ch", f"{b}:tr", self.holds_per_minute,
+            self.change_log,
         ]
+
+    @property
+    def change_log(self) -> str:
+        """STREAM of the recent changes, entry id = version (lua/_lib.lua, `publish`): what
+        the SSE stream replays to a client that reconnects with Last-Event-ID."""
+        return f"{self.base}:log"
 
     @property
     def holds_per_minute(self) -> str:

@@ -2,14 +2,21 @@
 
 The process's seat mirror (`holds/mirror.py`) keeps each event's seat states true, following
 the seat-change channel and reloading on any doubt. The hub turns each watched event into the
-page's form (one code per seat, in layout order) and broadcasts one precomputed snapshot per
-event to that event's Socket.IO room. Serialising once per room instead of writing every
-session's state is what keeps fan-out flat at a thousand sessions (notes, section 5).
+page's form (one code per seat, in layout order) and broadcasts it to that event's Socket.IO
+room, serialised once per room instead of once per session (notes, section 5).
+
+What a broadcast carries: the seats that changed, not the map. Each event's view keeps a *base*
+(a version whose whole map the pages have: the hub's own map when a page loaded, or one a
+broadcast carried whole) and every seat touched since it, with its code now. A broadcast is
+(base version, version, those seats): a page shows the map it has (any version from the base
+on) with those seats put over it, so a missed broadcast costs nothing (the next one carries
+all the seats since the base, not only its own), and a page that has no map that recent (it
+missed the broadcast that moved the base) asks the server for the map again. Once more than a
+few seats changed since the base (or the map was reloaded: a gap, a Redis restart, a layout
+change), the next broadcast carries the whole map and becomes the new base.
 
 Flushing is leading-edge: the first change after a quiet period goes out at once, and the
 changes of a burst are coalesced into at most one broadcast per event every LIVE_SYNC_FLUSH_MS.
-Each broadcast is a whole snapshot with its version, so a missed or reordered message cannot
-leave a page wrong: the page shows the newest version it has seen.
 """
 
 from __future__ import annotations
@@ -44,15 +51,35 @@ class EventView:
     dirty: bool = False
     last_used: float = field(default_factory=time.monotonic)
     last_sent: float = 0.0  # monotonic time of the last broadcast (leading-edge flush)
+    base: int = -1  # the version of the map the broadcasts build on
+    touched: dict[int, str] = field(default_factory=dict)  # position -> code, since `base`
+    whole: bool = True  # the next broadcast carries the whole map (first, or after a reload)
+    last: dict[str, Any] | None = None  # the last broadcast (the benchmark's reference)
+
+    @property
+    def rebase_after(self) -> int:
+        """Seats touched since the base after which the whole map is sent instead: a small
+        map is as cheap whole, a big one is not."""
+        return max(16, min(256, len(self.seats) // 8))
 
     def payload(self) -> dict[str, Any]:
-        return {"e": self.event_id, "v": self.version, "s": list(self.codes)}
+        """The next broadcast: `b` the base version, `v` the version, `o` the positions touched
+        since the base with their codes; with `s`, the whole map (then `b` = `v`)."""
+        if self.whole or len(self.touched) > self.rebase_after:
+            self.base, self.touched, self.whole = self.version, {}, False
+            out = {"e": self.event_id, "b": self.version, "v": self.version, "o": {},
+                   "s": list(self.codes)}
+        else:
+            out = {"e": self.event_id, "b": self.base, "v": self.version,
+                   "o": {str(i): c for i, c in self.touched.items()}}
+        self.last = out
+        return out
 
     def take(self, copy: SeatCopy) -> None:
-        """The whole map again from the copy."""
+        """The whole map again from the copy (a reload): sent whole."""
         codes = [copy.code(s) for s in self.seats]
         if codes != self.codes or copy.version != self.version:
-            self.codes, self.version, self.dirty = codes, copy.version, True
+            self.codes, self.version, self.dirty, self.whole = codes, copy.version, True, True
 
 
 class LiveHub:
@@ -130,7 +157,7 @@ class LiveHub:
             if idx is None:  # a layout change: take the layout again
                 self.relayout(event_id)
                 return
-            view.codes[idx] = f"H{tag}" if code == "H" else code
+            view.codes[idx] = view.touched[idx] = f"H{tag}" if code == "H" else code
         view.version = version
         view.dirty = True
         self._wake.set()

@@ -1,7 +1,7 @@
 """Socket.IO rooms for live seat maps, and the process's one LiveHub.
 
 A session viewing an event joins room `seats:<event id>`; the hub broadcasts each event's
-snapshot to its room as a Reflex state delta for the seat map state's `live_*` vars (the
+changes to its room as a Reflex state delta for the seat map state's `live_*` vars (the
 state's name comes from the caller: the states import this module, never the reverse).
 """
 
@@ -88,6 +88,11 @@ def forget_disconnected() -> None:
 
 
 def make_broadcast(state_full_name: str, field_marker: str) -> Any:
+    """The hub's broadcast: a payload (`LiveHub`, `EventView.payload`) as a Reflex delta of the
+    seat map state's `live_*` vars. `live_s` and `live_sv` (a whole map and its version) are
+    only in a broadcast that carries the map whole; the page keeps them until the next one."""
+    m = field_marker
+
     async def broadcast(event_id: int, payload: dict[str, Any]) -> None:
         ns = _namespace()
         if ns is None:
@@ -95,14 +100,55 @@ def make_broadcast(state_full_name: str, field_marker: str) -> Any:
         forget_disconnected()
         if not watched(event_id):
             return
-        delta = {state_full_name: {
-            f"live_e{field_marker}": payload["e"],
-            f"live_v{field_marker}": payload["v"],
-            f"live_s{field_marker}": payload["s"],
-        }}
-        await ns.emit("event", {"delta": delta}, to=room_name(event_id))
+        fields = {f"live_e{m}": payload["e"], f"live_b{m}": payload["b"],
+                  f"live_v{m}": payload["v"], f"live_o{m}": payload["o"]}
+        if "s" in payload:
+            fields.update({f"live_sv{m}": payload["v"], f"live_s{m}": payload["s"]})
+        await room_emit(ns, "event", {"delta": {state_full_name: fields}}, room_name(event_id))
 
     return broadcast
+
+
+async def room_emit(ns: Any, event: str, data: Any, room: str) -> int:
+    """What `emit(event, data, to=room)` sends, without its task per recipient: the packet is
+    encoded once and handed to each recipient's Engine.IO queue in turn (its own writer sends
+    it, in order with everything else of that session). python-socketio's room emit creates a
+    task per recipient and waits for them all, which took most of the web process's time in a
+    broadcast to a thousand sessions (py-spy). Returns the recipients."""
+    from engineio import packet as eio_packet
+    from socketio import packet as sio_packet
+
+    server = ns.server
+    pkt = server.packet_class(sio_packet.EVENT, namespace=ns.namespace, data=[event, data])
+    encoded = pkt.encode()
+    eio_pkts = [eio_packet.Packet(eio_packet.MESSAGE, p)
+                for p in (encoded if isinstance(encoded, list) else [encoded])]
+    sent = 0
+    for _, eio_sid in server.manager.get_participants(ns.namespace, room):
+        for p in eio_pkts:
+            await server.eio.send_packet(eio_sid, p)
+        sent += 1
+    return sent
+
+
+async def reference_broadcast(state_full_name: str, event_id: int, seq: int,
+                              stock: bool = True) -> int:
+    """Benchmarks only (LIVE_SYNC_REFERENCE): the event's last broadcast emitted once more to
+    its room, bare (no Redis, mirror or hub work before it), under names no page reads
+    (`ref_n` = `seq`, `ref_o` = the same seats): what scenario 5 times the product against.
+    `stock`: python-socketio's own room emit; else the hub's (`room_emit`). Returns the
+    sessions in the room."""
+    ns = _namespace()
+    view = _hub.peek(event_id) if _hub is not None else None
+    if ns is None or view is None or not watched(event_id):
+        return 0
+    last = view.last or {"o": {}}
+    data = {"delta": {state_full_name: {"ref_n": seq, "ref_o": last["o"]}}}
+    if stock:
+        await ns.emit("event", data, to=room_name(event_id))
+    else:
+        await room_emit(ns, "event", data, room_name(event_id))
+    return _watchers[event_id]
 
 
 def open_rooms(app: rx.App, hub_: LiveHub) -> None:

@@ -54,6 +54,12 @@ CONSUMER_LAG = Gauge("tk_consumer_lag_messages", "Messages behind the log end", 
 LIVE_SESSIONS = Gauge("tk_live_sessions", "Websocket sessions watching a seat map",
                       multiprocess_mode="livesum")
 LIVE_BROADCASTS = Counter("tk_live_broadcasts_total", "Seat-map deltas broadcast to rooms")
+SSE_CLIENTS = Gauge("tk_sse_clients", "Clients of the seat-change stream (SSE)",
+                    multiprocess_mode="livesum")
+SSE_DROPPED = Counter("tk_sse_dropped_total",
+                      "Stream clients dropped because they stopped reading (queue full)")
+SSE_RESUMES = Counter("tk_sse_resumes_total",
+                      "Stream reconnects with Last-Event-ID, by how they resumed", ["outcome"])
 JOB_QUEUE_DEPTH = Gauge("tk_job_queue_depth", "Jobs waiting in ARQ queues", ["queue"],
                         multiprocess_mode="mostrecent")
 HOLDS_EXPIRED = Counter("tk_holds_expired_total", "Holds released by the expiry sweeper")

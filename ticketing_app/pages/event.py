@@ -7,7 +7,7 @@ import reflex as rx
 from ticketing_app.components.best_available import best_available_panel
 from ticketing_app.components.cart import cart_button, cart_drawer, countdown, holds_watcher
 from ticketing_app.components.event_notice import event_notice
-from ticketing_app.components.seat_map import legend, seat_grid
+from ticketing_app.components.seat_map import legend, live_watcher, seat_grid
 from ticketing_app.state.seat_map import SeatMapState
 
 
@@ -40,6 +40,7 @@ def event_page() -> rx.Component:
             ),
         ),
         holds_watcher(),
+        live_watcher(),
         cart_drawer(),
         padding_y="2em",
         size="4",

@@ -60,6 +60,32 @@ def event_meta(ev: Event) -> dict[str, Any]:
     }
 
 
+def seat_map_body(layout: Layout, version: int, code_of: Callable[[int], str]
+                  ) -> dict[str, Any]:
+    """The seat map as `GET /api/events/{id}/seats` answers it (and the seat stream's INIT):
+    the layout with each seat's status (`code_of(seat id)`: A, H, O, S or B) at `version`."""
+    return {
+        "eventId": layout.event_id,
+        "rows": layout.rows,
+        "cols": layout.cols,
+        "version": version,
+        "currency": layout.currency,
+        "seats": [
+            {
+                "id": s.id,
+                "r": s.r,
+                "c": s.c,
+                "section": s.section,
+                "label": s.label,
+                "price": s.price,
+                "tier": s.tier_name,
+                "status": CODE_TO_STATUS[code_of(s.id)].value,
+            }
+            for s in layout.seats
+        ],
+    }
+
+
 class SharedCache(Generic[V]):
     """Per-event cache for data that changes rarely. Concurrent misses share one load, and an
     expired entry is served while one background reload runs: a cache expiry under load never
@@ -232,26 +258,7 @@ class CatalogService:
         await self.public_event(event_id)
         layout = await self.layout(event_id)
         snap = await self.snapshot(event_id)
-        return {
-            "eventId": event_id,
-            "rows": layout.rows,
-            "cols": layout.cols,
-            "version": snap.version,
-            "currency": layout.currency,
-            "seats": [
-                {
-                    "id": s.id,
-                    "r": s.r,
-                    "c": s.c,
-                    "section": s.section,
-                    "label": s.label,
-                    "price": s.price,
-                    "tier": s.tier_name,
-                    "status": CODE_TO_STATUS[snap.public_code(s.id)].value,
-                }
-                for s in layout.seats
-            ],
-        }
+        return seat_map_body(layout, snap.version, snap.public_code)
 
     # ---- Redis state from the database ------------------------------------------------
     async def load_event_state(self, event_id: int) -> None:

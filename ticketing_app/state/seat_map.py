@@ -1,9 +1,12 @@
 """The seat map page: thin over the services; live colours come from the LiveHub.
 
 Two sets of vars carry the seat codes: `snap_*` are computed from this process's hub on every
-ordinary update (so a reload, a reconnect or any event handler sends the truth), and `live_*`
-are written only by the hub's room broadcast. The page shows whichever has the newer version
-for this event, so the two can never leave the page behind.
+ordinary update (so a reload, a reconnect or any event handler sends the whole map as it is),
+and `live_*` are written only by the hub's room broadcasts, which carry the seats changed since
+a base version (`live/hub.py`). The page (components/seat_map.py) shows the newer of the two:
+the broadcast's seats over the map it has from the base on (the snapshot, or the last map a
+broadcast carried whole); when it has no map that recent it calls `resync`, which sends the
+snapshot again.
 """
 
 from __future__ import annotations
@@ -44,9 +47,14 @@ class SeatMapState(BuyerState):
     not_found: rx.Field[bool] = rx.field(False)
     _labels: dict[int, str] = {}
 
-    # Written only by the LiveHub's room broadcast.
+    # Written only by the LiveHub's room broadcasts: the event, the base version, the version,
+    # the positions touched since the base with their codes; and the last map a broadcast
+    # carried whole, with its version.
     live_e: rx.Field[int] = rx.field(0)
+    live_b: rx.Field[int] = rx.field(-1)
     live_v: rx.Field[int] = rx.field(-1)
+    live_o: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
+    live_sv: rx.Field[int] = rx.field(-1)
     live_s: rx.Field[list[str]] = rx.field(default_factory=list)
 
     @rx.var(cache=False)
@@ -90,6 +98,12 @@ class SeatMapState(BuyerState):
             await hub.watch(event_id)
         await rooms.join(self.router.session.session_id, event_id)
         return None
+
+    @rx.event
+    async def resync(self) -> None:
+        """The page saw a broadcast it cannot place (it missed the one that carried the map
+        whole): this update sends the map as the hub has it now (`snap_*`)."""
+        self.event_id = self.event_id  # an update of this state, so its snapshot goes out
 
     @rx.event
     async def toggle_seat(self, seat_id: int) -> Any:

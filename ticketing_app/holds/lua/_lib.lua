@@ -23,12 +23,21 @@
 --                                      by column
 
 -- KEYS[11] hpm  HASH  minute (epoch ms // 60000) -> seats newly held in that minute (dashboard)
--- KEYS[12], KEYS[13] (new claims only: hold, best_available) STRING attempts this minute of
+-- KEYS[12] log  STREAM the recent changes, one entry per version with id '<version>-0':
+--                     field c = the published changes (JSON), or r = '1' when the event was
+--                     rebuilt (load_event: nothing before it can be replayed across it).
+--                     Written in the same step as the version and the PUBLISH, trimmed to
+--                     about LOG_MAXLEN entries: what the SSE stream replays to a client that
+--                     reconnects with Last-Event-ID (holds/change_log.py)
+-- KEYS[13], KEYS[14] (new claims only: hold, best_available) STRING attempts this minute of
 --                     the buyer and of the client address (the abuse limits, see open_claim)
 
-local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH, K_TR, K_HPM =
+local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH, K_TR, K_HPM, K_LOG =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
-  KEYS[11]
+  KEYS[11], KEYS[12]
+-- About this many versions stay replayable (XADD MAXLEN ~ trims whole stream nodes: a few
+-- more may stay). At one change a second that is a quarter of an hour of reconnects.
+local LOG_MAXLEN = 1000
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -129,11 +138,26 @@ local function drop_claim(seat, s)
   end
 end
 
--- Bump the version and tell every web process. Changes: list of {seat, code, tag}.
+-- Append version v to the change log. The log's ids are versions, which only grow; should
+-- the log ever hold a newer id (a version key set back by hand), it is started afresh rather
+-- than failing the script half-way: a client resuming from it then gets a fresh INIT.
+local function log_version(v, field, value)
+  local id = v .. '-0'
+  local ok = redis.pcall('XADD', K_LOG, 'MAXLEN', '~', LOG_MAXLEN, id, field, value)
+  if type(ok) == 'table' and ok.err then
+    redis.call('DEL', K_LOG)
+    redis.call('XADD', K_LOG, id, field, value)
+  end
+end
+
+-- Bump the version, log the change and tell every web process. Changes: list of
+-- {seat, code, tag[, until]}. Nothing changed (a refusal): no version, no log, no message.
 local function publish(event_id, changes)
   if #changes == 0 then return tonumber(redis.call('GET', K_VER) or '0') end
   local v = redis.call('INCR', K_VER)
-  redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(event_id), v = v, c = changes }))
+  local c = cjson.encode(changes)
+  log_version(v, 'c', c)
+  redis.call('PUBLISH', K_CH, '{"e":' .. tonumber(event_id) .. ',"v":' .. v .. ',"c":' .. c .. '}')
   return v
 end
 
@@ -263,8 +287,8 @@ local function open_claim()
   local m = meta()
   if not m.loaded then return nil, nil, { 'NOT_LOADED' } end
   local now = now_ms()
-  local holder_over = over_limit(KEYS[12], tonumber(ARGV[6]))
-  local ip_over = over_limit(KEYS[13], tonumber(ARGV[7]))
+  local holder_over = over_limit(KEYS[13], tonumber(ARGV[6]))
+  local ip_over = over_limit(KEYS[14], tonumber(ARGV[7]))
   if holder_over or ip_over then
     local retry = 60 - math.floor(now / 1000) % 60
     if holder_over then return nil, nil, { 'RATE', 'holder', tonumber(ARGV[6]), retry } end

@@ -2,7 +2,7 @@
 -- the same atomic step as the availability check (the original checked them outside).
 -- ARGV: event_id, buyer, tag, hold_seconds ('' = event default),
 --       admission epoch ('' = no valid waiting-room token), buyer's and address's attempts
---       per minute (0 = no limit; KEYS[12], KEYS[13] count them), seat...
+--       per minute (0 = no limit; KEYS[13], KEYS[14] count them), seat...
 -- Returns {'OK', expMs, version, newly_held, hold_seconds} or an error tuple:
 --   {'NOT_LOADED'} {'RATE', scope, limit, retry_s} {'SALES_CLOSED'} {'ADMISSION'}
 --   {'UNKNOWN', seats} {'SOLD', seat|status...} {'CONFLICT', seat|status...}

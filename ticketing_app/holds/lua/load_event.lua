@@ -55,6 +55,7 @@ if mode == 'init' then
     redis.call('SET', K_VER, floor)
   end
   v = redis.call('INCR', K_VER)
+  log_version(v, 'r', '1') -- a stream client resuming from before this gets a fresh INIT
   redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(ARGV[1]), v = v, reset = true }))
 else
   -- Settings changed (sales switch, limits): copies of the seat map re-read them at once.
