@@ -192,6 +192,14 @@ class Settings(BaseSettings):
     # four times as many QR images; 0 = none.
     ticket_render_cache: int = Field(default=64, ge=0)
 
+    # --- languages and time (docs/i18n.md) ---
+    # The language of a reader whose browser asks for none we have (ko or en), and of mail
+    # for orders placed without one.
+    default_locale: Literal["ko", "en"] = "ko"
+    lang_cookie_name: str = "tk_lang"  # the language switcher's choice, remembered a year
+    # IANA zone of events whose venue names none (venues carry their own).
+    default_time_zone: str = "Asia/Seoul"
+
     # --- tests / e2e ---
     browser_path: str = ""
     # Test-only fault points (ticketing_app/faults.py): comma-separated step names where the
@@ -212,6 +220,18 @@ class Settings(BaseSettings):
         directory and `up`'s children in the project's, so a relative DATA_DIR would name a
         different place in each (Valkey refused to start: 'dir ".mydata/valkey"')."""
         return Path(os.path.abspath(value.expanduser()))
+
+    @field_validator("default_time_zone", mode="after")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"DEFAULT_TIME_ZONE {value!r} is not an IANA time zone "
+                             "(e.g. Asia/Seoul)") from None
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -328,3 +328,25 @@ async def test_block_unblock_release_all_and_tiers_by_section(env: Env) -> None:
             prices = {s["price"] for s in (await b.get(f"/api/events/{eid}/seats")).json()[
                 "seats"]}
         assert prices == {1000}
+
+
+async def test_a_venue_carries_its_time_zone_and_an_unknown_one_is_refused(env: Env) -> None:
+    async with admin_client(env) as c:
+        r = await c.post("/api/admin/venues", json={
+            "name": f"London {uuid.uuid4().hex[:6]}", "timeZone": "Europe/London",
+            "sections": [{"name": "Stalls", "rows": 2, "cols": 3}]})
+        assert r.status_code == 201, r.text
+        assert r.json()["timeZone"] == "Europe/London"
+        london = int(r.json()["id"])
+        bad = await c.post("/api/admin/venues", json={
+            "name": "Nowhere", "timeZone": "Mars/Olympus",
+            "sections": [{"name": "Stalls", "rows": 2, "cols": 3}]})
+        assert_error(bad, 422, "VALIDATION_FAILED")
+        assert "timeZone" in bad.text
+        seoul = await _venue(c)  # none given: DEFAULT_TIME_ZONE
+        r = await c.post("/api/admin/events", json=_event_body(london))
+        assert r.status_code == 201, r.text
+        ev = await env.rt.catalog.get_event(int(r.json()["id"]))
+    assert await env.rt.catalog.time_zone(ev) == "Europe/London"
+    async with env.rt.db.read_sessions() as s:
+        assert (await s.get(Venue, seoul)).time_zone == "Asia/Seoul"  # type: ignore[union-attr]

@@ -6,7 +6,9 @@ The rules (the README's "Layers" says the same), bottom to top:
 
 - `domain` imports nothing of ours: pure rules.
 - The base every layer may read: `settings`; `observability` (metrics, tracing, logs: used
-  everywhere, it imports only `settings`); `faults` (the tests' pause points, called from
+  everywhere, it imports only `settings`); `i18n` (translations and the reader's number,
+  money and time formats: services write mail, states write toasts; it imports `settings`
+  and the pure `domain`); `faults` (the tests' pause points, called from
   services and the relay); `routes` (the web app's paths and URL rules: entry points only);
   `embedded` and `probe` (child processes and the container probe: they import nothing).
 - Adapters: `db`, `holds`, `waiting`, `clients` (Redis, Lua scripts, the job queue, Kafka)
@@ -32,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("ticketing_app", "backend_jobs")
 
-BASE = {"settings", "observability", "faults"}
+BASE = {"settings", "observability", "faults", "i18n"}
 ADAPTERS = {"db", "holds", "waiting", "clients"}
 SERVICES = {"domain", *BASE, *ADAPTERS, "services"}
 ENTRY = {"api", "state", "components", "pages", "live", "backend_jobs", "cli"}
@@ -46,6 +48,7 @@ ALLOWED: dict[str, set[str]] = {
     "routes": set(),
     "observability": {"settings"},
     "faults": {"settings"},
+    "i18n": {"settings", "domain"},
     "db": {"domain", "settings"},
     "clients": {"domain", "settings", "observability"},
     "holds": {"domain", "settings", "observability", "clients"},

@@ -48,12 +48,14 @@ class SectionIn(Strict):
 class VenueIn(Strict):
     name: str = Field(max_length=1000)
     address: str = Field(default="", max_length=2000)
+    timeZone: str = Field(default="", max_length=64)  # IANA; DEFAULT_TIME_ZONE when empty
     sections: list[SectionIn] = Field(min_length=1, max_length=50)
 
 
 class VenueImportIn(Strict):
     name: str = Field(max_length=1000)
     address: str = Field(default="", max_length=2000)
+    timeZone: str = Field(default="", max_length=64)
     format: str = Field(max_length=10)
     content: str = Field(max_length=2_000_000)
 

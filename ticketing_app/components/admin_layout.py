@@ -12,6 +12,7 @@ from reflex.vars import ObjectVar
 from reflex_components_core.el.elements.base import BaseHTML
 
 from ticketing_app import routes
+from ticketing_app.components.i18n import language_switcher
 from ticketing_app.state.admin import AdminState
 
 
@@ -63,6 +64,7 @@ def admin_shell(content: rx.Component) -> rx.Component:
             nav_link("Venues", routes.ADMIN_VENUES),
             nav_link("Audit log", routes.ADMIN_AUDIT),
             rx.spacer(),
+            language_switcher(),
             rx.cond(AdminState.authed, rx.hstack(
                 rx.text(AdminState.admin_name, size="2", color="gray"),
                 NativeForm.create(

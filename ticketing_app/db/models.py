@@ -25,6 +25,8 @@ class Venue(SQLModel, table=True):
     name: str = Field(max_length=200)
     address: str = Field(default="", max_length=500)
     created_at: datetime = Field(default_factory=now_utc)
+    # IANA zone (migration 0007): every time of its events is shown in it.
+    time_zone: str = Field(default="Asia/Seoul", max_length=64)
 
 
 class VenueSeat(SQLModel, table=True):

@@ -7,6 +7,7 @@ import reflex as rx
 from ticketing_app.components.best_available import best_available_panel
 from ticketing_app.components.cart import cart_button, cart_drawer, countdown, holds_watcher
 from ticketing_app.components.event_notice import event_notice
+from ticketing_app.components.i18n import language_switcher
 from ticketing_app.components.seat_map import legend, live_watcher, seat_grid
 from ticketing_app.state.seat_map import SeatMapState
 
@@ -20,7 +21,8 @@ def header() -> rx.Component:
             spacing="1",
         ),
         rx.spacer(),
-        rx.vstack(cart_button(), countdown(), align="end", spacing="2"),
+        rx.vstack(rx.hstack(language_switcher(), cart_button(), align="center"), countdown(),
+                  align="end", spacing="2"),
         width="100%", align="start",
     )
 

@@ -8,6 +8,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from ticketing_app.bootstrap import get_runtime
+from ticketing_app.components.i18n import language_switcher
 from ticketing_app.domain.events import iso
 from ticketing_app.routes import event_url
 from ticketing_app.state.base import BuyerState
@@ -36,7 +37,8 @@ def event_card(e: ObjectVar[dict[str, Any]]) -> rx.Component:
 
 def events_page() -> rx.Component:
     return rx.container(
-        rx.heading("Events", size="8", margin_bottom="1em"),
+        rx.hstack(rx.heading("Events", size="8"), rx.spacer(), language_switcher(),
+                  width="100%", align="center", margin_bottom="1em"),
         rx.vstack(rx.foreach(EventListState.events, event_card), spacing="3"),
         padding_y="2em",
     )

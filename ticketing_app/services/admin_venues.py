@@ -19,6 +19,7 @@ from ticketing_app.domain.layouts import (
     layout_from_grids,
     parse_layout,
 )
+from ticketing_app.i18n.formats import valid_zone
 from ticketing_app.services.admin_base import AdminBase
 from ticketing_app.services.uow import UnitOfWork
 
@@ -33,6 +34,7 @@ class VenueSummary:
     address: str
     seats: int
     sections: list[str]
+    time_zone: str = "Asia/Seoul"
 
 
 
@@ -40,19 +42,21 @@ class VenueAdmin(AdminBase):
     """Venues need only the database."""
 
     async def create_venue(
-        self, actor: str, name: str, grids: Sequence[GridSpec], address: str = ""
+        self, actor: str, name: str, grids: Sequence[GridSpec], address: str = "",
+        time_zone: str = "",
     ) -> Venue:
-        """A venue from generated grids (rows x columns with gaps and aisles)."""
-        self.check_venue_fields(name, address)
+        """A venue from generated grids (rows x columns with gaps and aisles). `time_zone`:
+        IANA name, DEFAULT_TIME_ZONE when empty."""
+        zone = self.check_venue_fields(name, address, time_zone)
         positions = layout_from_grids(grids)
-        return await self._write_venue(actor, name, address, positions, "grid")
+        return await self._write_venue(actor, name, address, positions, "grid", zone)
 
     async def import_venue(self, actor: str, name: str, content: str, fmt: str,
-                           address: str = "") -> Venue:
+                           address: str = "", time_zone: str = "") -> Venue:
         """A venue from a CSV or JSON layout; nothing is written unless all of it is valid."""
-        self.check_venue_fields(name, address)
+        zone = self.check_venue_fields(name, address, time_zone)
         positions = parse_layout(content, fmt)
-        return await self._write_venue(actor, name, address, positions, f"import:{fmt}")
+        return await self._write_venue(actor, name, address, positions, f"import:{fmt}", zone)
 
     @staticmethod
     def preview_positions(grids: Sequence[GridSpec] | None = None, content: str = "",
@@ -62,9 +66,12 @@ class VenueAdmin(AdminBase):
             return layout_from_grids(grids)
         return parse_layout(content, fmt)
 
-    @staticmethod
-    def check_venue_fields(name: str, address: str) -> None:
+    def check_venue_fields(self, name: str, address: str, time_zone: str = "") -> str:
+        """Refuses an empty or long name, a long address, an unknown zone; returns the zone."""
+        zone = time_zone.strip() or self.settings.default_time_zone
         p = Problems()
+        if not valid_zone(zone):
+            p.add("timeZone", f"{zone!r} is not a time zone name like Asia/Seoul")
         if not name.strip():
             p.add("name", "venue name must not be empty")
         elif len(name.strip()) > VENUE_NAME_MAX:
@@ -72,19 +79,20 @@ class VenueAdmin(AdminBase):
         if len(address) > ADDRESS_MAX:
             p.add("address", f"address longer than {ADDRESS_MAX} characters")
         p.raise_if_any("Invalid venue")
+        return zone
 
     async def _write_venue(self, actor: str, name: str, address: str,
-                           positions: Sequence[Position], source: str) -> Venue:
+                           positions: Sequence[Position], source: str, zone: str) -> Venue:
         check_positions(positions, p := Problems())
         p.raise_if_any("Invalid layout")
         async with UnitOfWork(self.db) as uow:
-            venue = Venue(name=name.strip(), address=address.strip())
+            venue = Venue(name=name.strip(), address=address.strip(), time_zone=zone)
             uow.session.add(venue)
             await uow.session.flush()
             uow.session.add_all(VenueSeat(venue_id=int(venue.id or 0), section=sec, r=r, c=c)
                                 for sec, r, c in positions)
             self.audit(uow, actor, "venue.create", f"venue:{venue.id}", name=name.strip(),
-                       seats=len(positions), source=source)
+                       seats=len(positions), source=source, time_zone=zone)
             await uow.commit()
         return venue
 
@@ -101,7 +109,8 @@ class VenueAdmin(AdminBase):
             counts[vid] = counts.get(vid, 0) + int(n)
             sections.setdefault(vid, []).append(sec)
         return [VenueSummary(int(v.id or 0), v.name, v.address, counts.get(int(v.id or 0), 0),
-                             sorted(sections.get(int(v.id or 0), []))) for v in venues]
+                             sorted(sections.get(int(v.id or 0), [])), v.time_zone)
+                for v in venues]
 
     async def venue_positions(self, venue_id: int) -> list[Position]:
         async with self.db.read_sessions() as s:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from ticketing_app.db.engine import Database
-from ticketing_app.db.models import Event, Order, OrderItem, PriceTier, Seat
+from ticketing_app.db.models import Event, Order, OrderItem, PriceTier, Seat, Venue
 from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import PUBLISHED_STATUSES
 from ticketing_app.domain.identity import holder_tag
@@ -167,6 +167,7 @@ class CatalogService:
         self.settings = settings
         self._layouts = SharedCache[Layout](LAYOUT_CACHE_S, self._load_layout)
         self._events = SharedCache[Event](LAYOUT_CACHE_S, self._load_event)
+        self._zones = SharedCache[str](LAYOUT_CACHE_S, self._load_zone)
 
     # ---- reads ------------------------------------------------------------------------
     async def list_events(self, include_drafts: bool = False) -> list[Event]:
@@ -206,6 +207,19 @@ class CatalogService:
         if ev is None:
             raise errors.EventNotFound(f"Event {event_id} not found.")
         return ev
+
+    async def time_zone(self, ev: Event) -> str:
+        """The IANA zone the event's times are shown in: its venue's (DEFAULT_TIME_ZONE for
+        an event without a venue)."""
+        if not ev.venue_id:
+            return self.settings.default_time_zone
+        return await self._zones.get(int(ev.venue_id))
+
+    async def _load_zone(self, venue_id: int) -> str:
+        async with self.db.read_sessions() as s:
+            zone = (await s.execute(select(col(Venue.time_zone))
+                                    .where(col(Venue.id) == venue_id))).scalar()
+        return str(zone or self.settings.default_time_zone)
 
     async def layout(self, event_id: int, fresh: bool = False) -> Layout:
         """Seat positions and prices change rarely: cached for a couple of seconds."""

@@ -148,17 +148,17 @@ async def venues(rt: RuntimeDep) -> list[dict[str, Any]]:
 @protected.post("/venues", status_code=201)
 async def create_venue(body: VenueIn, who: AdminDep, rt: RuntimeDep) -> dict[str, Any]:
     v = await rt.admin.create_venue(who.username, body.name, grids_from(body.sections),
-                                    body.address)
-    return {"id": v.id, "name": v.name, **positions_out(await rt.admin.venue_positions(
-        int(v.id or 0)))}
+                                    body.address, body.timeZone)
+    return {"id": v.id, "name": v.name, "timeZone": v.time_zone,
+            **positions_out(await rt.admin.venue_positions(int(v.id or 0)))}
 
 
 @protected.post("/venues/import", status_code=201)
 async def import_venue(body: VenueImportIn, who: AdminDep, rt: RuntimeDep) -> dict[str, Any]:
     v = await rt.admin.import_venue(who.username, body.name, body.content, body.format,
-                                    body.address)
-    return {"id": v.id, "name": v.name, **positions_out(await rt.admin.venue_positions(
-        int(v.id or 0)))}
+                                    body.address, body.timeZone)
+    return {"id": v.id, "name": v.name, "timeZone": v.time_zone,
+            **positions_out(await rt.admin.venue_positions(int(v.id or 0)))}
 
 
 @protected.post("/venues/preview")
