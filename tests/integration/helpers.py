@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -48,3 +48,51 @@ async def pay(client: httpx.AsyncClient, order_id: int, timeout: float = 30.0) -
         return {"CONFIRMED": "success", "CANCELLED": "fail"}.get(status)
 
     return str(await eventually(final, timeout=timeout))
+
+
+def local_services(tmp_path_factory: Any, name: str, kafka: bool = False,
+                   **env: str) -> Iterator[Any]:
+    """A module's own Valkey (and broker) with a fresh, migrated SQLite database: for tests
+    that drive parts of the platform in-process or start processes of their own."""
+    from ticketing_app.stack import Stack
+
+    db = tmp_path_factory.mktemp(name) / f"{name}.db"
+    st = Stack(database_url=f"sqlite+aiosqlite:///{db}", extra_env=dict(env)).start_services(
+        kafka=kafka)
+    try:
+        st.migrate()
+        yield st
+    finally:
+        st.stop()
+
+
+def wait_ready(url: str, log: object, timeout: float = 120) -> None:
+    """Until a web or API process answers its readiness probe (a startup deadline)."""
+    import contextlib
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/actuator/health/readiness", timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"not ready after {timeout}s: {log}")
+
+
+async def on_sale_event(rt: Any, rows: int, cols: int, **settings: Any
+                        ) -> tuple[int, list[int]]:
+    """An on-sale event on a fresh one-section venue: (its id, seat ids in layout order)."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from ticketing_app.domain.event_rules import TierSpec
+    from ticketing_app.domain.layouts import GridSpec
+
+    venue = await rt.admin.create_venue("t", f"Hall {uuid.uuid4().hex[:6]}",
+                                        [GridSpec("Main", rows, cols)])
+    ev = await rt.admin.create_event(
+        "t", title=f"Event {uuid.uuid4().hex[:6]}",
+        starts_at=datetime.now(UTC) + timedelta(days=3), venue_id=int(venue.id or 0),
+        tiers=[TierSpec("Standard", 1000)], status="ON_SALE", **settings)
+    layout = await rt.catalog.layout(int(ev.id or 0), fresh=True)
+    return int(ev.id or 0), [s.id for s in layout.seats]

@@ -10,14 +10,13 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from tests.integration.helpers import assert_error
+from tests.integration.helpers import assert_error, local_services, on_sale_event
 from tests.integration.inprocess import stack_settings
 from ticketing_app.api import deps
 from ticketing_app.api.app import create_api
@@ -32,13 +31,7 @@ PER_HOLDER, PER_ADDRESS = 3, 5
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    db = tmp_path_factory.mktemp("abuse") / "abuse.db"
-    st = Stack(database_url=f"sqlite+aiosqlite:///{db}").start_services(kafka=False)
-    try:
-        st.migrate()
-        yield st
-    finally:
-        st.stop()
+    yield from local_services(tmp_path_factory, "abuse")
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -66,17 +59,7 @@ def client(app: FastAPI, peer: str, buyer: str) -> httpx.AsyncClient:
 
 
 async def new_event(rt: Runtime) -> tuple[int, list[int]]:
-    from ticketing_app.domain.event_rules import TierSpec
-    from ticketing_app.domain.layouts import GridSpec
-
-    venue = await rt.admin.create_venue("t", f"Hall {uuid.uuid4().hex[:6]}",
-                                        [GridSpec("Main", 2, 10)])
-    ev = await rt.admin.create_event(
-        "t", title=f"Abuse {uuid.uuid4().hex[:6]}", starts_at=datetime.now(UTC) + timedelta(days=3),
-        venue_id=int(venue.id or 0), tiers=[TierSpec("Standard", 1000)], status="ON_SALE",
-        max_seats_per_buyer=50)
-    layout = await rt.catalog.layout(int(ev.id or 0), fresh=True)
-    return int(ev.id or 0), [s.id for s in layout.seats]
+    return await on_sale_event(rt, 2, 10, max_seats_per_buyer=50)
 
 
 async def same_minute() -> None:

@@ -23,12 +23,12 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-import httpx
 import pytest
 import pytest_asyncio
 
 from bench.live_client import LiveSession, Protocol, true_codes
 from tests.conftest import TEST_ENV
+from tests.integration.helpers import wait_ready
 from tests.integration.inprocess import stack_settings
 from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.domain import errors
@@ -50,20 +50,10 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack
         st.migrate()
         web = st.start_web_backend()
         url = f"http://127.0.0.1:{web.port}"
-        _wait_ready(url, web.log_path)
+        wait_ready(url, web.log_path)
         yield st, url
     finally:
         st.stop()
-
-
-def _wait_ready(url: str, log: object, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/actuator/health/readiness", timeout=2).status_code == 200:
-                return
-        time.sleep(0.3)
-    raise RuntimeError(f"web backend not ready: {log}")
 
 
 @pytest_asyncio.fixture(scope="module")

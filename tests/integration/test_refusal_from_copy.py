@@ -11,13 +11,13 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import pytest_asyncio
 
 from tests.conftest import TEST_ENV
+from tests.integration.helpers import on_sale_event
 from tests.integration.inprocess import stack_settings
 from ticketing_app.bootstrap import Runtime, create_runtime
 from ticketing_app.holds.keys import EventKeys
@@ -58,17 +58,7 @@ def api(st: Stack, name: str, buyer: str) -> httpx.AsyncClient:
 
 
 async def new_event(rt: Runtime) -> tuple[int, list[int]]:
-    from ticketing_app.domain.event_rules import TierSpec
-    from ticketing_app.domain.layouts import GridSpec
-
-    venue = await rt.admin.create_venue("t", f"Hall {uuid.uuid4().hex[:6]}",
-                                        [GridSpec("Main", 1, 10)])
-    ev = await rt.admin.create_event(
-        "t", title=f"Copy {uuid.uuid4().hex[:6]}", starts_at=datetime.now(UTC) + timedelta(days=3),
-        venue_id=int(venue.id or 0), tiers=[TierSpec("Standard", 1000)], status="ON_SALE",
-        hold_min_s=1)
-    layout = await rt.catalog.layout(int(ev.id or 0), fresh=True)
-    return int(ev.id or 0), [s.id for s in layout.seats]
+    return await on_sale_event(rt, 1, 10, hold_min_s=1)
 
 
 async def hold(c: httpx.AsyncClient, event_id: int, seat: int, secs: int = 60) -> int:

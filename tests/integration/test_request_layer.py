@@ -11,13 +11,12 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from tests.integration.helpers import assert_error, eventually
+from tests.integration.helpers import assert_error, eventually, local_services, on_sale_event
 from tests.integration.inprocess import stack_settings
 from ticketing_app.api import deps
 from ticketing_app.api.app import TicketingAPI, create_api
@@ -38,13 +37,7 @@ TRACEPARENT = f"00-{TRACE}-00f067aa0ba902b7-01"
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    db = tmp_path_factory.mktemp("layer") / "layer.db"
-    st = Stack(database_url=f"sqlite+aiosqlite:///{db}").start_services(kafka=False)
-    try:
-        st.migrate()
-        yield st
-    finally:
-        st.stop()
+    yield from local_services(tmp_path_factory, "layer")
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -92,17 +85,7 @@ def client(app: TicketingAPI, buyer: str | None = None) -> httpx.AsyncClient:
 
 
 async def new_event(rt: Runtime, **settings: object) -> tuple[int, list[int]]:
-    from ticketing_app.domain.event_rules import TierSpec
-    from ticketing_app.domain.layouts import GridSpec
-
-    venue = await rt.admin.create_venue("t", f"Hall {uuid.uuid4().hex[:6]}",
-                                        [GridSpec("Main", 2, 10)])
-    ev = await rt.admin.create_event(
-        "t", title=f"Layer {uuid.uuid4().hex[:6]}", starts_at=datetime.now(UTC) + timedelta(days=3),
-        venue_id=int(venue.id or 0), tiers=[TierSpec("Standard", 1000)], status="ON_SALE",
-        **settings)
-    layout = await rt.catalog.layout(int(ev.id or 0), fresh=True)
-    return int(ev.id or 0), [s.id for s in layout.seats]
+    return await on_sale_event(rt, 2, 10, **settings)
 
 
 def refused_from_copy() -> float:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ import pytest_asyncio
 
 from bench.live_client import LiveSession, Protocol
 from tests.conftest import TEST_ENV
-from tests.integration.helpers import assert_error, eventually
+from tests.integration.helpers import assert_error, eventually, wait_ready
 from tests.integration.inprocess import stack_settings
 from tests.integration.onsale_helpers import seats_of
 from ticketing_app.bootstrap import Runtime, create_runtime
@@ -45,12 +44,7 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack,
         st.migrate()
         web = st.start_web_backend(WEB_WORKERS="2")
         url = f"http://127.0.0.1:{web.port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/actuator/health/readiness", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.3)
+        wait_ready(url, web.log_path)
         yield st, url
     finally:
         st.stop()
