@@ -14,6 +14,7 @@
 // DURATION, GRACEFUL_STOP (35s: lets sleeping users order or release), HOLD_SECONDS (30),
 // SLEEP_MAX_S (29), ORDER_RATIO (0.7), CALLER_PREFIX.
 import http from 'k6/http';
+import { seatIds, uuid4, SUMMARY_TREND_STATS, perNameThresholds } from './lib.js';
 import { sleep } from 'k6';
 import { Counter, Rate } from 'k6/metrics';
 
@@ -24,15 +25,6 @@ const SLEEP_MAX_S = parseFloat(__ENV.SLEEP_MAX_S || '29');
 const ORDER_RATIO = parseFloat(__ENV.ORDER_RATIO || '0.7');
 const PREFIX = __ENV.CALLER_PREFIX || 'k6';
 
-function seatIds(spec) {
-  if (spec.includes('-') && !spec.includes(',')) {
-    const [lo, hi] = spec.split('-').map((x) => parseInt(x, 10));
-    const out = [];
-    for (let s = lo; s <= hi; s++) out.push(s);
-    return out;
-  }
-  return spec.split(',').map((x) => parseInt(x, 10));
-}
 const SEATS = seatIds(__ENV.SEATS || '1-100');
 const NAMES = ['POST /api/reservations', 'POST /api/orders', 'DELETE /api/reservations/{e}/{s}'];
 
@@ -46,10 +38,8 @@ export const options = {
     },
   },
   // Only 5xx are failures (the original's rule): 409/410/422/429 are answers.
-  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'p(99.9)', 'max'],
-  // Always true: they only make k6 report each request name's own figures in the summary.
-  thresholds: Object.fromEntries(NAMES.flatMap((n) => [
-    [`http_req_duration{name:${n}}`, ['max>=0']], [`http_reqs{name:${n}}`, ['count>=0']]])),
+  summaryTrendStats: SUMMARY_TREND_STATS,
+  thresholds: perNameThresholds(NAMES),
   discardResponseBodies: true,
   noConnectionReuse: false,
 };
@@ -86,12 +76,6 @@ function count(res) {
   else statusOther.add(1);
 }
 
-function uuid4() {
-  const h = '0123456789abcdef';
-  let s = '';
-  for (let i = 0; i < 32; i++) s += h[Math.floor(Math.random() * 16)];
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-4${s.slice(13, 16)}-a${s.slice(17, 20)}-${s.slice(20)}`;
-}
 
 export default function () {
   const caller = `${PREFIX}-${__VU}`;

@@ -17,6 +17,7 @@
 // Environment: BASE_URL, ORGANIZER, EVENT, ITEM, PRICE ("50.00"), TOKEN, MODE (orders | cart),
 // VUS, DURATION, GRACEFUL_STOP (10s), TIMEOUT (30s), ITERATIONS.
 import http from 'k6/http';
+import { uuid4, SUMMARY_TREND_STATS, perNameThresholds } from './lib.js';
 import { Counter, Trend } from 'k6/metrics';
 
 const BASE = __ENV.BASE_URL || 'http://127.0.0.1:8345';
@@ -41,10 +42,8 @@ export const options = {
       : { executor: 'constant-vus', vus: VUS, duration: __ENV.DURATION || '60s',
         gracefulStop: __ENV.GRACEFUL_STOP || '10s' },
   },
-  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'p(99.9)', 'max'],
-  // Always true: they only make k6 report each request name's own figures in the summary.
-  thresholds: Object.fromEntries(NAMES.flatMap((n) => [
-    [`http_req_duration{name:${n}}`, ['max>=0']], [`http_reqs{name:${n}}`, ['count>=0']]])),
+  summaryTrendStats: SUMMARY_TREND_STATS,
+  thresholds: perNameThresholds(NAMES),
   discardResponseBodies: false,
 };
 
@@ -68,12 +67,6 @@ function count(res) {
   }
 }
 
-function uuid4() {
-  const h = '0123456789abcdef';
-  let s = '';
-  for (let i = 0; i < 32; i++) s += h[Math.floor(Math.random() * 16)];
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-4${s.slice(13, 16)}-a${s.slice(17, 20)}-${s.slice(20)}`;
-}
 
 function post(path, body, headers, name) {
   const res = http.post(`${EVENT_URL}/${path}`, JSON.stringify(body),

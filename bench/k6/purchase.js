@@ -15,6 +15,7 @@
 // GRACEFUL_STOP (10s), HOLD_SECONDS (120), BUYER_PREFIX, TIMEOUT (30s), PICK (spread |
 // random), ITERATIONS.
 import http from 'k6/http';
+import { seatIds, uuid4, SUMMARY_TREND_STATS, perNameThresholds } from './lib.js';
 import { sleep } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
 
@@ -27,15 +28,6 @@ const TIMEOUT = __ENV.TIMEOUT || '30s';
 const PICK = __ENV.PICK || 'spread';
 const NAMES = ['POST /api/reservations', 'POST /api/orders', 'POST /api/payments/authorize'];
 
-function seatIds(spec) {
-  if (spec.includes('-') && !spec.includes(',')) {
-    const [lo, hi] = spec.split('-').map((x) => parseInt(x, 10));
-    const out = [];
-    for (let s = lo; s <= hi; s++) out.push(s);
-    return out;
-  }
-  return spec.split(',').map((x) => parseInt(x, 10));
-}
 const SEATS = seatIds(__ENV.SEATS || '1-20000');
 
 // ITERATIONS set: that many purchase attempts shared by the VUs, however long they take (at
@@ -50,10 +42,8 @@ export const options = {
       : { executor: 'constant-vus', vus: VUS, duration: __ENV.DURATION || '60s',
         gracefulStop: __ENV.GRACEFUL_STOP || '10s' },
   },
-  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(95)', 'p(99)', 'p(99.9)', 'max'],
-  // Always true: they only make k6 report each request name's own figures in the summary.
-  thresholds: Object.fromEntries(NAMES.flatMap((n) => [
-    [`http_req_duration{name:${n}}`, ['max>=0']], [`http_reqs{name:${n}}`, ['count>=0']]])),
+  summaryTrendStats: SUMMARY_TREND_STATS,
+  thresholds: perNameThresholds(NAMES),
   discardResponseBodies: false,
 };
 
@@ -74,12 +64,6 @@ function count(res) {
   else if (res.status >= 400) status4xx.add(1);
 }
 
-function uuid4() {
-  const h = '0123456789abcdef';
-  let s = '';
-  for (let i = 0; i < 32; i++) s += h[Math.floor(Math.random() * 16)];
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-4${s.slice(13, 16)}-a${s.slice(17, 20)}-${s.slice(20)}`;
-}
 
 function post(path, body, headers, name) {
   const res = http.post(`${BASE}${path}`, JSON.stringify(body),
