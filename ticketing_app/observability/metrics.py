@@ -29,6 +29,18 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 HOLD_ATTEMPTS = Counter("tk_hold_attempts_total", "Seat hold attempts by outcome", ["outcome"])
+_hold_outcomes: dict[str, Counter] = {}
+
+
+def hold_attempt(outcome: str) -> None:
+    """Counts a hold attempt. The labelled child is looked up once per outcome: `labels()` on
+    every request cost about as much as the rest of a refusal's bookkeeping."""
+    child = _hold_outcomes.get(outcome)
+    if child is None:
+        child = _hold_outcomes[outcome] = HOLD_ATTEMPTS.labels(outcome=outcome)
+    child.inc()
+
+
 HOLD_REFUSED_FROM_COPY = Counter(
     "tk_hold_refused_from_copy_total",
     "Holds refused from the process's copy of the seat map (no Redis round trip)")

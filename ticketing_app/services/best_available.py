@@ -63,9 +63,9 @@ class BestAvailableService:
             held = await self._hold_best(buyer, event_id, quantity, tier, hold_seconds,
                                          admission, client)
         except Exception as exc:
-            metrics.HOLD_ATTEMPTS.labels(outcome=getattr(exc, "code", "ERROR")).inc()
+            metrics.hold_attempt(getattr(exc, "code", "ERROR"))
             raise
-        metrics.HOLD_ATTEMPTS.labels(outcome="OK").inc()
+        metrics.hold_attempt("OK")
         return held
 
     async def _hold_best(

@@ -148,15 +148,15 @@ class ReservationService:
         except Exception as exc:
             hidden = await self.catalog.unpublished_as_not_found(event_id, exc)
             # Counted here, not in an entry point, so the REST API and the web UI both count.
-            metrics.HOLD_ATTEMPTS.labels(outcome=getattr(hidden, "code", "ERROR")).inc()
+            metrics.hold_attempt(getattr(hidden, "code", "ERROR"))
             if hidden is not exc:
                 raise hidden from None
             raise
         if refused is not None:
             # The copy refuses only for an event on sale (so published): nothing to hide.
-            metrics.HOLD_ATTEMPTS.labels(outcome=refused.code).inc()
+            metrics.hold_attempt(refused.code)
             raise refused
-        metrics.HOLD_ATTEMPTS.labels(outcome="OK").inc()
+        metrics.hold_attempt("OK")
         # No database on the hot path: the script clamped holdSeconds to the event's bounds.
         return Hold(event_id, seats, res.hold_seconds, ms_to_dt(res.expires_at_ms), res.version)
 
