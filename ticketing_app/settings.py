@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     ops_host: str = "0.0.0.0"
     # How often background gauges (outbox backlog/lag, queue depth) are refreshed.
     metrics_interval_s: float = 1.0
+    # The scheduled audit (an ARQ cron job of the jobs worker; its result is exported as
+    # metrics for the alert rules): every this many seconds, 0 = off. It must divide a
+    # minute, an hour or a day (10, 30, 60, 300, 900, 3600, ...): ticks stay evenly apart.
+    audit_interval_s: int = Field(default=300, ge=0)
     # On SIGTERM: how long workers wait for running jobs and servers for open requests.
     shutdown_grace_s: float = 20.0
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the load balancer):
@@ -232,6 +236,16 @@ class Settings(BaseSettings):
             raise ValueError(f"DEFAULT_TIME_ZONE {value!r} is not an IANA time zone "
                              "(e.g. Asia/Seoul)") from None
         return value
+
+    @field_validator("audit_interval_s", mode="after")
+    @classmethod
+    def _even_audit_ticks(cls, value: int) -> int:
+        if value == 0 or (value < 60 and 60 % value == 0) or \
+                (value < 3600 and value % 60 == 0 and 60 % (value // 60) == 0) or \
+                (value <= 86400 and value % 3600 == 0 and 24 % (value // 3600) == 0):
+            return value
+        raise ValueError(f"AUDIT_INTERVAL_S {value} must divide a minute, an hour or a day "
+                         "(e.g. 30, 60, 300, 900, 3600), or be 0 (off)")
 
     @field_validator("cors_origins", mode="before")
     @classmethod
