@@ -134,3 +134,5 @@ class ContactIn(Strict):
     # The pattern documents what the service accepts (empty = forget the address); the service
     # checks it and answers with its own message.
     email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})
+    # Optional: the box office finds the buyer's orders and tickets by it (migration 0008).
+    name: str | None = Field(default=None, max_length=200)
