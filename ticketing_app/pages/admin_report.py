@@ -30,8 +30,11 @@ def figure(label: rx.Var[str], value: Any, fid: str) -> rx.Component:
 
 def export_link(label: rx.Var[str], name: str) -> rx.Component:
     href = "/api/admin/events/" + as_var(R.event_id).to(str) + f"/exports/{name}"
-    return rx.link(rx.button(label, variant="outline", size="2"), href=href,
-                   is_external=False, download=True, id=f"export-{name.split('.')[0]}")
+    # A plain <a download>: the browser fetches the streamed CSV with the admin's cookie
+    # (a client-side route change would not download anything).
+    return rx.el.a(rx.button(label, variant="outline", size="2", type="button",
+                             tab_index=-1),
+                   href=href, download=name, id=f"export-{name.split('.')[0]}")
 
 
 @admin_page(routes.ADMIN_REPORT, "Report", on_load=(R.load,))  # i18n: ignore
