@@ -23,6 +23,11 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Thank you! Order #{orderId} is paid: {seats} seat(s), {amount}. "
         "Your tickets are under My tickets.",
     ),
+    EventType.TICKETS_RESENT: (
+        "Your tickets for order #{orderId}",
+        "As asked, here are the tickets of order #{orderId} again: {seats} seat(s). "
+        "They are also under My tickets.",
+    ),
     EventType.ORDER_CANCELLED: (
         "Order #{orderId} was cancelled",
         "Order #{orderId} was cancelled ({reason}). The seats were released and you were not "
@@ -54,7 +59,7 @@ async def handle_notification(s: AsyncSession, env: Envelope) -> None:
     }
     subject, body = (t.format(**values) for t in template)
     buyer = str(p.get("buyerId") or "")
-    if env.type == EventType.ORDER_CONFIRMED and p.get("orderId"):
+    if env.type in (EventType.ORDER_CONFIRMED, EventType.TICKETS_RESENT) and p.get("orderId"):
         body += await _ticket_lines(s, int(p["orderId"]))
     contact = await s.get(BuyerContact, buyer) if buyer else None
     settings = get_settings()

@@ -26,6 +26,7 @@ from ticketing_app.services.admin import AdminService
 from ticketing_app.services.admin_auth import AdminAuthService
 from ticketing_app.services.audit import Auditor
 from ticketing_app.services.best_available import BestAvailableService
+from ticketing_app.services.box_office import BoxOfficeService
 from ticketing_app.services.buyer_tickets import BuyerTicketService
 from ticketing_app.services.cancellation import CancellationService
 from ticketing_app.services.catalog import CatalogService
@@ -35,6 +36,7 @@ from ticketing_app.services.onsale_settings import OnSaleSettingsService
 from ticketing_app.services.orders import OrderService
 from ticketing_app.services.payments import PaymentService
 from ticketing_app.services.refunds import RefundService
+from ticketing_app.services.reports import ReportService
 from ticketing_app.services.reservations import ReservationService
 from ticketing_app.services.seat_feed import SeatFeed
 from ticketing_app.services.settlement import PaymentSettlement
@@ -73,6 +75,8 @@ class Runtime:
     dashboard: DashboardService
     ticket_docs: TicketRenderer
     auditor: Auditor
+    box_office: BoxOfficeService
+    reports: ReportService
 
     async def close(self) -> None:
         self.ticket_docs.close()
@@ -114,6 +118,8 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
         ticket_docs=TicketRenderer(settings.ticket_render_threads,
                                    settings.ticket_render_cache),
         auditor=Auditor(db, holds),
+        box_office=BoxOfficeService(db),
+        reports=ReportService(db),
     )
 
 

@@ -24,6 +24,7 @@ from ticketing_app.state.cart import CartState
 from ticketing_app.state.checkout import CheckoutState
 from ticketing_app.state.locale import LocaleMiddleware
 from ticketing_app.state.my_tickets import MyTicketsState
+from ticketing_app.state.roles import RoleMiddleware
 from ticketing_app.state.seat_map import SeatMapState
 from ticketing_app.state.waiting_room import WaitingRoomState
 
@@ -31,6 +32,8 @@ api = create_api()
 app = rx.App(api_transformer=api.edge.wrap)
 # First, before hydration's: every event is handled in the reader's language.
 app.add_middleware(LocaleMiddleware(), index=0)
+# Then the admin pages' one role check (state/roles.py): refused events never reach a handler.
+app.add_middleware(RoleMiddleware(), index=1)
 app.register_lifespan_task(web_lifespan)
 app.add_page(events_page, route=routes.HOME, title="Events", on_load=EventListState.load)
 app.add_page(event_page, route=routes.EVENT, title="Seats",

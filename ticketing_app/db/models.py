@@ -233,6 +233,8 @@ class AdminUser(SQLModel, table=True):
     password_hash: str = Field(max_length=300)
     is_active: bool = True
     created_at: datetime = Field(default_factory=now_utc)
+    # What the account may do (domain.roles.Role; migration 0008): manager or door staff.
+    role: str = Field(default="manager", max_length=20)
 
 
 class AdminSession(SQLModel, table=True):
@@ -291,5 +293,7 @@ class BuyerContact(SQLModel, table=True):
 
     __tablename__ = "buyer_contacts"
     buyer_id: str = Field(primary_key=True, max_length=80)
-    email: str = Field(max_length=254)
+    email: str = Field(max_length=254, index=True)  # the index: migration 0008
     updated_at: datetime = Field(default_factory=now_utc)
+    # The buyer's name, optional (migration 0008): the box office finds orders by it.
+    name: str | None = Field(default=None, max_length=200)

@@ -7,7 +7,7 @@ import reflex as rx
 
 from ticketing_app.components.admin_layout import NativeForm
 from ticketing_app.routes import safe_next
-from ticketing_app.state.admin import AdminState
+from ticketing_app.state.admin import OPEN, AdminState, needs
 
 ERRORS = {"invalid": "Wrong username or password.",
           "rate": "Too many failed sign-ins; wait a minute and try again."}
@@ -18,6 +18,7 @@ class AdminLoginState(AdminState):
     next_path: str = "/admin"
 
     @rx.event
+    @needs(OPEN)
     def load(self) -> None:
         q = self.router.url.query_parameters
         self.error = ERRORS.get(str(q.get("error", "")), "")

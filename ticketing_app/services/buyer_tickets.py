@@ -89,8 +89,11 @@ class BuyerTicketService:
             for t, o, i, e in rows
         ]
 
-    async def set_email(self, buyer: str, email: str) -> str:
+    async def set_email(self, buyer: str, email: str, name: str | None = None) -> str:
+        """Where the buyer's mail goes (empty: forget it), and their name when given (the
+        box office finds orders and tickets by either)."""
         email = (email or "").strip()
+        name = " ".join((name or "").split())[:200] or None
         if email and not EMAIL_RE.match(email):
             raise errors.ValidationFailed("That does not look like an e-mail address.",
                                           [{"field": "email", "message": "invalid"}])
@@ -100,9 +103,11 @@ class BuyerTicketService:
                 if row is not None:
                     await uow.session.delete(row)
             elif row is None:
-                uow.session.add(BuyerContact(buyer_id=buyer, email=email))
+                uow.session.add(BuyerContact(buyer_id=buyer, email=email, name=name))
             else:
                 row.email, row.updated_at = email, now_utc()
+                if name is not None:
+                    row.name = name
             await uow.commit()
         return email
 

@@ -61,4 +61,4 @@ async def pdf_tickets(rt: Runtime, buyer: str, order_id: int | None) -> list[Any
 
 @router.put("/contact")
 async def set_contact(body: ContactIn, buyer: CallerDep, rt: RuntimeDep) -> dict[str, str]:
-    return {"email": await rt.buyer_tickets.set_email(buyer, body.email)}
+    return {"email": await rt.buyer_tickets.set_email(buyer, body.email, body.name)}
