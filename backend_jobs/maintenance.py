@@ -59,3 +59,10 @@ async def expire_orders(ctx: dict[str, Any]) -> int:
     if n:
         log.info("orders_expired", count=n)
     return n
+
+
+async def erase_expired_personal_data(ctx: dict[str, Any]) -> int:
+    """Daily (and at start): buyers' names and addresses past PERSONAL_DATA_RETENTION_DAYS
+    after their event are erased (services/order_access.py). Idempotent."""
+    rt: Runtime = ctx["rt"]
+    return await rt.order_access.erase_expired()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import reflex as rx
-from reflex.vars import ObjectVar
+from reflex.vars import ObjectVar, Var
 from reflex_components_core.el.elements.base import BaseHTML
 
 from ticketing_app import routes
@@ -110,7 +110,8 @@ def layout_grid(seats: Any, cols: Any,
     )
 
 
-def labelled(label: str, control: rx.Component, hint: str = "") -> rx.Component:
+def labelled(label: str | Var[str], control: rx.Component, hint: str | Var[str] = ""
+             ) -> rx.Component:
     parts = [rx.text(label, size="2", weight="medium"), control]
     if hint:
         parts.append(rx.text(hint, size="1", color="gray"))
