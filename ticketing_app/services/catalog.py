@@ -44,6 +44,8 @@ def event_public(ev: Event) -> dict[str, Any]:
         "maxSeatsPerBuyer": ev.max_seats_per_buyer,
         "orphanRule": ev.orphan_rule,
         "waitingRoom": ev.waiting_room,
+        "webHoldSeconds": ev.web_hold_s,
+        "cancelReason": ev.cancel_reason or None,  # what buyers are told (CANCELLED only)
     }
 
 
