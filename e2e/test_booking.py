@@ -157,6 +157,7 @@ def test_declined_payment_releases_the_seats_and_offers_a_retry(
     failed = alice.locator("#checkout-failed")
     expect(failed).to_contain_text("declined", timeout=30_000)
     expect(failed).to_contain_text("seats were released")
+    expect(alice.locator("#failed-total")).to_contain_text("52,000")  # the total, not charged
     screenshot(alice, "checkout-failed", alice.locator("#checkout"))
     expect(seat(bob, label)).to_have_attribute("data-status", "available", timeout=LIVE_S)
     assert [o["status"] for o in _orders(base_url, two_buyers[0])] == ["CANCELLED"]

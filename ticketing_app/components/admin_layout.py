@@ -113,7 +113,7 @@ def layout_grid(seats: Any, cols: Any,
 def labelled(label: str | Var[str], control: rx.Component, hint: str | Var[str] = ""
              ) -> rx.Component:
     parts = [rx.text(label, size="2", weight="medium"), control]
-    if hint:
+    if isinstance(hint, Var) or hint:
         parts.append(rx.text(hint, size="1", color="gray"))
     return rx.vstack(*parts, spacing="1", align="stretch", width="100%")
 
