@@ -90,3 +90,9 @@ async def report_overdue(rt: Runtime) -> tuple[int, float, int]:
     metrics.PAYMENTS_PAST_DEADLINE_AGE.set(age)
     metrics.ORDERS_PAST_DEADLINE.set(int(n_orders))
     return int(n_payments), age, int(n_orders)
+
+async def erase_expired_personal_data(ctx: dict[str, Any]) -> int:
+    """Daily (and at start): buyers' names and addresses past PERSONAL_DATA_RETENTION_DAYS
+    after their event are erased (services/order_access.py). Idempotent."""
+    rt: Runtime = ctx["rt"]
+    return await rt.order_access.erase_expired()

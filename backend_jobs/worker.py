@@ -16,7 +16,7 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from backend_jobs.cancellation import cancel_event_refunds, resume_cancellations
-from backend_jobs.maintenance import expire_orders, report_overdue
+from backend_jobs.maintenance import erase_expired_personal_data, expire_orders, report_overdue
 from backend_jobs.payments import process_payment
 from backend_jobs.provider import SimulatedProvider
 from backend_jobs.scheduled_audit import audit_cron, export_latest
@@ -93,7 +93,9 @@ class JobsWorkerSettings:
     cron_jobs: ClassVar = [cron(expire_orders, second=_every_second(), run_at_startup=True,
                                 unique=True, timeout=30),
                            cron(resume_cancellations, second=set(range(0, 60, 2)),
-                                run_at_startup=True, unique=True, timeout=30)]
+                                run_at_startup=True, unique=True, timeout=30),
+                           cron(erase_expired_personal_data, hour={3}, minute={17},
+                                run_at_startup=True, unique=True, timeout=300)]
     queue_name = JOBS_QUEUE
     on_startup = on_startup
     on_shutdown = on_shutdown

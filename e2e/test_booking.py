@@ -39,10 +39,12 @@ def _orders(base_url: str, context: BrowserContext) -> list[dict[str, Any]]:
     return list(r.json())
 
 
-def _checkout(page: Page) -> None:
+def _checkout(page: Page, name: str = "Alice Kim", email: str = "alice@example.com") -> None:
     page.locator("#cart-button").click()
     page.locator("#go-checkout").click()
     expect(page.locator("#place-order")).to_be_visible(timeout=15_000)
+    page.locator("#buyer-name").fill(name)
+    page.locator("#buyer-email").fill(email)
 
 
 def test_hold_and_release_with_cart_and_countdown(
@@ -91,9 +93,9 @@ def test_hold_and_release_with_cart_and_countdown(
 def test_hold_shows_in_the_other_browser_and_expiry_reaches_both(
     two_buyers: tuple[BrowserContext, BrowserContext], app_stack: Stack,
 ) -> None:
-    # Holds of 4 s (the event's own bounds): the countdown warns at once, then runs out.
-    event_id = new_event(app_stack, hold_min_s=1, hold_default_s=4, hold_max_s=6,
-                         hold_max_total_s=8)
+    # Web app holds of 4 s, 8 s in all (the event's own settings): the countdown warns at
+    # once, Extend adds 4 s, then the hold runs out.
+    event_id = new_event(app_stack, web_hold_s=4, web_hold_max_total_s=8)
     alice, bob = (open_event(c, event_id) for c in two_buyers)
     label = "Row B seat 2"
     seat(alice, label).click()
@@ -155,6 +157,7 @@ def test_declined_payment_releases_the_seats_and_offers_a_retry(
     failed = alice.locator("#checkout-failed")
     expect(failed).to_contain_text("declined", timeout=30_000)
     expect(failed).to_contain_text("seats were released")
+    expect(alice.locator("#failed-total")).to_contain_text("52,000")  # the total, not charged
     screenshot(alice, "checkout-failed", alice.locator("#checkout"))
     expect(seat(bob, label)).to_have_attribute("data-status", "available", timeout=LIVE_S)
     assert [o["status"] for o in _orders(base_url, two_buyers[0])] == ["CANCELLED"]
@@ -162,6 +165,7 @@ def test_declined_payment_releases_the_seats_and_offers_a_retry(
     set_provider_mode("success")
     alice.locator("#try-again").click()
     expect(alice.locator("#place-order")).to_be_visible(timeout=10_000)
+    expect(alice.locator("#buyer-email")).to_have_value("alice@example.com")
     expect(seat(bob, label)).to_have_attribute("data-status", "held", timeout=LIVE_S)
     alice.locator("#place-order").click()
     expect(alice.locator("#checkout-success")).to_be_visible(timeout=30_000)

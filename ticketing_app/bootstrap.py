@@ -33,6 +33,7 @@ from ticketing_app.services.catalog import CatalogService
 from ticketing_app.services.checkins import CheckinService
 from ticketing_app.services.dashboard import DashboardService
 from ticketing_app.services.onsale_settings import OnSaleSettingsService
+from ticketing_app.services.order_access import OrderAccessService
 from ticketing_app.services.orders import OrderService
 from ticketing_app.services.payments import PaymentService
 from ticketing_app.services.refunds import RefundService
@@ -77,6 +78,8 @@ class Runtime:
     auditor: Auditor
     box_office: BoxOfficeService
     reports: ReportService
+    # Signed order links, "find my order", buyers' personal data and its retention.
+    order_access: OrderAccessService
 
     async def close(self) -> None:
         self.ticket_docs.close()
@@ -99,6 +102,7 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
     orders = OrderService(db, holds, catalog, PaymentSettlement(db, holds, settings),
                           RefundService(db, holds), settings)
     admin = AdminService(db, holds, catalog, orders, settings)
+    buyer_tickets = BuyerTicketService(db)
     return Runtime(
         settings=settings, db=db, redis=redis, queue=queue, kafka=KafkaClients(settings),
         holds=holds, catalog=catalog, mirror=mirror, waiting=waiting,
@@ -112,7 +116,7 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
         onsale=OnSaleSettingsService(db, redis, catalog),
         admin_auth=AdminAuthService(db, redis, settings),
         checkins=CheckinService(db, settings),
-        buyer_tickets=BuyerTicketService(db),
+        buyer_tickets=buyer_tickets,
         cancellation=CancellationService(db, holds, catalog, orders, queue, settings),
         dashboard=DashboardService(db, holds, catalog),
         ticket_docs=TicketRenderer(settings.ticket_render_threads,
@@ -120,6 +124,7 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
         auditor=Auditor(db, holds),
         box_office=BoxOfficeService(db),
         reports=ReportService(db),
+        order_access=OrderAccessService(db, redis, catalog, buyer_tickets, settings),
     )
 
 

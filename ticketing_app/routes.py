@@ -16,6 +16,11 @@ def event_url(event_id: int) -> str:
 def checkout_url(event_id: int) -> str:
     return f"/event/{event_id}/checkout"
 
+# ---- an order without the buyer's browser: the signed link, "find my order" -------------
+ORDER_LINK = "/order/[token]"  # the link in the confirmation mail (services/order_access.py)
+FIND_ORDER = "/find-order"
+DEV_MAIL = "/dev/mail"  # the development mail sink's last mails (only while `up` runs one)
+
 # ---- admin area and the buyer's tickets (every /admin page but the login needs a session) ----
 MY_TICKETS = "/my-tickets"
 ADMIN = "/admin"

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     hold_min_s: int = 5
     hold_max_s: int = 120
     hold_max_total_s: int = 600
+    # The web app's holds (a person reading prices and typing card details): how long one
+    # lasts and the most it may be extended to in all, at most 30 minutes; new events take
+    # these, the admin sets them per event. The REST API keeps the bounds above (the
+    # original's clamp, 5-120 s) for the original's clients.
+    web_hold_s: int = Field(default=600, ge=1, le=1800)
+    web_hold_max_total_s: int = Field(default=1800, ge=1, le=1800)
     max_seats_per_buyer: int = 10
     hold_sweep_interval_ms: int = 200
 
@@ -186,6 +192,19 @@ class Settings(BaseSettings):
     # --- after the sale: tickets, mail, cancellation, dashboard ---
     smtp_url: str = ""  # smtp://user:pass@host:port (smtps:// = TLS, ?starttls=1); empty = log
     mail_from: str = "tickets@localhost"  # the From of confirmation and refund mails
+    # `ticketing up` without SMTP_URL starts a development mail sink (aiosmtpd) and shows its
+    # last mails at /dev/mail; the web app serves that page only when this names the sink's
+    # directory (set by `up`, never in production).
+    dev_mail_dir: str = ""
+    # The link in a confirmation mail opens the order's tickets on any device for this long
+    # (signed; also the link "find my order" mails).
+    order_link_ttl_days: int = Field(default=30, ge=1, le=3650)
+    # "Find my order": look-ups per client address per hour (each answer is the same
+    # whether or not the e-mail is known; a match mails the link).
+    order_lookup_per_hour: int = Field(default=10, ge=0)  # 0 = no limit
+    # Buyers' names and e-mail addresses are erased this many days after their event
+    # (a worker job, daily); 0 = kept.
+    personal_data_retention_days: int = Field(default=90, ge=0)
     cancel_refunds_per_second: float = 0.0  # pace of cancellation refunds; 0 = as fast as possible
     cancel_job_stale_s: int = 10  # a cancellation job without progress this long is resumed
     dashboard_refresh_ms: int = 1000  # the admin dashboard's refresh period while it is open
@@ -278,6 +297,10 @@ class Settings(BaseSettings):
             raise ValueError("PAYMENT_SUCCESS_RATE must be between 0 and 1")
         if not self.hold_min_s <= self.hold_default_s <= self.hold_max_s:
             raise ValueError("need HOLD_MIN_S <= HOLD_DEFAULT_S <= HOLD_MAX_S")
+        if self.web_hold_s > self.web_hold_max_total_s:
+            raise ValueError("need WEB_HOLD_S <= WEB_HOLD_MAX_TOTAL_S")
+        if self.app_env == "production" and self.dev_mail_dir:
+            raise ValueError("DEV_MAIL_DIR is the development mail sink's; refused in production")
         return self
 
     @property

@@ -18,12 +18,15 @@ from ticketing_app.pages.checkout import checkout_page
 from ticketing_app.pages.event import event_page
 from ticketing_app.pages.events import EventListState, events_page
 from ticketing_app.pages.my_tickets import my_tickets_page
+from ticketing_app.pages.order_link import find_order_page, order_link_page
 from ticketing_app.pages.waiting_room import waiting_room_page
 from ticketing_app.settings import get_settings
 from ticketing_app.state.cart import CartState
 from ticketing_app.state.checkout import CheckoutState
+from ticketing_app.state.find_order import FindOrderState
 from ticketing_app.state.locale import LocaleMiddleware
 from ticketing_app.state.my_tickets import MyTicketsState
+from ticketing_app.state.order_link import OrderLinkState
 from ticketing_app.state.roles import RoleMiddleware
 from ticketing_app.state.seat_map import SeatMapState
 from ticketing_app.state.waiting_room import WaitingRoomState
@@ -44,7 +47,16 @@ app.add_page(waiting_room_page, route=routes.QUEUE, title="Waiting room",
              on_load=WaitingRoomState.join)
 app.add_page(my_tickets_page, route=routes.MY_TICKETS, title="My tickets",
              on_load=MyTicketsState.load)
+app.add_page(order_link_page, route=routes.ORDER_LINK, title="Your order",
+             on_load=OrderLinkState.load)
+app.add_page(find_order_page, route=routes.FIND_ORDER, title="Find my order",
+             on_load=FindOrderState.load)
 register_admin_pages(app)
+
+if get_settings().dev_mail_dir:  # `ticketing up`'s development mail sink (never production)
+    from ticketing_app.api.dev_mail import router as dev_mail_router
+
+    api.include_router(dev_mail_router)
 
 if get_settings().live_sync_reference:  # benchmarks only (refused in production)
 

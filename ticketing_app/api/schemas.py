@@ -107,9 +107,23 @@ class ExtendOut(BaseModel):
 
 
 class OrderIn(BaseModel):
+    """The original's body; `buyerName` and `buyerEmail` (both or neither) send the
+    confirmation, with the link that opens the tickets on any device, to that address."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
     eventId: int = PositiveId
     seatIds: list[SeatId] = Field(min_length=1, max_length=50)
+    buyerName: str | None = Field(default=None, max_length=1000)
+    buyerEmail: str | None = Field(default=None, max_length=1000)
+    language: str | None = Field(default=None, max_length=20)  # of the mail: ko or en
+
+
+class OrderLookupIn(BaseModel):
+    """Find my order: the address the order was placed with and its reference."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    email: str = Field(max_length=1000)
+    reference: str = Field(max_length=100)
 
 
 class OrderItemOut(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ticketing_app.state.best_available import QUANTITIES, BestAvailableState
+from ticketing_app.state.seat_map import SeatMapState
 
 
 def _options(values: rx.Var | list[str]) -> rx.Component:
@@ -22,7 +23,8 @@ def best_available_panel() -> rx.Component:
             rx.text("seats together in"),
             rx.el.select(_options(s.tiers), value=s.tier, on_change=s.set_tier,
                          id="best-tier", aria_label="Tier", style=select_style),
-            rx.button("Find seats", on_click=s.find, id="best-find"),
+            rx.button("Find seats", on_click=s.find, id="best-find",
+                      disabled=~SeatMapState.live_open),
             align="center",
             spacing="3",
             wrap="wrap",

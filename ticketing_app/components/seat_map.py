@@ -68,10 +68,16 @@ def _gap() -> Var[bool]:
 
 
 def seat_status(code: Any) -> Any:
+    """A closed or cancelled event (`live_open` false) has no seat to hold: all but the sold
+    ones show as not for sale, from the first render."""
     return rx.cond(
-        code == SeatMapState.my_tag, "mine",
-        rx.match(code.to(str)[0], ("A", "available"), ("S", "sold"), ("B", "unavailable"),
-                 "held"),
+        SeatMapState.live_open,
+        rx.cond(
+            code == SeatMapState.my_tag, "mine",
+            rx.match(code.to(str)[0], ("A", "available"), ("S", "sold"), ("B", "unavailable"),
+                     "held"),
+        ),
+        rx.cond(code.to(str)[0] == "S", "sold", "unavailable"),
     )
 
 
@@ -169,7 +175,8 @@ def legend() -> rx.Component:
             legend_item("Held by someone else", COLORS["H"]),
             legend_item("Held by you", COLORS["M"]),
             legend_item("Sold", COLORS["S"]),
-            rx.cond(cells().contains("B"), legend_item("Not for sale", COLORS["B"], True)),
+            rx.cond(cells().contains("B") | ~SeatMapState.live_open,
+                    legend_item("Not for sale", COLORS["B"], True)),
             spacing="4", wrap="wrap", id="legend",
         ),
         rx.hstack(rx.foreach(SeatMapState.tiers, tier_item), spacing="4", wrap="wrap",

@@ -55,6 +55,8 @@ class Event(EventSales, SQLModel, table=True):
     currency: str = Field(default="KRW", max_length=3)
     created_at: datetime = Field(default_factory=now_utc)
     updated_at: datetime = Field(default_factory=now_utc)
+    # Why it was cancelled, as buyers are told (migration 0008).
+    cancel_reason: str = Field(default="", max_length=300)
 
 
 class PriceTier(SQLModel, table=True):
@@ -105,6 +107,12 @@ class Order(SQLModel, table=True):
     # Why it was cancelled (domain.orders.CancelKind; migration 0005): a late payment may
     # re-confirm only an order whose window lapsed. '' for open orders and older rows.
     cancel_kind: str = Field(default="", max_length=20)
+    # Who bought (asked at checkout in the web app; optional on the REST API) and the
+    # language of their mail (migration 0008). Erased PERSONAL_DATA_RETENTION_DAYS after the
+    # event, or when the buyer asks (services/personal_data.py).
+    buyer_name: str | None = Field(default=None, max_length=100)
+    buyer_email: str | None = Field(default=None, max_length=254, index=True)
+    locale: str = Field(default="", max_length=8)
 
 
 class OrderItem(SQLModel, table=True):

@@ -103,6 +103,13 @@ class ReservationExpired(DomainError):
     code, status, default_message = "RESERVATION_EXPIRED", 410, "Your hold has expired."
 
 
+class LinkExpired(DomainError):
+    """A signed order link past its expiry (a changed one is 401 UNAUTHENTICATED)."""
+
+    code, status = "LINK_EXPIRED", 410
+    default_message = "This link has expired. Ask for a new one with Find my order."
+
+
 class ValidationFailed(DomainError):
     code, status, default_message = "VALIDATION_FAILED", 422, "The request is invalid."
 

@@ -20,6 +20,7 @@ from ticketing_app.domain.sale_settings import (
     HOLD_CEILING_S,
     HOLD_FLOOR_S,
     SEATS_PER_BUYER_MAX,
+    WEB_HOLD_CEILING_S,
     SaleSettings,
 )
 
@@ -98,6 +99,9 @@ def check_settings(s: EventSettings, problems: Problems | None = None) -> None:
         p.add("holdDefaultSeconds", "the hold time must lie between the minimum and maximum")
     if s.hold_max_total_s < s.hold_max_s:
         p.add("holdMaxTotalSeconds", "the total hold lifetime must be at least the maximum hold")
+    if not HOLD_FLOOR_S <= s.web_hold_s <= s.web_hold_max_total_s <= WEB_HOLD_CEILING_S:
+        p.add("webHoldSeconds", f"need {HOLD_FLOOR_S} <= web app hold <= its total <= "
+                                f"{WEB_HOLD_CEILING_S} seconds")
     if not 1 <= s.max_seats_per_buyer <= SEATS_PER_BUYER_MAX:
         p.add("maxSeatsPerBuyer", f"seats per buyer must be between 1 and "
                                   f"{SEATS_PER_BUYER_MAX}")

@@ -25,6 +25,8 @@ ROOM_MODES = ("off", "on", "auto")
 # the seats per buyer; the bot check's bits are 0 (off) to MAX_BITS everywhere.
 HOLD_FLOOR_S = 1
 HOLD_CEILING_S = 3600
+# The web app's holds may last up to 30 minutes in all (a person finishing a checkout).
+WEB_HOLD_CEILING_S = 1800
 SEATS_PER_BUYER_MAX = 50
 # (lowest, highest) the organiser's on-sale switches accept (services/onsale_settings.py).
 ONSALE_BOUNDS = {
@@ -52,6 +54,10 @@ class SaleSettings(BaseModel):
     hold_min_s: int = 5
     hold_max_s: int = 120
     hold_max_total_s: int = 600
+    # The web app's holds: their length and total cap (the bounds above are the REST API's,
+    # the original's clamp); up to WEB_HOLD_CEILING_S. Extend adds `web_hold_s` to a hold.
+    web_hold_s: int = 600
+    web_hold_max_total_s: int = 1800
     max_seats_per_buyer: int = 10
     orphan_rule: bool = False
     waiting_room: bool = False

@@ -57,6 +57,9 @@ class MirrorListener(Protocol):
     def on_reset(self, event_id: int) -> None:
         """The copy was reloaded from a snapshot: read it whole again."""
 
+    def on_status(self, event_id: int, onsale: bool) -> None:
+        """The event's sales opened or closed (closed, cancelled): pages say so at once."""
+
 
 @dataclass
 class SeatCopy:
@@ -277,7 +280,10 @@ class SeatMirror:
                 continue
             ver = int(res[2 * i] or 0)
             onsale, mode, until = res[2 * i + 1]
-            copy.onsale = onsale in (b"1", "1")
+            was, copy.onsale = copy.onsale, onsale in (b"1", "1")
+            if was != copy.onsale:
+                for listener in self.listeners:
+                    listener.on_status(eid, copy.onsale)
             mode = (mode.decode() if isinstance(mode, bytes) else mode) or "off"
             copy.room_off = mode == "off" or (mode == "auto" and int(until or 0) <= now_ms)
             if copy.ahead and copy.version < copy.ahead:

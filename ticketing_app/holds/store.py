@@ -36,6 +36,14 @@ from ticketing_app.holds.scripts import Scripts
 from ticketing_app.observability import metrics
 
 Loader = Callable[[int], Awaitable[None]]
+# The hold time the scripts read as "the web app's" (the event's web hold and total cap).
+WEB = "web"
+
+
+def _secs(hold_seconds: int | None, web: bool) -> str | int:
+    if web:
+        return WEB
+    return "" if hold_seconds is None else int(hold_seconds)
 
 
 class HoldStore:
@@ -65,10 +73,12 @@ class HoldStore:
     async def hold(
         self, event_id: int, buyer: str, tag: str, seat_ids: Sequence[int],
         hold_seconds: int | None, admission_epoch: str = "", limits: ClaimLimits = NO_LIMITS,
+        web: bool = False,
     ) -> HoldResult:
         """`admission_epoch`: the epoch of the buyer's verified waiting-room token ('' = none);
-        the script refuses new claims without one while the event's room is on."""
-        secs = "" if hold_seconds is None else int(hold_seconds)
+        the script refuses new claims without one while the event's room is on. `web`: the
+        web app's hold time and total cap instead of `hold_seconds` clamped to the API's."""
+        secs = _secs(hold_seconds, web)
         res = await self._run("hold", event_id,
                               [buyer, tag, secs, admission_epoch, *limits.args(), *seat_ids],
                               limits.keys(event_id, buyer))
@@ -81,10 +91,11 @@ class HoldStore:
     async def best_available(
         self, event_id: int, buyer: str, tag: str, tier_key: str, quantity: int,
         hold_seconds: int | None, admission_epoch: str = "", limits: ClaimLimits = NO_LIMITS,
+        web: bool = False,
     ) -> BestResult | tuple[int, int]:
         """Holds the best block of `quantity` adjacent seats (see best_available.lua), or
         returns (largest free block, free seats in the tier) when no block is left."""
-        secs = "" if hold_seconds is None else int(hold_seconds)
+        secs = _secs(hold_seconds, web)
         res = await self._run("best_available", event_id,
                               [buyer, tag, secs, admission_epoch, *limits.args(), tier_key,
                                int(quantity)], limits.keys(event_id, buyer))
@@ -108,9 +119,11 @@ class HoldStore:
         raise release_refusal(res)
 
     async def extend(
-        self, event_id: int, buyer: str, seat_ids: Sequence[int], seconds: int | None
+        self, event_id: int, buyer: str, seat_ids: Sequence[int], seconds: int | None,
+        web: bool = False,
     ) -> int:
-        secs = "" if seconds is None else int(seconds)
+        """`web`: adds the event's web hold time to what is left, up to the web cap."""
+        secs = _secs(seconds, web)
         res = await self._run("extend", event_id, [buyer, secs, *seat_ids])
         if res[0] == "OK":
             return int(res[1])

@@ -17,6 +17,7 @@ from ticketing_app.components.admin_layout import (
 )
 from ticketing_app.components.i18n import _
 from ticketing_app.domain.pow import MAX_BITS
+from ticketing_app.domain.sale_settings import WEB_HOLD_CEILING_S
 from ticketing_app.state.admin_event import AdminEventState as S
 
 
@@ -122,10 +123,19 @@ def settings_form() -> rx.Component:
                                             default_value=e["hold"].to(str))),
             labelled("Seats per buyer", rx.input(name="max_seats", type="number",
                                               default_value=e["max_seats"].to(str))),
+            labelled(_("Web app hold (s)"),
+                     rx.input(name="web_hold", type="number", min=1, max=WEB_HOLD_CEILING_S,
+                              default_value=e["web_hold"].to(str), id="web-hold")),
+            labelled(_("Web app hold in all, with extensions (s)"),
+                     rx.input(name="web_hold_total", type="number", min=1,
+                              max=WEB_HOLD_CEILING_S, default_value=e["web_hold_total"].to(str),
+                              id="web-hold-total"),
+                     _("At most {n} s (30 minutes). The REST API keeps the hold time above.",
+                       n=WEB_HOLD_CEILING_S)),
             labelled("Waiting-room bot check (bits, 0 = off)",
                      rx.input(name="pow_bits", type="number", min=0, max=MAX_BITS,
                               default_value=e["pow_bits"].to(str), id="pow-bits")),
-            columns="5", spacing="2", width="100%"),
+            columns="4", spacing="2", width="100%"),
         labelled("Description", rx.text_area(name="description",
                                           default_value=e["description"].to(str))),
         rx.hstack(

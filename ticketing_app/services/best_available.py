@@ -56,12 +56,13 @@ class BestAvailableService:
     async def hold_best(
         self, buyer: str, event_id: int, quantity: int, tier: str | None,
         hold_seconds: int | None, admission: str | None = None, client: str | None = None,
+        web: bool = False,
     ) -> BestHold:
         """Counted with the holds, against the same abuse limits (the REST API and the web UI
-        both come here); `client`: the buyer's address."""
+        both come here); `client`: the buyer's address; `web`: the web app's hold time."""
         try:
             held = await self._hold_best(buyer, event_id, quantity, tier, hold_seconds,
-                                         admission, client)
+                                         admission, client, web)
         except Exception as exc:
             metrics.hold_attempt(getattr(exc, "code", "ERROR"))
             raise
@@ -70,7 +71,7 @@ class BestAvailableService:
 
     async def _hold_best(
         self, buyer: str, event_id: int, quantity: int, tier: str | None,
-        hold_seconds: int | None, admission: str | None, client: str | None,
+        hold_seconds: int | None, admission: str | None, client: str | None, web: bool,
     ) -> BestHold:
         holds = self.reservations
         ev = await self.catalog.public_event(event_id)
@@ -91,7 +92,7 @@ class BestAvailableService:
         try:
             res = await self.holds.best_available(
                 event_id, buyer, self.catalog.tag_for(event_id, buyer), tier_key, quantity,
-                hold_seconds, admission_epoch=epoch, limits=holds.limits(client))
+                hold_seconds, admission_epoch=epoch, limits=holds.limits(client), web=web)
         except errors.Unauthenticated:
             raise admission_error(admission) from None
         except errors.RateLimited as exc:
@@ -105,7 +106,8 @@ class BestAvailableService:
                 [{"field": "quantity", "message": f"no {quantity} adjacent free seats",
                   "largestBlock": largest, "freeSeats": free}])
         by_id = layout.by_id()
-        secs = clamp_hold_seconds(hold_seconds, ev.hold_default_s, ev.hold_min_s, ev.hold_max_s)
+        secs = ev.web_hold_s if web else \
+            clamp_hold_seconds(hold_seconds, ev.hold_default_s, ev.hold_min_s, ev.hold_max_s)
         return BestHold(event_id, tier_name, [by_id[s] for s in res.seat_ids], secs,
                         ms_to_dt(res.expires_at_ms), res.version)
 

@@ -44,6 +44,8 @@ def event_public(ev: Event) -> dict[str, Any]:
         "maxSeatsPerBuyer": ev.max_seats_per_buyer,
         "orphanRule": ev.orphan_rule,
         "waitingRoom": ev.waiting_room,
+        "webHoldSeconds": ev.web_hold_s,
+        "cancelReason": ev.cancel_reason or None,  # what buyers are told (CANCELLED only)
     }
 
 
@@ -54,6 +56,8 @@ def event_meta(ev: Event) -> dict[str, Any]:
         "hmax": ev.hold_max_s,
         "hdef": ev.hold_default_s,
         "hmaxtotal": ev.hold_max_total_s,
+        "whold": ev.web_hold_s,
+        "wmaxtotal": ev.web_hold_max_total_s,
         "limit": ev.max_seats_per_buyer,
         "orphan": 1 if ev.orphan_rule else 0,
         **room_meta(ev),
@@ -168,6 +172,7 @@ class CatalogService:
         self._layouts = SharedCache[Layout](LAYOUT_CACHE_S, self._load_layout)
         self._events = SharedCache[Event](LAYOUT_CACHE_S, self._load_event)
         self._zones = SharedCache[str](LAYOUT_CACHE_S, self._load_zone)
+        self._venue_names = SharedCache[str](LAYOUT_CACHE_S, self._load_venue_name)
 
     # ---- reads ------------------------------------------------------------------------
     async def list_events(self, include_drafts: bool = False) -> list[Event]:
@@ -220,6 +225,16 @@ class CatalogService:
             zone = (await s.execute(select(col(Venue.time_zone))
                                     .where(col(Venue.id) == venue_id))).scalar()
         return str(zone or self.settings.default_time_zone)
+
+    async def venue_name(self, ev: Event) -> str:
+        """Where the event takes place, as buyers are told ('' without a venue)."""
+        return await self._venue_names.get(int(ev.venue_id)) if ev.venue_id else ""
+
+    async def _load_venue_name(self, venue_id: int) -> str:
+        async with self.db.read_sessions() as s:
+            name = (await s.execute(select(col(Venue.name))
+                                    .where(col(Venue.id) == venue_id))).scalar()
+        return str(name or "")
 
     async def layout(self, event_id: int, fresh: bool = False) -> Layout:
         """Seat positions and prices change rarely: cached for a couple of seconds."""

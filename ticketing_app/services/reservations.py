@@ -124,10 +124,11 @@ class ReservationService:
 
     async def hold(
         self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None,
-        admission: str | None = None, client: str | None = None,
+        admission: str | None = None, client: str | None = None, web: bool = False,
     ) -> Hold:
         """`admission`: the buyer's waiting-room token, required while the event's room is on;
-        `client`: the buyer's address (the per-address limit)."""
+        `client`: the buyer's address (the per-address limit); `web`: the web app's hold
+        time (the event's `web_hold_s`) instead of `hold_seconds` in the API's bounds."""
         refused: errors.DomainError | None = None
         try:
             seats = check_seat_ids(seat_ids)
@@ -139,7 +140,7 @@ class ReservationService:
                 try:
                     res = await self.holds.hold(event_id, buyer, tag, seats, hold_seconds,
                                                    admission_epoch=epoch,
-                                                   limits=self.limits(client))
+                                                   limits=self.limits(client), web=web)
                 except errors.Unauthenticated:
                     raise admission_error(admission) from None
                 except errors.RateLimited as exc:
@@ -161,11 +162,14 @@ class ReservationService:
         return Hold(event_id, seats, res.hold_seconds, ms_to_dt(res.expires_at_ms), res.version)
 
     async def extend(
-        self, buyer: str, event_id: int, seat_ids: Sequence[int], seconds: int | None
+        self, buyer: str, event_id: int, seat_ids: Sequence[int], seconds: int | None,
+        web: bool = False,
     ) -> datetime:
+        """`web`: a real extension (the event's web hold time added to what is left, up to
+        its web total cap); the API's restarts the hold at `seconds` (the original's)."""
         await self.catalog.public_event(event_id)  # nobody extends a hold on a draft
         seats = check_seat_ids(seat_ids)
-        return ms_to_dt(await self.holds.extend(event_id, buyer, seats, seconds))
+        return ms_to_dt(await self.holds.extend(event_id, buyer, seats, seconds, web=web))
 
     async def release(self, buyer: str, event_id: int, seat_ids: Sequence[int]) -> int:
         """A holder may still give back a live hold on an event unpublished meanwhile; any

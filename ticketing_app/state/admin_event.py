@@ -68,6 +68,7 @@ class AdminEventState(AdminState):
             "title": ev.title, "description": ev.description,
             "starts_at": ev.starts_at.strftime("%Y-%m-%dT%H:%M"),
             "hold": str(ev.hold_default_s), "max_seats": str(ev.max_seats_per_buyer),
+            "web_hold": str(ev.web_hold_s), "web_hold_total": str(ev.web_hold_max_total_s),
             "orphan": ev.orphan_rule, "waiting": ev.waiting_room,
             "pow_bits": str(ev.waiting_room_difficulty),
         }
@@ -184,6 +185,9 @@ class AdminEventState(AdminState):
         hold = int_field(form, "hold", "hold time", p, ev.hold_default_s)
         limit = int_field(form, "max_seats", "seats per buyer", p, ev.max_seats_per_buyer)
         bits = int_field(form, "pow_bits", "bot check", p, ev.waiting_room_difficulty)
+        web_hold = int_field(form, "web_hold", "web app hold", p, ev.web_hold_s)
+        web_total = int_field(form, "web_hold_total", "web app hold in all", p,
+                              ev.web_hold_max_total_s)
         p.raise_if_any("Invalid event")
         spec = EventSettings(
             title=str(form.get("title", "")), starts_at=parse_when(str(form.get("starts_at",
@@ -192,7 +196,8 @@ class AdminEventState(AdminState):
             hold_min_s=min(ev.hold_min_s, hold), hold_max_s=max(ev.hold_max_s, hold),
             hold_max_total_s=max(ev.hold_max_total_s, hold), max_seats_per_buyer=limit,
             orphan_rule=bool(form.get("orphan_rule")), waiting_room=bool(form.get("waiting_room")),
-            currency=ev.currency, waiting_room_difficulty=bits)
+            currency=ev.currency, waiting_room_difficulty=bits, web_hold_s=web_hold,
+            web_hold_max_total_s=web_total)
         await rt.admin.update_event(self._actor, self.event_id, spec)
         await self._load_event()
         return rx.toast.success("Saved; buyers see the change now.")

@@ -68,7 +68,7 @@ class BestAvailableState(BuyerState):
         try:
             held = await rt.best_available.hold_best(
                 buyer, self.event_id, int(self.quantity), tier, None, admission=entry.token,
-                client=self.client_address())
+                client=self.client_address(), web=True)
         except errors.DomainError as exc:
             self.ok, self.message = False, exc.message
             return None

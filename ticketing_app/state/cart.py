@@ -142,7 +142,8 @@ class CartState(BuyerState):
         if not seats:
             return None
         try:
-            await rt.reservations.extend(self.buyer(), self.event_id, seats, None)
+            await rt.reservations.extend(self.buyer(), self.event_id, seats, None,
+                                         web=True)
         except errors.DomainError as exc:
             await self.sync(rt)
             return rx.toast.error(hold_error_text(exc))

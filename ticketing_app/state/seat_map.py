@@ -15,10 +15,12 @@ from typing import Any
 
 import reflex as rx
 
-from ticketing_app.bootstrap import get_runtime
+from ticketing_app.bootstrap import Runtime, get_runtime
+from ticketing_app.db.models import Event
 from ticketing_app.domain import errors
 from ticketing_app.domain.seat_layout import SeatInfo
 from ticketing_app.domain.seats import format_money, row_label
+from ticketing_app.i18n import _, format_event_time
 from ticketing_app.live import rooms
 from ticketing_app.routes import queue_url
 from ticketing_app.state.base import BuyerState
@@ -56,6 +58,10 @@ class SeatMapState(BuyerState):
     live_o: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     live_sv: rx.Field[int] = rx.field(-1)
     live_s: rx.Field[list[str]] = rx.field(default_factory=list)
+    # The event is on sale: from the database at load (so a closed or cancelled event shows
+    # no seat as available from the first render), then from every broadcast (a cancellation
+    # while the page is open).
+    live_open: rx.Field[bool] = rx.field(True)
 
     @rx.var(cache=False)
     def snap_v(self) -> int:
@@ -85,7 +91,8 @@ class SeatMapState(BuyerState):
             return rx.redirect(queue_url(event_id), replace=True)
         self.event_id = event_id
         self.title = ev.title
-        self.subtitle = ev.starts_at.strftime("%a %d %b %Y, %H:%M UTC")
+        self.subtitle = await event_when_where(rt, ev)
+        self.live_open = ev.status == "ON_SALE"
         self.currency = ev.currency
         self.rows, self.cols = layout.rows, layout.cols
         seats = [seat_entry(i, s, ev.currency) for i, s in enumerate(layout.seats)]
@@ -120,7 +127,7 @@ class SeatMapState(BuyerState):
                 entry = await rt.waiting.entry(buyer, self.event_id)
                 await rt.reservations.hold(buyer, self.event_id, [seat_id], None,
                                            admission=entry.token,
-                                           client=self.client_address())
+                                           client=self.client_address(), web=True)
         except errors.DomainError as exc:
             await cart.sync(rt, self.event_id)
             if exc.code == "UNAUTHENTICATED" and not isinstance(exc, errors.NoBuyerCookie):
@@ -129,6 +136,14 @@ class SeatMapState(BuyerState):
             return rx.toast.error(hold_error_text(exc, label), id=f"seat-error-{exc.code}")
         await cart.sync(rt, self.event_id)
         return None
+
+
+async def event_when_where(rt: Runtime, ev: Event) -> str:
+    """"Mon, Mar 1, 2027, 7:30 PM (South Korea Time) · Seoul Arts Center": the start in the
+    venue's zone, in the reader's language, and the venue."""
+    when = format_event_time(ev.starts_at, await rt.catalog.time_zone(ev))
+    venue = await rt.catalog.venue_name(ev)
+    return _("{when} · {venue}", when=when, venue=venue) if venue else when
 
 
 def seat_entry(idx: int, s: SeatInfo, currency: str) -> dict[str, Any]:

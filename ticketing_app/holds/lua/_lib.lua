@@ -163,12 +163,13 @@ end
 
 local function meta()
   local m = redis.call('HMGET', K_META, 'loaded', 'onsale', 'hmin', 'hmax', 'hdef',
-    'hmaxtotal', 'limit', 'orphan', 'wrmode', 'wron_until', 'wrepoch')
+    'hmaxtotal', 'limit', 'orphan', 'wrmode', 'wron_until', 'wrepoch', 'whold', 'wmaxtotal')
   return {
     loaded = m[1] == '1', onsale = m[2] == '1',
     hmin = tonumber(m[3]) or 5, hmax = tonumber(m[4]) or 120, hdef = tonumber(m[5]) or 30,
     hmaxtotal = tonumber(m[6]) or 600, limit = tonumber(m[7]) or 10, orphan = m[8] == '1',
     wrmode = m[9] or 'off', wron_until = tonumber(m[10]) or 0, wrepoch = m[11] or '',
+    whold = tonumber(m[12]) or 600, wmaxtotal = tonumber(m[13]) or 1800,
   }
 end
 
@@ -199,12 +200,21 @@ local function reap_own(buyer, now, changes)
   end
 end
 
+-- `requested` is seconds (clamped to the event's bounds: the REST API, the original's
+-- clamp), '' for the event's default, or 'web': the web app's hold time.
 local function clamp_secs(requested, m)
+  if requested == 'web' then return m.whold end
   local s = tonumber(requested)
   if not s then return m.hdef end
   if s < m.hmin then return m.hmin end
   if s > m.hmax then return m.hmax end
   return s
+end
+
+-- The most a hold may live in all (ms from its start): the web app's cap or the API's.
+local function total_cap_ms(requested, m)
+  if requested == 'web' then return m.wmaxtotal * 1000 end
+  return m.hmaxtotal * 1000
 end
 
 -- Orphan rule: a free seat whose left and right neighbours both exist and are taken.
