@@ -1,6 +1,6 @@
-"""The worker's periodic jobs: cancel orders whose payment window ended, and recover payments
-whose job was lost. (The hold sweeper runs in every serving process:
-`services/housekeeping.py`.)"""
+"""The worker's periodic jobs: cancel orders whose payment window ended, recover payments
+whose job was lost, and offer freed seats to the waitlists. (The hold sweeper runs in every
+serving process: `services/housekeeping.py`.)"""
 
 from __future__ import annotations
 
@@ -58,4 +58,13 @@ async def expire_orders(ctx: dict[str, Any]) -> int:
     await recover_payments(rt)
     if n:
         log.info("orders_expired", count=n)
+    return n
+
+
+async def offer_waitlist(ctx: dict[str, Any]) -> int:
+    """Freed seats of sold-out events go to the next in line (services/waitlist.py)."""
+    rt: Runtime = ctx["rt"]
+    n = await rt.waitlist.offer_freed_seats()
+    if n:
+        log.info("waitlist_offers", count=n)
     return n

@@ -16,7 +16,7 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from backend_jobs.cancellation import cancel_event_refunds, resume_cancellations
-from backend_jobs.maintenance import expire_orders
+from backend_jobs.maintenance import expire_orders, offer_waitlist
 from backend_jobs.payments import process_payment
 from backend_jobs.provider import SimulatedProvider
 from ticketing_app.bootstrap import Runtime, create_runtime, set_runtime
@@ -92,7 +92,9 @@ class JobsWorkerSettings:
     cron_jobs: ClassVar = [cron(expire_orders, second=_every_second(), run_at_startup=True,
                                 unique=True, timeout=30),
                            cron(resume_cancellations, second=set(range(0, 60, 2)),
-                                run_at_startup=True, unique=True, timeout=30)]
+                                run_at_startup=True, unique=True, timeout=30),
+                           cron(offer_waitlist, second=_every_second(), unique=True,
+                                timeout=30)]
     queue_name = JOBS_QUEUE
     on_startup = on_startup
     on_shutdown = on_shutdown

@@ -22,10 +22,12 @@ from ticketing_app.db.engine import Database, create_database
 from ticketing_app.holds.change_log import ChangeLog
 from ticketing_app.holds.mirror import SeatMirror
 from ticketing_app.holds.store import HoldStore
+from ticketing_app.services.access_codes import AccessCodeService
 from ticketing_app.services.admin import AdminService
 from ticketing_app.services.admin_auth import AdminAuthService
 from ticketing_app.services.audit import Auditor
 from ticketing_app.services.best_available import BestAvailableService
+from ticketing_app.services.box_office import BoxOfficeService
 from ticketing_app.services.buyer_tickets import BuyerTicketService
 from ticketing_app.services.cancellation import CancellationService
 from ticketing_app.services.catalog import CatalogService
@@ -40,6 +42,7 @@ from ticketing_app.services.seat_feed import SeatFeed
 from ticketing_app.services.settlement import PaymentSettlement
 from ticketing_app.services.ticket_docs import TicketRenderer
 from ticketing_app.services.waiting_room import WaitingRoomService
+from ticketing_app.services.waitlist import WaitlistService
 from ticketing_app.settings import Settings, get_settings
 
 
@@ -73,6 +76,9 @@ class Runtime:
     dashboard: DashboardService
     ticket_docs: TicketRenderer
     auditor: Auditor
+    box_office: BoxOfficeService
+    access_codes: AccessCodeService
+    waitlist: WaitlistService
 
     async def close(self) -> None:
         self.ticket_docs.close()
@@ -91,7 +97,8 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
     holds.loader = catalog.load_event_state  # an event Redis lost is rebuilt from the database
     mirror = SeatMirror(redis, catalog.snapshot)
     waiting = WaitingRoomService(redis, holds, catalog, settings)
-    reservations = ReservationService(holds, catalog, waiting, mirror, settings)
+    access_codes = AccessCodeService(db, holds, catalog)
+    reservations = ReservationService(holds, catalog, waiting, mirror, settings, access_codes)
     orders = OrderService(db, holds, catalog, PaymentSettlement(db, holds, settings),
                           RefundService(db, holds), settings)
     admin = AdminService(db, holds, catalog, orders, settings)
@@ -114,6 +121,9 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
         ticket_docs=TicketRenderer(settings.ticket_render_threads,
                                    settings.ticket_render_cache),
         auditor=Auditor(db, holds),
+        box_office=BoxOfficeService(db, holds, catalog, orders, settings),
+        access_codes=access_codes,
+        waitlist=WaitlistService(db, holds, catalog, settings),
     )
 
 

@@ -37,6 +37,9 @@ def sales_controls() -> rx.Component:
         rx.link(rx.button("Check-in", variant="outline"),
                 href="/admin/events/" + as_var(S.event_id).to(str) + "/checkin",
                 id="to-checkin"),
+        rx.link(rx.button("Box office", variant="outline"),
+                href="/admin/events/" + as_var(S.event_id).to(str) + "/box-office",
+                id="to-box-office"),
         spacing="2", wrap="wrap",
     )
 
