@@ -76,7 +76,8 @@ class OfferState(BuyerState):
     @rx.event
     async def claim(self) -> Any:
         rt = await get_runtime()
-        token = str(self.router.page.params.get("token", ""))
+        parts = [p for p in self.router.url.path.split("?")[0].split("/") if p]
+        token = parts[-1] if len(parts) >= 4 and parts[-2] == "offer" else ""
         try:
             got = await rt.waitlist.claim(token, self.buyer())
         except errors.NotFound:

@@ -108,7 +108,7 @@ async def list_codes(event_id: IdPath, rt: RuntimeDep) -> list[dict[str, Any]]:
 
 
 buyers = APIRouter(prefix="/api/events", tags=["presale"],
-                   responses=error_responses(400, 401, 404, 422, 503))
+                   responses=error_responses(400, 401, 404, 409, 413, 422, 503))
 
 
 @buyers.post("/{event_id}/access-code")
