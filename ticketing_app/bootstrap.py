@@ -27,7 +27,7 @@ from ticketing_app.services.admin import AdminService
 from ticketing_app.services.admin_auth import AdminAuthService
 from ticketing_app.services.audit import Auditor
 from ticketing_app.services.best_available import BestAvailableService
-from ticketing_app.services.box_office import BoxOfficeService
+from ticketing_app.services.comps import CompsService
 from ticketing_app.services.buyer_tickets import BuyerTicketService
 from ticketing_app.services.cancellation import CancellationService
 from ticketing_app.services.catalog import CatalogService
@@ -76,7 +76,7 @@ class Runtime:
     dashboard: DashboardService
     ticket_docs: TicketRenderer
     auditor: Auditor
-    box_office: BoxOfficeService
+    comps: CompsService
     access_codes: AccessCodeService
     waitlist: WaitlistService
 
@@ -121,7 +121,7 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
         ticket_docs=TicketRenderer(settings.ticket_render_threads,
                                    settings.ticket_render_cache),
         auditor=Auditor(db, holds),
-        box_office=BoxOfficeService(db, holds, catalog, orders, settings),
+        comps=CompsService(db, holds, catalog, orders, settings),
         access_codes=access_codes,
         waitlist=WaitlistService(db, holds, catalog, settings),
     )

@@ -92,7 +92,7 @@ class Seat(SQLModel, table=True):
 
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
-    __table_args__ = (sa.Index("ix_orders_kind", "event_id", "kind"),)  # 0008_box_office
+    __table_args__ = (sa.Index("ix_orders_kind", "event_id", "kind"),)  # 0010_comps
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="events.id", index=True)
     buyer_id: str = Field(max_length=80, index=True)

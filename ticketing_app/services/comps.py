@@ -69,7 +69,7 @@ def office_holder(kind: OrderKind, token: str) -> str:
     return f"{kind.value.lower()}:{token[:20]}"
 
 
-class BoxOfficeService:
+class CompsService:
     """Comps and reservations: seats claimed in Redis (`holds`), the event and layout from
     `catalog`, orders written to `db` and released through `orders` (its cancel frees the
     seats like any unpaid order's); `settings` gives the ticket codes' secret."""

@@ -12,7 +12,7 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.layouts import Problems
 from ticketing_app.i18n import money_input, parse_money
 from ticketing_app.services.access_codes import in_presale, normalise
-from ticketing_app.services.box_office import Customer
+from ticketing_app.services.comps import Customer
 from ticketing_app.state.admin_events import tiers_from_form
 from ticketing_app.state.admin_venues import grids_from_form
 

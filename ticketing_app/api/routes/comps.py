@@ -1,4 +1,4 @@
-"""The box office's routes: comps and named reservations (`services/box_office.py`), the
+"""The box office's routes: comps and named reservations (`services/comps.py`), the
 presale window and its access codes (`services/access_codes.py`).
 
 Every admin route sits behind the admin session (`require_admin`, as `routes/admin.py`'s
@@ -43,7 +43,7 @@ async def issue_comp(event_id: IdPath, body: OfficeClaimIn, who: AdminDep,
                      rt: RuntimeDep) -> dict[str, Any]:
     """Free tickets for these seats, mailed to the customer: 201 with the CONFIRMED order;
     409 RESERVATION_CONFLICT / 422 VALIDATION_FAILED when a seat is held or sold."""
-    return office_out(await rt.box_office.issue_comp(who.username, event_id, body.seatIds,
+    return office_out(await rt.comps.issue_comp(who.username, event_id, body.seatIds,
                                                      body.name, body.email))
 
 
@@ -52,27 +52,27 @@ async def reserve(event_id: IdPath, body: OfficeClaimIn, who: AdminDep,
                   rt: RuntimeDep) -> dict[str, Any]:
     """Seats held for a named customer until released or converted (at most until the
     event starts): 201 with the open order of kind RESERVATION."""
-    return office_out(await rt.box_office.reserve(who.username, event_id, body.seatIds,
+    return office_out(await rt.comps.reserve(who.username, event_id, body.seatIds,
                                                   body.name, body.email))
 
 
 @protected.get("/events/{event_id}/box-office")
 async def office_orders(event_id: IdPath, rt: RuntimeDep) -> list[dict[str, Any]]:
     await rt.catalog.get_event(event_id)
-    return [office_out(v) for v in await rt.box_office.list_for_event(event_id)]
+    return [office_out(v) for v in await rt.comps.list_for_event(event_id)]
 
 
 @protected.post("/reservations/{order_id}/release")
 async def release_reservation(order_id: IdPath, who: AdminDep, rt: RuntimeDep
                               ) -> dict[str, Any]:
-    return office_out(await rt.box_office.release(who.username, order_id))
+    return office_out(await rt.comps.release(who.username, order_id))
 
 
 @protected.post("/reservations/{order_id}/convert")
 async def convert_reservation(order_id: IdPath, who: AdminDep, rt: RuntimeDep
                               ) -> dict[str, Any]:
     """The reservation becomes a CONFIRMED order (paid at the box office); tickets mailed."""
-    return office_out(await rt.box_office.convert(who.username, order_id))
+    return office_out(await rt.comps.convert(who.username, order_id))
 
 
 # ---- the presale and its access codes ------------------------------------------------------
