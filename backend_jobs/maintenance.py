@@ -1,6 +1,6 @@
-"""The worker's periodic jobs: cancel orders whose payment window ended, and recover payments
-whose job was lost. (The hold sweeper runs in every serving process:
-`services/housekeeping.py`.)"""
+"""The worker's periodic jobs: cancel orders whose payment window ended, recover payments
+whose job was lost, and offer freed seats to the waitlists. (The hold sweeper runs in every
+serving process: `services/housekeeping.py`.)"""
 
 from __future__ import annotations
 
@@ -96,3 +96,11 @@ async def erase_expired_personal_data(ctx: dict[str, Any]) -> int:
     after their event are erased (services/order_access.py). Idempotent."""
     rt: Runtime = ctx["rt"]
     return await rt.order_access.erase_expired()
+
+async def offer_waitlist(ctx: dict[str, Any]) -> int:
+    """Freed seats of sold-out events go to the next in line (services/waitlist.py)."""
+    rt: Runtime = ctx["rt"]
+    n = await rt.waitlist.offer_freed_seats()
+    if n:
+        log.info("waitlist_offers", count=n)
+    return n

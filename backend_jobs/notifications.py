@@ -60,8 +60,22 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 
+# Orders the box office made (orders.kind): their confirmation says what they are.
+KIND_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
+    (EventType.ORDER_CONFIRMED, "COMP"): (
+        "Your complimentary tickets (order #{orderId})",
+        "You have been given {seats} ticket(s), order #{orderId}. Enjoy the event!",
+    ),
+    (EventType.ORDER_CONFIRMED, "RESERVATION"): (
+        "Your tickets for order #{orderId}",
+        "Your reservation is confirmed as order #{orderId}: {seats} seat(s), {amount}.",
+    ),
+}
+
+
 async def handle_notification(s: AsyncSession, env: Envelope) -> None:
-    template = TEMPLATES.get(env.type)
+    template = KIND_TEMPLATES.get((env.type, str(env.payload.get("kind") or ""))) or \
+        TEMPLATES.get(env.type)
     if template is None:
         return
     p = env.payload

@@ -16,7 +16,12 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from backend_jobs.cancellation import cancel_event_refunds, resume_cancellations
-from backend_jobs.maintenance import erase_expired_personal_data, expire_orders, report_overdue
+from backend_jobs.maintenance import (
+    erase_expired_personal_data,
+    expire_orders,
+    offer_waitlist,
+    report_overdue,
+)
 from backend_jobs.payments import process_payment
 from backend_jobs.provider import SimulatedProvider
 from backend_jobs.scheduled_audit import audit_cron, export_latest
@@ -95,7 +100,9 @@ class JobsWorkerSettings:
                            cron(resume_cancellations, second=set(range(0, 60, 2)),
                                 run_at_startup=True, unique=True, timeout=30),
                            cron(erase_expired_personal_data, hour={3}, minute={17},
-                                run_at_startup=True, unique=True, timeout=300)]
+                                run_at_startup=True, unique=True, timeout=300),
+                           cron(offer_waitlist, second=_every_second(), unique=True,
+                                timeout=30)]
     queue_name = JOBS_QUEUE
     on_startup = on_startup
     on_shutdown = on_shutdown

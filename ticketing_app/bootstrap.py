@@ -22,6 +22,7 @@ from ticketing_app.db.engine import Database, create_database
 from ticketing_app.holds.change_log import ChangeLog
 from ticketing_app.holds.mirror import SeatMirror
 from ticketing_app.holds.store import HoldStore
+from ticketing_app.services.access_codes import AccessCodeService
 from ticketing_app.services.admin import AdminService
 from ticketing_app.services.admin_auth import AdminAuthService
 from ticketing_app.services.audit import Auditor
@@ -31,6 +32,7 @@ from ticketing_app.services.buyer_tickets import BuyerTicketService
 from ticketing_app.services.cancellation import CancellationService
 from ticketing_app.services.catalog import CatalogService
 from ticketing_app.services.checkins import CheckinService
+from ticketing_app.services.comps import CompsService
 from ticketing_app.services.dashboard import DashboardService
 from ticketing_app.services.onsale_settings import OnSaleSettingsService
 from ticketing_app.services.order_access import OrderAccessService
@@ -43,6 +45,7 @@ from ticketing_app.services.seat_feed import SeatFeed
 from ticketing_app.services.settlement import PaymentSettlement
 from ticketing_app.services.ticket_docs import TicketRenderer
 from ticketing_app.services.waiting_room import WaitingRoomService
+from ticketing_app.services.waitlist import WaitlistService
 from ticketing_app.settings import Settings, get_settings
 
 
@@ -80,6 +83,9 @@ class Runtime:
     reports: ReportService
     # Signed order links, "find my order", buyers' personal data and its retention.
     order_access: OrderAccessService
+    comps: CompsService
+    access_codes: AccessCodeService
+    waitlist: WaitlistService
 
     async def close(self) -> None:
         self.ticket_docs.close()
@@ -98,7 +104,8 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
     holds.loader = catalog.load_event_state  # an event Redis lost is rebuilt from the database
     mirror = SeatMirror(redis, catalog.snapshot)
     waiting = WaitingRoomService(redis, holds, catalog, settings)
-    reservations = ReservationService(holds, catalog, waiting, mirror, settings)
+    access_codes = AccessCodeService(db, holds, catalog)
+    reservations = ReservationService(holds, catalog, waiting, mirror, settings, access_codes)
     orders = OrderService(db, holds, catalog, PaymentSettlement(db, holds, settings),
                           RefundService(db, holds), settings)
     admin = AdminService(db, holds, catalog, orders, settings)
@@ -125,6 +132,9 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
         box_office=BoxOfficeService(db),
         reports=ReportService(db),
         order_access=OrderAccessService(db, redis, catalog, buyer_tickets, settings),
+        comps=CompsService(db, holds, catalog, orders, settings),
+        access_codes=access_codes,
+        waitlist=WaitlistService(db, holds, catalog, settings),
     )
 
 

@@ -6,6 +6,7 @@ HOME = "/"
 EVENT = "/event/[event_id]"
 QUEUE = "/event/[event_id]/queue"  # the event's virtual waiting room
 CHECKOUT = "/event/[event_id]/checkout"
+OFFER = "/event/[event_id]/offer/[token]"  # a mailed waitlist offer's link
 EVENT_PREFIX = "/event/"
 
 
@@ -29,6 +30,7 @@ ADMIN_EVENTS = "/admin/events"
 ADMIN_EVENT = "/admin/events/[event_id]"
 ADMIN_DASHBOARD = "/admin/events/[event_id]/dashboard"
 ADMIN_CHECKIN = "/admin/events/[event_id]/checkin"
+ADMIN_BOX_OFFICE = "/admin/events/[event_id]/box-office"  # comps and named reservations
 ADMIN_VENUES = "/admin/venues"
 ADMIN_AUDIT = "/admin/audit"
 ADMIN_DOOR = "/admin/door"  # door staff's start: the events to check in
@@ -63,6 +65,10 @@ def admin_event_url(event_id: int) -> str:
 
 def admin_dashboard_url(event_id: int) -> str:
     return f"/admin/events/{event_id}/dashboard"
+
+
+def admin_box_office_url(event_id: int) -> str:
+    return f"/admin/events/{event_id}/box-office"
 
 
 def admin_checkin_url(event_id: int) -> str:

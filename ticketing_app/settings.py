@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     web_hold_max_total_s: int = Field(default=1800, ge=1, le=1800)
     max_seats_per_buyer: int = 10
     hold_sweep_interval_ms: int = 200
+    # A waitlist offer: a freed seat held for the next in line this long (their mailed link).
+    waitlist_offer_s: int = 900
 
     # --- waiting room (per-event switches, rate and capacity live on the event) ---
     waiting_room_token_ttl_s: int = 600  # an admission lasts this long after it is granted

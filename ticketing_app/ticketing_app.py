@@ -11,6 +11,8 @@ from ticketing_app import routes
 from ticketing_app.api.app import create_api
 from ticketing_app.api.edge import FastLane
 from ticketing_app.components.event_notice import EventNoticeState
+from ticketing_app.components.presale import PresaleState
+from ticketing_app.components.waitlist import OfferState, WaitlistState, offer_page
 from ticketing_app.lifespan import web_lifespan
 from ticketing_app.live.rooms import reference_broadcast
 from ticketing_app.pages.admin import register_admin_pages
@@ -40,7 +42,9 @@ app.add_middleware(RoleMiddleware(), index=1)
 app.register_lifespan_task(web_lifespan)
 app.add_page(events_page, route=routes.HOME, title="Events", on_load=EventListState.load)
 app.add_page(event_page, route=routes.EVENT, title="Seats",
-             on_load=[SeatMapState.load, CartState.load, EventNoticeState.load])
+             on_load=[SeatMapState.load, CartState.load, EventNoticeState.load,
+                      PresaleState.load, WaitlistState.load])
+app.add_page(offer_page, route=routes.OFFER, title="Waitlist offer", on_load=OfferState.claim)
 app.add_page(checkout_page, route=routes.CHECKOUT, title="Checkout",
              on_load=[CartState.load, CheckoutState.load])
 app.add_page(waiting_room_page, route=routes.QUEUE, title="Waiting room",

@@ -136,3 +136,31 @@ class ContactIn(Strict):
     email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})
     # Optional: the box office finds the buyer's orders and tickets by it (migration 0008).
     name: str | None = Field(default=None, max_length=200)
+
+
+class OfficeClaimIn(Strict):
+    """A comp or a named reservation: the seats and the customer (the tickets are mailed)."""
+
+    seatIds: list[SeatId] = Field(min_length=1, max_length=50)
+    name: str = Field(max_length=500)
+    email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})
+
+
+class PresaleWindowIn(Strict):
+    """When code holders may buy, and when everyone may (both null: no presale)."""
+
+    presaleStartsAt: datetime | None = Field(default=None, strict=False)
+    publicSaleStartsAt: datetime | None = Field(default=None, strict=False)
+
+
+class AccessCodeIn(Strict):
+    code: str = Field(default="", max_length=40)  # empty: a generated code
+    maxUses: int = Field(ge=-(2**31), le=2**31 - 1)
+
+
+class AccessCodeRedeemIn(Strict):
+    code: str = Field(max_length=40)
+
+
+class WaitlistJoinIn(Strict):
+    email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})

@@ -28,6 +28,9 @@ class EventOut(BaseModel):
     description: str
     status: str
     currency: str
+    # The presale (null: none): code holders may hold from the first, everyone from the second.
+    presaleStartsAt: str | None = None
+    publicSaleStartsAt: str | None = None
 
 
 class SeatOut(BaseModel):
@@ -69,6 +72,8 @@ class HoldIn(BaseModel):
     seatIds: Annotated[list[SeatId], Field(min_length=1, max_length=50)] | None = None
     holdSeconds: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
     admissionToken: str | None = Field(default=None, max_length=300)  # or X-Admission-Token
+    # A presale access code (or X-Access-Code), redeemed once per buyer before the hold.
+    accessCode: str | None = Field(default=None, max_length=40)
 
     @field_validator("seatId", "seatIds", mode="before")
     @classmethod

@@ -183,6 +183,27 @@ class HoldStore:
             )
         return int(res[2])
 
+    async def claim_for_office(
+        self, event_id: int, holder: str, token: str, until_ms: int, tag: str,
+        seat_ids: Sequence[int], as_hold: bool = False,
+    ) -> int:
+        """The box office's claim of free seats for a named customer (claim_office.lua): an
+        order lock under `token` until `until_ms`, or (`as_hold`) a hold of `holder`'s.
+        Refused like a buyer's hold when a seat is sold, blocked or claimed."""
+        res = await self._run("claim_office", event_id,
+                              [holder, token, int(until_ms), tag,
+                               "hold" if as_hold else "lock", *seat_ids])
+        if res[0] == "OK":
+            return int(res[1])
+        raise_claim_refusal(res)
+        raise RuntimeError(f"unexpected claim_office answer {res!r}")
+
+    async def handover(self, event_id: int, from_holder: str, to_holder: str, tag: str,
+                       seat_ids: Sequence[int]) -> bool:
+        """`from_holder`'s live holds become `to_holder`'s; False when one is gone."""
+        res = await self._run("handover", event_id, [from_holder, to_holder, tag, *seat_ids])
+        return bool(res[0] == "OK")
+
     async def release_all(self, event_id: int) -> int:
         """Every live or lapsed hold of the event ends (the organiser's button)."""
         res = await self._run("release_all", event_id, [])

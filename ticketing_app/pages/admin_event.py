@@ -42,6 +42,9 @@ def sales_controls() -> rx.Component:
         rx.link(rx.button(_("Report and exports"), variant="outline"),
                 href="/admin/events/" + as_var(S.event_id).to(str) + "/report",
                 id="to-report"),
+        rx.link(rx.button(_("Box office"), variant="outline"),
+                href="/admin/events/" + as_var(S.event_id).to(str) + "/box-office",
+                id="to-box-office"),
         spacing="2", wrap="wrap",
     )
 
@@ -84,8 +87,8 @@ def tier_form(t: ObjectVar[dict[str, Any]]) -> rx.Component:
         rx.el.input(type="hidden", name="tier_id", value=t["id"].to(str)),
         rx.input(name="name", default_value=t["name"].to(str), size="1", width="10em",
                  aria_label=_("Tier name")),
-        rx.input(name="price", default_value=t["price"].to(str), size="1", type="number",
-                 width="9em", aria_label=_("Price")),
+        rx.input(name="price", default_value=t["price"].to(str), size="1",
+                 input_mode="decimal", width="9em", aria_label=_("Price")),
         rx.el.input(name="color", type="color", default_value=t["color"].to(str),
                     aria_label=_("Colour")),
         rx.text(t["seats"].to(str), " seats", size="1", color="gray"),
@@ -101,8 +104,8 @@ def tiers() -> rx.Component:
         rx.cond(S.status != "CANCELLED", rx.form(rx.hstack(
             rx.input(name="name", placeholder="New tier", size="1", width="10em",
                      aria_label=_("New tier's name")),
-            rx.input(name="price", placeholder="Price", size="1", type="number", width="9em",
-                     aria_label=_("New tier's price")),
+            rx.input(name="price", placeholder="Price", size="1", input_mode="decimal",
+                     width="9em", aria_label=_("New tier's price")),
             rx.el.input(name="color", type="color", default_value="#a855f7",
                         aria_label=_("New tier's colour")),
             rx.button("Add tier", type="submit", size="1", id="add-tier"), align="center"),

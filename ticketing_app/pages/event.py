@@ -8,7 +8,9 @@ from ticketing_app.components.best_available import best_available_panel
 from ticketing_app.components.cart import cart_button, cart_drawer, countdown, holds_watcher
 from ticketing_app.components.event_notice import event_notice
 from ticketing_app.components.i18n import language_switcher
+from ticketing_app.components.presale import presale_panel
 from ticketing_app.components.seat_map import legend, live_watcher, seat_grid
+from ticketing_app.components.waitlist import waitlist_panel
 from ticketing_app.state.seat_map import SeatMapState
 
 
@@ -35,6 +37,8 @@ def event_page() -> rx.Component:
             rx.vstack(
                 header(),
                 event_notice(),
+                presale_panel(),
+                waitlist_panel(),
                 legend(),
                 best_available_panel(),
                 seat_grid(),

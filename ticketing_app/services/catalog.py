@@ -46,6 +46,11 @@ def event_public(ev: Event) -> dict[str, Any]:
         "waitingRoom": ev.waiting_room,
         "webHoldSeconds": ev.web_hold_s,
         "cancelReason": ev.cancel_reason or None,  # what buyers are told (CANCELLED only)
+        # The presale (null: none): code holders may buy from the first, everyone from the
+        # second.
+        "presaleStartsAt": iso(ev.presale_starts_at) if ev.presale_starts_at else None,
+        "publicSaleStartsAt": (iso(ev.public_sale_starts_at) if ev.public_sale_starts_at
+                               else None),
     }
 
 
@@ -60,8 +65,17 @@ def event_meta(ev: Event) -> dict[str, Any]:
         "wmaxtotal": ev.web_hold_max_total_s,
         "limit": ev.max_seats_per_buyer,
         "orphan": 1 if ev.orphan_rule else 0,
+        # The presale window (hold scripts' open_claim): 0 = none.
+        "pubat": epoch_ms(ev.public_sale_starts_at),
+        "preat": epoch_ms(ev.presale_starts_at),
         **room_meta(ev),
     }
+
+
+def epoch_ms(when: datetime | None) -> int:
+    if when is None:
+        return 0
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 def seat_map_body(layout: Layout, version: int, code_of: Callable[[int], str]

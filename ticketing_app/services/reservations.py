@@ -19,6 +19,7 @@ from ticketing_app.observability import metrics
 from ticketing_app.settings import Settings
 
 if TYPE_CHECKING:
+    from ticketing_app.services.access_codes import AccessCodeService
     from ticketing_app.services.catalog import CatalogService
     from ticketing_app.services.waiting_room import WaitingRoomService
 
@@ -73,8 +74,10 @@ class ReservationService:
     hides unpublished events, `settings` gives the abuse limits."""
 
     def __init__(self, holds: HoldStore, catalog: CatalogService,
-                 waiting: WaitingRoomService, mirror: SeatMirror, settings: Settings) -> None:
+                 waiting: WaitingRoomService, mirror: SeatMirror, settings: Settings,
+                 access: AccessCodeService | None = None) -> None:
         self.holds = holds
+        self.access = access
         self.catalog = catalog
         self.waiting = waiting
         self.mirror = mirror
@@ -125,13 +128,18 @@ class ReservationService:
     async def hold(
         self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None,
         admission: str | None = None, client: str | None = None, web: bool = False,
+        access_code: str | None = None,
     ) -> Hold:
         """`admission`: the buyer's waiting-room token, required while the event's room is on;
         `client`: the buyer's address (the per-address limit); `web`: the web app's hold
-        time (the event's `web_hold_s`) instead of `hold_seconds` in the API's bounds."""
+        time (the event's `web_hold_s`) instead of `hold_seconds` in the API's bounds;
+        `access_code`: a presale code, redeemed first (once per buyer; the original's requests
+        send none)."""
         refused: errors.DomainError | None = None
         try:
             seats = check_seat_ids(seat_ids)
+            if access_code and self.access is not None:
+                await self.access.redeem(buyer, event_id, access_code)
             self.screened(event_id, buyer, client)
             tag = self.catalog.tag_for(event_id, buyer)
             refused = self.refusal_from_copy(event_id, seats, tag)

@@ -15,9 +15,10 @@ from ticketing_app.domain.event_rules import EventSettings
 from ticketing_app.domain.layouts import Problems
 from ticketing_app.domain.seats import format_money
 from ticketing_app.i18n import format_money as i18n_money
+from ticketing_app.i18n import money_input
 from ticketing_app.services.cancellation import JOB_KIND
 from ticketing_app.state.admin import AdminState, admin_of, admin_only, path_id
-from ticketing_app.state.admin_events import int_field, parse_when
+from ticketing_app.state.admin_events import int_field, parse_when, price_field
 from ticketing_app.state.admin_words import status_text
 from ticketing_app.state.presence import connected
 
@@ -74,7 +75,7 @@ class AdminEventState(AdminState):
         }
         tiers = await rt.admin.tiers(self.event_id)
         counts = await rt.admin.tier_seat_counts(self.event_id)
-        self.tiers = [{"id": t.id, "name": t.name, "price": str(t.price),
+        self.tiers = [{"id": t.id, "name": t.name, "price": money_input(t.price, ev.currency),
                        "price_text": format_money(t.price, ev.currency), "color": t.color,
                        "seats": counts.get(int(t.id or 0), 0)} for t in tiers]
         await self._load_map()
@@ -207,7 +208,7 @@ class AdminEventState(AdminState):
     async def save_tier(self, form: dict[str, Any]) -> Any:
         rt = await get_runtime()
         p = Problems()
-        price = int_field(form, "price", "price", p)
+        price = price_field(form, "price", "price", self.currency, p)
         p.raise_if_any("Invalid price tier")
         tier_id = int(str(form.get("tier_id", "0")) or 0)
         name, colour = str(form.get("name", "")), str(form.get("color", "#10b981"))

@@ -33,6 +33,9 @@ def hold_error_text(exc: errors.DomainError, seat: str = "") -> str:
     if code == "LIMIT_EXCEEDED":
         return f"Limit reached: {exc.message}"
     if code == "SALES_CLOSED":
+        if any(d.get("field") == "accessCode" for d in exc.details or []):
+            return "This event is in its presale: enter your access code above to choose " \
+                   "seats, or wait for the public sale."
         return "This event is not on sale. Seats cannot be held until sales open."
     if code == "ORPHAN_SEAT":
         return exc.message
