@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import Env
 from tests.integration.admin_helpers import ADMIN_PASSWORD, AdminTab, buy, tickets_of
-from tests.integration.test_admin_auth import web_url  # noqa: F401  (a fixture)
 from ticketing_app.domain import errors
+from ticketing_app.stack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +24,29 @@ CHECK_IN_HANDLERS = {
     ("AdminCheckinState", "check_ticket"), ("AdminCheckinState", "search_name"),
     ("AdminCheckinState", "set_gate"), ("AdminDoorState", "load"),
 }
+
+
+@pytest.fixture(scope="module")
+def web_url(stack: Stack) -> str:
+    """A web process (Reflex backend: websocket and states) on the test stack's services,
+    waited for as long as a busy machine needs to start it."""
+    import time
+
+    import httpx
+
+    web = stack.procs.get("web") or stack.start_web_backend(name="web", wait=False)
+    url = f"http://127.0.0.1:{web.port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if not web.running:
+            raise RuntimeError(f"web backend exited: {web.log_path}")
+        try:
+            if httpx.get(f"{url}/actuator/health/readiness", timeout=2).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"web backend not ready: {web.log_path}")
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +92,7 @@ async def signed_in_door(env: Env, username: str) -> str:
 
 
 async def test_door_staff_are_refused_every_admin_handler_but_check_in(
-        provider: Env, web_url: str, admin_handlers: dict[str, Any]) -> None:  # noqa: F811
+        provider: Env, web_url: str, admin_handlers: dict[str, Any]) -> None:
     env = provider
     await env.set_provider_mode("success")
     event_id = await env.new_event(rows=1, cols=4)

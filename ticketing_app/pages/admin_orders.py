@@ -85,7 +85,7 @@ def refund_dialog() -> rx.Component:
                 rx.cond(O.confirm_warning != "", _("Refund anyway"), _("Refund")),
                 color_scheme="red", on_click=O.confirm_refund, id="refund-confirm")),
             justify="end", spacing="3", margin_top="1em")),
-        open=O.confirm_open)
+        open=O.confirm_open, on_open_change=O.dialog_changed)
 
 
 def tickets_form() -> rx.Component:

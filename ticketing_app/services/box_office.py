@@ -147,6 +147,12 @@ class DoorHit:
                 "status": self.status}
 
 
+def clean_query(q: str | None) -> str:
+    """What was typed, without control characters (PostgreSQL text holds no NUL) and
+    surrounding space, at most QUERY_MAX characters."""
+    return "".join(ch for ch in (q or "") if ch.isprintable()).strip()[:QUERY_MAX]
+
+
 def _like(q: str) -> str:
     """A LIKE pattern for `q` anywhere, its wildcards taken literally."""
     esc = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -172,7 +178,7 @@ class BoxOfficeService:
         """Orders whose reference, buyer name, e-mail, buyer id or ticket code matches `q`
         (name and e-mail: any part, any case; a ticket code: the whole code or a part of at
         least 6 characters), newest first."""
-        q = (q or "").strip()[:QUERY_MAX]
+        q = clean_query(q)
         if not q:
             return []
         conditions: list[ColumnElement[bool]] = []
@@ -281,7 +287,7 @@ class BoxOfficeService:
     async def door_search(self, event_id: int, q: str, limit: int = 20) -> list[DoorHit]:
         """An event's tickets by the buyer's name or e-mail (any part), the order's
         reference, or the seat ("Row C seat 7"), for the door when a code will not scan."""
-        q = (q or "").strip()[:QUERY_MAX]
+        q = clean_query(q)
         if len(q) < 2:
             return []
         pattern = _like(q)

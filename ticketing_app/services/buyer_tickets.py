@@ -102,7 +102,8 @@ class BuyerTicketService:
         """Where the buyer's mail goes (empty: forget it), and their name when given (the
         box office finds orders and tickets by either)."""
         email = (email or "").strip()
-        name = " ".join((name or "").split())[:200] or None
+        name = " ".join("".join(ch for ch in (name or "") if ch.isprintable() or ch == " ")
+                        .split())[:200] or None
         if email and not EMAIL_RE.match(email):
             raise errors.ValidationFailed("That does not look like an e-mail address.",
                                           [{"field": "email", "message": "invalid"}])

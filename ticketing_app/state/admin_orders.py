@@ -168,9 +168,18 @@ class AdminOrderState(AdminState):
         self.confirm_open = True
         return None
 
+    def _drop_pending(self) -> None:
+        self.confirm_open, self._pending_seats, self._pending_all = False, [], False
+
     @rx.event
     def cancel_refund(self) -> None:
-        self.confirm_open, self._pending_seats, self._pending_all = False, [], False
+        self._drop_pending()
+
+    @rx.event
+    def dialog_changed(self, is_open: bool) -> None:
+        """Escape or a click outside closes the confirmation: nothing is refunded."""
+        if not is_open:
+            self._drop_pending()
 
     @rx.event
     @admin_only

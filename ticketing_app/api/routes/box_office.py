@@ -22,6 +22,7 @@ from ticketing_app.api.deps import RuntimeDep
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import MAX_ID, IdPath, OptionalIdQuery
 from ticketing_app.db.models import AdminUser
+from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
 from ticketing_app.domain.roles import ROLES
 
@@ -56,8 +57,10 @@ async def refund_preview(order_id: IdPath, rt: RuntimeDep,
                          ) -> dict[str, Any]:
     """What refunding these seats (none given: every seat not refunded yet) pays back, what
     the order is still worth afterwards, and which tickets were already used at the door."""
-    p = await rt.admin.refund_preview(order_id, [s for s in seatIds or [] if 0 < s <= MAX_ID]
-                                      if seatIds else None)
+    if seatIds and not all(0 < s <= MAX_ID for s in seatIds):
+        raise errors.ValidationFailed("Seat ids are positive integers.",
+                                      [{"field": "seatIds", "message": "out of range"}])
+    p = await rt.admin.refund_preview(order_id, seatIds or None)
     return {"orderId": p.order_id, "amount": p.amount, "remaining": p.remaining,
             "currency": p.currency,
             "seats": [{"seatId": s, "label": label} for s, label in p.seats],
