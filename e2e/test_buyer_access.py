@@ -5,7 +5,7 @@ in real Chromium on a desktop (1280x800) and a phone (390x844), in English and K
   holds from the first render (no seat offered, best available off); a page open during the
   cancellation says so at once (live sync) and explains the holds that vanished;
 - the confirmation mail (read from the real SMTP sink) carries a link that opens the tickets
-  in a fresh browser with no cookie; the same mail is readable at /dev/mail;
+  in a fresh browser with no cookie; the same mail is readable at /api/dev/mail;
 - "find my order" by e-mail and reference mails the link, with one answer for every case.
 """
 
@@ -171,7 +171,7 @@ def test_the_mail_link_opens_the_tickets_in_a_fresh_browser(
     expect(tickets.locator("#order-link-problem")).to_have_attribute("data-outcome", "invalid",
                                                                      timeout=30_000)
     # The development mail page shows the same mail, its link clickable.
-    tickets.goto("/dev/mail")
+    tickets.goto("/api/dev/mail")
     expect(tickets.locator(f"a[href='{url}']")).to_have_count(1)
 
 
