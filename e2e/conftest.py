@@ -63,7 +63,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture(scope="session")
 def mail_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The development mail sink `ticketing up` runs (ticketing_app/devmail.py): the stack
-    delivers buyers' mail to it, the tests read it there and at /dev/mail."""
+    delivers buyers' mail to it, the tests read it there and at /api/dev/mail."""
     from ticketing_app.devmail import SmtpSink
 
     sink = SmtpSink(directory=tmp_path_factory.mktemp("devmail")).start()

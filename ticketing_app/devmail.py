@@ -2,7 +2,7 @@
 SMTP_URL is set, so a new user sees the confirmation mail; the tests deliver to it too.
 
 Each message is kept in memory (`messages`, for tests) and, given a directory, written there
-as an .eml file, which the web app lists at /dev/mail (only while DEV_MAIL_DIR names it).
+as an .eml file, which the web app lists at /api/dev/mail (only while DEV_MAIL_DIR names it).
 """
 
 from __future__ import annotations

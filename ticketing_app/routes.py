@@ -20,7 +20,9 @@ def checkout_url(event_id: int) -> str:
 # ---- an order without the buyer's browser: the signed link, "find my order" -------------
 ORDER_LINK = "/order/[token]"  # the link in the confirmation mail (services/order_access.py)
 FIND_ORDER = "/find-order"
-DEV_MAIL = "/dev/mail"  # the development mail sink's last mails (only while `up` runs one)
+# The development mail sink's last mails (only while `up` runs one); an /api path, so the
+# API serves it, not Reflex.
+DEV_MAIL = "/api/dev/mail"
 
 # ---- admin area and the buyer's tickets (every /admin page but the login needs a session) ----
 MY_TICKETS = "/my-tickets"

@@ -195,7 +195,7 @@ class Settings(BaseSettings):
     smtp_url: str = ""  # smtp://user:pass@host:port (smtps:// = TLS, ?starttls=1); empty = log
     mail_from: str = "tickets@localhost"  # the From of confirmation and refund mails
     # `ticketing up` without SMTP_URL starts a development mail sink (aiosmtpd) and shows its
-    # last mails at /dev/mail; the web app serves that page only when this names the sink's
+    # last mails at /api/dev/mail; the web app serves that page only when this names the sink's
     # directory (set by `up`, never in production).
     dev_mail_dir: str = ""
     # The link in a confirmation mail opens the order's tickets on any device for this long

@@ -44,7 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "settings": set(),
     "embedded": set(),
-    # The development mail sink (aiosmtpd): `up` runs it, /dev/mail reads what it wrote.
+    # The development mail sink (aiosmtpd): `up` runs it, /api/dev/mail reads what it wrote.
     "devmail": {"embedded"},
     "probe": set(),
     "routes": set(),

@@ -1,4 +1,4 @@
-"""/dev/mail: the development mail sink's last mails, readable in the browser, so a new user
+"""/api/dev/mail: the development mail sink's last mails, readable in the browser, so a new user
 of `ticketing up` sees the confirmation (and opens its link). Mounted only while DEV_MAIL_DIR
 names the sink's directory, which `up` sets when it runs the sink (refused in production)."""
 

@@ -139,7 +139,7 @@ def up(
             sink = SmtpSink(directory=data_dir / "devmail").start()
             env["SMTP_URL"], env["DEV_MAIL_DIR"] = sink.url, str(data_dir / "devmail")
             console.print(f"development mail sink on {sink.port} "
-                          f"(mails at http://localhost:{port}/dev/mail)")
+                          f"(mails at http://localhost:{port}/api/dev/mail)")
         os.environ.update(env)
         reset_settings_cache()
         migrate()
