@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # longest legitimate pause inside a transaction: the relay's broker round trip (10 s).
     db_idle_in_transaction_timeout_s: float = Field(default=30.0, ge=0)  # 0 = none
     db_pool_timeout_s: float = Field(default=10.0, gt=0)  # waiting for a pooled connection
+    # A pooled connection idle longer than this is pinged before use (0: before every use).
+    # One used moments ago answered then; a ping per checkout cost a round trip per
+    # transaction (scenario 7). A connection that died in use is invalidated by its error.
+    db_ping_after_idle_s: float = Field(default=2.0, ge=0)
     # Redis (redis-py; the ARQ pools too):
     redis_connect_timeout_s: float = Field(default=2.0, gt=0)
     redis_socket_timeout_s: float = Field(default=3.0, gt=0)  # every command's answer
