@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     hold_max_total_s: int = 600
     max_seats_per_buyer: int = 10
     hold_sweep_interval_ms: int = 200
+    # The web app drops a seat click older than this when it arrives (queued while the
+    # connection was down, sent on reconnect): it is never held later. 0 = keep every click.
+    click_max_age_s: float = 10.0
 
     # --- waiting room (per-event switches, rate and capacity live on the event) ---
     waiting_room_token_ttl_s: int = 600  # an admission lasts this long after it is granted

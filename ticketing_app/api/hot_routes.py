@@ -58,7 +58,8 @@ async def hold(rt: Runtime, req: HotRequest) -> tuple[int, Any]:
     buyer = resolve_buyer(rt, caller)
     h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds,
                                    admission=admission or body.admissionToken,
-                                   client=req.client)
+                                   client=req.client,
+                                   wheelchair=body.wheelchair)
     return 201, hold_answer(body, h)
 
 

@@ -35,7 +35,8 @@ async def hold(body: HoldIn, buyer: CallerDep, rt: RuntimeDep, request: Request,
                x_admission_token: AdmissionHeader = None) -> dict[str, Any]:
     h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds,
                                    admission=x_admission_token or body.admissionToken,
-                                   client=request.client.host if request.client else None)
+                                   client=request.client.host if request.client else None,
+                                   wheelchair=body.wheelchair)
     return hold_answer(body, h)
 
 
