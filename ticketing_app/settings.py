@@ -194,6 +194,9 @@ class Settings(BaseSettings):
     # Recent renders kept in memory: this many PDFs (per order and its tickets' state) and
     # four times as many QR images; 0 = none.
     ticket_render_cache: int = Field(default=64, ge=0)
+    # A .ttf/.otf font with Hangul and the won sign for ticket PDFs; empty = the machine's
+    # Korean font (fontconfig), else a known Debian path (services/ticket_docs.py).
+    ticket_font: str = ""
 
     # --- languages and time (docs/i18n.md) ---
     # The language of a reader whose browser asks for none we have (ko or en), and of mail
