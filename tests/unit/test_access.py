@@ -106,3 +106,13 @@ def test_companions_counted_beside_each_wheelchair_space() -> None:
                                      seat(5, 5), seat(6, 6, "wheelchair")))
     assert accessible_companions_max(layout) == 3
     assert accessible_companions_max(Layout(1, 1, 1, "KRW", (seat(1, 1),))) == -1
+
+
+def test_a_click_that_arrives_long_after_it_was_made_is_stale() -> None:
+    from ticketing_app.state.seat_map import stale_click
+
+    now = 1_000_000
+    assert stale_click(now - 60_000, now, 10)  # queued a minute ago, sent on reconnect
+    assert not stale_click(now - 800, now, 10)
+    assert not stale_click(-1, now, 10)  # the page had not heard the server's clock yet
+    assert not stale_click(now - 60_000, now, 0)  # 0 keeps every click

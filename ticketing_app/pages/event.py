@@ -28,7 +28,9 @@ from ticketing_app.state.seat_map import SeatMapState
 def header() -> rx.Component:
     return rx.flex(
         rx.vstack(
-            rx.link(_("All events"), href="/", size="2"),
+            rx.link(_("All events"), href="/", size="2", id="all-events",
+                    style={"display": "inline-flex", "align_items": "center",
+                           "min_height": "44px"}),
             rx.heading(rx.cond(SeatMapState.loaded, SeatMapState.title, _("Loading…")),
                        size="7", id="event-title"),
             rx.text(SeatMapState.subtitle, color="gray", id="event-when"),
