@@ -233,7 +233,8 @@ def _small_targets(page: Page) -> list[str]:
     return list(page.evaluate("""() => Array.from(document.querySelectorAll(
         'button, a[href], select, input, [role=button]'))
       .filter((el) => !el.closest('#seat-map-inner') && el.offsetParent !== null)
-      .map((el) => [el, el.getBoundingClientRect()])
+      .map((el) => [el, (el.tagName === 'INPUT' && el.closest('label') || el)
+        .getBoundingClientRect()])
       .filter(([el, r]) => r.width > 0 && (r.height < 43.5 || r.width < 43.5))
       .map(([el, r]) => `${el.id || el.className || el.tagName}: `
         + `${Math.round(r.width)}x${Math.round(r.height)}`)"""))

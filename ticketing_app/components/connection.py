@@ -41,10 +41,10 @@ def _offline() -> Var[bool]:
 
 
 def connection_notice() -> rx.Component:
-    """The app's overlay (rx.App(overlay_component=...)): always mounted, visible only while
-    offline."""
+    """The app's overlay (its app wrap: the app is added after it, as a sibling): always
+    mounted, visible only while offline."""
     offline = _offline()
-    return rx.box(
+    return rx.fragment(rx.box(
         rx.cond(
             offline,
             rx.hstack(
@@ -61,4 +61,4 @@ def connection_notice() -> rx.Component:
         data_offline=rx.cond(offline, "true", "false"),
         role="status",
         aria_live="assertive",
-    )
+    ))

@@ -39,6 +39,8 @@ def event_notice() -> rx.Component:
                 rx.callout(EventNoticeState.notice, icon="info", id="event-notice",
                            color_scheme=rx.cond(EventNoticeState.status == "CANCELLED", "red",
                                                 "amber"))),
-        rx.link("My tickets", href=routes.MY_TICKETS, size="2"),
+        rx.link("My tickets", href=routes.MY_TICKETS, size="2",
+                style={"display": "inline-flex", "align_items": "center",
+                       "min_height": "44px"}),
         align="center", spacing="4",
     )

@@ -46,7 +46,7 @@ SEAT_CSS = (
     ".tk-seat[data-status='mine'] .tk-num::after{content:' \\2713'}"
     ".tk-seat[data-status='held']{background-image:repeating-linear-gradient(45deg,"
     "transparent 0 5px,rgba(255,255,255,.28) 5px 7px)}"
-    "#seat-map-zoom{overflow:auto;max-width:100%;-webkit-overflow-scrolling:touch;"
+    "#seat-map-zoom{overflow:auto;width:100%;max-width:100%;-webkit-overflow-scrolling:touch;"
     "overscroll-behavior-x:contain;touch-action:pan-x pan-y pinch-zoom}"
     "#seat-map-inner{width:max-content;transform-origin:0 0}"
 )
@@ -317,7 +317,10 @@ def seat_grid() -> rx.Component:
         rx.el.style(SEAT_CSS),
         id="seat-map",
         data_version=shown_version().to(str),
-        style={"max_width": "100%", "padding": "4px", "min_width": "0"},
+        # The whole width: the map fits into it (a box sized by its content would shrink
+        # with every fit).
+        style={"width": "100%", "max_width": "100%", "padding": "4px", "min_width": "0",
+               "box_sizing": "border-box"},
     )
 
 
