@@ -8,7 +8,10 @@ import reflex as rx
 
 from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain import errors
+from ticketing_app.domain.seat_layout import SeatInfo
+from ticketing_app.domain.seats import row_label
 from ticketing_app.i18n import _, seat_label
+from ticketing_app.i18n.formats import PLAIN_SECTIONS
 from ticketing_app.routes import queue_url
 from ticketing_app.state.base import BuyerState
 from ticketing_app.state.cart import CartState
@@ -19,9 +22,21 @@ QUANTITIES = [str(n) for n in range(1, 9)]
 COMPANIONS = [str(n) for n in range(0, 4)]
 
 
-def held_text(labels: list[str]) -> str:
-    """The seats just held, in the reader's language, one after another."""
-    return ", ".join(labels)
+def held_text(seats: list[SeatInfo]) -> str:
+    """The seats just held in the reader's language: `Row A seats 4-7` for a block in one row,
+    else each seat's name."""
+    if len(seats) == 1:
+        s = seats[0]
+        return seat_label(s.section, s.row_name or s.r, s.c)
+    first, last = seats[0], seats[-1]
+    same_row = all((x.section, x.r) == (first.section, first.r) for x in seats)
+    if same_row and last.c - first.c == len(seats) - 1:
+        row = first.row_name or row_label(first.r)
+        if first.section in PLAIN_SECTIONS:
+            return _("Row {row} seats {first}-{last}", row=row, first=first.c, last=last.c)
+        return _("{section} Row {row} seats {first}-{last}", section=first.section, row=row,
+                 first=first.c, last=last.c)
+    return ", ".join(seat_label(x.section, x.row_name or x.r, x.c) for x in seats)
 
 
 class BestAvailableState(BuyerState):
@@ -88,8 +103,7 @@ class BestAvailableState(BuyerState):
             self.ok, self.message = False, exc.message
             return None
         self.ok = True
-        names = held_text([seat_label(s.section, s.row_name or s.r, s.c) for s in held.seats])
-        self.message = _("Held for you: {seats}.", seats=names)
+        self.message = _("Held for you: {seats}.", seats=held_text(held.seats))
         cart = await self.get_state(CartState)
         await cart.sync(rt, self.event_id)
         return None
