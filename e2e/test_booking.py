@@ -53,10 +53,11 @@ def test_hold_and_release_with_cart_and_countdown(
     event_id = new_event(app_stack, sections=("Main",))
     alice = open_event(two_buyers[0], event_id)
     c7, a3 = seat(alice, "Row C seat 7"), seat(alice, "Row A seat 3")
-    expect(c7).to_have_attribute("aria-label", "Row C seat 7, 52,000 KRW, available")
-    expect(a3).to_have_attribute("title", re.compile(r"Gold, 90,000 KRW"))
+    # The spoken label: seat, tier, price (in the reader's language: English here), status.
+    expect(c7).to_have_attribute("aria-label", "Row C seat 7, Standard, ₩52,000, available")
+    expect(a3).to_have_attribute("title", re.compile(r"Gold, ₩90,000"))
     expect(alice.locator("#legend")).to_contain_text("Held by someone else")
-    expect(alice.locator("#tiers")).to_contain_text("Gold: 90,000 KRW")
+    expect(alice.locator("#legend")).to_contain_text("Gold: ₩90,000")
 
     # Keyboard: the arrow keys move between seats, Enter holds the focused one.
     seat(alice, "Row B seat 6").focus()
@@ -65,7 +66,7 @@ def test_hold_and_release_with_cart_and_countdown(
     expect(c7).to_be_focused()
     alice.keyboard.press("Enter")
     expect(c7).to_have_attribute("data-status", "mine", timeout=LIVE_S)
-    expect(c7).to_have_attribute("aria-label", "Row C seat 7, 52,000 KRW, held by you")
+    expect(c7).to_have_attribute("aria-label", "Row C seat 7, Standard, ₩52,000, held by you")
     a3.click()
     expect(a3).to_have_attribute("data-status", "mine", timeout=LIVE_S)
     expect(alice.locator("#cart-button")).to_contain_text("Cart (2)")
@@ -76,13 +77,13 @@ def test_hold_and_release_with_cart_and_countdown(
     drawer = alice.locator("#cart-drawer")
     expect(drawer.locator(".cart-item")).to_have_count(2)
     expect(drawer).to_contain_text("Row C seat 7")
-    expect(alice.locator("#cart-total")).to_have_text("142,000 KRW")
+    expect(alice.locator("#cart-total")).to_have_text("₩142,000")
     screenshot(alice, "cart-drawer")
 
     # Remove one seat from the drawer; click the other on the map to release it.
     drawer.get_by_role("button", name="Remove Row A seat 3").click()
     expect(a3).to_have_attribute("data-status", "available", timeout=LIVE_S)
-    expect(alice.locator("#cart-total")).to_have_text("52,000 KRW")
+    expect(alice.locator("#cart-total")).to_have_text("₩52,000")
     alice.get_by_role("button", name="Close cart").click()
     c7.click()
     expect(c7).to_have_attribute("data-status", "available", timeout=LIVE_S)

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     hold_sweep_interval_ms: int = 200
     # A waitlist offer: a freed seat held for the next in line this long (their mailed link).
     waitlist_offer_s: int = 900
+    # The web app drops a seat click older than this when it arrives (queued while the
+    # connection was down, sent on reconnect): it is never held later. 0 = keep every click.
+    click_max_age_s: float = 10.0
 
     # --- waiting room (per-event switches, rate and capacity live on the event) ---
     waiting_room_token_ttl_s: int = 600  # an admission lasts this long after it is granted
@@ -220,6 +223,9 @@ class Settings(BaseSettings):
     # Recent renders kept in memory: this many PDFs (per order and its tickets' state) and
     # four times as many QR images; 0 = none.
     ticket_render_cache: int = Field(default=64, ge=0)
+    # A .ttf/.otf font with Hangul and the won sign for ticket PDFs; empty = the machine's
+    # Korean font (fontconfig), else a known Debian path (services/ticket_docs.py).
+    ticket_font: str = ""
 
     # --- languages and time (docs/i18n.md) ---
     # The language of a reader whose browser asks for none we have (ko or en), and of mail

@@ -10,7 +10,9 @@ import reflex as rx
 from ticketing_app import routes
 from ticketing_app.api.app import create_api
 from ticketing_app.api.edge import FastLane
+from ticketing_app.components.connection import connection_notice
 from ticketing_app.components.event_notice import EventNoticeState
+from ticketing_app.components.loading import loading_fallback, loading_head
 from ticketing_app.components.presale import PresaleState
 from ticketing_app.components.waitlist import OfferState, WaitlistState, offer_page
 from ticketing_app.lifespan import web_lifespan
@@ -34,7 +36,10 @@ from ticketing_app.state.seat_map import SeatMapState
 from ticketing_app.state.waiting_room import WaitingRoomState
 
 api = create_api()
-app = rx.App(api_transformer=api.edge.wrap)
+app = rx.App(api_transformer=api.edge.wrap, head_components=loading_head(),
+             hydrate_fallback=loading_fallback)
+# The buyer's own words when the connection drops, instead of Reflex's developer toast.
+app.app_wraps[(5, "Overlay")] = lambda stateful: connection_notice() if stateful else None
 # First, before hydration's: every event is handled in the reader's language.
 app.add_middleware(LocaleMiddleware(), index=0)
 # Then the admin pages' one role check (state/roles.py): refused events never reach a handler.

@@ -38,11 +38,17 @@ class SectionIn(Strict):
     gaps: str = Field(default="", max_length=5000)
     aisleCols: str = Field(default="", max_length=1000)
     aisleRows: str = Field(default="", max_length=1000)
+    # Seats with a feature, like gaps ("A1, A2"); aisle seats are found by themselves.
+    wheelchair: str = Field(default="", max_length=5000)
+    companion: str = Field(default="", max_length=5000)
+    restricted: str = Field(default="", max_length=5000)
 
     def grid(self, row_offset: int) -> GridSpec:
         return GridSpec(self.name, self.rows, self.cols, parse_cells(self.gaps),
                         parse_numbers(self.aisleCols), parse_numbers(self.aisleRows),
-                        row_offset=row_offset)
+                        row_offset=row_offset, wheelchair=parse_cells(self.wheelchair),
+                        companion=parse_cells(self.companion),
+                        restricted=parse_cells(self.restricted))
 
 
 class VenueIn(Strict):

@@ -105,7 +105,9 @@ def event_notice() -> rx.Component:
             # A live region present from the first render, so the news is announced.
             role="status", aria_live="polite",
         ),
-        rx.link(t("My tickets"), href=routes.MY_TICKETS, size="2"),
+        rx.link(t("My tickets"), href=routes.MY_TICKETS, size="2",
+                style={"display": "inline-flex", "align_items": "center",
+                       "min_height": "44px"}),
         _status_watcher(),
         align="center", spacing="4",
     )

@@ -39,6 +39,8 @@ class VenueSeat(SQLModel, table=True):
     section: str = Field(default="Main", max_length=60)
     r: int
     c: int
+    # wheelchair, companion, restricted, aisle; comma separated (domain/access.py, 0008)
+    features: str = Field(default="", max_length=60)
 
 
 class Event(EventSales, SQLModel, table=True):
@@ -85,6 +87,7 @@ class Seat(SQLModel, table=True):
     section: str = Field(default="Main", max_length=60)
     r: int
     c: int
+    features: str = Field(default="", max_length=60)  # copied from the venue's seat
     tier_id: int | None = Field(default=None, foreign_key="price_tiers.id")
     price: int = Field(ge=0)
     status: str = Field(default="AVAILABLE", max_length=20)  # AVAILABLE, SOLD, BLOCKED

@@ -47,6 +47,13 @@ class Forbidden(DomainError):
     code, status, default_message = "FORBIDDEN", 403, "You are not allowed to do this."
 
 
+class WheelchairSpaceReserved(Forbidden):
+    """A wheelchair space, held back for buyers who need one until the organiser's release
+    time (domain/access.py)."""
+
+    default_message = "This is a wheelchair space, kept for buyers who need one."
+
+
 class EventNotFound(DomainError):
     code, status, default_message = "EVENT_NOT_FOUND", 404, "Event not found."
 

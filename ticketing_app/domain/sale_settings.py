@@ -45,7 +45,16 @@ def api_name(field: str) -> str:
     return to_camel(field)
 
 
-class SaleSettings(BaseModel):
+class AccessSettings(BaseModel):
+    """Who may hold a wheelchair space (domain/access.py): `declared` = buyers who say they
+    need one, until `wheelchair_release_hours` before the event (0 = never), then everyone;
+    `everyone` = no restriction."""
+
+    wheelchair_policy: str = "declared"
+    wheelchair_release_hours: int = 48
+
+
+class SaleSettings(AccessSettings):
     """What the event form sets: how long a hold lasts (default, bounds, the most a hold may
     be extended to in all), the seats one buyer may have, the orphan-seat rule, the waiting
     room's switch and its bot check."""
@@ -65,7 +74,7 @@ class SaleSettings(BaseModel):
     # proof of work; 0 = off (load tools, tests).
     waiting_room_difficulty: int = DEFAULT_BITS
 
-    def sale_values(self) -> dict[str, Any]:
+    def sale_values(self) -> dict[str, Any]:  # AccessSettings' fields included
         return {name: getattr(self, name) for name in SaleSettings.model_fields}
 
 

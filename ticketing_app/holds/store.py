@@ -238,6 +238,7 @@ class HoldStore:
         return snap
 
     async def load(self, event_id: int, data: LoadData, layout_only: bool = False) -> bool:
+        kinds = data.kinds
         payload = {
             "meta": data.meta,
             "seats": [list(s) for s in data.seats],
@@ -245,7 +246,8 @@ class HoldStore:
             "blocked": data.blocked,
             "locks": [list(s) for s in data.locks],
             "rows": {tier: [[rk, centre2, json.dumps([[str(sid) for sid, _ in seats],
-                                                      [c for _, c in seats]])]
+                                                      [c for _, c in seats],
+                                                      [kinds.get(sid, "") for sid, _ in seats]])]
                             for rk, centre2, seats in rows]
                      for tier, rows in data.rows.items()},
         }

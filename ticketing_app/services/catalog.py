@@ -14,6 +14,13 @@ from sqlmodel import col
 from ticketing_app.db.engine import Database
 from ticketing_app.db.models import Event, Order, OrderItem, PriceTier, Seat, Venue
 from ticketing_app.domain import errors
+from ticketing_app.domain.access import (
+    ACCESSIBLE_TIER,
+    access_kind,
+    row_letters,
+    stored_features,
+    wheelchair_open_to_all,
+)
 from ticketing_app.domain.event_rules import PUBLISHED_STATUSES
 from ticketing_app.domain.identity import holder_tag
 from ticketing_app.domain.orders import OrderStatus
@@ -98,6 +105,8 @@ def seat_map_body(layout: Layout, version: int, code_of: Callable[[int], str]
                 "price": s.price,
                 "tier": s.tier_name,
                 "status": CODE_TO_STATUS[code_of(s.id)].value,
+                # wheelchair, companion, restricted, aisle (domain/access.py)
+                "features": sorted(s.features),
             }
             for s in layout.seats
         ],
@@ -158,7 +167,12 @@ def _retrieve_exception(task: asyncio.Task[Any]) -> None:
 def best_available_rows(seats: Sequence[Seat]) -> TierRows:
     """The best-available index for Redis (see holds/lua/best_available.lua): per tier (by id,
     and '*' for all), rows nearest the stage first (row 1 of every section, then row 2, ...),
-    each with twice its physical centre column and the tier's seats in column order."""
+    each with twice its physical centre column and the tier's seats in column order.
+
+    Wheelchair spaces and companion seats are left out of every tier: a request for "two
+    seats together" must never take a space that has no seat, or the seat beside it that a
+    wheelchair user's companion needs. They form their own index, `ACCESSIBLE_TIER`, read by a
+    request for a wheelchair space and its companions (its seat ids carry 'W' or 'C')."""
     rows: dict[tuple[int, str], list[Seat]] = {}
     for seat in seats:
         rows.setdefault((seat.r, seat.section), []).append(seat)
@@ -167,6 +181,10 @@ def best_available_rows(seats: Sequence[Seat]) -> TierRows:
         centre2 = min(x.c for x in row) + max(x.c for x in row)
         by_tier: dict[str, list[tuple[int, int]]] = {"*": []}
         for seat in sorted(row, key=lambda x: x.c):
+            kind = access_kind(stored_features(seat.features))
+            if kind:
+                by_tier.setdefault(ACCESSIBLE_TIER, []).append((int(seat.id or 0), seat.c))
+                continue
             by_tier["*"].append((int(seat.id or 0), seat.c))
             if seat.tier_id is not None:
                 by_tier.setdefault(str(seat.tier_id), []).append((int(seat.id or 0), seat.c))
@@ -208,6 +226,16 @@ class CatalogService:
         if ev.status not in PUBLISHED_STATUSES:
             raise errors.EventNotFound(f"Event {event_id} not found.")
         return ev
+
+    async def wheelchair_gate(self, event_id: int) -> tuple[frozenset[int], bool]:
+        """(the event's wheelchair spaces, whether everyone may hold them now): two cached
+        look-ups, no database round trip on the hold path."""
+        layout = await self.layout(event_id)
+        if not layout.wheelchair_ids:
+            return layout.wheelchair_ids, True
+        ev = await self.get_event(event_id)
+        return layout.wheelchair_ids, wheelchair_open_to_all(
+            ev.wheelchair_policy, ev.wheelchair_release_hours, ev.starts_at, datetime.now(UTC))
 
     async def unpublished_as_not_found(self, event_id: int, exc: Exception) -> Exception:
         """For refusals of the hot path (holds, releases), which do not look the event up when
@@ -263,15 +291,17 @@ class CatalogService:
                 .where(col(PriceTier.event_id) == event_id))).all()}
             rows = (await s.execute(
                 select(col(Seat.id), col(Seat.section), col(Seat.r), col(Seat.c),
-                       col(Seat.price), col(Seat.tier_id))
+                       col(Seat.price), col(Seat.tier_id), col(Seat.features))
                 .where(col(Seat.event_id) == event_id)
                 .order_by(col(Seat.section), col(Seat.r), col(Seat.c)))).all()
         no_tier = ("", "#10b981")
+        letters = row_letters(r for _, _, r, *_ in rows)
         infos = tuple(
             SeatInfo(id=int(sid), section=section, r=r, c=c, price=price, tier_id=tier_id,
                      tier_name=tiers.get(tier_id, no_tier)[0],
-                     tier_color=tiers.get(tier_id, no_tier)[1])
-            for sid, section, r, c, price, tier_id in rows
+                     tier_color=tiers.get(tier_id, no_tier)[1],
+                     features=stored_features(features), row_name=letters[r])
+            for sid, section, r, c, price, tier_id, features in rows
         )
         return Layout(
             event_id=event_id,
@@ -369,6 +399,8 @@ class CatalogService:
                 for sid, tok, buyer, deadline in open_rows
             ],
             rows=best_available_rows(seats),
+            kinds={int(x.id or 0): k for x in seats
+                   if (k := access_kind(stored_features(x.features)))},
         )
 
     async def refresh_event_state(self, event_id: int) -> None:

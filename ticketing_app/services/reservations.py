@@ -125,16 +125,33 @@ class ReservationService:
         metrics.HOLD_REFUSED_FROM_COPY.inc()
         return claim_refusal(refusal)
 
+    async def check_wheelchair(self, event_id: int, seats: Sequence[int],
+                               wheelchair: bool) -> None:
+        """Wheelchair spaces go to buyers who say they need one (`wheelchair`) until the
+        organiser opens them to everyone (domain/access.py); refused here, before Redis."""
+        if wheelchair:
+            return
+        spaces, open_to_all = await self.catalog.wheelchair_gate(event_id)
+        if open_to_all:
+            return
+        reserved = [s for s in seats if s in spaces]
+        if reserved:
+            raise errors.WheelchairSpaceReserved(
+                "This is a wheelchair space, kept for buyers who need one until closer to "
+                "the event. If you need it, say so (\"wheelchair\": true) and hold it again.",
+                [{"seatId": s, "status": "WHEELCHAIR_SPACE"} for s in reserved])
+
     async def hold(
         self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None,
         admission: str | None = None, client: str | None = None, web: bool = False,
-        access_code: str | None = None,
+        access_code: str | None = None, wheelchair: bool = False,
     ) -> Hold:
         """`admission`: the buyer's waiting-room token, required while the event's room is on;
         `client`: the buyer's address (the per-address limit); `web`: the web app's hold
         time (the event's `web_hold_s`) instead of `hold_seconds` in the API's bounds;
         `access_code`: a presale code, redeemed first (once per buyer; the original's requests
-        send none)."""
+        send none); `wheelchair`: the buyer says they need a wheelchair space
+        (domain/access.py)."""
         refused: errors.DomainError | None = None
         try:
             seats = check_seat_ids(seat_ids)
@@ -144,6 +161,8 @@ class ReservationService:
             tag = self.catalog.tag_for(event_id, buyer)
             refused = self.refusal_from_copy(event_id, seats, tag)
             if refused is None:
+                # After the copy's refusals: a seat taken anyway costs no layout look-up.
+                await self.check_wheelchair(event_id, seats, wheelchair)
                 epoch = self.waiting.admission_epoch(buyer, event_id, admission)
                 try:
                     res = await self.holds.hold(event_id, buyer, tag, seats, hold_seconds,
