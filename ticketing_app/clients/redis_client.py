@@ -105,9 +105,9 @@ class TicketingCluster(RedisCluster):
         finally:
             self._gate.release()
 
-    def node_client(self, host: str, port: int) -> Redis:
+    def node_client(self, host: str, port: int, **extra: Any) -> Redis:
         """A plain client of one node (a pub/sub connection to the owner of a slot)."""
-        return Redis(host=host, port=port, **self.node_options)
+        return Redis(host=host, port=port, **{**self.node_options, **extra})
 
 
 def cluster_client(url: str, max_connections: int, settings: Settings) -> TicketingCluster:

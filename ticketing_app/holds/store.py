@@ -33,6 +33,7 @@ from ticketing_app.holds.answers import (
 )
 from ticketing_app.holds.keys import ACTIVE_EVENTS, EventKeys
 from ticketing_app.holds.scripts import Scripts
+from ticketing_app.holds.shards import STAMP_FIELD, ShardWatch
 from ticketing_app.observability import metrics
 
 Loader = Callable[[int], Awaitable[None]]
@@ -43,6 +44,12 @@ class HoldStore:
         self.redis = redis
         self.scripts = Scripts(redis)
         self.loader = loader
+        # On a Redis Cluster: events of a shard that failed over are rebuilt (holds/shards.py).
+        self.shards = ShardWatch(redis, self._rebuild)
+
+    async def _rebuild(self, event_id: int) -> None:
+        if self.loader is not None:
+            await self.loader(event_id)
 
     async def _run(self, name: str, event_id: int, args: Sequence[Any],
                    extra_keys: Sequence[str] = ()) -> list[Any]:
@@ -204,8 +211,14 @@ class HoldStore:
         return snap
 
     async def load(self, event_id: int, data: LoadData, layout_only: bool = False) -> bool:
+        meta = dict(data.meta)
+        if not layout_only:
+            # The primary this state is built on: a failover away from it means a rebuild.
+            stamp = await self.shards.stamp(event_id)
+            if stamp:
+                meta[STAMP_FIELD] = stamp
         payload = {
-            "meta": data.meta,
+            "meta": meta,
             "seats": [list(s) for s in data.seats],
             "sold": [list(s) for s in data.sold],
             "blocked": data.blocked,

@@ -56,9 +56,9 @@ if mode == 'init' then
   end
   v = redis.call('INCR', K_VER)
   log_version(v, 'r', '1') -- a stream client resuming from before this gets a fresh INIT
-  redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(ARGV[1]), v = v, reset = true }))
+  announce(cjson.encode({ e = tonumber(ARGV[1]), v = v, reset = true }))
 else
   -- Settings changed (sales switch, limits): copies of the seat map re-read them at once.
-  redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(ARGV[1]), meta = true }))
+  announce(cjson.encode({ e = tonumber(ARGV[1]), meta = true }))
 end
 return { 'OK' }
