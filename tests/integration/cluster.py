@@ -97,10 +97,21 @@ class ValkeyCluster:
         nodes = [_node(self.workdir, i) for i in range(2 * shards)]
         for n in nodes:
             n.proc.start(wait=False)
-        for n in nodes:
-            wait_until(lambda n=n: n.client().ping(), 30, f"node {n.port} up")
-            with n.client() as c:
-                n.node_id = str(c.execute_command("CLUSTER", "MYID"))
+        for i in range(len(nodes)):
+            for attempt in range(3):
+                n = nodes[i]
+                # A port picked free may be taken before the node binds it (another test
+                # session): then the node exits, and starts again on other ports.
+                up = wait_until(lambda n=n: n.client().ping() or not n.proc.running, 30,
+                                f"node {n.port} up")
+                if up is True and n.proc.running:
+                    break
+                if attempt == 2:
+                    raise RuntimeError(f"node {i} could not start: {n.proc.log_path}")
+                nodes[i] = _node(self.workdir / f"retry{attempt}", i)
+                nodes[i].proc.start(wait=False)
+            with nodes[i].client() as c:
+                nodes[i].node_id = str(c.execute_command("CLUSTER", "MYID"))
         self.primaries, self.replicas = nodes[:shards], nodes[shards:]
         self._form()
         return self

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import structlog
 from redis.asyncio import Redis
 
+from ticketing_app.clients.lua_scripts import register
 from ticketing_app.clients.redis_client import is_cluster
 from ticketing_app.holds.keys import ACTIVE_EVENTS, PREFIX, EventKeys
 
@@ -58,6 +59,7 @@ class Topology:
 
     ranges: tuple[tuple[int, int, str], ...]
     flags: dict[str, frozenset[str]]
+    addresses: dict[str, tuple[str, int]]
 
     def primary_of_slot(self, slot: int) -> str:
         for lo, hi, node_id in self.ranges:
@@ -80,14 +82,17 @@ async def topology(redis: Redis) -> Topology:
     nodes = await redis.cluster_nodes()  # type: ignore[attr-defined]
     ranges: list[tuple[int, int, str]] = []
     flags: dict[str, frozenset[str]] = {}
-    for info in nodes.values():
+    addresses: dict[str, tuple[str, int]] = {}
+    for addr, info in nodes.items():
         node_id = str(info["node_id"])
         node_flags = frozenset(str(info["flags"]).split(","))
         flags[node_id] = node_flags
+        host, _, port = str(addr).rpartition(":")
+        addresses[node_id] = (host, int(port.split("@", 1)[0] or 0))
         if "master" in node_flags and not node_flags & {"fail", "fail?"}:
             for rng in info.get("slots", []):
                 ranges.append((int(rng[0]), int(rng[-1]), node_id))
-    return Topology(tuple(sorted(ranges)), flags)
+    return Topology(tuple(sorted(ranges)), flags, addresses)
 
 
 def _decode(v: bytes | str | None) -> str:
@@ -109,8 +114,8 @@ class ShardWatch:
         self._next = 0.0
         self.rebuilt = 0
         if self.enabled:
-            self._drop = redis.register_script(_DROP_IF_STAMPED)
-            self._restamp = redis.register_script(_RESTAMP)
+            self._drop = register(redis, _DROP_IF_STAMPED)
+            self._restamp = register(redis, _RESTAMP)
 
     async def stamp(self, event_id: int) -> str:
         """The id of the primary serving this event's slot now ('' on a plain Redis)."""
@@ -133,17 +138,20 @@ class ShardWatch:
         topo = await topology(self.redis)
         if topo.ranges == self._seen:
             return []
+        log.info("cluster_primaries_changed", primaries=sorted({n for _, _, n in topo.ranges}))
+        # The client's own node list may lag behind a failover: refresh it, and walk the
+        # primaries this topology names, each through a client of its own.
+        await self.redis.nodes_manager.initialize()  # type: ignore[attr-defined]
         rebuilt: list[int] = []
-        async for key in self.redis.scan_iter(match=META_MATCH, count=1000):
-            event_id = _event_of(_decode(key))
-            if event_id is None:
-                continue
+        for event_id in await self._events_on_primaries(topo):
             keys = EventKeys(event_id)
             stamp = _decode(await self.redis.hget(keys.meta, STAMP_FIELD))  # type: ignore[misc]
             await self.redis.sadd(ACTIVE_EVENTS, str(event_id))  # type: ignore[misc]
             now = topo.primary_of_slot(int(self.redis.keyslot(keys.meta)))  # type: ignore[attr-defined]
             if not stamp or not now or stamp == now:
                 continue
+            log.info("event_shard_changed", event_id=event_id, old=stamp, new=now,
+                     failed_over=topo.failed_over(stamp))
             if topo.failed_over(stamp):
                 if await self._drop(keys=[keys.meta, *_dropped(keys)], args=[stamp]):
                     log.warning("event_shard_failed_over", event_id=event_id, old=stamp,
@@ -160,6 +168,21 @@ class ShardWatch:
                     log.warning("event_rebuild_failed", event_id=event_id, error=str(exc))
         self._seen = topo.ranges
         return rebuilt
+
+    async def _events_on_primaries(self, topo: Topology) -> list[int]:
+        """Every event with state on a primary: SCAN of each primary (never KEYS)."""
+        events: set[int] = set()
+        for node_id in sorted({n for _, _, n in topo.ranges}):
+            host, port = topo.addresses[node_id]
+            node = self.redis.node_client(host, port)  # type: ignore[attr-defined]
+            try:
+                async for key in node.scan_iter(match=META_MATCH, count=1000):
+                    event_id = _event_of(_decode(key))
+                    if event_id is not None:
+                        events.add(event_id)
+            finally:
+                await node.aclose()
+        return sorted(events)
 
 
 def _dropped(keys: EventKeys) -> list[str]:
