@@ -96,6 +96,7 @@ def build_runtime(settings: Settings, db: Database, redis: Redis,
     holds = HoldStore(redis)
     catalog = CatalogService(db, holds, settings)
     holds.loader = catalog.load_event_state  # an event Redis lost is rebuilt from the database
+    holds.repairer = catalog.repair_event_state  # and checked again after a failover's rebuild
     mirror = SeatMirror(redis, catalog.snapshot)
     waiting = WaitingRoomService(redis, holds, catalog, settings)
     reservations = ReservationService(holds, catalog, waiting, mirror, settings)

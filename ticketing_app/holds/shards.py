@@ -18,6 +18,9 @@ How a failover is noticed without `KEYS`:
   stamp naming a primary that serves no slot any more (right after a takeover the others do
   not flag it yet). A stamp naming a healthy primary that still serves other slots means the
   slot was moved on purpose (resharding, data intact): the stamp is only updated.
+- A sale or an order in flight at the failover may reach the database after the rebuild read
+  it: the database is read again twice (3 s and 10 s later) and its sales and open orders'
+  locks put back over the state (load_event.lua 'repair'), touching nothing else.
 - Holds (not in the database) on that shard are lost: the buyers hold again. Sold seats and
   order locks come back from the database; PostgreSQL stays the final arbiter meanwhile (a
   second sale of a seat is refused by its guarded update and refunded).
@@ -25,6 +28,7 @@ How a failover is noticed without `KEYS`:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,6 +43,9 @@ from ticketing_app.holds.keys import ACTIVE_EVENTS, PREFIX, EventKeys
 log = structlog.get_logger(__name__)
 
 META_MATCH = f"{PREFIX}:{{e*}}:meta"
+# After a rebuild, the database is read again this long after (twice): past the end of any
+# request or job in flight at the failover (its Redis and database timeouts, 3 s + 6 s).
+REPAIR_AFTER_S = (3.0, 10.0)
 STAMP_FIELD = "node"
 # KEYS: the event's meta, then the keys to drop. ARGV[1]: the stamp that marks it stale.
 _DROP_IF_STAMPED = """
@@ -105,9 +112,14 @@ class ShardWatch:
     Redis, whose restart the scripts already notice (NOT_LOADED)."""
 
     def __init__(self, redis: Redis, rebuild: Callable[[int], Awaitable[None]] | None = None,
-                 interval_s: float = 1.0) -> None:
+                 repair: Callable[[int], Awaitable[None]] | None = None,
+                 interval_s: float = 1.0, repair_after_s: tuple[float, ...] = REPAIR_AFTER_S
+                 ) -> None:
         self.redis = redis
         self.rebuild = rebuild
+        self.repair = repair
+        self.repair_after_s = repair_after_s
+        self._repairs: set[asyncio.Task[None]] = set()
         self.interval_s = interval_s
         self.enabled = is_cluster(redis)
         self._seen: tuple[tuple[int, int, str], ...] | None = None
@@ -166,8 +178,24 @@ class ShardWatch:
                     await self.rebuild(event_id)
                 except Exception as exc:  # rebuilt on its next use instead
                     log.warning("event_rebuild_failed", event_id=event_id, error=str(exc))
+            if self.repair is not None:
+                task = asyncio.ensure_future(self._repair_later(event_id))
+                self._repairs.add(task)
+                task.add_done_callback(self._repairs.discard)
         self._seen = topo.ranges
         return rebuilt
+
+    async def _repair_later(self, event_id: int) -> None:
+        """A sale or an order in flight when the shard failed over may reach the database
+        after the rebuild read it (a settlement sells in Redis first, then commits): look
+        again once such work has surely ended (Redis and database timeouts)."""
+        assert self.repair is not None
+        for delay in self.repair_after_s:
+            await asyncio.sleep(delay)
+            try:
+                await self.repair(event_id)
+            except Exception as exc:
+                log.warning("event_repair_failed", event_id=event_id, error=str(exc))
 
     async def _events_on_primaries(self, topo: Topology) -> list[int]:
         """Every event with state on a primary: SCAN of each primary (never KEYS)."""
