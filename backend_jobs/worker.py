@@ -49,7 +49,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     rt = await create_runtime(ctx.get("settings"))
     set_runtime(rt)
     ctx["rt"] = rt
-    ctx["provider"] = SimulatedProvider(rt.redis, rt.settings, random.Random())
+    ctx["provider"] = SimulatedProvider(rt.jobs_redis, rt.settings, random.Random())
     ctx["stop"] = asyncio.Event()
     if ctx.get("run_sweeper"):
         s = rt.settings
@@ -132,7 +132,7 @@ async def report_queue_depth(rt: Runtime, stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(Exception):
             for label, queue in (("payments", PAYMENTS_QUEUE), ("jobs", JOBS_QUEUE)):
-                metrics.JOB_QUEUE_DEPTH.labels(queue=label).set(await rt.redis.zcard(queue))
+                metrics.JOB_QUEUE_DEPTH.labels(queue=label).set(await rt.jobs_redis.zcard(queue))
         with contextlib.suppress(Exception):
             await report_overdue(rt)
         with contextlib.suppress(Exception):

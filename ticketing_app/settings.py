@@ -62,7 +62,17 @@ class Settings(BaseSettings):
 
     # --- services (empty = embedded) ---
     database_url: str = ""
+    # One Redis, or a Redis Cluster: several comma-separated seed nodes
+    # (redis://h1:7000,redis://h2:7001), or one seed with REDIS_CLUSTER=true. Holds, live sync,
+    # rate limits, the waiting room and the sweeper run on it (docs/operations.md, "Redis").
     redis_url: str = ""
+    redis_cluster: bool = False
+    # A plain Redis for ARQ's queues, payment outcomes and Reflex session state (neither ARQ
+    # nor Reflex's state manager speaks Cluster). Empty = REDIS_URL when that is not a cluster.
+    jobs_redis_url: str = ""
+    # A cluster command that met a refused connection or CLUSTERDOWN (a failover under way)
+    # is tried again this many times on a refreshed slot map; a timeout never is.
+    redis_cluster_retries: int = Field(default=2, ge=0)
     kafka_bootstrap: str = ""
     kafka_topic: str = "order.events"
     kafka_topic_partitions: int = 3
@@ -330,10 +340,24 @@ class Settings(BaseSettings):
         return self.web_workers or os.cpu_count() or 1
 
     @property
+    def redis_is_cluster(self) -> bool:
+        """REDIS_URL names a cluster: REDIS_CLUSTER=true, or several seed nodes."""
+        return self.redis_cluster or "," in self.redis_url
+
+    @property
+    def effective_jobs_redis_url(self) -> str:
+        """ARQ, payment outcomes and Reflex state: JOBS_REDIS_URL, else REDIS_URL when that is
+        a plain Redis ('' when neither: a cluster needs JOBS_REDIS_URL)."""
+        if self.jobs_redis_url:
+            return self.jobs_redis_url
+        return "" if self.redis_is_cluster else self.redis_url
+
+    @property
     def web_state_in_redis(self) -> bool:
-        """Reflex session state lives in Redis when asked, or when several web processes
-        share sessions (a reconnect may land on another process)."""
-        return bool(self.redis_url) and (self.web_state_redis or self.web_processes > 1)
+        """Reflex session state lives in Redis (the jobs Redis) when asked, or when several
+        web processes share sessions (a reconnect may land on another process)."""
+        return bool(self.effective_jobs_redis_url) and (
+            self.web_state_redis or self.web_processes > 1)
 
     @property
     def is_sqlite(self) -> bool:

@@ -127,6 +127,12 @@ def up(
             children.append(v)
             env["REDIS_URL"] = f"redis://127.0.0.1:{v.port}/0"
             console.print(f"embedded Valkey on {v.port}")
+        elif settings.redis_is_cluster and not settings.effective_jobs_redis_url:
+            # ARQ and Reflex's state need a plain Redis beside the cluster.
+            j = embedded.valkey(workdir=data_dir / "valkey-jobs").start()
+            children.append(j)
+            env["JOBS_REDIS_URL"] = f"redis://127.0.0.1:{j.port}/0"
+            console.print(f"embedded Valkey for jobs (JOBS_REDIS_URL) on {j.port}")
         if not settings.kafka_bootstrap:
             k = embedded.tansu(workdir=data_dir / "tansu").start()
             children.append(k)

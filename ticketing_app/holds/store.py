@@ -33,6 +33,7 @@ from ticketing_app.holds.answers import (
 )
 from ticketing_app.holds.keys import ACTIVE_EVENTS, EventKeys
 from ticketing_app.holds.scripts import Scripts
+from ticketing_app.holds.shards import STAMP_FIELD, ShardWatch
 from ticketing_app.observability import metrics
 
 Loader = Callable[[int], Awaitable[None]]
@@ -51,6 +52,17 @@ class HoldStore:
         self.redis = redis
         self.scripts = Scripts(redis)
         self.loader = loader
+        # On a Redis Cluster: events of a shard that failed over are rebuilt (holds/shards.py).
+        self.repairer: Loader | None = None  # CatalogService.repair_event_state
+        self.shards = ShardWatch(redis, self._rebuild, self._repair)
+
+    async def _rebuild(self, event_id: int) -> None:
+        if self.loader is not None:
+            await self.loader(event_id)
+
+    async def _repair(self, event_id: int) -> None:
+        if self.repairer is not None:
+            await self.repairer(event_id)
 
     async def _run(self, name: str, event_id: int, args: Sequence[Any],
                    extra_keys: Sequence[str] = ()) -> list[Any]:
@@ -237,10 +249,25 @@ class HoldStore:
             snap.states[int(decode(flat[i]))] = parse_state(decode(flat[i + 1]))
         return snap
 
+    async def repair(self, event_id: int, data: LoadData) -> int:
+        """Puts the database's sales and open orders' locks back over the event's state (after
+        a failover's rebuild, see load_event.lua 'repair'); the number of seats changed."""
+        payload = {"sold": [list(s) for s in data.sold], "locks": [list(s) for s in data.locks]}
+        res = await self.scripts["load_event"](
+            keys=EventKeys(event_id).script_keys(),
+            args=[event_id, "repair", json.dumps(payload)])
+        return int(res[2]) if decode(res[0]) == "OK" else 0
+
     async def load(self, event_id: int, data: LoadData, layout_only: bool = False) -> bool:
         kinds = data.kinds
+        meta = dict(data.meta)
+        if not layout_only:
+            # The primary this state is built on: a failover away from it means a rebuild.
+            stamp = await self.shards.stamp(event_id)
+            if stamp:
+                meta[STAMP_FIELD] = stamp
         payload = {
-            "meta": data.meta,
+            "meta": meta,
             "seats": [list(s) for s in data.seats],
             "sold": [list(s) for s in data.sold],
             "blocked": data.blocked,

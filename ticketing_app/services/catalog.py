@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import structlog
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -30,6 +31,8 @@ from ticketing_app.domain.seats import CODE_TO_STATUS
 from ticketing_app.holds.answers import LoadData, Snapshot, TierRows
 from ticketing_app.holds.store import HoldStore
 from ticketing_app.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 LAYOUT_CACHE_S = 2.0
 V = TypeVar("V")
@@ -351,6 +354,13 @@ class CatalogService:
             await self.holds.load(event_id, data)
         finally:
             await self.holds.end_loading(event_id)
+
+    async def repair_event_state(self, event_id: int) -> None:
+        """After a failover's rebuild: sales and open orders' locks the database gained while
+        the rebuild read it, put back (HoldStore.repair)."""
+        n = await self.holds.repair(event_id, await self.build_load_data(event_id))
+        if n:
+            log.warning("event_state_repaired", event_id=event_id, seats=n)
 
     async def build_load_data(self, event_id: int) -> LoadData:
         ev = await self.get_event(event_id, fresh=True)

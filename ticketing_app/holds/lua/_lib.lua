@@ -15,7 +15,7 @@
 -- KEYS[6] loc   HASH  seat -> "rowkey|col"
 -- KEYS[7] pos   HASH  "rowkey|col" -> seat
 -- KEYS[8] mine  HASH  buyer -> comma list of that buyer's H and O seats
--- KEYS[9] ch    pub/sub channel for live sync
+-- KEYS[9] ch    pub/sub channel for live sync (a shard channel: SPUBLISH, see announce)
 -- KEYS[10] tr   HASH  best-available index (load_event writes it, best_available reads it):
 --                       't:<tier>'     JSON [[rowkey, min col + max col of the row], ...] in
 --                                      best-first row order ('t:*' = every tier)
@@ -154,6 +154,14 @@ local function log_version(v, field, value)
   end
 end
 
+-- Live sync: sharded pub/sub (SPUBLISH; Redis/Valkey 7 and later), so on a cluster a change
+-- travels only within the event's shard, to the web processes subscribed there
+-- (clients/pubsub.py); plain PUBLISH where the server has no sharded pub/sub.
+local function announce(msg)
+  local ok = redis.pcall('SPUBLISH', K_CH, msg)
+  if type(ok) == 'table' and ok.err then redis.call('PUBLISH', K_CH, msg) end
+end
+
 -- Bump the version, log the change and tell every web process. Changes: list of
 -- {seat, code, tag[, until]}. Nothing changed (a refusal): no version, no log, no message.
 local function publish(event_id, changes)
@@ -161,7 +169,7 @@ local function publish(event_id, changes)
   local v = redis.call('INCR', K_VER)
   local c = cjson.encode(changes)
   log_version(v, 'c', c)
-  redis.call('PUBLISH', K_CH, '{"e":' .. tonumber(event_id) .. ',"v":' .. v .. ',"c":' .. c .. '}')
+  announce('{"e":' .. tonumber(event_id) .. ',"v":' .. v .. ',"c":' .. c .. '}')
   return v
 end
 
