@@ -298,6 +298,7 @@ def test_cluster_variant_runs_six_valkey_nodes_and_a_plain_one_for_jobs(
         assert cmd[0] == "valkey-server" and cmd[cmd.index("--cluster-enabled") + 1] == "yes"
         assert cmd[cmd.index("--cluster-announce-hostname") + 1] == name
         assert cmd[cmd.index("--maxmemory-policy") + 1] == "noeviction"
+        assert cmd[cmd.index("--cluster-require-full-coverage") + 1] == "no"
         volume = node["volumes"][0].split(":")
         assert volume[1] == "/data" and volume[0] in stack["volumes"]
         assert node["healthcheck"]["test"][0] == "CMD" and node["restart"] == "unless-stopped"
