@@ -25,8 +25,7 @@ from ticketing_app.db.models import (
 )
 from ticketing_app.domain.buyers import issue_order_link
 from ticketing_app.domain.events import Envelope, EventType
-from ticketing_app.domain.seats import format_money
-from ticketing_app.i18n import _, format_event_time, use_locale
+from ticketing_app.i18n import N_, _, format_event_time, format_money, use_locale
 from ticketing_app.services.order_access import ORDER_LINK_PATH
 from ticketing_app.settings import get_settings
 
@@ -34,28 +33,28 @@ log = structlog.get_logger(__name__)
 
 TEMPLATES: dict[str, tuple[str, str]] = {
     EventType.ORDER_CONFIRMED: (
-        "Your tickets for order #{orderId}",
-        "Thank you! Order #{orderId} is paid: {seats} seat(s), {amount}. "
-        "Your tickets are under My tickets.",
+        N_("Your tickets for order #{orderId}"),
+        N_("Thank you! Order #{orderId} is paid: {seats} seat(s), {amount}. "
+           "Your tickets are under My tickets."),
     ),
     EventType.TICKETS_RESENT: (
-        "Your tickets for order #{orderId}",
-        "As asked, here are the tickets of order #{orderId} again: {seats} seat(s). "
-        "They are also under My tickets.",
+        N_("Your tickets for order #{orderId}"),
+        N_("As asked, here are the tickets of order #{orderId} again: {seats} seat(s). "
+           "They are also under My tickets."),
     ),
     EventType.ORDER_CANCELLED: (
-        "Order #{orderId} was cancelled",
-        "Order #{orderId} was cancelled ({reason}). The seats were released and you were not "
-        "charged.",
+        N_("Order #{orderId} was cancelled"),
+        N_("Order #{orderId} was cancelled ({reason}). The seats were released and you were "
+           "not charged."),
     ),
     EventType.PAYMENT_REFUNDED: (
-        "Payment for order #{orderId} refunded",
-        "Your payment for order #{orderId} arrived after the seats were released ({reason}); "
-        "it has been refunded in full.",
+        N_("Payment for order #{orderId} refunded"),
+        N_("Your payment for order #{orderId} arrived after the seats were released "
+           "({reason}); it has been refunded in full."),
     ),
     EventType.ORDER_REFUNDED: (
-        "Refund for order #{orderId}",
-        "{amount} has been refunded for order #{orderId} ({reason}).",
+        N_("Refund for order #{orderId}"),
+        N_("{amount} has been refunded for order #{orderId} ({reason})."),
     ),
 }
 
@@ -63,12 +62,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 # Orders the box office made (orders.kind): their confirmation says what they are.
 KIND_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
     (EventType.ORDER_CONFIRMED, "COMP"): (
-        "Your complimentary tickets (order #{orderId})",
-        "You have been given {seats} ticket(s), order #{orderId}. Enjoy the event!",
+        N_("Your complimentary tickets (order #{orderId})"),
+        N_("You have been given {seats} ticket(s), order #{orderId}. Enjoy the event!"),
     ),
     (EventType.ORDER_CONFIRMED, "RESERVATION"): (
-        "Your tickets for order #{orderId}",
-        "Your reservation is confirmed as order #{orderId}: {seats} seat(s), {amount}.",
+        N_("Your tickets for order #{orderId}"),
+        N_("Your reservation is confirmed as order #{orderId}: {seats} seat(s), {amount}."),
     ),
 }
 
@@ -79,19 +78,22 @@ async def handle_notification(s: AsyncSession, env: Envelope) -> None:
     if template is None:
         return
     p = env.payload
-    values = {
-        "orderId": p.get("orderId"),
-        "seats": len(p.get("seatIds") or []),
-        "amount": format_money(int(p.get("amount") or p.get("total") or 0),
-                               str(p.get("currency") or "KRW")),
-        "reason": p.get("reason") or "no reason given",
-    }
-    subject, body = (t.format(**values) for t in template)
     buyer = str(p.get("buyerId") or "")
     settings = get_settings()
     order = await s.get(Order, int(p["orderId"])) if p.get("orderId") else None
-    if env.type in (EventType.ORDER_CONFIRMED, EventType.TICKETS_RESENT) and order is not None:
-        with use_locale(order.locale or settings.default_locale):
+    # The buyer's language (chosen at checkout), else the installation's.
+    with use_locale((order.locale if order is not None else "") or settings.default_locale):
+        values = {
+            "orderId": p.get("orderId"),
+            "seats": len(p.get("seatIds") or []),
+            "amount": format_money(int(p.get("amount") or p.get("total") or 0),
+                                   str(p.get("currency") or "KRW")),
+            # The reason is the system's record (English), quoted as it is.
+            "reason": p.get("reason") or _("no reason given"),
+        }
+        subject, body = (_(t, **values) for t in template)
+        if env.type in (EventType.ORDER_CONFIRMED, EventType.TICKETS_RESENT) \
+                and order is not None:
             body += await _confirmation_lines(s, order)
     contact = await s.get(BuyerContact, buyer) if buyer else None
     # The address given at checkout first; else the one left on My tickets.
@@ -134,4 +136,5 @@ async def _ticket_lines(s: AsyncSession, order_id: int) -> str:
         return ""
     lines = "\n".join(f"  {label}: {code}" for label, code in rows)
     url = get_settings().public_url.rstrip("/") + "/my-tickets"
-    return (f"\n\nYour tickets (show the QR code at the door; {url}):\n{lines}\n")
+    return "\n\n" + _("Your tickets (show the QR code at the door; {url}):", url=url) + \
+        f"\n{lines}\n"

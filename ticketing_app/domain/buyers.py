@@ -23,8 +23,9 @@ EMAIL_MAX = 254
 LINK_PREFIX = "o1"
 _LINK_PURPOSE = "order-link"
 _LINK = re.compile(r"^o1-([1-9][0-9]{0,11})-([0-9]{1,12})-([A-Za-z0-9_-]{20,64})$")
-# Order references as buyers type them: "Order #12", "#12", "12".
-_REFERENCE = re.compile(r"^\s*(?:order\s*)?(?:no\.?\s*)?#?\s*([0-9]{1,12})\s*$", re.IGNORECASE)
+# Order references as buyers type them: "Order #12", "주문 #12", "#12", "12".
+_REFERENCE = re.compile(r"^\s*(?:order|주문)?\s*(?:no\.?\s*)?#?\s*([0-9]{1,12})\s*$",
+                        re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,7 @@ async def venue_layout(venue_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
 def event_admin_out(ev: Event, tiers: Sequence[PriceTier] = (),
                     counts: dict[int, int] | None = None) -> dict[str, Any]:
     return {**event_public(ev), "holdMaxTotalSeconds": ev.hold_max_total_s,
+            "webHoldMaxTotalSeconds": ev.web_hold_max_total_s,
             "waitingRoomDifficulty": ev.waiting_room_difficulty,
             "updatedAt": iso(ev.updated_at),
             "tiers": [{"id": t.id, "name": t.name, "price": t.price, "color": t.color,
