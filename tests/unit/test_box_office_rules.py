@@ -61,3 +61,32 @@ def test_csv_cells_that_would_be_formulas_are_text() -> None:
     assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert csv_cell("@SUM") == "'@SUM" and csv_cell("-1+2") == "'-1+2"
     assert csv_cell("Kim") == "Kim" and csv_cell(5) == 5
+
+
+def test_every_admin_handler_needs_a_manager_but_the_check_in_pages() -> None:
+    """The middleware's table over every handler the admin states register (Reflex's
+    generated setters too): only the check-in page's handlers are door staff's."""
+    import ticketing_app.pages.admin  # noqa: F401  (registers every admin page and state)
+    from ticketing_app.state.roles import admin_states, required
+
+    door_ok = {("AdminCheckinState", n) for n in ("load", "check", "check_ticket",
+                                                  "search_name", "set_gate")}
+    door_ok |= {("AdminDoorState", "load")}
+    seen = set()
+    for cls in admin_states().values():
+        for name, h in cls.event_handlers.items():
+            key = (cls.__name__, name)
+            seen.add(key)
+            on_manager_page = required(h.fn, "/admin/events/7")
+            if key == ("AdminLoginState", "load"):
+                assert on_manager_page is None  # the login page needs no session
+            elif key in door_ok:
+                assert on_manager_page is Capability.CHECK_IN, key
+            else:
+                assert on_manager_page is Capability.MANAGE, key
+            if key == ("AdminState", "guard"):
+                assert required(h.fn, "/admin/events/7/checkin") is Capability.CHECK_IN
+                assert required(h.fn, "/admin/door") is Capability.CHECK_IN
+    assert door_ok <= seen and len(seen) >= 40
+    assert ("AdminOrderState", "confirm_refund") in seen
+    assert ("AdminCheckinState", "setvar") in seen  # a generated setter is a manager's
