@@ -90,3 +90,22 @@ def test_every_admin_handler_needs_a_manager_but_the_check_in_pages() -> None:
     assert door_ok <= seen and len(seen) >= 40
     assert ("AdminOrderState", "confirm_refund") in seen
     assert ("AdminCheckinState", "setvar") in seen  # a generated setter is a manager's
+
+
+def test_an_order_never_paid_has_paid_nothing_and_refunds_lower_the_total() -> None:
+    from ticketing_app.db.models import Order, OrderItem
+    from ticketing_app.services.box_office import order_money
+    from ticketing_app.services.order_records import OrderView
+
+    items = [OrderItem(order_id=1, seat_id=s, price=50000, currency="KRW", refunded=s == 1)
+             for s in (1, 2)]
+
+    def view(status: str) -> OrderView:
+        return OrderView(Order(id=1, event_id=1, buyer_id="b", status=status, total=100000,
+                               idempotency_key="k", lock_token=status,
+                               payment_deadline=datetime.now(UTC)), items)
+
+    m = order_money(view("CONFIRMED"))
+    assert (m.paid, m.refunded, m.remaining) == (100000, 50000, 50000)
+    assert order_money(view("CANCELLED")).remaining == 0
+    assert order_money(view("CREATED")).paid == 0
