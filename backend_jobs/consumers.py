@@ -109,6 +109,7 @@ class ConsumerRunner:
         self.duplicates = 0
         self._broker_generation: bytes | None = None
         self._next_offset: dict[TopicPartition, int] = {}  # per partition: next to process
+        self._lag_partitions: set[int] = set()  # partitions whose lag this process exports
 
     async def _consume(self) -> None:
         consumer = self.rt.kafka.consumer(self.spec.name)
@@ -202,12 +203,21 @@ class ConsumerRunner:
         # this consumer has processed: no broker round trip, so nothing here can block the
         # fetch loop (asking the broker for end offsets and positions waits up to 40 s while
         # it is away, or while a partition's position is being reset).
-        lag = 0
-        for tp in consumer.assignment():
+        # One series per partition this process holds now; a partition the group moved to
+        # another process drops out here (that process reports it).
+        assigned = consumer.assignment()
+        reported: set[int] = set()
+        for tp in assigned:
             high = consumer.highwater(tp)
             if high is not None and tp in self._next_offset:  # else: nothing fetched here yet
-                lag += max(0, high - self._next_offset[tp])
-        metrics.CONSUMER_LAG.labels(self.spec.name).set(lag)
+                metrics.CONSUMER_LAG.labels(self.spec.name, str(tp.partition)).set(
+                    max(0, high - self._next_offset[tp]))
+                reported.add(tp.partition)
+        for partition in self._lag_partitions - reported:
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(self.spec.name, str(partition))
+        self._lag_partitions = reported
+        metrics.CONSUMER_PARTITIONS.labels(self.spec.name).set(len(assigned))
 
     async def run(self) -> None:
         backoff = 0.2

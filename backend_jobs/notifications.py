@@ -1,18 +1,33 @@
-"""The notifications consumer: turns order events into email-ready messages. They are stored
-and written to the log by default; with SMTP_URL set, a message for a buyer who left an
-address on My tickets is queued (`pending`) and sent by `backend_jobs/mailer.py`, outside the
-consumer's transaction. A confirmation lists the ticket codes."""
+"""The notifications consumer: turns order events into email-ready messages, in the buyer's
+language. They are stored and written to the log by default; with SMTP_URL set, a message for
+a buyer who gave an address (at checkout, or on My tickets) is queued (`pending`) and sent by
+`backend_jobs/mailer.py`, outside the consumer's transaction. A confirmation names the event
+(date in the venue's zone, venue), lists the ticket codes and carries the signed link that
+opens the tickets on any device."""
 
 from __future__ import annotations
+
+import time
 
 import structlog
 from sqlalchemy import select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ticketing_app.db.models import BuyerContact, Notification, OrderItem, Ticket
+from ticketing_app.db.models import (
+    BuyerContact,
+    Event,
+    Notification,
+    Order,
+    OrderItem,
+    Ticket,
+    Venue,
+)
+from ticketing_app.domain.buyers import issue_order_link
 from ticketing_app.domain.events import Envelope, EventType
 from ticketing_app.domain.seats import format_money
+from ticketing_app.i18n import _, format_event_time, use_locale
+from ticketing_app.services.order_access import ORDER_LINK_PATH
 from ticketing_app.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -45,8 +60,22 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 
+# Orders the box office made (orders.kind): their confirmation says what they are.
+KIND_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
+    (EventType.ORDER_CONFIRMED, "COMP"): (
+        "Your complimentary tickets (order #{orderId})",
+        "You have been given {seats} ticket(s), order #{orderId}. Enjoy the event!",
+    ),
+    (EventType.ORDER_CONFIRMED, "RESERVATION"): (
+        "Your tickets for order #{orderId}",
+        "Your reservation is confirmed as order #{orderId}: {seats} seat(s), {amount}.",
+    ),
+}
+
+
 async def handle_notification(s: AsyncSession, env: Envelope) -> None:
-    template = TEMPLATES.get(env.type)
+    template = KIND_TEMPLATES.get((env.type, str(env.payload.get("kind") or ""))) or \
+        TEMPLATES.get(env.type)
     if template is None:
         return
     p = env.payload
@@ -59,16 +88,42 @@ async def handle_notification(s: AsyncSession, env: Envelope) -> None:
     }
     subject, body = (t.format(**values) for t in template)
     buyer = str(p.get("buyerId") or "")
-    if env.type in (EventType.ORDER_CONFIRMED, EventType.TICKETS_RESENT) and p.get("orderId"):
-        body += await _ticket_lines(s, int(p["orderId"]))
-    contact = await s.get(BuyerContact, buyer) if buyer else None
     settings = get_settings()
-    via = "pending" if (contact is not None and settings.smtp_url) else "log"
+    order = await s.get(Order, int(p["orderId"])) if p.get("orderId") else None
+    if env.type in (EventType.ORDER_CONFIRMED, EventType.TICKETS_RESENT) and order is not None:
+        with use_locale(order.locale or settings.default_locale):
+            body += await _confirmation_lines(s, order)
+    contact = await s.get(BuyerContact, buyer) if buyer else None
+    # The address given at checkout first; else the one left on My tickets.
+    recipient = (order.buyer_email if order is not None else None) or \
+        (contact.email if contact is not None else None)
+    via = "pending" if (recipient and settings.smtp_url) else "log"
     s.add(Notification(event_uuid=env.eventId, order_id=p.get("orderId"), buyer_id=buyer,
                        kind=env.type, subject=subject, body=body, delivered_via=via,
-                       recipient=contact.email if contact else None))
+                       recipient=recipient))
     log.info("notification", kind=env.type, order_id=p.get("orderId"), subject=subject,
              via=via)
+
+
+async def _confirmation_lines(s: AsyncSession, order: Order) -> str:
+    """The event (name, date in the venue's zone, venue), the link that opens the tickets on
+    any device, then the ticket codes."""
+    settings = get_settings()
+    ev = await s.get(Event, order.event_id)
+    lines = [""]
+    if ev is not None:
+        venue = await s.get(Venue, ev.venue_id) if ev.venue_id else None
+        tz = venue.time_zone if venue is not None else settings.default_time_zone
+        lines += [_("Event: {title}", title=ev.title),
+                  _("Date: {when}", when=format_event_time(ev.starts_at, tz))]
+        if venue is not None:
+            lines.append(_("Venue: {venue}", venue=venue.name))
+    if order.buyer_email:
+        token = issue_order_link(settings.secret_key, int(order.id or 0),
+                                 int(time.time()) + settings.order_link_ttl_days * 86400)
+        lines += ["", _("Open your tickets on any device (no sign-in needed):"),
+                  settings.public_url.rstrip("/") + ORDER_LINK_PATH + token]
+    return "\n".join(lines) + "\n" + await _ticket_lines(s, int(order.id or 0))
 
 
 async def _ticket_lines(s: AsyncSession, order_id: int) -> str:

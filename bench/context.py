@@ -54,6 +54,9 @@ class BenchOptions:
     server: str = "granian"
     api_workers: int = 1  # API server processes; one per core uses the machine like production
     keep_db: bool = False
+    # A scenario parameter's value instead of its quick/full default ("purchases" -> "600"),
+    # for repeated focused runs (a smaller size on a busy machine).
+    overrides: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -98,7 +98,9 @@ class ChildProcess:
         )
         if wait:
             try:
-                wait_for_port(self.port)
+                # Generous: a process importing Reflex and SQLAlchemy on a busy two-core
+                # machine was seen to need over 30 s before it listened.
+                wait_for_port(self.port, timeout=90.0)
                 self._check_owner()
             except (TimeoutError, RuntimeError):
                 self.stop()

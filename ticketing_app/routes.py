@@ -6,6 +6,7 @@ HOME = "/"
 EVENT = "/event/[event_id]"
 QUEUE = "/event/[event_id]/queue"  # the event's virtual waiting room
 CHECKOUT = "/event/[event_id]/checkout"
+OFFER = "/event/[event_id]/offer/[token]"  # a mailed waitlist offer's link
 EVENT_PREFIX = "/event/"
 
 
@@ -16,6 +17,13 @@ def event_url(event_id: int) -> str:
 def checkout_url(event_id: int) -> str:
     return f"/event/{event_id}/checkout"
 
+# ---- an order without the buyer's browser: the signed link, "find my order" -------------
+ORDER_LINK = "/order/[token]"  # the link in the confirmation mail (services/order_access.py)
+FIND_ORDER = "/find-order"
+# The development mail sink's last mails (only while `up` runs one); an /api path, so the
+# API serves it, not Reflex.
+DEV_MAIL = "/api/dev/mail"
+
 # ---- admin area and the buyer's tickets (every /admin page but the login needs a session) ----
 MY_TICKETS = "/my-tickets"
 ADMIN = "/admin"
@@ -24,6 +32,7 @@ ADMIN_EVENTS = "/admin/events"
 ADMIN_EVENT = "/admin/events/[event_id]"
 ADMIN_DASHBOARD = "/admin/events/[event_id]/dashboard"
 ADMIN_CHECKIN = "/admin/events/[event_id]/checkin"
+ADMIN_BOX_OFFICE = "/admin/events/[event_id]/box-office"  # comps and named reservations
 ADMIN_VENUES = "/admin/venues"
 ADMIN_AUDIT = "/admin/audit"
 ADMIN_DOOR = "/admin/door"  # door staff's start: the events to check in
@@ -58,6 +67,10 @@ def admin_event_url(event_id: int) -> str:
 
 def admin_dashboard_url(event_id: int) -> str:
     return f"/admin/events/{event_id}/dashboard"
+
+
+def admin_box_office_url(event_id: int) -> str:
+    return f"/admin/events/{event_id}/box-office"
 
 
 def admin_checkin_url(event_id: int) -> str:

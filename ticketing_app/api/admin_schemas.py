@@ -38,11 +38,17 @@ class SectionIn(Strict):
     gaps: str = Field(default="", max_length=5000)
     aisleCols: str = Field(default="", max_length=1000)
     aisleRows: str = Field(default="", max_length=1000)
+    # Seats with a feature, like gaps ("A1, A2"); aisle seats are found by themselves.
+    wheelchair: str = Field(default="", max_length=5000)
+    companion: str = Field(default="", max_length=5000)
+    restricted: str = Field(default="", max_length=5000)
 
     def grid(self, row_offset: int) -> GridSpec:
         return GridSpec(self.name, self.rows, self.cols, parse_cells(self.gaps),
                         parse_numbers(self.aisleCols), parse_numbers(self.aisleRows),
-                        row_offset=row_offset)
+                        row_offset=row_offset, wheelchair=parse_cells(self.wheelchair),
+                        companion=parse_cells(self.companion),
+                        restricted=parse_cells(self.restricted))
 
 
 class VenueIn(Strict):
@@ -136,3 +142,31 @@ class ContactIn(Strict):
     email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})
     # Optional: the box office finds the buyer's orders and tickets by it (migration 0008).
     name: str | None = Field(default=None, max_length=200)
+
+
+class OfficeClaimIn(Strict):
+    """A comp or a named reservation: the seats and the customer (the tickets are mailed)."""
+
+    seatIds: list[SeatId] = Field(min_length=1, max_length=50)
+    name: str = Field(max_length=500)
+    email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})
+
+
+class PresaleWindowIn(Strict):
+    """When code holders may buy, and when everyone may (both null: no presale)."""
+
+    presaleStartsAt: datetime | None = Field(default=None, strict=False)
+    publicSaleStartsAt: datetime | None = Field(default=None, strict=False)
+
+
+class AccessCodeIn(Strict):
+    code: str = Field(default="", max_length=40)  # empty: a generated code
+    maxUses: int = Field(ge=-(2**31), le=2**31 - 1)
+
+
+class AccessCodeRedeemIn(Strict):
+    code: str = Field(max_length=40)
+
+
+class WaitlistJoinIn(Strict):
+    email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 HOLD_ROUTE = "/api/reservations"
 RELEASE_ROUTE = "/api/reservations/{event_id}/{seat_id:int}"
 ADMISSION_MAX = 300  # as X-Admission-Token's declared max_length
+ACCESS_CODE_MAX = 40  # as X-Access-Code's
 _SEAT_PATH = re.compile(r"/api/reservations/([1-9][0-9]{0,9})/([1-9][0-9]{0,9})")
 
 
@@ -51,6 +52,9 @@ async def hold(rt: Runtime, req: HotRequest) -> tuple[int, Any]:
     admission = req.header(b"x-admission-token")
     if caller is None or (admission is not None and len(admission) > ADMISSION_MAX):
         return FALLBACK
+    access_code = req.header(b"x-access-code")
+    if access_code is not None and len(access_code) > ACCESS_CODE_MAX:
+        return FALLBACK
     try:
         body = HoldIn.model_validate_json(req.body)
     except ValidationError:
@@ -58,7 +62,9 @@ async def hold(rt: Runtime, req: HotRequest) -> tuple[int, Any]:
     buyer = resolve_buyer(rt, caller)
     h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds,
                                    admission=admission or body.admissionToken,
-                                   client=req.client)
+                                   client=req.client,
+                                   access_code=access_code or body.accessCode,
+                                   wheelchair=body.wheelchair)
     return 201, hold_answer(body, h)
 
 

@@ -167,9 +167,9 @@ def provider_mode(
         rt = await create_runtime()
         try:
             if mode == "random":
-                await rt.redis.delete(MODE_KEY)
+                await rt.jobs_redis.delete(MODE_KEY)
             else:
-                await rt.redis.set(MODE_KEY, mode)
+                await rt.jobs_redis.set(MODE_KEY, mode)
         finally:
             await rt.close()
         console.print(f"simulated provider: {mode}")

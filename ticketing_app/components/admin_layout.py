@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import reflex as rx
-from reflex.vars import ObjectVar
+from reflex.vars import ObjectVar, Var
 from reflex_components_core.el.elements.base import BaseHTML
 
 from ticketing_app import routes
@@ -129,12 +129,12 @@ def layout_grid(seats: Any, cols: Any,
     )
 
 
-def labelled(label: str | rx.Var[str], control: rx.Component, hint: str = ""
+def labelled(label: str | Var[str], control: rx.Component, hint: str | Var[str] = ""
              ) -> rx.Component:
     """A field with its label: the control sits inside the <label>, which ties the two (a
     screen reader announces the label when the field has focus)."""
     parts = [rx.text(label, size="2", weight="medium"), control]
-    if hint:
+    if isinstance(hint, Var) or hint:
         parts.append(rx.text(hint, size="1", color="gray"))
     return rx.el.label(*parts, style={"display": "flex", "flex_direction": "column",
                                       "gap": "4px", "width": "100%"})

@@ -39,6 +39,8 @@ class VenueSeat(SQLModel, table=True):
     section: str = Field(default="Main", max_length=60)
     r: int
     c: int
+    # wheelchair, companion, restricted, aisle; comma separated (domain/access.py, 0008)
+    features: str = Field(default="", max_length=60)
 
 
 class Event(EventSales, SQLModel, table=True):
@@ -55,6 +57,13 @@ class Event(EventSales, SQLModel, table=True):
     currency: str = Field(default="KRW", max_length=3)
     created_at: datetime = Field(default_factory=now_utc)
     updated_at: datetime = Field(default_factory=now_utc)
+    # Why it was cancelled, as buyers are told (migration 0008).
+    cancel_reason: str = Field(default="", max_length=300)
+    # Presale (migration 0008): while ON_SALE and before `public_sale_starts_at`, only buyers
+    # who entered an access code may claim seats, and only from `presale_starts_at` on.
+    # Both empty: open to everyone (the original behaviour).
+    presale_starts_at: datetime | None = Field(default=None)
+    public_sale_starts_at: datetime | None = Field(default=None)
 
 
 class PriceTier(SQLModel, table=True):
@@ -78,6 +87,7 @@ class Seat(SQLModel, table=True):
     section: str = Field(default="Main", max_length=60)
     r: int
     c: int
+    features: str = Field(default="", max_length=60)  # copied from the venue's seat
     tier_id: int | None = Field(default=None, foreign_key="price_tiers.id")
     price: int = Field(ge=0)
     status: str = Field(default="AVAILABLE", max_length=20)  # AVAILABLE, SOLD, BLOCKED
@@ -87,6 +97,7 @@ class Seat(SQLModel, table=True):
 
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
+    __table_args__ = (sa.Index("ix_orders_kind", "event_id", "kind"),)  # 0010_comps
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="events.id", index=True)
     buyer_id: str = Field(max_length=80, index=True)
@@ -105,6 +116,18 @@ class Order(SQLModel, table=True):
     # Why it was cancelled (domain.orders.CancelKind; migration 0005): a late payment may
     # re-confirm only an order whose window lapsed. '' for open orders and older rows.
     cancel_kind: str = Field(default="", max_length=20)
+    # Who bought (asked at checkout in the web app; optional on the REST API) and the
+    # language of their mail (migration 0008). Erased PERSONAL_DATA_RETENTION_DAYS after the
+    # event, or when the buyer asks (services/personal_data.py).
+    buyer_name: str | None = Field(default=None, max_length=100)
+    buyer_email: str | None = Field(default=None, max_length=254, index=True)
+    locale: str = Field(default="", max_length=8)
+    # What sort of order (domain.orders.OrderKind; migration 0008): a buyer's SALE, a COMP
+    # issued free by the box office, or a named RESERVATION the box office holds; reports
+    # count them apart. A comp's or reservation's customer is named here.
+    kind: str = Field(default="SALE", max_length=20)
+    customer_name: str = Field(default="", max_length=200)
+    customer_email: str = Field(default="", max_length=254)
 
 
 class OrderItem(SQLModel, table=True):
@@ -297,3 +320,49 @@ class BuyerContact(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=now_utc)
     # The buyer's name, optional (migration 0008): the box office finds orders by it.
     name: str | None = Field(default=None, max_length=200)
+
+
+class AccessCode(SQLModel, table=True):
+    """A presale code of one event (migration 0008): `used` counts the buyers who redeemed
+    it, raised by a guarded UPDATE (`used < max_uses`), so the limit holds under any race."""
+
+    __tablename__ = "access_codes"
+    __table_args__ = (sa.UniqueConstraint("event_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", index=True)
+    code: str = Field(max_length=40)
+    max_uses: int
+    used: int = 0
+    created_at: datetime = Field(default_factory=now_utc)
+
+
+class AccessCodeUse(SQLModel, table=True):
+    """A buyer who redeemed a code of the event: one per buyer and event, so a buyer who
+    enters the code again uses nothing more."""
+
+    __tablename__ = "access_code_uses"
+    __table_args__ = (sa.UniqueConstraint("event_id", "buyer_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id")
+    code_id: int = Field(foreign_key="access_codes.id", index=True)
+    buyer_id: str = Field(max_length=80)
+    created_at: datetime = Field(default_factory=now_utc)
+
+
+class WaitlistEntry(SQLModel, table=True):
+    """A buyer waiting for a sold-out event (migration 0008). WAITING -> OFFERED (a freed seat
+    held for them until `offer_expires_at`, the link mailed) -> CLAIMED, or EXPIRED (the offer
+    passes to the next in line)."""
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (sa.UniqueConstraint("event_id", "email"),
+                      sa.Index("ix_waitlist_queue", "event_id", "status", "id"))
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id")
+    email: str = Field(max_length=254)
+    status: str = Field(default="WAITING", max_length=20)
+    offer_token: str = Field(default="", max_length=64)
+    seat_ids: str = Field(default="", max_length=400)
+    offer_expires_at: datetime | None = None
+    created_at: datetime = Field(default_factory=now_utc)
+    updated_at: datetime = Field(default_factory=now_utc)

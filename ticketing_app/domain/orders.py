@@ -16,6 +16,14 @@ class OrderStatus(StrEnum):
     REFUNDED = "REFUNDED"
 
 
+class OrderKind(StrEnum):
+    """Who made an order (orders.kind), so reports count them apart."""
+
+    SALE = "SALE"  # a buyer's purchase
+    COMP = "COMP"  # free tickets the box office issued to a named customer
+    RESERVATION = "RESERVATION"  # seats the box office holds for a named customer
+
+
 class CancelKind(StrEnum):
     """Why an order was cancelled (orders.cancel_kind). Only a lapsed payment window lets a
     payment that arrives afterwards re-confirm the order (the late-payment policy); a payment
@@ -27,6 +35,7 @@ class CancelKind(StrEnum):
     EVENT = "EVENT"  # the event was cancelled
     PAYMENT = "PAYMENT"  # the payment failed or timed out (saga compensation)
     REFUNDED = "REFUNDED"  # paid too late, seats gone: refunded under the late-payment policy
+    RELEASED = "RELEASED"  # the box office released a named reservation
 
 
 # The close reason the expiry writes; also how rows written before orders.cancel_kind existed

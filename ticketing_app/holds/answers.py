@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from ticketing_app.domain import errors
@@ -70,6 +71,7 @@ class LoadData:
     blocked: list[int]
     locks: list[tuple[int, str, str, int, str]]  # (seat, token, buyer, deadline ms, tag)
     rows: TierRows = field(default_factory=dict)
+    kinds: dict[int, str] = field(default_factory=dict)  # seat -> 'W' / 'C' (domain/access.py)
 
 
 def decode(v: Any) -> str:
@@ -94,9 +96,11 @@ class ClaimLimits:
     address_per_minute: int = 0
 
     def keys(self, event_id: int, buyer: str) -> list[str]:
+        """KEYS[13..15] of a new claim: the two attempt counters, then the presale buyers."""
         window = int(time.time() // 60)
         k = EventKeys(event_id)
-        return [k.attempts("b", buyer, window), k.attempts("a", self.address or "-", window)]
+        return [k.attempts("b", buyer, window), k.attempts("a", self.address or "-", window),
+                k.presale_buyers]
 
     def args(self) -> list[int]:
         return [max(0, self.buyer_per_minute),
@@ -115,6 +119,13 @@ def raise_claim_refusal(res: Sequence[Any]) -> None:
             message=f"Too many hold requests; the limit is {int(res[2])} per minute.")
     if code == "SALES_CLOSED":
         raise errors.SalesClosed()
+    if code == "PRESALE":
+        opens = datetime.fromtimestamp(int(res[2]) / 1000, UTC).isoformat().replace(
+            "+00:00", "Z")
+        raise errors.SalesClosed(
+            f"This event is in its presale: enter an access code, or wait for the public "
+            f"sale at {opens}.",
+            [{"field": "accessCode", "message": f"required before {opens}"}])
     if code == "ADMISSION":
         raise errors.Unauthenticated(
             "The waiting room is on for this event: join the queue and use the admission "

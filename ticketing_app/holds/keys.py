@@ -58,6 +58,12 @@ class EventKeys:
         """HASH minute -> seats newly held (the admin dashboard's holds per minute)."""
         return f"{self.base}:hpm"
 
+    @property
+    def presale_buyers(self) -> str:
+        """HASH buyer -> access code id: who redeemed a presale code (the hold scripts'
+        KEYS[15]). Not among `all_keys`: a rebuild of the event's seats keeps it."""
+        return f"{self.base}:pre"
+
     def attempts(self, scope: str, ident: str, window: int) -> str:
         """STRING: new-claim attempts of one buyer (`b`) or client address (`a`) in one
         one-minute window (the abuse limits, counted by the hold scripts in the event's slot)."""

@@ -12,7 +12,8 @@ from ticketing_app.clients.lua_scripts import LuaScripts, lua_source
 LUA_DIR = Path(__file__).parent / "lua"
 SCRIPT_NAMES = (
     "hold", "release", "extend", "lock_order", "unlock_order", "confirm", "unsell", "block",
-    "sweep", "snapshot", "load_event", "best_available", "release_all",
+    "sweep", "snapshot", "load_event", "best_available", "release_all", "claim_office",
+    "handover",
 )
 
 

@@ -41,6 +41,29 @@ def money_value(amount_minor: int, currency: str) -> Decimal:
     return Decimal(int(amount_minor)).scaleb(-currency_digits(currency))
 
 
+def money_input(amount_minor: int, currency: str) -> str:
+    """An amount as an organiser types it in the currency's units: 52000 KRW -> "52000",
+    1250 USD (cents) -> "12.50"."""
+    return f"{money_value(amount_minor, currency):f}"
+
+
+def parse_money(text: str, currency: str) -> int:
+    """What an organiser typed, in the currency's units ("52,000", "12.5"), as integer minor
+    units; ValueError for anything else, or for more decimals than the currency has."""
+    raw = (text or "").strip().replace(",", "").replace(" ", "")
+    try:
+        value = Decimal(raw)
+    except ArithmeticError:
+        raise ValueError(f"{text!r} is not an amount") from None
+    if not value.is_finite():
+        raise ValueError(f"{text!r} is not an amount")
+    minor = value.scaleb(currency_digits(currency))
+    if minor != minor.to_integral_value():
+        digits = currency_digits(currency)
+        raise ValueError(f"{currency.upper()} amounts have {digits} decimal(s) at most")
+    return int(minor)
+
+
 def format_money(amount_minor: int, currency: str, locale: str | None = None) -> str:
     """`52000, "KRW"` -> "₩52,000" (en) or "52,000원" (ko); never decimals KRW lacks."""
     loc = locale or current_locale()

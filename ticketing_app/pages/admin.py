@@ -8,6 +8,7 @@ from ticketing_app import routes
 from ticketing_app.components.admin_layout import ADMIN_PAGES
 from ticketing_app.pages import (  # noqa: F401  (each module registers its pages)
     admin_audit,
+    admin_box_office,
     admin_checkin,
     admin_dashboard,
     admin_door,

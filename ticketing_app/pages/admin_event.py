@@ -17,6 +17,7 @@ from ticketing_app.components.admin_layout import (
 )
 from ticketing_app.components.i18n import _
 from ticketing_app.domain.pow import MAX_BITS
+from ticketing_app.domain.sale_settings import WEB_HOLD_CEILING_S
 from ticketing_app.state.admin_event import AdminEventState as S
 
 
@@ -41,6 +42,9 @@ def sales_controls() -> rx.Component:
         rx.link(rx.button(_("Report and exports"), variant="outline"),
                 href="/admin/events/" + as_var(S.event_id).to(str) + "/report",
                 id="to-report"),
+        rx.link(rx.button(_("Box office"), variant="outline"),
+                href="/admin/events/" + as_var(S.event_id).to(str) + "/box-office",
+                id="to-box-office"),
         spacing="2", wrap="wrap",
     )
 
@@ -83,8 +87,8 @@ def tier_form(t: ObjectVar[dict[str, Any]]) -> rx.Component:
         rx.el.input(type="hidden", name="tier_id", value=t["id"].to(str)),
         rx.input(name="name", default_value=t["name"].to(str), size="1", width="10em",
                  aria_label=_("Tier name")),
-        rx.input(name="price", default_value=t["price"].to(str), size="1", type="number",
-                 width="9em", aria_label=_("Price")),
+        rx.input(name="price", default_value=t["price"].to(str), size="1",
+                 input_mode="decimal", width="9em", aria_label=_("Price")),
         rx.el.input(name="color", type="color", default_value=t["color"].to(str),
                     aria_label=_("Colour")),
         rx.text(t["seats"].to(str), " seats", size="1", color="gray"),
@@ -100,8 +104,8 @@ def tiers() -> rx.Component:
         rx.cond(S.status != "CANCELLED", rx.form(rx.hstack(
             rx.input(name="name", placeholder="New tier", size="1", width="10em",
                      aria_label=_("New tier's name")),
-            rx.input(name="price", placeholder="Price", size="1", type="number", width="9em",
-                     aria_label=_("New tier's price")),
+            rx.input(name="price", placeholder="Price", size="1", input_mode="decimal",
+                     width="9em", aria_label=_("New tier's price")),
             rx.el.input(name="color", type="color", default_value="#a855f7",
                         aria_label=_("New tier's colour")),
             rx.button("Add tier", type="submit", size="1", id="add-tier"), align="center"),
@@ -122,10 +126,19 @@ def settings_form() -> rx.Component:
                                             default_value=e["hold"].to(str))),
             labelled("Seats per buyer", rx.input(name="max_seats", type="number",
                                               default_value=e["max_seats"].to(str))),
+            labelled(_("Web app hold (s)"),
+                     rx.input(name="web_hold", type="number", min=1, max=WEB_HOLD_CEILING_S,
+                              default_value=e["web_hold"].to(str), id="web-hold")),
+            labelled(_("Web app hold in all, with extensions (s)"),
+                     rx.input(name="web_hold_total", type="number", min=1,
+                              max=WEB_HOLD_CEILING_S, default_value=e["web_hold_total"].to(str),
+                              id="web-hold-total"),
+                     _("At most {n} s (30 minutes). The REST API keeps the hold time above.",
+                       n=WEB_HOLD_CEILING_S)),
             labelled("Waiting-room bot check (bits, 0 = off)",
                      rx.input(name="pow_bits", type="number", min=0, max=MAX_BITS,
                               default_value=e["pow_bits"].to(str), id="pow-bits")),
-            columns="5", spacing="2", width="100%"),
+            columns="4", spacing="2", width="100%"),
         labelled("Description", rx.text_area(name="description",
                                           default_value=e["description"].to(str))),
         rx.hstack(

@@ -9,7 +9,7 @@ from reflex.vars import ObjectVar
 
 from ticketing_app import routes
 from ticketing_app.components.admin_layout import admin_page, labelled
-from ticketing_app.state.admin_events import TIER_SLOTS, AdminEventsState
+from ticketing_app.state.admin_events import CURRENCIES, TIER_SLOTS, AdminEventsState
 
 DEFAULT_TIERS = {1: ("Premium", "90000", "#ef4444", "1-2"), 2: ("Standard", "50000",
                                                                  "#3b82f6", "")}
@@ -20,14 +20,31 @@ def tier_inputs(i: int) -> rx.Component:
     return rx.grid(
         labelled(f"Tier {i} name", rx.input(name=f"t{i}_name", id=f"t{i}-name",
                                          default_value=name)),
-        labelled("Price (minor units)", rx.input(name=f"t{i}_price", id=f"t{i}-price",
-                                              type="number", default_value=price)),
+        labelled("Price", rx.input(name=f"t{i}_price", id=f"t{i}-price",
+                                   input_mode="decimal", default_value=price)),
         labelled("Colour", rx.el.input(name=f"t{i}_color", id=f"t{i}-color", type="color",
                                     default_value=colour)),
         labelled("Rows", rx.input(name=f"t{i}_rows", id=f"t{i}-rows", default_value=rows,
                                placeholder="A, B or 1, 2")),
         labelled("Sections", rx.input(name=f"t{i}_sections", id=f"t{i}-sections",
                                    placeholder="Balcony")),
+        columns="5", spacing="2", width="100%",
+    )
+
+
+def extra_tier_inputs(i: rx.Var[int]) -> rx.Component:
+    """A tier slot added with "Add a tier" (its number is a Var)."""
+    n = i.to(str)
+    return rx.grid(
+        labelled("Tier name", rx.input(name="t" + n + "_name", id="t" + n + "-name")),
+        labelled("Price", rx.input(name="t" + n + "_price", id="t" + n + "-price",
+                                   input_mode="decimal")),
+        labelled("Colour", rx.el.input(name="t" + n + "_color", id="t" + n + "-color",
+                                       type="color", default_value="#a855f7")),
+        labelled("Rows", rx.input(name="t" + n + "_rows", id="t" + n + "-rows",
+                                  placeholder="A, B or 1, 2")),
+        labelled("Sections", rx.input(name="t" + n + "_sections", id="t" + n + "-sections",
+                                      placeholder="Balcony")),
         columns="5", spacing="2", width="100%",
     )
 
@@ -46,6 +63,9 @@ def event_form() -> rx.Component:
                     rx.foreach(s.venue_options,
                                lambda v: rx.el.option(v[1], value=v[0])),
                     name="venue_id", id="event-venue")),
+                labelled("Currency (prices are in its units)", rx.el.select(
+                    *[rx.el.option(c, value=c) for c in CURRENCIES],
+                    name="currency", id="event-currency")),
                 labelled("Hold time (s)", rx.input(name="hold_seconds", id="event-hold",
                                                 type="number", default_value="30")),
                 labelled("Seats per buyer", rx.input(name="max_seats", id="event-max-seats",
@@ -62,6 +82,9 @@ def event_form() -> rx.Component:
             rx.text("Price tiers: a tier with no rows or sections takes every other seat.",
                     size="1", color="gray"),
             *[tier_inputs(i) for i in range(1, TIER_SLOTS + 1)],
+            rx.foreach(s.extra_tiers, extra_tier_inputs),
+            rx.button("Add a tier", type="button", variant="soft", size="1",
+                      on_click=s.add_tier, id="add-tier"),
             rx.cond(s.form_error != "", rx.callout(s.form_error, color_scheme="red",
                                                    icon="triangle_alert", id="event-error")),
             rx.button("Create event (draft)", type="submit", id="create-event"),

@@ -33,6 +33,26 @@ def section_inputs(i: int) -> rx.Component:
     )
 
 
+def extra_section_inputs(i: rx.Var[int]) -> rx.Component:
+    """A section slot added with "Add a section" (its number is a Var)."""
+    n = i.to(str)
+    return rx.grid(
+        labelled("Section", rx.input(name="s" + n + "_name", id="s" + n + "-name",
+                                     placeholder="(optional)")),
+        labelled("Rows", rx.input(name="s" + n + "_rows", id="s" + n + "-rows",
+                                  type="number")),
+        labelled("Columns", rx.input(name="s" + n + "_cols", id="s" + n + "-cols",
+                                     type="number")),
+        labelled("Gaps", rx.input(name="s" + n + "_gaps", id="s" + n + "-gaps",
+                                  placeholder="A1, C7")),
+        labelled("Aisle columns", rx.input(name="s" + n + "_aisle_cols",
+                                           id="s" + n + "-aisle-cols", placeholder="5")),
+        labelled("Aisle rows", rx.input(name="s" + n + "_aisle_rows",
+                                        id="s" + n + "-aisle-rows", placeholder="D")),
+        columns="6", spacing="2", width="100%",
+    )
+
+
 def generator() -> rx.Component:
     return rx.form(
         rx.vstack(
@@ -40,6 +60,9 @@ def generator() -> rx.Component:
                       labelled("Address", rx.input(name="address", id="venue-address")),
                       width="100%"),
             *[section_inputs(i) for i in range(1, SECTION_SLOTS + 1)],
+            rx.foreach(AdminVenuesState.extra_sections, extra_section_inputs),
+            rx.button("Add a section", type="button", variant="soft", size="1",
+                      on_click=AdminVenuesState.add_section, id="add-section"),
             rx.text("Sections are drawn one under the other; gaps are seats left out "
                     "(pillars, wheelchair spaces), aisles whole empty columns or rows.",
                     size="1", color="gray"),

@@ -31,6 +31,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from ticketing_app.clients.lua_scripts import register
 from ticketing_app.db.engine import Database
 from ticketing_app.db.models import AdminSession, AdminUser, AuditLog, now_utc
 from ticketing_app.domain import errors
@@ -118,8 +119,8 @@ class AdminAuthService:
         self.settings = settings
         self.hasher = password_hasher(settings.argon2_profile)
         self._dummy_hash = ""
-        self._count_attempt = redis.register_script(_COUNT_ATTEMPT)
-        self._forgive_attempt = redis.register_script(_FORGIVE_ATTEMPT)
+        self._count_attempt = register(redis, _COUNT_ATTEMPT)
+        self._forgive_attempt = register(redis, _FORGIVE_ATTEMPT)
 
     async def _hash(self, password: str) -> str:
         # argon2 is deliberately slow: off the event loop, so a login never stalls sales.

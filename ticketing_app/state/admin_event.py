@@ -15,9 +15,10 @@ from ticketing_app.domain.event_rules import EventSettings
 from ticketing_app.domain.layouts import Problems
 from ticketing_app.domain.seats import format_money
 from ticketing_app.i18n import format_money as i18n_money
+from ticketing_app.i18n import money_input
 from ticketing_app.services.cancellation import JOB_KIND
 from ticketing_app.state.admin import AdminState, admin_of, admin_only, path_id
-from ticketing_app.state.admin_events import int_field, parse_when
+from ticketing_app.state.admin_events import int_field, parse_when, price_field
 from ticketing_app.state.admin_words import status_text
 from ticketing_app.state.presence import connected
 
@@ -68,12 +69,13 @@ class AdminEventState(AdminState):
             "title": ev.title, "description": ev.description,
             "starts_at": ev.starts_at.strftime("%Y-%m-%dT%H:%M"),
             "hold": str(ev.hold_default_s), "max_seats": str(ev.max_seats_per_buyer),
+            "web_hold": str(ev.web_hold_s), "web_hold_total": str(ev.web_hold_max_total_s),
             "orphan": ev.orphan_rule, "waiting": ev.waiting_room,
             "pow_bits": str(ev.waiting_room_difficulty),
         }
         tiers = await rt.admin.tiers(self.event_id)
         counts = await rt.admin.tier_seat_counts(self.event_id)
-        self.tiers = [{"id": t.id, "name": t.name, "price": str(t.price),
+        self.tiers = [{"id": t.id, "name": t.name, "price": money_input(t.price, ev.currency),
                        "price_text": format_money(t.price, ev.currency), "color": t.color,
                        "seats": counts.get(int(t.id or 0), 0)} for t in tiers]
         await self._load_map()
@@ -184,6 +186,9 @@ class AdminEventState(AdminState):
         hold = int_field(form, "hold", "hold time", p, ev.hold_default_s)
         limit = int_field(form, "max_seats", "seats per buyer", p, ev.max_seats_per_buyer)
         bits = int_field(form, "pow_bits", "bot check", p, ev.waiting_room_difficulty)
+        web_hold = int_field(form, "web_hold", "web app hold", p, ev.web_hold_s)
+        web_total = int_field(form, "web_hold_total", "web app hold in all", p,
+                              ev.web_hold_max_total_s)
         p.raise_if_any("Invalid event")
         spec = EventSettings(
             title=str(form.get("title", "")), starts_at=parse_when(str(form.get("starts_at",
@@ -192,7 +197,8 @@ class AdminEventState(AdminState):
             hold_min_s=min(ev.hold_min_s, hold), hold_max_s=max(ev.hold_max_s, hold),
             hold_max_total_s=max(ev.hold_max_total_s, hold), max_seats_per_buyer=limit,
             orphan_rule=bool(form.get("orphan_rule")), waiting_room=bool(form.get("waiting_room")),
-            currency=ev.currency, waiting_room_difficulty=bits)
+            currency=ev.currency, waiting_room_difficulty=bits, web_hold_s=web_hold,
+            web_hold_max_total_s=web_total)
         await rt.admin.update_event(self._actor, self.event_id, spec)
         await self._load_event()
         return rx.toast.success("Saved; buyers see the change now.")
@@ -202,7 +208,7 @@ class AdminEventState(AdminState):
     async def save_tier(self, form: dict[str, Any]) -> Any:
         rt = await get_runtime()
         p = Problems()
-        price = int_field(form, "price", "price", p)
+        price = price_field(form, "price", "price", self.currency, p)
         p.raise_if_any("Invalid price tier")
         tier_id = int(str(form.get("tier_id", "0")) or 0)
         name, colour = str(form.get("name", "")), str(form.get("color", "#10b981"))

@@ -1,5 +1,6 @@
-"""Events list and the new-event form (title, date, venue, hold TTL, seats per buyer, orphan
-rule, waiting room, and up to three price tiers with their rows or sections)."""
+"""Events list and the new-event form (title, date, venue, currency, hold TTL, seats per
+buyer, orphan rule, waiting room, and price tiers, as many as needed, with their rows or
+sections; prices typed in the currency's units)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import TierSpec
 from ticketing_app.domain.layouts import Problems, parse_numbers
 from ticketing_app.domain.seats import format_money
+from ticketing_app.i18n import parse_money
 from ticketing_app.state.admin import AdminState, admin_only
+from ticketing_app.state.admin_venues import slots
 
-TIER_SLOTS = 3
+TIER_SLOTS = 3  # shown at first; "Add a tier" adds more, without a cap
+CURRENCIES = ("KRW", "USD", "EUR", "JPY")
 
 
 def parse_when(text: str) -> datetime:
@@ -41,14 +45,25 @@ def int_field(form: dict[str, Any], name: str, label: str, problems: Problems,
         return default
 
 
-def tiers_from_form(form: dict[str, Any], problems: Problems) -> list[TierSpec]:
+def price_field(form: dict[str, Any], name: str, label: str, currency: str,
+                problems: Problems) -> int:
+    """A price typed in the currency's units ("52,000", "12.50"), as minor units."""
+    try:
+        return parse_money(str(form.get(name, "")), currency)
+    except ValueError as exc:
+        problems.add(label, str(exc))
+        return 0
+
+
+def tiers_from_form(form: dict[str, Any], problems: Problems,
+                    currency: str = "KRW") -> list[TierSpec]:
     tiers = []
-    for i in range(1, TIER_SLOTS + 1):
+    for i in slots(form, "t"):
         name = str(form.get(f"t{i}_name", "")).strip()
         price_raw = str(form.get(f"t{i}_price", "")).strip()
         if not name and not price_raw:
             continue
-        price = int_field(form, f"t{i}_price", f"tier {i} price", problems)
+        price = price_field(form, f"t{i}_price", f"tier {i} price", currency, problems)
         try:
             rows = tuple(sorted(parse_numbers(str(form.get(f"t{i}_rows", "")))))
         except ValueError as exc:
@@ -65,6 +80,11 @@ class AdminEventsState(AdminState):
     events: list[dict[str, Any]] = []
     venue_options: list[list[str]] = []
     form_error: str = ""
+    extra_tiers: list[int] = []  # tier slots after the first TIER_SLOTS
+
+    @rx.event
+    def add_tier(self) -> None:
+        self.extra_tiers = [*self.extra_tiers, TIER_SLOTS + len(self.extra_tiers) + 1]
 
     @rx.event
     @admin_only
@@ -83,7 +103,8 @@ class AdminEventsState(AdminState):
         rt = await get_runtime()
         problems = Problems()
         venue_id = int_field(form, "venue_id", "venue", problems)
-        tiers = tiers_from_form(form, problems)
+        currency = str(form.get("currency", "") or rt.settings.currency).upper()
+        tiers = tiers_from_form(form, problems, currency)
         hold = int_field(form, "hold_seconds", "hold time", problems, rt.settings.hold_default_s)
         limit = int_field(form, "max_seats", "seats per buyer", problems,
                           rt.settings.max_seats_per_buyer)
@@ -95,6 +116,7 @@ class AdminEventsState(AdminState):
             ev = await rt.admin.create_event(
                 self._actor, title=str(form.get("title", "")), starts_at=starts,
                 venue_id=venue_id, tiers=tiers, description=str(form.get("description", "")),
+                currency=currency,
                 hold_default_s=hold, hold_min_s=min(rt.settings.hold_min_s, hold),
                 hold_max_s=max(rt.settings.hold_max_s, hold), max_seats_per_buyer=limit,
                 orphan_rule=bool(form.get("orphan_rule")),

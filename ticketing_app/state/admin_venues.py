@@ -3,6 +3,7 @@ one (CSV/JSON), preview it as the buyer's map will draw it, then create the venu
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import reflex as rx
@@ -20,7 +21,7 @@ from ticketing_app.domain.layouts import (
 from ticketing_app.domain.seats import row_label, seat_label
 from ticketing_app.state.admin import AdminState, admin_only
 
-SECTION_SLOTS = 3
+SECTION_SLOTS = 3  # shown at first; "Add a section" adds more, without a cap
 SECTION_COLOURS = ("#10b981", "#3b82f6", "#a855f7", "#f59e0b", "#ef4444")
 
 
@@ -32,10 +33,16 @@ def preview_cells(positions: list[Position]) -> list[dict[str, Any]]:
             for i, (s, r, c) in enumerate(positions)]
 
 
+def slots(form: dict[str, Any], prefix: str) -> list[int]:
+    """The numbered groups a form sent (`s1_name`, `s7_name`, ...), in order."""
+    found = {int(m.group(1)) for k in form if (m := re.fullmatch(prefix + r"(\d+)_name", k))}
+    return sorted(found)
+
+
 def grids_from_form(form: dict[str, Any]) -> list[GridSpec]:
     problems = Problems()
     grids: list[GridSpec] = []
-    for i in range(1, SECTION_SLOTS + 1):
+    for i in slots(form, "s"):
         name = str(form.get(f"s{i}_name", "")).strip()
         rows, cols = str(form.get(f"s{i}_rows", "")).strip(), str(form.get(f"s{i}_cols", ""))
         if not name and not rows.strip():
@@ -58,6 +65,12 @@ def grids_from_form(form: dict[str, Any]) -> list[GridSpec]:
 class AdminVenuesState(AdminState):
     venues: list[dict[str, Any]] = []
     preview: list[dict[str, Any]] = []
+    extra_sections: list[int] = []  # section slots after the first SECTION_SLOTS
+
+    @rx.event
+    def add_section(self) -> None:
+        self.extra_sections = [*self.extra_sections,
+                               SECTION_SLOTS + len(self.extra_sections) + 1]
     preview_cols: int = 0
     preview_summary: str = ""
     preview_error: str = ""

@@ -4,6 +4,7 @@ words. One place, so the seat map, the cart and the checkout say the same thing.
 from __future__ import annotations
 
 from ticketing_app.domain import errors
+from ticketing_app.i18n import _
 
 
 def hold_error_text(exc: errors.DomainError, seat: str = "") -> str:
@@ -33,9 +34,16 @@ def hold_error_text(exc: errors.DomainError, seat: str = "") -> str:
     if code == "LIMIT_EXCEEDED":
         return f"Limit reached: {exc.message}"
     if code == "SALES_CLOSED":
+        if any(d.get("field") == "accessCode" for d in exc.details or []):
+            return "This event is in its presale: enter your access code above to choose " \
+                   "seats, or wait for the public sale."
         return "This event is not on sale. Seats cannot be held until sales open."
     if code == "ORPHAN_SEAT":
         return exc.message
+    if isinstance(exc, errors.WheelchairSpaceReserved):
+        return _("{seat} is a wheelchair space, kept for buyers who need one. If you need "
+                 "it, tick “I need a wheelchair space” and choose it again.",
+                 seat=seat or _("This seat"))
     if code == "FORBIDDEN":
         return f"{this} is held by someone else; only they can release it."
     if isinstance(exc, errors.NoBuyerCookie):

@@ -28,14 +28,20 @@ ERRORS = error_responses(400, 401, 403, 404, 409, 410, 413, 422, 429, 503)
 
 
 AdmissionHeader = Annotated[str | None, Header(alias="X-Admission-Token", max_length=300)]
+AccessCodeHeader = Annotated[str | None, Header(alias="X-Access-Code", max_length=40)]
 
 
 @router.post("", status_code=201, response_model=HoldOut, responses=ERRORS)
 async def hold(body: HoldIn, buyer: CallerDep, rt: RuntimeDep, request: Request,
-               x_admission_token: AdmissionHeader = None) -> dict[str, Any]:
+               x_admission_token: AdmissionHeader = None,
+               x_access_code: AccessCodeHeader = None) -> dict[str, Any]:
+    """During an event's presale only buyers who redeemed an access code may hold: send it
+    once, as `X-Access-Code` or `accessCode` (409 SALES_CLOSED names `accessCode` otherwise)."""
     h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds,
                                    admission=x_admission_token or body.admissionToken,
-                                   client=request.client.host if request.client else None)
+                                   client=request.client.host if request.client else None,
+                                   access_code=x_access_code or body.accessCode,
+                                   wheelchair=body.wheelchair)
     return hold_answer(body, h)
 
 

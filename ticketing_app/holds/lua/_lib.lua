@@ -15,7 +15,7 @@
 -- KEYS[6] loc   HASH  seat -> "rowkey|col"
 -- KEYS[7] pos   HASH  "rowkey|col" -> seat
 -- KEYS[8] mine  HASH  buyer -> comma list of that buyer's H and O seats
--- KEYS[9] ch    pub/sub channel for live sync
+-- KEYS[9] ch    pub/sub channel for live sync (a shard channel: SPUBLISH, see announce)
 -- KEYS[10] tr   HASH  best-available index (load_event writes it, best_available reads it):
 --                       't:<tier>'     JSON [[rowkey, min col + max col of the row], ...] in
 --                                      best-first row order ('t:*' = every tier)
@@ -31,6 +31,10 @@
 --                     reconnects with Last-Event-ID (holds/change_log.py)
 -- KEYS[13], KEYS[14] (new claims only: hold, best_available) STRING attempts this minute of
 --                     the buyer and of the client address (the abuse limits, see open_claim)
+-- KEYS[15] pre  HASH  (new claims only) buyer -> access code id: the buyers who redeemed a
+--                     presale code (services/access_codes.py), who may claim from meta
+--                     `preat` (ms) on while everyone else waits for `pubat` (ms; 0 = no
+--                     presale)
 
 local K_META, K_ST, K_EXP, K_OWN, K_VER, K_LOC, K_POS, K_MINE, K_CH, K_TR, K_HPM, K_LOG =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10],
@@ -150,6 +154,14 @@ local function log_version(v, field, value)
   end
 end
 
+-- Live sync: sharded pub/sub (SPUBLISH; Redis/Valkey 7 and later), so on a cluster a change
+-- travels only within the event's shard, to the web processes subscribed there
+-- (clients/pubsub.py); plain PUBLISH where the server has no sharded pub/sub.
+local function announce(msg)
+  local ok = redis.pcall('SPUBLISH', K_CH, msg)
+  if type(ok) == 'table' and ok.err then redis.call('PUBLISH', K_CH, msg) end
+end
+
 -- Bump the version, log the change and tell every web process. Changes: list of
 -- {seat, code, tag[, until]}. Nothing changed (a refusal): no version, no log, no message.
 local function publish(event_id, changes)
@@ -157,18 +169,21 @@ local function publish(event_id, changes)
   local v = redis.call('INCR', K_VER)
   local c = cjson.encode(changes)
   log_version(v, 'c', c)
-  redis.call('PUBLISH', K_CH, '{"e":' .. tonumber(event_id) .. ',"v":' .. v .. ',"c":' .. c .. '}')
+  announce('{"e":' .. tonumber(event_id) .. ',"v":' .. v .. ',"c":' .. c .. '}')
   return v
 end
 
 local function meta()
   local m = redis.call('HMGET', K_META, 'loaded', 'onsale', 'hmin', 'hmax', 'hdef',
-    'hmaxtotal', 'limit', 'orphan', 'wrmode', 'wron_until', 'wrepoch')
+    'hmaxtotal', 'limit', 'orphan', 'wrmode', 'wron_until', 'wrepoch', 'whold', 'wmaxtotal',
+    'pubat', 'preat')
   return {
     loaded = m[1] == '1', onsale = m[2] == '1',
     hmin = tonumber(m[3]) or 5, hmax = tonumber(m[4]) or 120, hdef = tonumber(m[5]) or 30,
     hmaxtotal = tonumber(m[6]) or 600, limit = tonumber(m[7]) or 10, orphan = m[8] == '1',
     wrmode = m[9] or 'off', wron_until = tonumber(m[10]) or 0, wrepoch = m[11] or '',
+    whold = tonumber(m[12]) or 600, wmaxtotal = tonumber(m[13]) or 1800,
+    pubat = tonumber(m[14]) or 0, preat = tonumber(m[15]) or 0,
   }
 end
 
@@ -199,12 +214,21 @@ local function reap_own(buyer, now, changes)
   end
 end
 
+-- `requested` is seconds (clamped to the event's bounds: the REST API, the original's
+-- clamp), '' for the event's default, or 'web': the web app's hold time.
 local function clamp_secs(requested, m)
+  if requested == 'web' then return m.whold end
   local s = tonumber(requested)
   if not s then return m.hdef end
   if s < m.hmin then return m.hmin end
   if s > m.hmax then return m.hmax end
   return s
+end
+
+-- The most a hold may live in all (ms from its start): the web app's cap or the API's.
+local function total_cap_ms(requested, m)
+  if requested == 'web' then return m.wmaxtotal * 1000 end
+  return m.hmaxtotal * 1000
 end
 
 -- Orphan rule: a free seat whose left and right neighbours both exist and are taken.
@@ -280,7 +304,8 @@ end
 -- The opening of every new claim (hold.lua, best_available.lua), in the order a refusal is
 -- decided: the event loaded; this attempt counted against the buyer's and the address's
 -- limits (every attempt counts, refused or not, in the event's slot, inside this one round
--- trip); on sale; admitted by the waiting room. ARGV[5] admission epoch, ARGV[6] the buyer's
+-- trip); on sale; open to this buyer (the presale: a redeemed access code, KEYS[15]);
+-- admitted by the waiting room. ARGV[5] admission epoch, ARGV[6] the buyer's
 -- limit per minute, ARGV[7] the address's (0 = none).
 -- Returns m, now, nil or nil, nil, refusal.
 local function open_claim()
@@ -295,6 +320,10 @@ local function open_claim()
     return nil, nil, { 'RATE', 'ip', tonumber(ARGV[7]), retry }
   end
   if not m.onsale then return nil, nil, { 'SALES_CLOSED' } end
+  if now < m.pubat and (now < m.preat or not KEYS[15]
+      or redis.call('HEXISTS', KEYS[15], ARGV[2]) == 0) then
+    return nil, nil, { 'PRESALE', m.preat, m.pubat } -- the presale: code holders only
+  end
   if not admitted(m, now, ARGV[5]) then return nil, nil, { 'ADMISSION' } end
   return m, now, nil
 end
