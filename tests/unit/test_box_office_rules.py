@@ -61,3 +61,51 @@ def test_csv_cells_that_would_be_formulas_are_text() -> None:
     assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert csv_cell("@SUM") == "'@SUM" and csv_cell("-1+2") == "'-1+2"
     assert csv_cell("Kim") == "Kim" and csv_cell(5) == 5
+
+
+def test_every_admin_handler_needs_a_manager_but_the_check_in_pages() -> None:
+    """The middleware's table over every handler the admin states register (Reflex's
+    generated setters too): only the check-in page's handlers are door staff's."""
+    import ticketing_app.pages.admin  # noqa: F401  (registers every admin page and state)
+    from ticketing_app.state.roles import admin_states, required
+
+    door_ok = {("AdminCheckinState", n) for n in ("load", "check", "check_ticket",
+                                                  "search_name", "set_gate")}
+    door_ok |= {("AdminDoorState", "load")}
+    seen = set()
+    for cls in admin_states().values():
+        for name, h in cls.event_handlers.items():
+            key = (cls.__name__, name)
+            seen.add(key)
+            on_manager_page = required(h.fn, "/admin/events/7")
+            if key == ("AdminLoginState", "load"):
+                assert on_manager_page is None  # the login page needs no session
+            elif key in door_ok:
+                assert on_manager_page is Capability.CHECK_IN, key
+            else:
+                assert on_manager_page is Capability.MANAGE, key
+            if key == ("AdminState", "guard"):
+                assert required(h.fn, "/admin/events/7/checkin") is Capability.CHECK_IN
+                assert required(h.fn, "/admin/door") is Capability.CHECK_IN
+    assert door_ok <= seen and len(seen) >= 40
+    assert ("AdminOrderState", "confirm_refund") in seen
+    assert ("AdminCheckinState", "setvar") in seen  # a generated setter is a manager's
+
+
+def test_an_order_never_paid_has_paid_nothing_and_refunds_lower_the_total() -> None:
+    from ticketing_app.db.models import Order, OrderItem
+    from ticketing_app.services.box_office import order_money
+    from ticketing_app.services.order_records import OrderView
+
+    items = [OrderItem(order_id=1, seat_id=s, price=50000, currency="KRW", refunded=s == 1)
+             for s in (1, 2)]
+
+    def view(status: str) -> OrderView:
+        return OrderView(Order(id=1, event_id=1, buyer_id="b", status=status, total=100000,
+                               idempotency_key="k", lock_token=status,
+                               payment_deadline=datetime.now(UTC)), items)
+
+    m = order_money(view("CONFIRMED"))
+    assert (m.paid, m.refunded, m.remaining) == (100000, 50000, 50000)
+    assert order_money(view("CANCELLED")).remaining == 0
+    assert order_money(view("CREATED")).paid == 0

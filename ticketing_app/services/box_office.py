@@ -62,7 +62,13 @@ class Money:
                 "currency": self.currency}
 
 
+PAID_STATUSES = (OrderStatus.CONFIRMED.value, OrderStatus.REFUNDED.value)
+
+
 def order_money(view: OrderView) -> Money:
+    """An order that was never paid (awaiting payment, cancelled) has paid nothing."""
+    if view.order.status not in PAID_STATUSES:
+        return Money(0, 0, view.order.currency)
     paid = sum(i.price for i in view.items)
     refunded = sum(i.price for i in view.items if i.refunded)
     return Money(paid, refunded, view.order.currency)
