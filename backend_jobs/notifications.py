@@ -55,8 +55,15 @@ async def handle_notification(s: AsyncSession, env: Envelope) -> None:
     subject, body = (t.format(**values) for t in template)
     buyer = str(p.get("buyerId") or "")
     if env.type == EventType.ORDER_CONFIRMED and p.get("orderId"):
-        body += await _ticket_lines(s, int(p["orderId"]))
-    contact = await s.get(BuyerContact, buyer) if buyer else None
+        tickets = p.get("tickets")  # carried by the event since issue 14; older ones: look up
+        rows = ([(t["label"], t["code"]) for t in tickets] if isinstance(tickets, list)
+                else await _ticket_rows(s, int(p["orderId"])))
+        body += _ticket_lines(rows)
+    contacts: dict[str, BuyerContact | None] | None = s.info.get(CONTACTS)
+    if contacts is not None and buyer in contacts:
+        contact = contacts[buyer]
+    else:
+        contact = await s.get(BuyerContact, buyer) if buyer else None
     settings = get_settings()
     via = "pending" if (contact is not None and settings.smtp_url) else "log"
     s.add(Notification(event_uuid=env.eventId, order_id=p.get("orderId"), buyer_id=buyer,
@@ -66,10 +73,27 @@ async def handle_notification(s: AsyncSession, env: Envelope) -> None:
              via=via)
 
 
-async def _ticket_lines(s: AsyncSession, order_id: int) -> str:
+CONTACTS = "tk_contacts"  # the session's info: buyer id -> contact (None: none), per batch
+
+
+async def prefetch_contacts(s: AsyncSession, envs: list[Envelope]) -> None:
+    """The addresses of every buyer the batch's messages go to, in one read."""
+    buyers = {str(e.payload.get("buyerId") or "") for e in envs if e.type in TEMPLATES} - {""}
+    if not buyers:
+        return
+    found = {c.buyer_id: c for c in (await s.execute(
+        select(BuyerContact).where(col(BuyerContact.buyer_id).in_(buyers)))).scalars()}
+    s.info[CONTACTS] = {b: found.get(b) for b in buyers}
+
+
+async def _ticket_rows(s: AsyncSession, order_id: int) -> list[tuple[str, str]]:
     rows = (await s.execute(select(col(OrderItem.seat_label), col(Ticket.code)).join(
         Ticket, col(Ticket.order_item_id) == col(OrderItem.id)).where(
         col(Ticket.order_id) == order_id).order_by(col(Ticket.id)))).all()
+    return [(str(label), str(code)) for label, code in rows]
+
+
+def _ticket_lines(rows: list[tuple[str, str]]) -> str:
     if not rows:
         return ""
     lines = "\n".join(f"  {label}: {code}" for label, code in rows)
