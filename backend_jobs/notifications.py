@@ -8,6 +8,7 @@ opens the tickets on any device."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -94,8 +95,12 @@ async def handle_notification(s: AsyncSession, env: Envelope) -> None:
         subject, body = (_(t, **values) for t in template)
         if env.type in (EventType.ORDER_CONFIRMED, EventType.TICKETS_RESENT) \
                 and order is not None:
-            body += await _confirmation_lines(s, order)
-    contact = await s.get(BuyerContact, buyer) if buyer else None
+            body += await _confirmation_lines(s, order, p.get("tickets"))
+    contacts: dict[str, BuyerContact | None] | None = s.info.get(CONTACTS)
+    if contacts is not None and buyer in contacts:
+        contact = contacts[buyer]
+    else:
+        contact = await s.get(BuyerContact, buyer) if buyer else None
     # The address given at checkout first; else the one left on My tickets.
     recipient = (order.buyer_email if order is not None else None) or \
         (contact.email if contact is not None else None)
@@ -107,9 +112,10 @@ async def handle_notification(s: AsyncSession, env: Envelope) -> None:
              via=via)
 
 
-async def _confirmation_lines(s: AsyncSession, order: Order) -> str:
+async def _confirmation_lines(s: AsyncSession, order: Order, tickets: Any = None) -> str:
     """The event (name, date in the venue's zone, venue), the link that opens the tickets on
-    any device, then the ticket codes."""
+    any device, then the ticket codes (`tickets`: the (label, code) list ORDER_CONFIRMED
+    carries since issue 14; older events and resends look them up)."""
     settings = get_settings()
     ev = await s.get(Event, order.event_id)
     lines = [""]
@@ -125,13 +131,32 @@ async def _confirmation_lines(s: AsyncSession, order: Order) -> str:
                                  int(time.time()) + settings.order_link_ttl_days * 86400)
         lines += ["", _("Open your tickets on any device (no sign-in needed):"),
                   settings.public_url.rstrip("/") + ORDER_LINK_PATH + token]
-    return "\n".join(lines) + "\n" + await _ticket_lines(s, int(order.id or 0))
+    rows = ([(t["label"], t["code"]) for t in tickets] if isinstance(tickets, list)
+            else await _ticket_rows(s, int(order.id or 0)))
+    return "\n".join(lines) + "\n" + _ticket_lines(rows)
 
 
-async def _ticket_lines(s: AsyncSession, order_id: int) -> str:
+CONTACTS = "tk_contacts"  # the session's info: buyer id -> contact (None: none), per batch
+
+
+async def prefetch_contacts(s: AsyncSession, envs: list[Envelope]) -> None:
+    """The addresses of every buyer the batch's messages go to, in one read."""
+    buyers = {str(e.payload.get("buyerId") or "") for e in envs if e.type in TEMPLATES} - {""}
+    if not buyers:
+        return
+    found = {c.buyer_id: c for c in (await s.execute(
+        select(BuyerContact).where(col(BuyerContact.buyer_id).in_(buyers)))).scalars()}
+    s.info[CONTACTS] = {b: found.get(b) for b in buyers}
+
+
+async def _ticket_rows(s: AsyncSession, order_id: int) -> list[tuple[str, str]]:
     rows = (await s.execute(select(col(OrderItem.seat_label), col(Ticket.code)).join(
         Ticket, col(Ticket.order_item_id) == col(OrderItem.id)).where(
         col(Ticket.order_id) == order_id).order_by(col(Ticket.id)))).all()
+    return [(str(label), str(code)) for label, code in rows]
+
+
+def _ticket_lines(rows: list[tuple[str, str]]) -> str:
     if not rows:
         return ""
     lines = "\n".join(f"  {label}: {code}" for label, code in rows)

@@ -201,7 +201,9 @@ class BenchContext:
         else:
             db_url = f"sqlite+aiosqlite:///{self.workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
             backend = "sqlite"
-        st = Stack(database_url=db_url, extra_env={**env, "API_SERVER": self.options.server})
+        # A shared machine under load can take a minute to import the API.
+        st = Stack(database_url=db_url, extra_env={**env, "API_SERVER": self.options.server},
+                   start_timeout_s=120.0)
         atexit.register(st.stop)  # a crash or Ctrl-C must not leave the stack running
         self.status("starting Valkey and the Kafka-protocol broker")
         st.start_services()

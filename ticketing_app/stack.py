@@ -27,6 +27,7 @@ class Stack:
     database_url: str
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tk-stack-")))
     extra_env: dict[str, str] = field(default_factory=dict)
+    start_timeout_s: float = 30.0  # for a server's port to open
     redis: ChildProcess | None = None
     kafka: ChildProcess | None = None
     procs: dict[str, ChildProcess] = field(default_factory=dict)
@@ -75,7 +76,7 @@ class Stack:
         proc = ChildProcess(name, self._cli("api", "--port", str(port), "--workers", str(workers)),
                             port,
                             self.workdir / "logs" / f"{name}.log", env=self.env(**env),
-                            cwd=PROJECT_ROOT)
+                            cwd=PROJECT_ROOT, start_timeout_s=self.start_timeout_s)
         self.procs[name] = proc.start()
         return proc
 
