@@ -196,6 +196,19 @@ async def test_the_seat_stream_hears_a_change_through_sharded_pub_sub(
             assert {u["seatId"] for u in c.of_kind("SEAT_UPDATE")} <= set(seats)
         for c in streams:
             await c.close()
+        # A reconnect with Last-Event-ID replays what it missed from the event's change log
+        # (a Redis stream in the event's slot), not a fresh INIT.
+        (event_id, seats, _), c = placed[0], streams[0]
+        async with client(cstack, "sse-buyer") as buyer:
+            r = await buyer.delete(f"/api/reservations/{event_id}/{seats[3]}")
+            assert r.status_code == 204, r.text
+        again = SeatStreamClient(cstack.api, event_id, last_id=c.last_id)
+        assert await again.connect(http) == 200, again.errors
+        assert await again.wait_for(lambda x: any(
+            u["seatId"] == seats[3] and u["status"] == "AVAILABLE"
+            for u in x.of_kind("SEAT_UPDATE")), DEADLINE_S), again.messages
+        assert not again.of_kind("INIT")
+        await again.close()
 
 
 async def test_a_sale_committed_after_the_rebuild_read_the_database_is_put_back(

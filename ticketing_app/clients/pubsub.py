@@ -196,7 +196,8 @@ class ShardedSubscription:
         done = self._confirmed.pop(channel, None)
         if done is None:
             return
-        for pubsub in self._pubsubs.values():
+        pubsub = self._pubsubs.get(self._addr(channel))  # only its shard's node has it
+        if pubsub is not None:
             task = asyncio.ensure_future(pubsub.execute_command("SUNSUBSCRIBE", channel))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
