@@ -34,10 +34,12 @@ def _timing(pubsub: PubSub) -> tuple[float, float]:
     return float(quiet), float(answer)
 
 
-async def listen_alive(pubsub: PubSub) -> AsyncIterator[dict[str, Any]]:
+async def listen_alive(pubsub: PubSub, timing: tuple[float, float] | None = None
+                       ) -> AsyncIterator[dict[str, Any]]:
     """Every message of a subscribed `pubsub`, like `listen()`; raises `TimeoutError` when a
-    PING (sent at once, then after each quiet interval) gets no answer in time."""
-    quiet, answer = _timing(pubsub)
+    PING (sent at once, then after each quiet interval) gets no answer in time. `timing`:
+    (quiet, answer) when the connection's own health checks are off."""
+    quiet, answer = timing or _timing(pubsub)
     loop = asyncio.get_running_loop()
     # A connection opened while the network is silent must not pass for a live one for a whole
     # quiet interval: it is asked at once.
@@ -162,13 +164,25 @@ class ShardedSubscription:
 
         from ticketing_app.clients.redis_client import is_cluster
 
-        no_retry = Retry(NoBackoff(), 0)
+        # Nor runs redis-py's own health check: it expects a plain PONG, which a connection
+        # subscribed with a raw SSUBSCRIBE does not give (listen_alive PINGs instead).
+        own = {"retry": Retry(NoBackoff(), 0), "health_check_interval": 0}
         if is_cluster(self.redis):
-            return self.redis.node_client(*addr, retry=no_retry)  # type: ignore[attr-defined]
+            return self.redis.node_client(*addr, **own)  # type: ignore[attr-defined]
         pool = self.redis.connection_pool
         return Redis(connection_pool=ConnectionPool(
             connection_class=pool.connection_class, max_connections=4,
-            **{**pool.connection_kwargs, "retry": no_retry}))
+            **{**pool.connection_kwargs, **own}))
+
+    def _timing(self) -> tuple[float, float]:
+        """(quiet, answer) from the main client's settings (REDIS_HEALTH_CHECK_INTERVAL_S,
+        REDIS_SOCKET_TIMEOUT_S)."""
+        from ticketing_app.clients.redis_client import is_cluster
+
+        kwargs = (self.redis.node_options if is_cluster(self.redis)  # type: ignore[attr-defined]
+                  else self.redis.connection_pool.connection_kwargs)
+        return (float(kwargs.get("health_check_interval") or DEFAULT_QUIET_S),
+                float(kwargs.get("socket_timeout") or DEFAULT_ANSWER_S))
 
     async def add(self, channel: str) -> None:
         done = self._confirmed.get(channel)
@@ -186,7 +200,7 @@ class ShardedSubscription:
                     pubsub = client.pubsub()
                     self._pubsubs[addr] = pubsub
                     await pubsub.connect()
-                    self._answer_s = _timing(pubsub)[1]
+                    self._answer_s = self._timing()[1]
                     self._readers.append(asyncio.create_task(self._read(pubsub)))
                 await pubsub.execute_command("SSUBSCRIBE", channel)
         await asyncio.wait_for(done.wait(), self._answer_s)
@@ -196,13 +210,14 @@ class ShardedSubscription:
         done = self._confirmed.pop(channel, None)
         if done is None:
             return
-        for pubsub in self._pubsubs.values():
+        pubsub = self._pubsubs.get(self._addr(channel))  # only its shard's node has it
+        if pubsub is not None:
             task = asyncio.ensure_future(pubsub.execute_command("SUNSUBSCRIBE", channel))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def _read(self, pubsub: PubSub) -> None:
         try:
-            async for msg in listen_alive(pubsub):
+            async for msg in listen_alive(pubsub, self._timing()):
                 kind = msg.get("type")
                 channel = _text(msg.get("channel"))
                 if kind == "smessage":
