@@ -64,11 +64,15 @@ class FakeCatalog:
     async def public_event(self, event_id: int) -> Any:
         if not self.published:
             raise errors.EventNotFound(f"Event {event_id} not found.")
-        return SimpleNamespace(hold_default_s=30, hold_min_s=5, hold_max_s=120)
+        return SimpleNamespace(id=event_id, hold_default_s=30, hold_min_s=5, hold_max_s=120,
+                               web_hold_s=600)
 
     async def layout(self, event_id: int) -> Layout:
         assert self._layout is not None
         return self._layout
+
+    async def wheelchair_gate(self, event_id: int) -> tuple[frozenset[int], bool]:
+        return frozenset(), True  # no wheelchair spaces held back
 
 
 class FakeWaiting:
