@@ -161,7 +161,7 @@ def test_the_mail_link_opens_the_tickets_in_a_fresh_browser(
     tickets.goto(url)
     expect(tickets.locator("#order-link")).to_have_attribute("data-outcome", "ok",
                                                              timeout=30_000)
-    expect(tickets.locator("#order-reference")).to_have_text(reference)
+    expect(tickets.locator("#order-reference")).to_have_text(reference)  # same language
     expect(tickets.locator("#order-event")).to_have_text(title)
     expect(tickets.locator(".ticket-card")).to_have_count(1)
     expect(tickets.locator(".ticket-qr")).to_be_visible()

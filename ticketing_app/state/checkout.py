@@ -172,7 +172,7 @@ class CheckoutState(BuyerState):
                              "price": format_money(int(i["price"]), str(i["currency"]))}
                             for i in public["items"]]
             self.summary_total = format_money(int(public["total"]), str(public["currency"]))
-            self.reference = f"Order #{order_id}"
+            self.reference = _("Order #{id}", id=order_id)
             if view.order.status == OrderStatus.CONFIRMED.value:
                 self.phase, self.message = "success", ""
                 self._attempt_key, self._attempt_seats = "", []
