@@ -236,14 +236,14 @@ SEAT_TOUCH_JS = """useEffect(() => {
     const hold = document.getElementById('seat-info-hold');
     if (!info || !text) return; text.textContent = b.dataset.info || '';
     info.hidden = false; if (hold) hold.hidden = !(touch && b.dataset.status === 'available');
-    if (hold) hold.dataset.seat = b.dataset.seat; };
+    if (hold) hold.dataset.for = b.dataset.seat; };
   const offline = () => (typeof navigator !== 'undefined' && navigator.onLine === false) ||
     document.getElementById('connection-state')?.dataset.offline === 'true';
   const onDown = (e) => { touch = e.pointerType === 'touch'; };
   const onOver = (e) => { const b = e.target?.closest?.('.tk-seat'); if (b) show(b); };
   const onClick = (e) => {
     const h = e.target?.closest?.('#seat-info-hold');
-    if (h) { const b = document.querySelector(`.tk-seat[data-seat="${h.dataset.seat}"]`);
+    if (h) { const b = document.querySelector(`.tk-seat[data-seat="${h.dataset.for}"]`);
       if (b) { armed = b.dataset.seat; touch = false; b.click(); } return; }
     const b = e.target?.closest?.('.tk-seat');
     if (!b) return;
