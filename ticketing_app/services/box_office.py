@@ -153,6 +153,14 @@ class DoorHit:
                 "status": self.status}
 
 
+def buyer_of(order: Order, contact: BuyerContact | None) -> tuple[str, str]:
+    """(name, e-mail) of an order's buyer: what they gave at checkout, else their contact
+    (My tickets, `PUT /api/tickets/contact`)."""
+    name = order.buyer_name or (contact.name if contact else None) or ""
+    email = order.buyer_email or (contact.email if contact else None) or ""
+    return name, email
+
+
 def clean_query(q: str | None) -> str:
     """What was typed, without control characters (PostgreSQL text holds no NUL) and
     surrounding space, at most QUERY_MAX characters."""
@@ -196,6 +204,10 @@ class BoxOfficeService:
             func.lower(col(BuyerContact.email)).like(pattern, escape="\\"),
             func.lower(func.coalesce(col(BuyerContact.name), "")).like(pattern, escape="\\")))
         conditions.append(col(Order.buyer_id).in_(contact_match))
+        conditions.append(func.lower(func.coalesce(col(Order.buyer_email), "")).like(
+            pattern, escape="\\"))
+        conditions.append(func.lower(func.coalesce(col(Order.buyer_name), "")).like(
+            pattern, escape="\\"))
         conditions.append(col(Order.buyer_id) == q)
         if q.startswith(TICKET_CODE_PREFIX) or len(q) >= 6:
             code_match = select(col(Ticket.order_id)).where(
@@ -227,9 +239,9 @@ class BoxOfficeService:
         out = []
         for o in orders:
             view = OrderView(o, by_order.get(int(o.id or 0), []))
-            c = contacts.get(o.buyer_id)
-            out.append(OrderHit(o, titles.get(o.event_id, ""), (c.name or "") if c else "",
-                                c.email if c else "", len(view.items), order_money(view)))
+            name, email = buyer_of(o, contacts.get(o.buyer_id))
+            out.append(OrderHit(o, titles.get(o.event_id, ""), name, email, len(view.items),
+                                order_money(view)))
         return out
 
     # ---- one order ------------------------------------------------------------------------
@@ -266,8 +278,8 @@ class BoxOfficeService:
                     for a in audit]
         history.sort(key=lambda h: h.at)
         view = await load_view(self.db, order)
-        return OrderDetail(view, event, (contact.name or "") if contact else "",
-                           contact.email if contact else "", tickets, payments, history,
+        name, email = buyer_of(order, contact)
+        return OrderDetail(view, event, name, email, tickets, payments, history,
                            order_money(view))
 
     async def resend_tickets(self, actor: str, order_id: int) -> OrderDetail:
@@ -300,11 +312,13 @@ class BoxOfficeService:
         conditions: list[ColumnElement[bool]] = [
             func.lower(func.coalesce(col(BuyerContact.name), "")).like(pattern, escape="\\"),
             func.lower(func.coalesce(col(BuyerContact.email), "")).like(pattern, escape="\\"),
+            func.lower(func.coalesce(col(Order.buyer_name), "")).like(pattern, escape="\\"),
+            func.lower(func.coalesce(col(Order.buyer_email), "")).like(pattern, escape="\\"),
             func.lower(col(OrderItem.seat_label)).like(pattern, escape="\\"),
         ]
         if (ref := order_ref(q)) is not None:
             conditions.append(col(Ticket.order_id) == ref)
-        stmt = (select(Ticket, OrderItem, BuyerContact)
+        stmt = (select(Ticket, OrderItem, Order, BuyerContact)
                 .join(OrderItem, col(OrderItem.id) == col(Ticket.order_item_id))
                 .join(Order, col(Order.id) == col(Ticket.order_id))
                 .outerjoin(BuyerContact, col(BuyerContact.buyer_id) == col(Order.buyer_id))
@@ -313,8 +327,8 @@ class BoxOfficeService:
         async with self.db.read_sessions() as s:
             rows = (await s.execute(stmt)).all()
         return [DoorHit(int(t.id or 0), t.order_id, i.seat_label, i.tier_name,
-                        (c.name or "") if c else "", c.email if c else "", t.status)
-                for t, i, c in rows]
+                        *buyer_of(o, c), t.status)
+                for t, i, o, c in rows]
 
     async def ticket_code(self, event_id: int, ticket_id: int) -> str:
         """The code of one of the event's tickets (the door admits a ticket found by name

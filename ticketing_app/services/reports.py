@@ -34,6 +34,7 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType, iso
 from ticketing_app.domain.orders import OrderStatus
 from ticketing_app.i18n import zone
+from ticketing_app.services.box_office import buyer_of
 
 PAGE = 500
 SOLD_STATUSES = (OrderStatus.CONFIRMED.value, OrderStatus.REFUNDED.value)
@@ -202,12 +203,12 @@ class ReportService:
                 m[1] += price
                 m[2] += price if refunded else 0
             for o in orders:
-                c = contacts.get(o.buyer_id)
+                name, email = buyer_of(o, contacts.get(o.buyer_id))
                 n, paid, refunded = money.get(int(o.id or 0), [0, 0, 0])
                 yield {"order": o.id, "status": o.status, "created_at": iso(o.created_at),
                        "confirmed_at": iso(o.confirmed_at) if o.confirmed_at else "",
-                       "buyer_id": o.buyer_id, "name": (c.name or "") if c else "",
-                       "email": c.email if c else "", "seats": n, "currency": o.currency,
+                       "buyer_id": o.buyer_id, "name": name, "email": email, "seats": n,
+                       "currency": o.currency,
                        "paid": paid if o.status in SOLD_STATUSES else 0,
                        "refunded": refunded, "remaining": (paid - refunded)
                        if o.status in SOLD_STATUSES else 0}
@@ -230,8 +231,9 @@ class ReportService:
             if not rows:
                 return
             for t, i, o, c in rows:
+                name, email = buyer_of(o, c)
                 yield {"ticket": t.id, "order": o.id, "seat": i.seat_label, "tier": i.tier_name,
-                       "name": (c.name or "") if c else "", "email": c.email if c else "",
+                       "name": name, "email": email,
                        "status": t.status, "checked_in": "yes" if t.checked_in_at else "no",
                        "checked_in_at": iso(t.checked_in_at) if t.checked_in_at else "",
                        "checked_in_by": t.checked_in_by, "gate": t.checked_in_gate}
