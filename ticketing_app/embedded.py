@@ -88,7 +88,7 @@ class ChildProcess:
     env: dict[str, str] | None = None
     cwd: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    start_timeout_s: float = 30.0  # for its port to open (a busy machine imports slowly)
+    start_timeout_s: float = 120.0  # for its port to open (a busy machine imports slowly)
 
     def start(self, wait: bool = True) -> ChildProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
