@@ -59,7 +59,10 @@ async def claim_fresh(s: AsyncSession, consumer: str, event_ids: list[str], post
     table = ProcessedEvent.__table__  # type: ignore[attr-defined]
     stmt = (pg_insert(table) if postgres else sqlite_insert(table)).on_conflict_do_nothing()
     now = now_utc()
-    rows = [{"consumer": consumer, "event_uuid": e, "processed_at": now} for e in event_ids]
+    # In one order for everyone: two batches that overlap in another order would each wait
+    # for a row the other inserted (a deadlock, found by racing overlapping batches).
+    rows = [{"consumer": consumer, "event_uuid": e, "processed_at": now}
+            for e in sorted(set(event_ids))]
     res = await s.execute(stmt.returning(table.c.event_uuid), rows)
     return set(res.scalars())
 

@@ -87,7 +87,9 @@ class PaymentWorkerSettings:
     poll_delay = 0.02
     max_jobs = 200
     job_timeout = get_settings().payment_job_timeout_s
-    keep_result = 60
+    # Nobody reads a payment job's result (the outcome is the payment row, announced on
+    # pub/sub), and the recovery deleted it before re-enqueueing anyway: not stored.
+    keep_result = 0
     handle_signals = False
 
 

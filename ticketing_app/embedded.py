@@ -88,9 +88,7 @@ class ChildProcess:
     env: dict[str, str] | None = None
     cwd: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    # For its port to open: a process importing Reflex and SQLAlchemy on a busy two-core
-    # machine was seen to need over 30 s.
-    start_timeout_s: float = 90.0
+    start_timeout_s: float = 120.0  # for its port to open (a busy machine imports slowly)
 
     def start(self, wait: bool = True) -> ChildProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ class Stack:
     database_url: str
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tk-stack-")))
     extra_env: dict[str, str] = field(default_factory=dict)
-    start_timeout_s: float = 90.0  # for a server's port to open (a busy machine imports slowly)
+    start_timeout_s: float = 120.0  # for a server's port to open (a busy machine imports slowly)
     redis: ChildProcess | None = None
     kafka: ChildProcess | None = None
     procs: dict[str, ChildProcess] = field(default_factory=dict)

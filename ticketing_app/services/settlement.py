@@ -55,25 +55,40 @@ class PaymentSettlement:
     # duplicate or concurrent runs of the job cannot both confirm and refund, and Redis is
     # brought in line before the decision commits.
 
-    async def _lock_payment(self, uow: UnitOfWork, payment_id: int) -> tuple[Payment, Order]:
-        # Both rows in one round trip; FOR UPDATE on the join locks the payment and its order.
-        row = (await uow.session.execute(
-            select(Payment, Order).join(Order, col(Order.id) == col(Payment.order_id))
-            .where(col(Payment.id) == payment_id).with_for_update())).one_or_none()
+    async def _lock_payment(self, uow: UnitOfWork, payment_id: int, with_event: bool = False
+                            ) -> tuple[Payment, Order, str | None]:
+        """The payment and its order, locked, in one round trip (FOR UPDATE on the join);
+        `with_event`: their event's status too, under a shared lock on its row (PostgreSQL),
+        which queues a confirmation behind a cancellation's UPDATE of the event and the
+        reverse, so the cancellation's refund job always sees every order confirmed before it
+        (services/cancellation.py). Every row read is locked, so a lock waited for returns
+        each row's latest version (READ COMMITTED rechecks locked rows)."""
+        q = (select(Payment, Order, col(Event.status))
+             .join(Order, col(Order.id) == col(Payment.order_id))
+             .join(Event, col(Event.id) == col(Order.event_id))
+             .where(col(Payment.id) == payment_id))
+        if with_event and self.db.is_postgres:
+            q = q.with_for_update(of=[Payment, Order]).suffix_with("FOR SHARE OF events")
+        else:
+            q = q.with_for_update(of=[Payment, Order]) if self.db.is_postgres \
+                else q.with_for_update()
+        row = (await uow.session.execute(q)).one_or_none()
         if row is None:
             raise errors.NotFound(f"payment {payment_id}")
-        return row[0], row[1]
+        return row[0], row[1], (str(row[2]) if with_event else None)
 
     async def apply_payment_success(self, payment_id: int) -> str:
         """Sell the seats, or (late payment whose seats are gone) refund. Returns the payment's
         final status. Safe to call any number of times, concurrently too."""
         async with UnitOfWork(self.db) as uow:
-            payment, order = await self._lock_payment(uow, payment_id)
+            payment, order, event_status = await self._lock_payment(uow, payment_id, True)
             if payment.status != PaymentStatus.PENDING.value:
                 return payment.status
-            view = await self._items_view(uow, order)
+            # The items with their seats, the seats locked: the database's own verdict on
+            # them comes with the same read (one round trip instead of two).
+            view, unsold = await self._items_and_seats(uow, order)
             seats = [i.seat_id for i in view.items]
-            reason = await self._refusal(uow, view)
+            reason = self._refusal(view, event_status)
             if reason is None:
                 # Gate in Redis: still locked by this order, or (lock lapsed) still free.
                 taken = await self.holds.confirm(order.event_id, order.lock_token,
@@ -83,7 +98,7 @@ class PaymentSettlement:
                 elif taken:
                     reason = "seats no longer available"
                     view.taken.extend(taken)
-            if reason is None and not await self._seats_unsold(uow, view):
+            if reason is None and not unsold:
                 reason = "seats no longer available"  # the database is the final arbiter
             if reason is None:
                 await self._confirm_in(uow, payment_id, view)
@@ -95,14 +110,34 @@ class PaymentSettlement:
         log.warning("late_payment_refunded", order_id=order.id, reason=reason)
         return PaymentStatus.REFUNDED.value
 
+    async def _items_and_seats(self, uow: UnitOfWork, order: Order
+                               ) -> tuple[LockedOrder, bool]:
+        """The order's items, and whether each of their seats is still unsold, with the seats
+        locked (in seat order, as every writer of seats locks them)."""
+        q = (select(OrderItem, col(Seat.status), col(Seat.order_id), col(Seat.event_id))
+             .join(Seat, col(Seat.id) == col(OrderItem.seat_id))
+             .where(col(OrderItem.order_id) == order.id).order_by(col(Seat.id)))
+        rows = (await uow.session.execute(
+            q.with_for_update(of=Seat) if self.db.is_postgres else q)).all()
+        items = sorted((r[0] for r in rows), key=lambda i: i.id or 0)
+        unsold = bool(rows) and all(
+            status == "AVAILABLE" and owner is None and event == order.event_id
+            for _, status, owner, event in rows)
+        return self._view(order, items), unsold
+
     async def _items_view(self, uow: UnitOfWork, order: Order) -> LockedOrder:
         items = list((await uow.session.execute(select(OrderItem).where(
             col(OrderItem.order_id) == order.id).order_by(col(OrderItem.id)))).scalars())
+        return self._view(order, items)
+
+    @staticmethod
+    def _view(order: Order, items: list[OrderItem]) -> LockedOrder:
         deadline = aware(order.payment_deadline)
         late = order.status == OrderStatus.CANCELLED.value or deadline <= datetime.now(UTC)
         return LockedOrder(order, items, late=late)
 
-    async def _refusal(self, uow: UnitOfWork, view: LockedOrder) -> str | None:
+    @staticmethod
+    def _refusal(view: LockedOrder, event_status: str | None) -> str | None:
         """A reason to refund before looking at the seats at all."""
         o = view.order
         if o.status not in (OrderStatus.CREATED.value, OrderStatus.CANCELLED.value):
@@ -111,23 +146,9 @@ class PaymentSettlement:
             # Cancelled by the buyer, the organiser or the event: the buyer was told
             # "cancelled", so the money goes back; only a lapsed window may re-confirm.
             return f"order was cancelled ({o.close_reason or o.cancel_kind.lower()})"
-        # On PostgreSQL a shared lock on the event row queues this confirmation behind a
-        # cancellation's UPDATE of the event (and the reverse), so the cancellation's refund
-        # job always sees every order confirmed before it (services/cancellation.py).
-        q = select(col(Event.status)).where(col(Event.id) == view.order.event_id)
-        if self.db.is_postgres:
-            q = q.with_for_update(read=True)
-        if (await uow.session.execute(q)).scalar_one_or_none() == "CANCELLED":
+        if event_status == "CANCELLED":
             return "event cancelled"
         return None
-
-    async def _seats_unsold(self, uow: UnitOfWork, view: LockedOrder) -> bool:
-        seats = [i.seat_id for i in view.items]
-        rows = list((await uow.session.execute(
-            select(Seat).where(col(Seat.id).in_(seats), col(Seat.event_id) == view.order.event_id)
-            .order_by(col(Seat.id)).with_for_update())).scalars())
-        return len(rows) == len(seats) and all(
-            r.status == "AVAILABLE" and r.order_id is None for r in rows)
 
     async def _confirm_in(self, uow: UnitOfWork, payment_id: int, view: LockedOrder) -> None:
         s = uow.session
@@ -178,7 +199,7 @@ class PaymentSettlement:
         """Saga compensation: payment failed or timed out -> order cancelled, seats released.
         Under the payment row's lock, like a success, so the two never interleave."""
         async with UnitOfWork(self.db) as uow:
-            payment, order = await self._lock_payment(uow, payment_id)
+            payment, order, _ = await self._lock_payment(uow, payment_id)
             if payment.status != PaymentStatus.PENDING.value:
                 if order.status == OrderStatus.CANCELLED.value:
                     await self._release_redis(order)  # a repeat: make sure nothing is left
