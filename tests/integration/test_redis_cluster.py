@@ -69,7 +69,8 @@ def cstack() -> Iterator[ClusterStack]:
     cluster = ValkeyCluster()
     st = Stack(database_url=url, extra_env={**TEST_ENV,
                                             "PAYMENT_FORCE_OUTCOME": "success",
-                                            "REDIS_MAX_CONNECTIONS": "64"})
+                                            "REDIS_MAX_CONNECTIONS": "64",
+                                            "SHUTDOWN_GRACE_S": "2"})
     try:
         cluster.start()
         st.start_services(kafka=False)  # its Valkey: the plain one, for the jobs

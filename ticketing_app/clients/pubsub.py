@@ -138,7 +138,6 @@ class ShardedSubscription:
         self._readers: list[asyncio.Task[None]] = []
         self._queue: asyncio.Queue[Message | BaseException] = asyncio.Queue()
         self._lock = asyncio.Lock()
-        self._answer_s = 3.0
 
     async def open(self) -> None:
         from ticketing_app.clients.redis_client import is_cluster
@@ -200,10 +199,12 @@ class ShardedSubscription:
                     pubsub = client.pubsub()
                     self._pubsubs[addr] = pubsub
                     await pubsub.connect()
-                    self._answer_s = self._timing()[1]
                     self._readers.append(asyncio.create_task(self._read(pubsub)))
                 await pubsub.execute_command("SSUBSCRIBE", channel)
-        await asyncio.wait_for(done.wait(), self._answer_s)
+        # The confirmation comes on the subscription's connection, read by its reader: on a
+        # busy process that can take longer than one answer; a dead connection is the reader's
+        # to find (listen_alive), within the quiet interval plus an answer.
+        await asyncio.wait_for(done.wait(), sum(self._timing()))
 
     def discard(self, channel: str) -> None:
         self.wanted.discard(channel)
