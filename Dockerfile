@@ -15,6 +15,11 @@ ENV PYTHONUNBUFFERED=1 \
     REFLEX_USE_NPM=1 \
     REFLEX_TELEMETRY_ENABLED=false
 
+# A font with Hangul and the won sign, embedded in ticket PDFs (services/ticket_docs.py).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-nanum fontconfig \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN python -m venv /opt/venv \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
 

@@ -19,13 +19,13 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry.trace import SpanKind
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ticketing_app.bootstrap import Runtime
-from ticketing_app.db.models import ProcessedEvent
+from ticketing_app.db.models import ProcessedEvent, now_utc
 from ticketing_app.domain.events import Envelope
 from ticketing_app.holds.keys import BROKER_GENERATION
 from ticketing_app.observability import metrics
@@ -36,12 +36,32 @@ log = structlog.get_logger(__name__)
 LAG_REPORT_INTERVAL_S = 1.0  # tk_consumer_lag is a gauge: once a second is enough
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+Prefetch = Callable[[AsyncSession, list[Envelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class ConsumerSpec:
     name: str  # also the Kafka consumer group and the de-duplication scope
     handler: Handler
+    # Reads a whole batch needs, made once for it before its handlers run (their results in
+    # the session's `info`), instead of one look-up per message.
+    prefetch: Prefetch | None = None
+
+
+async def claim_fresh(s: AsyncSession, consumer: str, event_ids: list[str], postgres: bool
+                      ) -> set[str]:
+    """Records the batch's event ids as processed by `consumer`, in the caller's transaction,
+    and returns those that were not yet: one statement for the look-up and the insert. A
+    concurrent consumer inserting the same id makes this one wait for its commit and skip it
+    (ON CONFLICT DO NOTHING), so a duplicate is never applied twice."""
+    if not event_ids:
+        return set()
+    table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+    stmt = (pg_insert(table) if postgres else sqlite_insert(table)).on_conflict_do_nothing()
+    now = now_utc()
+    rows = [{"consumer": consumer, "event_uuid": e, "processed_at": now} for e in event_ids]
+    res = await s.execute(stmt.returning(table.c.event_uuid), rows)
+    return set(res.scalars())
 
 
 async def process_envelope(rt: Runtime, spec: ConsumerSpec, env: Envelope) -> bool:
@@ -67,19 +87,18 @@ async def process_batch(
     """Apply a batch in ONE transaction (one commit instead of one per message, which is what
     keeps consumers ahead of a busy on-sale). Returns, per message, whether it was applied
     (False: a duplicate), or None when the batch must be retried message by message."""
-    ids = [env.eventId for env, _ in items]
+    ids = list(dict.fromkeys(env.eventId for env, _ in items))
     async with rt.db.write_sessions() as s:
-        seen = set((await s.execute(
-            select(col(ProcessedEvent.event_uuid)).where(
-                col(ProcessedEvent.consumer) == spec.name,
-                col(ProcessedEvent.event_uuid).in_(ids)))).scalars())
+        fresh = await claim_fresh(s, spec.name, ids, rt.db.is_postgres)
+        todo = [(env, tp) for env, tp in items if env.eventId in fresh]
+        if todo and spec.prefetch is not None:
+            await spec.prefetch(s, [env for env, _ in todo])
         applied: list[bool] = []
         for env, traceparent in items:
-            if env.eventId in seen:
+            if env.eventId not in fresh:
                 applied.append(False)
                 continue
-            seen.add(env.eventId)
-            s.add(ProcessedEvent(consumer=spec.name, event_uuid=env.eventId))
+            fresh.discard(env.eventId)  # a copy later in the same batch is a duplicate
             with span_from_traceparent(f"consume {env.type}", traceparent,
                                        kind=SpanKind.CONSUMER, consumer=spec.name,
                                        event_id=env.eventId):
@@ -109,6 +128,7 @@ class ConsumerRunner:
         self.duplicates = 0
         self._broker_generation: bytes | None = None
         self._next_offset: dict[TopicPartition, int] = {}  # per partition: next to process
+        self._lag_partitions: set[int] = set()  # partitions whose lag this process exports
 
     async def _consume(self) -> None:
         consumer = self.rt.kafka.consumer(self.spec.name)
@@ -202,12 +222,21 @@ class ConsumerRunner:
         # this consumer has processed: no broker round trip, so nothing here can block the
         # fetch loop (asking the broker for end offsets and positions waits up to 40 s while
         # it is away, or while a partition's position is being reset).
-        lag = 0
-        for tp in consumer.assignment():
+        # One series per partition this process holds now; a partition the group moved to
+        # another process drops out here (that process reports it).
+        assigned = consumer.assignment()
+        reported: set[int] = set()
+        for tp in assigned:
             high = consumer.highwater(tp)
             if high is not None and tp in self._next_offset:  # else: nothing fetched here yet
-                lag += max(0, high - self._next_offset[tp])
-        metrics.CONSUMER_LAG.labels(self.spec.name).set(lag)
+                metrics.CONSUMER_LAG.labels(self.spec.name, str(tp.partition)).set(
+                    max(0, high - self._next_offset[tp]))
+                reported.add(tp.partition)
+        for partition in self._lag_partitions - reported:
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(self.spec.name, str(partition))
+        self._lag_partitions = reported
+        metrics.CONSUMER_PARTITIONS.labels(self.spec.name).set(len(assigned))
 
     async def run(self) -> None:
         backoff = 0.2
@@ -228,11 +257,11 @@ class ConsumerRunner:
 
 
 def default_consumers() -> list[ConsumerSpec]:
-    from backend_jobs.notifications import handle_notification
+    from backend_jobs.notifications import handle_notification, prefetch_contacts
     from backend_jobs.projection import handle_projection
 
     return [ConsumerSpec("sales-projection", handle_projection),
-            ConsumerSpec("notifications", handle_notification)]
+            ConsumerSpec("notifications", handle_notification, prefetch_contacts)]
 
 
 async def run_consumers(rt: Runtime, specs: list[ConsumerSpec] | None = None,

@@ -9,13 +9,14 @@ from typing import Any
 
 import structlog
 from arq.constants import result_key_prefix
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from ticketing_app.bootstrap import Runtime
 from ticketing_app.clients.job_queue import enqueue_payment, payment_job_id
-from ticketing_app.db.models import Payment
-from ticketing_app.domain.orders import PaymentStatus
+from ticketing_app.db.models import Order, Payment
+from ticketing_app.domain.orders import OrderStatus, PaymentStatus
+from ticketing_app.observability import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +61,41 @@ async def expire_orders(ctx: dict[str, Any]) -> int:
         log.info("orders_expired", count=n)
     return n
 
+
+async def report_overdue(rt: Runtime) -> tuple[int, float, int]:
+    """Sets the past-deadline gauges: (PENDING payments whose order's payment window ended,
+    seconds the most overdue of them is past it, CREATED orders past their window with no
+    payment running). A payment finishing a little late is normal; one still pending minutes
+    later, or orders the expiry job leaves, are what the alert rules look for."""
+    now = datetime.now(UTC)
+    running = (select(col(Payment.id))
+               .where(col(Payment.order_id) == col(Order.id),
+                      col(Payment.status) == PaymentStatus.PENDING.value)
+               .exists())
+    async with rt.db.read_sessions() as s:
+        n_payments, oldest = (await s.execute(
+            select(func.count(col(Payment.id)), func.min(col(Order.payment_deadline)))
+            .join(Order, col(Order.id) == col(Payment.order_id))
+            .where(col(Payment.status) == PaymentStatus.PENDING.value,
+                   col(Order.payment_deadline) < now))).one()
+        n_orders = (await s.execute(
+            select(func.count(col(Order.id)))
+            .where(col(Order.status) == OrderStatus.CREATED.value,
+                   col(Order.payment_deadline) < now, ~running))).scalar_one()
+    age = 0.0
+    if oldest is not None:
+        age = max(0.0, (now - (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))
+                        ).total_seconds())
+    metrics.PAYMENTS_PAST_DEADLINE.set(int(n_payments))
+    metrics.PAYMENTS_PAST_DEADLINE_AGE.set(age)
+    metrics.ORDERS_PAST_DEADLINE.set(int(n_orders))
+    return int(n_payments), age, int(n_orders)
+
+async def erase_expired_personal_data(ctx: dict[str, Any]) -> int:
+    """Daily (and at start): buyers' names and addresses past PERSONAL_DATA_RETENTION_DAYS
+    after their event are erased (services/order_access.py). Idempotent."""
+    rt: Runtime = ctx["rt"]
+    return await rt.order_access.erase_expired()
 
 async def offer_waitlist(ctx: dict[str, Any]) -> int:
     """Freed seats of sold-out events go to the next in line (services/waitlist.py)."""

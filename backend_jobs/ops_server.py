@@ -72,15 +72,34 @@ class OpsServer:
         self._task = None
 
 
+DEPENDENCY_CHECK_INTERVAL_S = 5.0
+
+
+async def check_dependencies(probes: list[Probe], interval_s: float) -> None:
+    """Runs the probes on a timer, so `tk_dependency_up` (which the alert rules read) stays
+    current whether or not an orchestrator calls the health endpoint."""
+    while True:
+        with contextlib.suppress(Exception):
+            await health_report(probes)
+        await asyncio.sleep(interval_s)
+
+
 @contextlib.asynccontextmanager
-async def ops_endpoint(probes: list[Probe], port: int, host: str = "0.0.0.0"
+async def ops_endpoint(probes: list[Probe], port: int, host: str = "0.0.0.0",
+                       check_interval_s: float = DEPENDENCY_CHECK_INTERVAL_S,
                        ) -> AsyncIterator[None]:
-    """Serve while the block runs; nothing when `port` is 0."""
+    """Serve while the block runs, and check the dependencies every `check_interval_s`;
+    nothing when `port` is 0."""
     if not port:
         yield
         return
     server = await OpsServer(probes, port, host).start()
+    checks = asyncio.create_task(check_dependencies(probes, check_interval_s),
+                                 name="dependency-checks")
     try:
         yield
     finally:
+        checks.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checks
         await server.stop()

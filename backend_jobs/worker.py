@@ -16,9 +16,15 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from backend_jobs.cancellation import cancel_event_refunds, resume_cancellations
-from backend_jobs.maintenance import expire_orders, offer_waitlist
+from backend_jobs.maintenance import (
+    erase_expired_personal_data,
+    expire_orders,
+    offer_waitlist,
+    report_overdue,
+)
 from backend_jobs.payments import process_payment
 from backend_jobs.provider import SimulatedProvider
+from backend_jobs.scheduled_audit import audit_cron, export_latest
 from ticketing_app.bootstrap import Runtime, create_runtime, set_runtime
 from ticketing_app.clients.job_queue import (
     JOBS_QUEUE,
@@ -43,7 +49,7 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     rt = await create_runtime(ctx.get("settings"))
     set_runtime(rt)
     ctx["rt"] = rt
-    ctx["provider"] = SimulatedProvider(rt.redis, rt.settings, random.Random())
+    ctx["provider"] = SimulatedProvider(rt.jobs_redis, rt.settings, random.Random())
     ctx["stop"] = asyncio.Event()
     if ctx.get("run_sweeper"):
         s = rt.settings
@@ -93,6 +99,8 @@ class JobsWorkerSettings:
                                 unique=True, timeout=30),
                            cron(resume_cancellations, second=set(range(0, 60, 2)),
                                 run_at_startup=True, unique=True, timeout=30),
+                           cron(erase_expired_personal_data, hour={3}, minute={17},
+                                run_at_startup=True, unique=True, timeout=300),
                            cron(offer_waitlist, second=_every_second(), unique=True,
                                 timeout=30)]
     queue_name = JOBS_QUEUE
@@ -109,17 +117,26 @@ class JobsWorkerSettings:
 
 def build_worker(cls: type, settings: Settings, **ctx: Any) -> Worker:
     kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("_")}
+    if cls is JobsWorkerSettings:  # the audit's schedule is a setting, read here
+        kwargs["cron_jobs"] = [*kwargs["cron_jobs"], *audit_cron(settings)]
     return Worker(redis_settings=redis_settings(settings),
                   redis_pool=worker_redis(settings, kwargs["queue_name"]),
                   ctx={"settings": settings, **ctx}, **kwargs)
 
 
 async def report_queue_depth(rt: Runtime, stop: asyncio.Event) -> None:
-    """Keeps `tk_job_queue_depth` current: jobs waiting (queued or deferred) per queue."""
+    """Keeps the worker's gauges current, every METRICS_INTERVAL_S: jobs waiting (queued or
+    deferred) per queue (`tk_job_queue_depth`), work past its payment deadline
+    (`tk_payments_past_deadline`, `tk_orders_past_deadline`) and the latest scheduled audit's
+    result (`tk_audit_*`). Each part fails alone: a database outage leaves the queue depth."""
     while not stop.is_set():
         with contextlib.suppress(Exception):
             for label, queue in (("payments", PAYMENTS_QUEUE), ("jobs", JOBS_QUEUE)):
-                metrics.JOB_QUEUE_DEPTH.labels(queue=label).set(await rt.redis.zcard(queue))
+                metrics.JOB_QUEUE_DEPTH.labels(queue=label).set(await rt.jobs_redis.zcard(queue))
+        with contextlib.suppress(Exception):
+            await report_overdue(rt)
+        with contextlib.suppress(Exception):
+            await export_latest(await rt.queue.arq())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), rt.settings.metrics_interval_s)
 

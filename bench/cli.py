@@ -88,6 +88,9 @@ def main(
     api_workers: Annotated[int, typer.Option(
         "--api-workers", help="API server processes (0: one per core)")
     ] = 0,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", help="KEY=VALUE: a scenario parameter instead of its default "
+                        "(e.g. purchases=600); repeatable")] = None,
 ) -> None:
     """Benchmarks and load tests (see docs/bench.md)."""
     if server not in ("granian", "uvicorn"):
@@ -95,7 +98,8 @@ def main(
     options = BenchOptions(quick=quick, out_dir=out or default_out(quick),
                            scenarios=list(scenario or []), pg_url=pg_url, api_url=api_url,
                            server=server, keep_db=keep_db,
-                           api_workers=api_workers or (os.cpu_count() or 1))
+                           api_workers=api_workers or (os.cpu_count() or 1),
+                           overrides=dict(p.split("=", 1) for p in param or [] if "=" in p))
     raise typer.Exit(run_bench(options))
 
 

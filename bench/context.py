@@ -54,6 +54,9 @@ class BenchOptions:
     server: str = "granian"
     api_workers: int = 1  # API server processes; one per core uses the machine like production
     keep_db: bool = False
+    # A scenario parameter's value instead of its quick/full default ("purchases" -> "600"),
+    # for repeated focused runs (a smaller size on a busy machine).
+    overrides: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -198,7 +201,9 @@ class BenchContext:
         else:
             db_url = f"sqlite+aiosqlite:///{self.workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
             backend = "sqlite"
-        st = Stack(database_url=db_url, extra_env={**env, "API_SERVER": self.options.server})
+        # A shared machine under load can take a minute to import the API.
+        st = Stack(database_url=db_url, extra_env={**env, "API_SERVER": self.options.server},
+                   start_timeout_s=120.0)
         atexit.register(st.stop)  # a crash or Ctrl-C must not leave the stack running
         self.status("starting Valkey and the Kafka-protocol broker")
         st.start_services()

@@ -96,3 +96,16 @@ def screenshot(page: Page, name: str, locator: Locator | None = None) -> None:
     if os.environ.get("E2E_UPDATE_DOCS") == "1":
         DOC_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOC_SHOTS / path.name)
+
+
+async def _cancel_event(stack: Stack, event_id: int, reason: str) -> None:
+    rt = await create_runtime(stack_settings(stack))
+    try:
+        await rt.cancellation.cancel_event("e2e", event_id, reason)
+    finally:
+        await rt.close()
+
+
+def cancel_event(stack: Stack, event_id: int, reason: str) -> None:
+    """The organiser cancels the event (sales close, holds end, refunds in the background)."""
+    run(_cancel_event(stack, event_id, reason))

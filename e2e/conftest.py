@@ -61,12 +61,26 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 @pytest.fixture(scope="session")
-def app_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def mail_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The development mail sink `ticketing up` runs (ticketing_app/devmail.py): the stack
+    delivers buyers' mail to it, the tests read it there and at /api/dev/mail."""
+    from ticketing_app.devmail import SmtpSink
+
+    sink = SmtpSink(directory=tmp_path_factory.mktemp("devmail")).start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="session")
+def app_stack(tmp_path_factory: pytest.TempPathFactory, mail_sink: Any) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("e2e")
     port = free_port()
     public = f"http://localhost:{port}"
+    mail = {"SMTP_URL": mail_sink.url, "DEV_MAIL_DIR": str(mail_sink.directory)}
     st = Stack(database_url=f"sqlite+aiosqlite:///{work}/e2e.db",
-               extra_env={**E2E_ENV, "PUBLIC_URL": public}).start_services()
+               extra_env={**E2E_ENV, "PUBLIC_URL": public, **mail}).start_services()
     try:
         st.migrate()
         env = st.env()

@@ -39,10 +39,12 @@ def _orders(base_url: str, context: BrowserContext) -> list[dict[str, Any]]:
     return list(r.json())
 
 
-def _checkout(page: Page) -> None:
+def _checkout(page: Page, name: str = "Alice Kim", email: str = "alice@example.com") -> None:
     page.locator("#cart-button").click()
     page.locator("#go-checkout").click()
     expect(page.locator("#place-order")).to_be_visible(timeout=15_000)
+    page.locator("#buyer-name").fill(name)
+    page.locator("#buyer-email").fill(email)
 
 
 def test_hold_and_release_with_cart_and_countdown(
@@ -51,10 +53,11 @@ def test_hold_and_release_with_cart_and_countdown(
     event_id = new_event(app_stack, sections=("Main",))
     alice = open_event(two_buyers[0], event_id)
     c7, a3 = seat(alice, "Row C seat 7"), seat(alice, "Row A seat 3")
-    expect(c7).to_have_attribute("aria-label", "Row C seat 7, 52,000 KRW, available")
-    expect(a3).to_have_attribute("title", re.compile(r"Gold, 90,000 KRW"))
+    # The spoken label: seat, tier, price (in the reader's language: English here), status.
+    expect(c7).to_have_attribute("aria-label", "Row C seat 7, Standard, ₩52,000, available")
+    expect(a3).to_have_attribute("title", re.compile(r"Gold, ₩90,000"))
     expect(alice.locator("#legend")).to_contain_text("Held by someone else")
-    expect(alice.locator("#tiers")).to_contain_text("Gold: 90,000 KRW")
+    expect(alice.locator("#legend")).to_contain_text("Gold: ₩90,000")
 
     # Keyboard: the arrow keys move between seats, Enter holds the focused one.
     seat(alice, "Row B seat 6").focus()
@@ -63,7 +66,7 @@ def test_hold_and_release_with_cart_and_countdown(
     expect(c7).to_be_focused()
     alice.keyboard.press("Enter")
     expect(c7).to_have_attribute("data-status", "mine", timeout=LIVE_S)
-    expect(c7).to_have_attribute("aria-label", "Row C seat 7, 52,000 KRW, held by you")
+    expect(c7).to_have_attribute("aria-label", "Row C seat 7, Standard, ₩52,000, held by you")
     a3.click()
     expect(a3).to_have_attribute("data-status", "mine", timeout=LIVE_S)
     expect(alice.locator("#cart-button")).to_contain_text("Cart (2)")
@@ -74,13 +77,13 @@ def test_hold_and_release_with_cart_and_countdown(
     drawer = alice.locator("#cart-drawer")
     expect(drawer.locator(".cart-item")).to_have_count(2)
     expect(drawer).to_contain_text("Row C seat 7")
-    expect(alice.locator("#cart-total")).to_have_text("142,000 KRW")
+    expect(alice.locator("#cart-total")).to_have_text("₩142,000")
     screenshot(alice, "cart-drawer")
 
     # Remove one seat from the drawer; click the other on the map to release it.
     drawer.get_by_role("button", name="Remove Row A seat 3").click()
     expect(a3).to_have_attribute("data-status", "available", timeout=LIVE_S)
-    expect(alice.locator("#cart-total")).to_have_text("52,000 KRW")
+    expect(alice.locator("#cart-total")).to_have_text("₩52,000")
     alice.get_by_role("button", name="Close cart").click()
     c7.click()
     expect(c7).to_have_attribute("data-status", "available", timeout=LIVE_S)
@@ -91,9 +94,9 @@ def test_hold_and_release_with_cart_and_countdown(
 def test_hold_shows_in_the_other_browser_and_expiry_reaches_both(
     two_buyers: tuple[BrowserContext, BrowserContext], app_stack: Stack,
 ) -> None:
-    # Holds of 4 s (the event's own bounds): the countdown warns at once, then runs out.
-    event_id = new_event(app_stack, hold_min_s=1, hold_default_s=4, hold_max_s=6,
-                         hold_max_total_s=8)
+    # Web app holds of 4 s, 8 s in all (the event's own settings): the countdown warns at
+    # once, Extend adds 4 s, then the hold runs out.
+    event_id = new_event(app_stack, web_hold_s=4, web_hold_max_total_s=8)
     alice, bob = (open_event(c, event_id) for c in two_buyers)
     label = "Row B seat 2"
     seat(alice, label).click()
@@ -155,6 +158,7 @@ def test_declined_payment_releases_the_seats_and_offers_a_retry(
     failed = alice.locator("#checkout-failed")
     expect(failed).to_contain_text("declined", timeout=30_000)
     expect(failed).to_contain_text("seats were released")
+    expect(alice.locator("#failed-total")).to_contain_text("52,000")  # the total, not charged
     screenshot(alice, "checkout-failed", alice.locator("#checkout"))
     expect(seat(bob, label)).to_have_attribute("data-status", "available", timeout=LIVE_S)
     assert [o["status"] for o in _orders(base_url, two_buyers[0])] == ["CANCELLED"]
@@ -162,6 +166,7 @@ def test_declined_payment_releases_the_seats_and_offers_a_retry(
     set_provider_mode("success")
     alice.locator("#try-again").click()
     expect(alice.locator("#place-order")).to_be_visible(timeout=10_000)
+    expect(alice.locator("#buyer-email")).to_have_value("alice@example.com")
     expect(seat(bob, label)).to_have_attribute("data-status", "held", timeout=LIVE_S)
     alice.locator("#place-order").click()
     expect(alice.locator("#checkout-success")).to_be_visible(timeout=30_000)

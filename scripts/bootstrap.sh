@@ -25,6 +25,17 @@ if [ "${SKIP_BROWSER:-0}" != "1" ] && [ -z "${BROWSER_PATH:-}" ] && ! command -v
   fi
 fi
 
+# A font with Hangul: Chromium draws Korean pages with it (browser tests, screenshots) and
+# ticket PDFs embed it (services/ticket_docs.py). Debian's fonts-nanum, only if fontconfig
+# finds no Korean font yet.
+if [ "${SKIP_FONTS:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1 \
+    && [ -z "$(fc-list :lang=ko 2>/dev/null | head -1)" ]; then
+  echo "installing a Korean font (fonts-nanum)"
+  (apt-get install -y -q fonts-nanum fontconfig >/dev/null 2>&1 \
+    || (apt-get update -q >/dev/null && apt-get install -y -q fonts-nanum fontconfig >/dev/null)) \
+    || echo "could not install fonts-nanum: Hangul shows as boxes in screenshots and PDFs" >&2
+fi
+
 # PostgreSQL: the tests use this machine's server (trust auth) when it is installed.
 if command -v pg_lsclusters >/dev/null 2>&1; then
   if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then

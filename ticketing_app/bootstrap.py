@@ -32,11 +32,14 @@ from ticketing_app.services.buyer_tickets import BuyerTicketService
 from ticketing_app.services.cancellation import CancellationService
 from ticketing_app.services.catalog import CatalogService
 from ticketing_app.services.checkins import CheckinService
+from ticketing_app.services.comps import CompsService
 from ticketing_app.services.dashboard import DashboardService
 from ticketing_app.services.onsale_settings import OnSaleSettingsService
+from ticketing_app.services.order_access import OrderAccessService
 from ticketing_app.services.orders import OrderService
 from ticketing_app.services.payments import PaymentService
 from ticketing_app.services.refunds import RefundService
+from ticketing_app.services.reports import ReportService
 from ticketing_app.services.reservations import ReservationService
 from ticketing_app.services.seat_feed import SeatFeed
 from ticketing_app.services.settlement import PaymentSettlement
@@ -52,7 +55,10 @@ class Runtime:
 
     settings: Settings
     db: Database
-    redis: Redis
+    redis: Redis  # holds, live sync, limits, waiting room: one Redis or a Redis Cluster
+    # A plain Redis (JOBS_REDIS_URL; the same client when REDIS_URL is one): ARQ's queues,
+    # payment outcomes (pub/sub) and the simulated provider's ledger.
+    jobs_redis: Redis
     queue: JobQueue
     kafka: KafkaClients
     holds: HoldStore
@@ -77,6 +83,10 @@ class Runtime:
     ticket_docs: TicketRenderer
     auditor: Auditor
     box_office: BoxOfficeService
+    reports: ReportService
+    # Signed order links, "find my order", buyers' personal data and its retention.
+    order_access: OrderAccessService
+    comps: CompsService
     access_codes: AccessCodeService
     waitlist: WaitlistService
 
@@ -85,16 +95,21 @@ class Runtime:
         await self.payments.close()
         await self.queue.close()
         await self.redis.aclose()
+        if self.jobs_redis is not self.redis:
+            await self.jobs_redis.aclose()
         await self.db.dispose()
 
 
-def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
+def build_runtime(settings: Settings, db: Database, redis: Redis,
+                  jobs_redis: Redis | None = None) -> Runtime:
     """The services in dependency order, each with its collaborators. Connects nothing: the
-    clients connect on first use."""
+    clients connect on first use. `jobs_redis` defaults to `redis` (one plain Redis)."""
+    jobs_redis = jobs_redis or redis
     queue = JobQueue(settings)
     holds = HoldStore(redis)
     catalog = CatalogService(db, holds, settings)
     holds.loader = catalog.load_event_state  # an event Redis lost is rebuilt from the database
+    holds.repairer = catalog.repair_event_state  # and checked again after a failover's rebuild
     mirror = SeatMirror(redis, catalog.snapshot)
     waiting = WaitingRoomService(redis, holds, catalog, settings)
     access_codes = AccessCodeService(db, holds, catalog)
@@ -102,26 +117,31 @@ def build_runtime(settings: Settings, db: Database, redis: Redis) -> Runtime:
     orders = OrderService(db, holds, catalog, PaymentSettlement(db, holds, settings),
                           RefundService(db, holds), settings)
     admin = AdminService(db, holds, catalog, orders, settings)
+    buyer_tickets = BuyerTicketService(db)
     return Runtime(
-        settings=settings, db=db, redis=redis, queue=queue, kafka=KafkaClients(settings),
+        settings=settings, db=db, redis=redis, jobs_redis=jobs_redis, queue=queue,
+        kafka=KafkaClients(settings),
         holds=holds, catalog=catalog, mirror=mirror, waiting=waiting,
         seat_feed=SeatFeed(mirror, catalog, ChangeLog(redis), settings.sse_client_queue,
                            settings.sse_max_clients, settings.sse_heartbeat_s),
         reservations=reservations,
         best_available=BestAvailableService(holds, catalog, reservations, waiting),
         orders=orders,
-        payments=PaymentService(db, redis, queue, settings),
+        payments=PaymentService(db, jobs_redis, queue, settings),
         admin=admin,
         onsale=OnSaleSettingsService(db, redis, catalog),
         admin_auth=AdminAuthService(db, redis, settings),
         checkins=CheckinService(db, settings),
-        buyer_tickets=BuyerTicketService(db),
+        buyer_tickets=buyer_tickets,
         cancellation=CancellationService(db, holds, catalog, orders, queue, settings),
         dashboard=DashboardService(db, holds, catalog),
         ticket_docs=TicketRenderer(settings.ticket_render_threads,
                                    settings.ticket_render_cache),
         auditor=Auditor(db, holds),
-        box_office=BoxOfficeService(db, holds, catalog, orders, settings),
+        box_office=BoxOfficeService(db),
+        reports=ReportService(db),
+        order_access=OrderAccessService(db, redis, catalog, buyer_tickets, settings),
+        comps=CompsService(db, holds, catalog, orders, settings),
         access_codes=access_codes,
         waitlist=WaitlistService(db, holds, catalog, settings),
     )
@@ -131,8 +151,13 @@ async def create_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
     db = create_database(settings.effective_database_url, settings.db_pool_size, settings)
     redis = redis_client(require_url(settings.redis_url, "REDIS_URL"),
-                         settings.redis_max_connections, settings)
-    return build_runtime(settings, db, redis)
+                         settings.redis_max_connections, settings, settings.redis_is_cluster)
+    jobs_redis = None
+    if settings.redis_is_cluster or settings.effective_jobs_redis_url != settings.redis_url:
+        jobs_redis = redis_client(
+            require_url(settings.effective_jobs_redis_url, "JOBS_REDIS_URL"),
+            settings.redis_max_connections, settings, cluster=False)
+    return build_runtime(settings, db, redis, jobs_redis)
 
 
 _runtimes: dict[int, asyncio.Task[Runtime]] = {}

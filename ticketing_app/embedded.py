@@ -88,6 +88,9 @@ class ChildProcess:
     env: dict[str, str] | None = None
     cwd: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    # For its port to open: a process importing Reflex and SQLAlchemy on a busy two-core
+    # machine was seen to need over 30 s.
+    start_timeout_s: float = 90.0
 
     def start(self, wait: bool = True) -> ChildProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +101,7 @@ class ChildProcess:
         )
         if wait:
             try:
-                wait_for_port(self.port)
+                wait_for_port(self.port, timeout=self.start_timeout_s)
                 self._check_owner()
             except (TimeoutError, RuntimeError):
                 self.stop()

@@ -17,6 +17,13 @@ def event_url(event_id: int) -> str:
 def checkout_url(event_id: int) -> str:
     return f"/event/{event_id}/checkout"
 
+# ---- an order without the buyer's browser: the signed link, "find my order" -------------
+ORDER_LINK = "/order/[token]"  # the link in the confirmation mail (services/order_access.py)
+FIND_ORDER = "/find-order"
+# The development mail sink's last mails (only while `up` runs one); an /api path, so the
+# API serves it, not Reflex.
+DEV_MAIL = "/api/dev/mail"
+
 # ---- admin area and the buyer's tickets (every /admin page but the login needs a session) ----
 MY_TICKETS = "/my-tickets"
 ADMIN = "/admin"
@@ -28,6 +35,30 @@ ADMIN_CHECKIN = "/admin/events/[event_id]/checkin"
 ADMIN_BOX_OFFICE = "/admin/events/[event_id]/box-office"  # comps and named reservations
 ADMIN_VENUES = "/admin/venues"
 ADMIN_AUDIT = "/admin/audit"
+ADMIN_DOOR = "/admin/door"  # door staff's start: the events to check in
+ADMIN_ORDERS = "/admin/orders"  # the box office's search
+ADMIN_ORDER = "/admin/orders/[order_id]"
+ADMIN_REPORT = "/admin/events/[event_id]/report"
+# The pages door staff may open (domain/roles.py): check-in and its start page.
+CHECK_IN_PAGES = (ADMIN_CHECKIN, ADMIN_DOOR)
+
+
+def route_matches(pattern: str, path: str) -> bool:
+    """`/admin/events/[event_id]/checkin` matches `/admin/events/42/checkin` (and a slash at
+    the end, a query or a fragment)."""
+    want = [p for p in pattern.split("/") if p]
+    got = [p for p in path.split("?")[0].split("#")[0].split("/") if p]
+    return len(want) == len(got) and all(
+        w == g or (w.startswith("[") and w.endswith("]") and g != "")
+        for w, g in zip(want, got, strict=True))
+
+
+def admin_order_url(order_id: int) -> str:
+    return f"/admin/orders/{order_id}"
+
+
+def admin_report_url(event_id: int) -> str:
+    return f"/admin/events/{event_id}/report"
 
 
 def admin_event_url(event_id: int) -> str:

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     ops_host: str = "0.0.0.0"
     # How often background gauges (outbox backlog/lag, queue depth) are refreshed.
     metrics_interval_s: float = 1.0
+    # The scheduled audit (an ARQ cron job of the jobs worker; its result is exported as
+    # metrics for the alert rules): every this many seconds, 0 = off. It must divide a
+    # minute, an hour or a day (10, 30, 60, 300, 900, 3600, ...): ticks stay evenly apart.
+    audit_interval_s: int = Field(default=300, ge=0)
     # On SIGTERM: how long workers wait for running jobs and servers for open requests.
     shutdown_grace_s: float = 20.0
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the load balancer):
@@ -58,7 +62,17 @@ class Settings(BaseSettings):
 
     # --- services (empty = embedded) ---
     database_url: str = ""
+    # One Redis, or a Redis Cluster: several comma-separated seed nodes
+    # (redis://h1:7000,redis://h2:7001), or one seed with REDIS_CLUSTER=true. Holds, live sync,
+    # rate limits, the waiting room and the sweeper run on it (docs/operations.md, "Redis").
     redis_url: str = ""
+    redis_cluster: bool = False
+    # A plain Redis for ARQ's queues, payment outcomes and Reflex session state (neither ARQ
+    # nor Reflex's state manager speaks Cluster). Empty = REDIS_URL when that is not a cluster.
+    jobs_redis_url: str = ""
+    # A cluster command that met a refused connection or CLUSTERDOWN (a failover under way)
+    # is tried again this many times on a refreshed slot map; a timeout never is.
+    redis_cluster_retries: int = Field(default=2, ge=0)
     kafka_bootstrap: str = ""
     kafka_topic: str = "order.events"
     kafka_topic_partitions: int = 3
@@ -78,6 +92,10 @@ class Settings(BaseSettings):
     # longest legitimate pause inside a transaction: the relay's broker round trip (10 s).
     db_idle_in_transaction_timeout_s: float = Field(default=30.0, ge=0)  # 0 = none
     db_pool_timeout_s: float = Field(default=10.0, gt=0)  # waiting for a pooled connection
+    # A pooled connection idle longer than this is pinged before use (0: before every use).
+    # One used moments ago answered then; a ping per checkout cost a round trip per
+    # transaction (scenario 7). A connection that died in use is invalidated by its error.
+    db_ping_after_idle_s: float = Field(default=2.0, ge=0)
     # Redis (redis-py; the ARQ pools too):
     redis_connect_timeout_s: float = Field(default=2.0, gt=0)
     redis_socket_timeout_s: float = Field(default=3.0, gt=0)  # every command's answer
@@ -107,10 +125,19 @@ class Settings(BaseSettings):
     hold_min_s: int = 5
     hold_max_s: int = 120
     hold_max_total_s: int = 600
+    # The web app's holds (a person reading prices and typing card details): how long one
+    # lasts and the most it may be extended to in all, at most 30 minutes; new events take
+    # these, the admin sets them per event. The REST API keeps the bounds above (the
+    # original's clamp, 5-120 s) for the original's clients.
+    web_hold_s: int = Field(default=600, ge=1, le=1800)
+    web_hold_max_total_s: int = Field(default=1800, ge=1, le=1800)
     max_seats_per_buyer: int = 10
     hold_sweep_interval_ms: int = 200
     # A waitlist offer: a freed seat held for the next in line this long (their mailed link).
     waitlist_offer_s: int = 900
+    # The web app drops a seat click older than this when it arrives (queued while the
+    # connection was down, sent on reconnect): it is never held later. 0 = keep every click.
+    click_max_age_s: float = 10.0
 
     # --- waiting room (per-event switches, rate and capacity live on the event) ---
     waiting_room_token_ttl_s: int = 600  # an admission lasts this long after it is granted
@@ -184,6 +211,19 @@ class Settings(BaseSettings):
     # --- after the sale: tickets, mail, cancellation, dashboard ---
     smtp_url: str = ""  # smtp://user:pass@host:port (smtps:// = TLS, ?starttls=1); empty = log
     mail_from: str = "tickets@localhost"  # the From of confirmation and refund mails
+    # `ticketing up` without SMTP_URL starts a development mail sink (aiosmtpd) and shows its
+    # last mails at /api/dev/mail; the web app serves that page only when this names the sink's
+    # directory (set by `up`, never in production).
+    dev_mail_dir: str = ""
+    # The link in a confirmation mail opens the order's tickets on any device for this long
+    # (signed; also the link "find my order" mails).
+    order_link_ttl_days: int = Field(default=30, ge=1, le=3650)
+    # "Find my order": look-ups per client address per hour (each answer is the same
+    # whether or not the e-mail is known; a match mails the link).
+    order_lookup_per_hour: int = Field(default=10, ge=0)  # 0 = no limit
+    # Buyers' names and e-mail addresses are erased this many days after their event
+    # (a worker job, daily); 0 = kept.
+    personal_data_retention_days: int = Field(default=90, ge=0)
     cancel_refunds_per_second: float = 0.0  # pace of cancellation refunds; 0 = as fast as possible
     cancel_job_stale_s: int = 10  # a cancellation job without progress this long is resumed
     dashboard_refresh_ms: int = 1000  # the admin dashboard's refresh period while it is open
@@ -193,6 +233,9 @@ class Settings(BaseSettings):
     # Recent renders kept in memory: this many PDFs (per order and its tickets' state) and
     # four times as many QR images; 0 = none.
     ticket_render_cache: int = Field(default=64, ge=0)
+    # A .ttf/.otf font with Hangul and the won sign for ticket PDFs; empty = the machine's
+    # Korean font (fontconfig), else a known Debian path (services/ticket_docs.py).
+    ticket_font: str = ""
 
     # --- languages and time (docs/i18n.md) ---
     # The language of a reader whose browser asks for none we have (ko or en), and of mail
@@ -235,6 +278,16 @@ class Settings(BaseSettings):
                              "(e.g. Asia/Seoul)") from None
         return value
 
+    @field_validator("audit_interval_s", mode="after")
+    @classmethod
+    def _even_audit_ticks(cls, value: int) -> int:
+        if value == 0 or (value < 60 and 60 % value == 0) or \
+                (value < 3600 and value % 60 == 0 and 60 % (value // 60) == 0) or \
+                (value <= 86400 and value % 3600 == 0 and 24 % (value // 3600) == 0):
+            return value
+        raise ValueError(f"AUDIT_INTERVAL_S {value} must divide a minute, an hour or a day "
+                         "(e.g. 30, 60, 300, 900, 3600), or be 0 (off)")
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -266,6 +319,10 @@ class Settings(BaseSettings):
             raise ValueError("PAYMENT_SUCCESS_RATE must be between 0 and 1")
         if not self.hold_min_s <= self.hold_default_s <= self.hold_max_s:
             raise ValueError("need HOLD_MIN_S <= HOLD_DEFAULT_S <= HOLD_MAX_S")
+        if self.web_hold_s > self.web_hold_max_total_s:
+            raise ValueError("need WEB_HOLD_S <= WEB_HOLD_MAX_TOTAL_S")
+        if self.app_env == "production" and self.dev_mail_dir:
+            raise ValueError("DEV_MAIL_DIR is the development mail sink's; refused in production")
         return self
 
     @property
@@ -283,10 +340,24 @@ class Settings(BaseSettings):
         return self.web_workers or os.cpu_count() or 1
 
     @property
+    def redis_is_cluster(self) -> bool:
+        """REDIS_URL names a cluster: REDIS_CLUSTER=true, or several seed nodes."""
+        return self.redis_cluster or "," in self.redis_url
+
+    @property
+    def effective_jobs_redis_url(self) -> str:
+        """ARQ, payment outcomes and Reflex state: JOBS_REDIS_URL, else REDIS_URL when that is
+        a plain Redis ('' when neither: a cluster needs JOBS_REDIS_URL)."""
+        if self.jobs_redis_url:
+            return self.jobs_redis_url
+        return "" if self.redis_is_cluster else self.redis_url
+
+    @property
     def web_state_in_redis(self) -> bool:
-        """Reflex session state lives in Redis when asked, or when several web processes
-        share sessions (a reconnect may land on another process)."""
-        return bool(self.redis_url) and (self.web_state_redis or self.web_processes > 1)
+        """Reflex session state lives in Redis (the jobs Redis) when asked, or when several
+        web processes share sessions (a reconnect may land on another process)."""
+        return bool(self.effective_jobs_redis_url) and (
+            self.web_state_redis or self.web_processes > 1)
 
     @property
     def is_sqlite(self) -> bool:

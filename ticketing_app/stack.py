@@ -27,6 +27,7 @@ class Stack:
     database_url: str
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tk-stack-")))
     extra_env: dict[str, str] = field(default_factory=dict)
+    start_timeout_s: float = 30.0  # for a server's port to open
     redis: ChildProcess | None = None
     kafka: ChildProcess | None = None
     procs: dict[str, ChildProcess] = field(default_factory=dict)
@@ -75,7 +76,7 @@ class Stack:
         proc = ChildProcess(name, self._cli("api", "--port", str(port), "--workers", str(workers)),
                             port,
                             self.workdir / "logs" / f"{name}.log", env=self.env(**env),
-                            cwd=PROJECT_ROOT)
+                            cwd=PROJECT_ROOT, start_timeout_s=self.start_timeout_s)
         self.procs[name] = proc.start()
         return proc
 
@@ -90,16 +91,18 @@ class Stack:
             raise RuntimeError(f"{name} exited at once:\n{proc.log_path.read_text()[-2000:]}")
         return proc
 
-    def start_web_backend(self, name: str = "web", port: int | None = None, **env: str
-                          ) -> ChildProcess:
+    def start_web_backend(self, name: str = "web", port: int | None = None, wait: bool = True,
+                          **env: str) -> ChildProcess:
         """The Reflex backend (websocket, states, REST API) without pages: for websocket
-        clients that are not browsers. One server process unless WEB_WORKERS says more."""
+        clients that are not browsers. One server process unless WEB_WORKERS says more.
+        `wait=False`: the caller waits for readiness itself (on a loaded machine the app's
+        start can take longer than the port wait)."""
         port = port or free_port()
         cmd = [sys.executable, "-m", "ticketing_app.web_server", "127.0.0.1", str(port),
                "--backend-only"]
         proc = ChildProcess(name, cmd, port, self.workdir / "logs" / f"{name}.log",
                             env=self.env(**{"WEB_WORKERS": "1", **env}), cwd=PROJECT_ROOT)
-        self.procs[name] = proc.start()
+        self.procs[name] = proc.start(wait=wait)
         return proc
 
     def restart_redis_empty(self) -> None:

@@ -10,7 +10,9 @@ import reflex as rx
 from ticketing_app import routes
 from ticketing_app.api.app import create_api
 from ticketing_app.api.edge import FastLane
+from ticketing_app.components.connection import connection_notice
 from ticketing_app.components.event_notice import EventNoticeState
+from ticketing_app.components.loading import loading_fallback, loading_head
 from ticketing_app.components.presale import PresaleState
 from ticketing_app.components.waitlist import OfferState, WaitlistState, offer_page
 from ticketing_app.lifespan import web_lifespan
@@ -20,19 +22,28 @@ from ticketing_app.pages.checkout import checkout_page
 from ticketing_app.pages.event import event_page
 from ticketing_app.pages.events import EventListState, events_page
 from ticketing_app.pages.my_tickets import my_tickets_page
+from ticketing_app.pages.order_link import find_order_page, order_link_page
 from ticketing_app.pages.waiting_room import waiting_room_page
 from ticketing_app.settings import get_settings
 from ticketing_app.state.cart import CartState
 from ticketing_app.state.checkout import CheckoutState
+from ticketing_app.state.find_order import FindOrderState
 from ticketing_app.state.locale import LocaleMiddleware
 from ticketing_app.state.my_tickets import MyTicketsState
+from ticketing_app.state.order_link import OrderLinkState
+from ticketing_app.state.roles import RoleMiddleware
 from ticketing_app.state.seat_map import SeatMapState
 from ticketing_app.state.waiting_room import WaitingRoomState
 
 api = create_api()
-app = rx.App(api_transformer=api.edge.wrap)
+app = rx.App(api_transformer=api.edge.wrap, head_components=loading_head(),
+             hydrate_fallback=loading_fallback)
+# The buyer's own words when the connection drops, instead of Reflex's developer toast.
+app.app_wraps[(5, "Overlay")] = lambda stateful: connection_notice() if stateful else None
 # First, before hydration's: every event is handled in the reader's language.
 app.add_middleware(LocaleMiddleware(), index=0)
+# Then the admin pages' one role check (state/roles.py): refused events never reach a handler.
+app.add_middleware(RoleMiddleware(), index=1)
 app.register_lifespan_task(web_lifespan)
 app.add_page(events_page, route=routes.HOME, title="Events", on_load=EventListState.load)
 app.add_page(event_page, route=routes.EVENT, title="Seats",
@@ -45,7 +56,16 @@ app.add_page(waiting_room_page, route=routes.QUEUE, title="Waiting room",
              on_load=WaitingRoomState.join)
 app.add_page(my_tickets_page, route=routes.MY_TICKETS, title="My tickets",
              on_load=MyTicketsState.load)
+app.add_page(order_link_page, route=routes.ORDER_LINK, title="Your order",
+             on_load=OrderLinkState.load)
+app.add_page(find_order_page, route=routes.FIND_ORDER, title="Find my order",
+             on_load=FindOrderState.load)
 register_admin_pages(app)
+
+if get_settings().dev_mail_dir:  # `ticketing up`'s development mail sink (never production)
+    from ticketing_app.api.dev_mail import router as dev_mail_router
+
+    api.include_router(dev_mail_router)
 
 if get_settings().live_sync_reference:  # benchmarks only (refused in production)
 

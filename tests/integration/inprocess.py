@@ -52,7 +52,7 @@ async def in_process(rt: Runtime) -> AsyncIterator[InProcess]:
     worker = Worker(
         functions=[func(process_payment, name="process_payment", timeout=10, max_tries=3)],
         queue_name=PAYMENTS_QUEUE, redis_settings=redis_settings(rt.settings),
-        ctx={"rt": rt, "provider": SimulatedProvider(rt.redis, rt.settings, random.Random(1))},
+        ctx={"rt": rt, "provider": SimulatedProvider(rt.jobs_redis, rt.settings, random.Random(1))},
         job_serializer=serialize, job_deserializer=deserialize, poll_delay=0.02,
         handle_signals=False)
     task = asyncio.create_task(worker.async_run())

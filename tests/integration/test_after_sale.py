@@ -242,8 +242,12 @@ async def test_pdf_of_tickets(provider: Env) -> None:
     seats = await env.seat_ids(event_id)
     order_id = await buy(env, "pdf-fan", event_id, seats[:2])
     async with env.client("pdf-fan") as c:
-        r = await c.get(f"/api/tickets/pdf?orderId={order_id}")
+        r = await c.get(f"/api/tickets/pdf?orderId={order_id}",
+                        headers={"Accept-Language": "en-US,en;q=0.8"})
         assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+        korean = await c.get(f"/api/tickets/pdf?orderId={order_id}",
+                             headers={"Accept-Language": "ko-KR"})
+    assert f"주문 #{order_id}" in PdfReader(BytesIO(korean.content)).pages[0].extract_text()
     reader = PdfReader(BytesIO(r.content))
     assert len(reader.pages) == 2
     text = " ".join(p.extract_text() for p in reader.pages)

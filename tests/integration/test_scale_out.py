@@ -293,8 +293,11 @@ async def test_payments_spread_across_two_workers_with_no_duplicate(
 
         await eventually(consumed, timeout=30)
         consumer_metrics = await _samples(consumers)
-        assert any(name == "tk_consumer_lag_messages" and lb == {"consumer": "sales-projection"}
+        assert any(name == "tk_consumer_lag_messages" and lb.get("consumer") ==
+                   "sales-projection" and lb.get("partition", "").isdigit()
                    for name, lb, _ in consumer_metrics)
+        assert _sum(consumer_metrics, "tk_consumer_partitions_assigned",
+                    consumer="sales-projection") == 3  # the only replica holds all of them
     finally:
         # SIGTERM: both drain (nothing running) and exit cleanly.
         for w in workers:

@@ -1,5 +1,5 @@
-"""The box office's pure rules: prices typed in the currency's units, forms with as many tiers
-and sections as the organiser adds, a comp's customer, the presale window."""
+"""Issue 18's pure rules: what each role may do, which page a path is, how the search reads
+an order reference, the dashboard's chart minutes, and CSV cells that cannot be formulas."""
 
 from __future__ import annotations
 
@@ -7,68 +7,105 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ticketing_app.db.models import Event
-from ticketing_app.domain import errors
-from ticketing_app.domain.layouts import Problems
-from ticketing_app.i18n import money_input, parse_money
-from ticketing_app.services.access_codes import in_presale, normalise
-from ticketing_app.services.box_office import Customer
-from ticketing_app.state.admin_events import tiers_from_form
-from ticketing_app.state.admin_venues import grids_from_form
+from ticketing_app import routes
+from ticketing_app.api.routes.box_office import csv_cell
+from ticketing_app.db.models import SalesTimeline
+from ticketing_app.domain.roles import Capability, Role, may, parse_role
+from ticketing_app.services.box_office import clean_query, order_ref
+from ticketing_app.services.dashboard import timeline_minutes
 
 
-@pytest.mark.parametrize("text, currency, minor", [
-    ("52,000", "KRW", 52000), (" 52000 ", "KRW", 52000), ("12.5", "USD", 1250),
-    ("12.50", "USD", 1250), ("0", "EUR", 0), ("1000", "JPY", 1000)])
-def test_prices_are_typed_in_the_currencys_units(text: str, currency: str, minor: int) -> None:
-    assert parse_money(text, currency) == minor
-
-
-@pytest.mark.parametrize("text, currency", [("1.5", "KRW"), ("12.345", "USD"), ("abc", "KRW"),
-                                            ("", "KRW"), ("nan", "USD"), ("inf", "USD")])
-def test_prices_the_currency_cannot_hold_are_refused(text: str, currency: str) -> None:
+def test_door_staff_may_only_check_in_and_unknown_roles_nothing() -> None:
+    assert may("manager", Capability.MANAGE) and may("manager", Capability.CHECK_IN)
+    assert may("door", Capability.CHECK_IN) and not may("door", Capability.MANAGE)
+    assert not may("superuser", Capability.CHECK_IN)  # a newer release's role: nothing
+    assert parse_role(" Door ") is Role.DOOR
     with pytest.raises(ValueError):
-        parse_money(text, currency)
+        parse_role("admin")
 
 
-def test_a_price_is_shown_for_editing_in_units() -> None:
-    assert (money_input(52000, "KRW"), money_input(1250, "USD")) == ("52000", "12.50")
+@pytest.mark.parametrize(("pattern", "path", "matches"), [
+    (routes.ADMIN_CHECKIN, "/admin/events/42/checkin", True),
+    (routes.ADMIN_CHECKIN, "/admin/events/42/checkin/?x=1", True),
+    (routes.ADMIN_CHECKIN, "/admin/events/42", False),
+    (routes.ADMIN_CHECKIN, "/admin/events//checkin", False),
+    (routes.ADMIN_DOOR, "/admin/door", True),
+    (routes.ADMIN_DOOR, "/admin/doors", False),
+])
+def test_route_patterns_match_paths(pattern: str, path: str, matches: bool) -> None:
+    assert routes.route_matches(pattern, path) is matches
 
 
-def test_an_event_form_takes_any_number_of_tiers() -> None:
-    form = {f"t{i}_name": f"Tier {i}" for i in range(1, 8)}
-    form |= {f"t{i}_price": f"{i}.25" for i in range(1, 8)}
-    form |= {"t3_name": "", "t3_price": ""}  # an empty slot is skipped
-    problems = Problems()
-    tiers = tiers_from_form(form, problems, "USD")
-    assert not problems.items
-    assert [(t.name, t.price) for t in tiers] == [
-        (f"Tier {i}", i * 100 + 25) for i in (1, 2, 4, 5, 6, 7)]
-    bad = Problems()
-    tiers_from_form({"t9_name": "X", "t9_price": "1.5"}, bad, "KRW")
-    assert bad.items and bad.items[0]["field"] == "tier 9 price"
+def test_order_references_and_queries() -> None:
+    assert order_ref("313") == order_ref("#313") == order_ref("Order #313") == 313
+    assert order_ref("kim") is None and order_ref("99999999999") is None
+    assert clean_query("  a\x00b\n ") == "ab"
+    assert len(clean_query("x" * 500)) == 200
 
 
-def test_a_venue_form_takes_any_number_of_sections() -> None:
-    form = {f"s{i}_name": f"Block {i}" for i in range(1, 6)}
-    form |= {f"s{i}_rows": "2" for i in range(1, 6)} | {f"s{i}_cols": "3" for i in range(1, 6)}
-    grids = grids_from_form(form)
-    assert [g.section for g in grids] == [f"Block {i}" for i in range(1, 6)]
+def test_a_single_minute_of_sales_is_one_bar_among_ten() -> None:
+    t = datetime(2027, 3, 1, 19, 30, tzinfo=UTC)
+    rows = [SalesTimeline(event_id=1, minute=t, seats_sold=4, revenue=200)]
+    out = timeline_minutes(rows)
+    assert len(out) == 10 and out[-1] == {"minute": "19:30", "sold": 4, "total": 4,
+                                          "revenue": 200}
+    assert all(m["sold"] == 0 for m in out[:-1])
+    rows.append(SalesTimeline(event_id=1, minute=t + timedelta(minutes=12), seats_sold=1,
+                              revenue=50))
+    out = timeline_minutes(rows)  # quiet minutes in between are zero, totals carry on
+    assert len(out) == 13 and out[-1]["total"] == 5 and out[5]["sold"] == 0
+    assert timeline_minutes([]) == []
 
 
-def test_a_comp_names_its_customer() -> None:
-    assert Customer.checked(" Kim ", " k@example.com ") == Customer("Kim", "k@example.com")
-    with pytest.raises(errors.ValidationFailed) as exc:
-        Customer.checked("", "not-mail")
-    assert {d["field"] for d in exc.value.details or []} == {"name", "email"}
+def test_csv_cells_that_would_be_formulas_are_text() -> None:
+    assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert csv_cell("@SUM") == "'@SUM" and csv_cell("-1+2") == "'-1+2"
+    assert csv_cell("Kim") == "Kim" and csv_cell(5) == 5
 
 
-def test_the_presale_window() -> None:
-    now = datetime.now(UTC)
-    ev = Event(title="t", starts_at=now, status="ON_SALE")
-    assert not in_presale(ev, now)
-    ev.public_sale_starts_at = now + timedelta(hours=1)
-    assert in_presale(ev, now) and not in_presale(ev, now + timedelta(hours=2))
-    ev.status = "CLOSED"
-    assert not in_presale(ev, now)
-    assert normalise("  early-Bird ") == "EARLY-BIRD"
+def test_every_admin_handler_needs_a_manager_but_the_check_in_pages() -> None:
+    """The middleware's table over every handler the admin states register (Reflex's
+    generated setters too): only the check-in page's handlers are door staff's."""
+    import ticketing_app.pages.admin  # noqa: F401  (registers every admin page and state)
+    from ticketing_app.state.roles import admin_states, required
+
+    door_ok = {("AdminCheckinState", n) for n in ("load", "check", "check_ticket",
+                                                  "search_name", "set_gate")}
+    door_ok |= {("AdminDoorState", "load")}
+    seen = set()
+    for cls in admin_states().values():
+        for name, h in cls.event_handlers.items():
+            key = (cls.__name__, name)
+            seen.add(key)
+            on_manager_page = required(h.fn, "/admin/events/7")
+            if key == ("AdminLoginState", "load"):
+                assert on_manager_page is None  # the login page needs no session
+            elif key in door_ok:
+                assert on_manager_page is Capability.CHECK_IN, key
+            else:
+                assert on_manager_page is Capability.MANAGE, key
+            if key == ("AdminState", "guard"):
+                assert required(h.fn, "/admin/events/7/checkin") is Capability.CHECK_IN
+                assert required(h.fn, "/admin/door") is Capability.CHECK_IN
+    assert door_ok <= seen and len(seen) >= 40
+    assert ("AdminOrderState", "confirm_refund") in seen
+    assert ("AdminCheckinState", "setvar") in seen  # a generated setter is a manager's
+
+
+def test_an_order_never_paid_has_paid_nothing_and_refunds_lower_the_total() -> None:
+    from ticketing_app.db.models import Order, OrderItem
+    from ticketing_app.services.box_office import order_money
+    from ticketing_app.services.order_records import OrderView
+
+    items = [OrderItem(order_id=1, seat_id=s, price=50000, currency="KRW", refunded=s == 1)
+             for s in (1, 2)]
+
+    def view(status: str) -> OrderView:
+        return OrderView(Order(id=1, event_id=1, buyer_id="b", status=status, total=100000,
+                               idempotency_key="k", lock_token=status,
+                               payment_deadline=datetime.now(UTC)), items)
+
+    m = order_money(view("CONFIRMED"))
+    assert (m.paid, m.refunded, m.remaining) == (100000, 50000, 50000)
+    assert order_money(view("CANCELLED")).remaining == 0
+    assert order_money(view("CREATED")).paid == 0

@@ -38,12 +38,14 @@ BASE = {"settings", "observability", "faults", "i18n"}
 ADAPTERS = {"db", "holds", "waiting", "clients"}
 SERVICES = {"domain", *BASE, *ADAPTERS, "services"}
 ENTRY = {"api", "state", "components", "pages", "live", "backend_jobs", "cli"}
-BELOW_ENTRY = {*SERVICES, "bootstrap", "routes", "embedded"}
+BELOW_ENTRY = {*SERVICES, "bootstrap", "routes", "embedded", "devmail"}
 # What each group may import (its own modules always).
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "settings": set(),
     "embedded": set(),
+    # The development mail sink (aiosmtpd): `up` runs it, /api/dev/mail reads what it wrote.
+    "devmail": {"embedded"},
     "probe": set(),
     "routes": set(),
     "observability": {"settings"},

@@ -106,7 +106,7 @@ def test_a_hold_asks_the_store_with_the_buyers_tag_admission_and_limits() -> Non
     [(name, args, kw)] = holds.calls
     assert name == "hold" and args == (EVENT, "alice", "tag-alice", [3, 2], 30)
     assert kw == {"admission_epoch": "epoch-1",
-                  "limits": ClaimLimits(600, "10.0.0.1", 20000)}
+                  "limits": ClaimLimits(600, "10.0.0.1", 20000), "web": False}
 
 
 def test_a_seat_the_copy_shows_held_by_someone_else_is_refused_without_the_store() -> None:

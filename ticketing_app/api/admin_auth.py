@@ -10,7 +10,8 @@ before the password is checked: services/admin_auth.py).
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -19,6 +20,7 @@ from ticketing_app.api.deps import RuntimeDep
 from ticketing_app.bootstrap import Runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.network import origin_allowed
+from ticketing_app.domain.roles import Capability
 from ticketing_app.routes import admin_login_url
 from ticketing_app.services.admin_auth import AdminIdentity
 from ticketing_app.settings import Settings, get_settings
@@ -44,11 +46,36 @@ def session_token(rt: Runtime, request: Request) -> str | None:
     return rt.admin_auth.token_from_cookie(request.cookies.get(rt.settings.admin_cookie_name))
 
 
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+CAPABILITY_ATTR = "_admin_capability"
+
+
+def needs(capability: Capability) -> Callable[[Endpoint], Endpoint]:
+    """Declares what an admin route needs (under the `@router.get(...)` line). A route
+    without it needs MANAGE: a new route is a manager's until declared part of check-in."""
+
+    def mark(fn: Endpoint) -> Endpoint:
+        setattr(fn, CAPABILITY_ATTR, capability)
+        return fn
+
+    return mark
+
+
+def route_needs(request: Request) -> Capability:
+    endpoint = request.scope.get("endpoint")
+    return Capability(getattr(endpoint, CAPABILITY_ATTR, Capability.MANAGE))
+
+
 async def require_admin(request: Request, rt: RuntimeDep) -> AdminIdentity:
-    """Every admin route depends on this: a live session, and no cross-site writes."""
+    """Every admin route depends on this (router-level): a live session, a role that allows
+    the route (domain/roles.py; door staff: check-in only), and no cross-site writes. The
+    one place the role is checked for REST."""
     who = await rt.admin_auth.identify(session_token(rt, request))
     if who is None:
         raise errors.Unauthenticated("Sign in as an admin first.")
+    if not who.may(route_needs(request)):
+        raise errors.Forbidden("Door staff may only check tickets in.",
+                               [{"role": who.role, "needs": route_needs(request).value}])
     check_origin(request)
     return who
 

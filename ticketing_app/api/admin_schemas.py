@@ -38,11 +38,17 @@ class SectionIn(Strict):
     gaps: str = Field(default="", max_length=5000)
     aisleCols: str = Field(default="", max_length=1000)
     aisleRows: str = Field(default="", max_length=1000)
+    # Seats with a feature, like gaps ("A1, A2"); aisle seats are found by themselves.
+    wheelchair: str = Field(default="", max_length=5000)
+    companion: str = Field(default="", max_length=5000)
+    restricted: str = Field(default="", max_length=5000)
 
     def grid(self, row_offset: int) -> GridSpec:
         return GridSpec(self.name, self.rows, self.cols, parse_cells(self.gaps),
                         parse_numbers(self.aisleCols), parse_numbers(self.aisleRows),
-                        row_offset=row_offset)
+                        row_offset=row_offset, wheelchair=parse_cells(self.wheelchair),
+                        companion=parse_cells(self.companion),
+                        restricted=parse_cells(self.restricted))
 
 
 class VenueIn(Strict):
@@ -112,6 +118,9 @@ class SeatsIn(Strict):
 class RefundIn(Strict):
     seatIds: list[SeatId] | None = Field(default=None, min_length=1, max_length=50)
     block: bool = False
+    # A ticket already admitted at the door is refunded only when this says so (else 409
+    # TICKET_CHECKED_IN naming the tickets).
+    allowCheckedIn: bool = False
 
 
 class CancelIn(Strict):
@@ -119,15 +128,20 @@ class CancelIn(Strict):
 
 
 class CheckinIn(Strict):
-    code: str = Field(max_length=500)
+    # The scanned or typed code; or, for a ticket found by name at the door, its id (with
+    # eventId): one of the two.
+    code: str = Field(default="", max_length=500)
     gate: str = Field(default="", max_length=200)
     eventId: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    ticketId: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class ContactIn(Strict):
     # The pattern documents what the service accepts (empty = forget the address); the service
     # checks it and answers with its own message.
     email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})
+    # Optional: the box office finds the buyer's orders and tickets by it (migration 0008).
+    name: str | None = Field(default=None, max_length=200)
 
 
 class OfficeClaimIn(Strict):

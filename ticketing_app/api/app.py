@@ -89,10 +89,12 @@ def _install_extra_routers(app: FastAPI) -> None:
     """Routers added by later features (admin, check-in, waiting room) register here."""
     import importlib
 
-    for module in ("ticketing_app.api.routes.admin", "ticketing_app.api.routes.checkins",
+    for module in ("ticketing_app.api.routes.admin", "ticketing_app.api.routes.box_office",
+                   "ticketing_app.api.routes.checkins",
                    "ticketing_app.api.routes.waiting_room", "ticketing_app.api.routes.tickets",
                    "ticketing_app.api.routes.best_available",
-                   "ticketing_app.api.routes.box_office"):
+                   "ticketing_app.api.routes.order_links",
+                   "ticketing_app.api.routes.comps"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

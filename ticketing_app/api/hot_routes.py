@@ -63,7 +63,8 @@ async def hold(rt: Runtime, req: HotRequest) -> tuple[int, Any]:
     h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds,
                                    admission=admission or body.admissionToken,
                                    client=req.client,
-                                   access_code=access_code or body.accessCode)
+                                   access_code=access_code or body.accessCode,
+                                   wheelchair=body.wheelchair)
     return 201, hold_answer(body, h)
 
 

@@ -42,6 +42,7 @@ class SeatOut(BaseModel):
     section: str
     label: str
     tier: str
+    features: list[str] = []  # wheelchair, companion, restricted, aisle
 
 
 class SeatMapOut(BaseModel):
@@ -74,6 +75,8 @@ class HoldIn(BaseModel):
     admissionToken: str | None = Field(default=None, max_length=300)  # or X-Admission-Token
     # A presale access code (or X-Access-Code), redeemed once per buyer before the hold.
     accessCode: str | None = Field(default=None, max_length=40)
+    # The buyer needs a wheelchair space (may hold one before they open to everyone).
+    wheelchair: bool = False
 
     @field_validator("seatId", "seatIds", mode="before")
     @classmethod
@@ -112,9 +115,23 @@ class ExtendOut(BaseModel):
 
 
 class OrderIn(BaseModel):
+    """The original's body; `buyerName` and `buyerEmail` (both or neither) send the
+    confirmation, with the link that opens the tickets on any device, to that address."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
     eventId: int = PositiveId
     seatIds: list[SeatId] = Field(min_length=1, max_length=50)
+    buyerName: str | None = Field(default=None, max_length=1000)
+    buyerEmail: str | None = Field(default=None, max_length=1000)
+    language: str | None = Field(default=None, max_length=20)  # of the mail: ko or en
+
+
+class OrderLookupIn(BaseModel):
+    """Find my order: the address the order was placed with and its reference."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    email: str = Field(max_length=1000)
+    reference: str = Field(max_length=100)
 
 
 class OrderItemOut(BaseModel):
@@ -169,10 +186,13 @@ class BestAvailableIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     eventId: int = PositiveId
-    quantity: int = Field(ge=1, le=50)
+    quantity: int = Field(default=1, ge=1, le=50)
     tier: str | None = Field(default=None, max_length=60)
     holdSeconds: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
     admissionToken: str | None = Field(default=None, max_length=300)
+    # "A wheelchair space and N companions": `quantity` is then ignored (1 + companions).
+    wheelchair: bool = False
+    companions: int = Field(default=0, ge=0, le=10)
 
 
 class BestSeatOut(BaseModel):

@@ -52,8 +52,11 @@ def create_admin(
     username: Annotated[str, typer.Argument(help="The admin's login name")],
     reset: Annotated[bool, typer.Option("--reset", help="Set a new password for an "
                                         "existing admin (ends their sessions)")] = False,
+    role: Annotated[str, typer.Option("--role", help="manager (everything) or door "
+                                      "(check-in only)")] = "manager",
 ) -> None:
-    """Create an admin account (or reset its password); the password is prompted for."""
+    """Create an admin account (or reset its password); the password is prompted for.
+    `--role door` makes a door-staff account that may only check tickets in."""
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
     async def main() -> None:
@@ -65,13 +68,14 @@ def create_admin(
             if reset:
                 await rt.admin_auth.set_password(username, password)
             else:
-                await rt.admin_auth.create_admin(username, password)
+                await rt.admin_auth.create_admin(username, password, role=role)
         except DomainError as exc:
             console.print(f"[red]{exc.message}[/]")
             raise SystemExit(1) from None
         finally:
             await rt.close()
-        console.print(f"[green]admin {username!r} {'updated' if reset else 'created'}[/]")
+        console.print(f"[green]admin {username!r} ({role}) "
+                      f"{'updated' if reset else 'created'}[/]")
 
     asyncio.run(main())
 
@@ -163,9 +167,9 @@ def provider_mode(
         rt = await create_runtime()
         try:
             if mode == "random":
-                await rt.redis.delete(MODE_KEY)
+                await rt.jobs_redis.delete(MODE_KEY)
             else:
-                await rt.redis.set(MODE_KEY, mode)
+                await rt.jobs_redis.set(MODE_KEY, mode)
         finally:
             await rt.close()
         console.print(f"simulated provider: {mode}")

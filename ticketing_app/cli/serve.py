@@ -120,17 +120,32 @@ def up(
     data_dir.mkdir(parents=True, exist_ok=True)
     children: list[embedded.ChildProcess] = []
     env = up_child_env(settings, os.environ, port)
+    sink: Any = None
     try:
         if not settings.redis_url:
             v = embedded.valkey(workdir=data_dir / "valkey").start()
             children.append(v)
             env["REDIS_URL"] = f"redis://127.0.0.1:{v.port}/0"
             console.print(f"embedded Valkey on {v.port}")
+        elif settings.redis_is_cluster and not settings.effective_jobs_redis_url:
+            # ARQ and Reflex's state need a plain Redis beside the cluster.
+            j = embedded.valkey(workdir=data_dir / "valkey-jobs").start()
+            children.append(j)
+            env["JOBS_REDIS_URL"] = f"redis://127.0.0.1:{j.port}/0"
+            console.print(f"embedded Valkey for jobs (JOBS_REDIS_URL) on {j.port}")
         if not settings.kafka_bootstrap:
             k = embedded.tansu(workdir=data_dir / "tansu").start()
             children.append(k)
             env["KAFKA_BOOTSTRAP"] = f"127.0.0.1:{k.port}"
             console.print(f"embedded Kafka-protocol broker (Tansu) on {k.port}")
+        if not settings.smtp_url:
+            from ticketing_app.devmail import SmtpSink
+
+            # A development mail sink, so the confirmation mail (and its link) can be read.
+            sink = SmtpSink(directory=data_dir / "devmail").start()
+            env["SMTP_URL"], env["DEV_MAIL_DIR"] = sink.url, str(data_dir / "devmail")
+            console.print(f"development mail sink on {sink.port} "
+                          f"(mails at http://localhost:{port}/api/dev/mail)")
         os.environ.update(env)
         reset_settings_cache()
         migrate()
@@ -156,6 +171,8 @@ def up(
     finally:
         for child in reversed(children):
             child.stop()
+        if sink is not None:
+            sink.stop()
         console.print("stopped")
 
 def _wait_http(url: str, timeout: float, proc: Any) -> None:

@@ -2,6 +2,9 @@
 that enqueue are given (payments, event cancellation). The workers in `backend_jobs/` run the
 jobs; this side only puts them on the queue, so the services stay below the jobs.
 
+ARQ has no Redis Cluster support: its queues live on the jobs Redis (JOBS_REDIS_URL, a plain
+Redis; REDIS_URL itself when that is not a cluster).
+
 Payments have a queue and a worker of their own with short timeouts: ARQ's in-progress key
 lives as long as the worker's longest job timeout, so a killed payment job is picked up again
 within seconds, not minutes.
@@ -20,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ticketing_app.clients.redis_client import redis_connection_options
+from ticketing_app.clients.redis_client import redis_connection_options, require_url
 from ticketing_app.settings import Settings
 
 PAYMENTS_QUEUE = "tk:queue:payments"
@@ -35,8 +38,14 @@ def deserialize(data: bytes) -> Any:
     return msgpack.unpackb(data, timestamp=3)
 
 
+def jobs_url(settings: Settings) -> str:
+    """ARQ's Redis: a plain one (JOBS_REDIS_URL, or REDIS_URL when that is no cluster)."""
+    return require_url(settings.effective_jobs_redis_url,
+                       "JOBS_REDIS_URL" if settings.redis_is_cluster else "REDIS_URL")
+
+
 def redis_settings(settings: Settings) -> RedisSettings:
-    return RedisSettings.from_dsn(settings.redis_url)
+    return RedisSettings.from_dsn(jobs_url(settings))
 
 
 def arq_redis(settings: Settings, queue: str = JOBS_QUEUE, retries: int = 1,
@@ -47,7 +56,7 @@ def arq_redis(settings: Settings, queue: str = JOBS_QUEUE, retries: int = 1,
     most 1 s. arq's own `create_pool` sets no answer timeout: on a silent Redis it waited for
     ever."""
     retry = Retry(ExponentialBackoff(cap=1.0, base=0.1), retries, retry_on)
-    pool = ConnectionPool.from_url(settings.redis_url, retry=retry,
+    pool = ConnectionPool.from_url(jobs_url(settings), retry=retry,
                                    **redis_connection_options(settings))
     return ArqRedis(pool, job_serializer=serialize, job_deserializer=deserialize,
                     default_queue_name=queue)

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import reflex as rx
-from reflex.vars import ObjectVar
+from reflex.vars import ObjectVar, Var
 from reflex_components_core.el.elements.base import BaseHTML
 
 from ticketing_app import routes
-from ticketing_app.components.i18n import language_switcher
+from ticketing_app.components.i18n import _, language_switcher
 from ticketing_app.state.admin import AdminState
 
 
@@ -52,21 +52,40 @@ class NativeForm(BaseHTML):
     method: rx.Var[str]
 
 
-def nav_link(text: str, href: str) -> rx.Component:
+def nav_link(text: str | rx.Var[str], href: str) -> rx.Component:
     return rx.link(text, href=href, size="2", weight="medium")
+
+
+def role_badge() -> rx.Component:
+    """The signed-in account's role, in words."""
+    return rx.badge(rx.cond(AdminState.admin_role == "door", _("Door staff"), _("Manager")),
+                    variant="soft", id="admin-role",
+                    data_role=AdminState.admin_role)
+
+
+def field_label(text: str | rx.Var[str], for_id: str) -> rx.Component:
+    """A visible label tied to its input (`for`), so a screen reader names the field."""
+    return rx.el.label(text, html_for=for_id,
+                       style={"font_size": "14px", "font_weight": "500"})
 
 
 def admin_shell(content: rx.Component) -> rx.Component:
     return rx.box(
         rx.hstack(
             rx.heading("Ticketing admin", size="4"),
-            nav_link("Events", routes.ADMIN_EVENTS),
-            nav_link("Venues", routes.ADMIN_VENUES),
-            nav_link("Audit log", routes.ADMIN_AUDIT),
+            rx.cond(AdminState.admin_role == "door",
+                     nav_link(_("Check-in"), routes.ADMIN_DOOR),
+                     rx.hstack(
+                         nav_link("Events", routes.ADMIN_EVENTS),
+                         nav_link(_("Orders"), routes.ADMIN_ORDERS),
+                         nav_link("Venues", routes.ADMIN_VENUES),
+                         nav_link("Audit log", routes.ADMIN_AUDIT),
+                         spacing="5")),
             rx.spacer(),
             language_switcher(),
             rx.cond(AdminState.authed, rx.hstack(
                 rx.text(AdminState.admin_name, size="2", color="gray"),
+                role_badge(),
                 NativeForm.create(
                     rx.button("Sign out", type="submit", size="1", variant="soft"),
                     action="/api/admin/logout", method="post"),
@@ -110,11 +129,15 @@ def layout_grid(seats: Any, cols: Any,
     )
 
 
-def labelled(label: str, control: rx.Component, hint: str = "") -> rx.Component:
+def labelled(label: str | Var[str], control: rx.Component, hint: str | Var[str] = ""
+             ) -> rx.Component:
+    """A field with its label: the control sits inside the <label>, which ties the two (a
+    screen reader announces the label when the field has focus)."""
     parts = [rx.text(label, size="2", weight="medium"), control]
-    if hint:
+    if isinstance(hint, Var) or hint:
         parts.append(rx.text(hint, size="1", color="gray"))
-    return rx.vstack(*parts, spacing="1", align="stretch", width="100%")
+    return rx.el.label(*parts, style={"display": "flex", "flex_direction": "column",
+                                      "gap": "4px", "width": "100%"})
 
 
 def as_var(value: Any) -> rx.Var[Any]:

@@ -15,6 +15,7 @@ import reflex as rx
 from reflex.vars import NumberVar, ObjectVar, Var, VarData
 
 from ticketing_app import routes
+from ticketing_app.components.i18n import _
 from ticketing_app.components.seat_map import cells
 from ticketing_app.state.cart import WARN_S, CartState
 from ticketing_app.state.seat_map import SeatMapState
@@ -51,6 +52,9 @@ def _clock() -> NumberVar[int]:
         # The server's clock minus ours, taken when the server's answer arrives.
         f"const tkSkew = useMemo(() => ({server_now!s}) - Date.now(), [{server_now!s}]);":
             _deps(server_now),
+        # Seat clicks carry their time on the server's clock (state/seat_map.py drops old ones).
+        "useEffect(() => { if ((" + f"{server_now!s}" + ") > 0) window.tkSkew = tkSkew; }, "
+        "[tkSkew]);": None,
         f"const tkLeft = ({expires!s}) > 0 ? Math.max(0, Math.ceil((({expires!s}) - tkNow - "
         "tkSkew) / 1000)) : -1;": _deps(expires),
         # Zero: ask the server (it announces the expiry and the cart empties).
@@ -84,25 +88,30 @@ def _mmss(left: NumberVar[int]) -> Var[str]:
                _var_data=left._get_all_var_data())
 
 
+TOUCH = {"min_height": "44px", "min_width": "44px"}
+
+
 def countdown() -> rx.Component:
-    """'Your seats are held for 0:27', amber with an Extend button near the end."""
+    """'Your seats are held for 0:27', amber with an Extend button near the end. One on
+    screen: in the header while the cart is closed, in the cart while it is open."""
     left = _clock()
     warn = (left >= 0) & (left <= WARN_S)
     return rx.cond(
         left >= 0,
         rx.hstack(
-            rx.icon("timer", size=18),
-            rx.text("Your seats are held for ", rx.el.strong(_mmss(left), id="hold-left"),
+            rx.icon("timer", size=18, aria_hidden="true"),
+            rx.text(_("Your seats are held for"), " ", rx.el.strong(_mmss(left), id="hold-left"),
                     size="2"),
-            rx.cond(warn, rx.text("Almost out of time!", weight="bold", size="2")),
-            rx.button("Extend", on_click=CartState.extend, size="1", id="extend-hold",
-                      variant=rx.cond(warn, "solid", "soft"), color_scheme="amber"),
+            rx.cond(warn, rx.text(_("Almost out of time!"), weight="bold", size="2")),
+            rx.button(_("Extend"), on_click=CartState.extend, size="2", id="extend-hold",
+                      variant=rx.cond(warn, "solid", "soft"), color_scheme="amber",
+                      style=TOUCH),
             id="hold-countdown",
             data_warn=rx.cond(warn, "true", "false"),
             role="timer",
             aria_live=rx.cond(warn, "assertive", "off"),
             align="center", spacing="2", padding_x="10px", padding_y="6px",
-            border_radius="8px",
+            border_radius="8px", wrap="wrap",
             background=rx.cond(warn, "#fef3c7", "#eff6ff"),
             color=rx.cond(warn, "#92400e", "#1e3a8a"),
         ),
@@ -112,18 +121,20 @@ def countdown() -> rx.Component:
 def holds_watcher() -> rx.Component:
     """Always rendered: the hidden check button and the live-map watcher."""
     return rx.fragment(
-        rx.el.button("check holds", id=CHECK_ID, on_click=CartState.check, tab_index=-1,
-                     aria_hidden="true", style={"display": "none"}),
+        rx.el.button("check holds", id=CHECK_ID, on_click=CartState.check,  # i18n: ignore
+                     tab_index=-1, aria_hidden="true", style={"display": "none"}),
         rx.el.span(id="holds-watch", data_mine=_watch().to(str), hidden=True),
     )
 
 
 def cart_button() -> rx.Component:
     return rx.button(
-        rx.icon("shopping-cart", size=16),
-        "Cart (", CartState.count.to(str), ")",
-        on_click=CartState.toggle_open, id="cart-button", variant="outline",
+        rx.icon("shopping-cart", size=16, aria_hidden="true"),
+        _("Cart ({count})", count=CartState.count),
+        on_click=CartState.toggle_open, id="cart-button", variant="outline", size="3",
         aria_expanded=rx.cond(CartState.open, "true", "false"), aria_controls="cart-drawer",
+        aria_haspopup="dialog",
+        style={**TOUCH, "white_space": "nowrap", "flex_shrink": "0"},
     )
 
 
@@ -138,16 +149,51 @@ def cart_item(item: ObjectVar[dict[str, Any]]) -> rx.Component:
         rx.text(item["price"].to(str), size="2"),
         rx.cond(
             item["in_order"].to(bool),
-            rx.badge("in checkout", color_scheme="blue"),
+            rx.badge(_("in checkout"), color_scheme="blue"),
             rx.icon_button(
-                rx.icon("x", size=14), size="1", variant="ghost", color_scheme="red",
+                rx.icon("x", size=18), size="3", variant="ghost", color_scheme="red",
                 on_click=CartState.remove(item["id"].to(int)),  # type: ignore[operator]
-                aria_label="Remove " + item["label"].to(str),
+                aria_label=_("Remove {seat}", seat=item["label"].to(str)),
+                class_name="cart-remove", style=TOUCH,
             ),
         ),
         align="center", width="100%", class_name="cart-item",
         data_seat=item["id"].to(str),
     )
+
+
+# The drawer is a modal dialog: focus moves into it when it opens, Tab and Shift+Tab stay in
+# it, Escape closes it and focus returns to the Cart button.
+DRAWER_FOCUS = """useEffect(() => {
+  const d = OPEN ? document.getElementById('cart-drawer') : null;
+  if (!d) return;
+  const focusables = () => Array.from(d.querySelectorAll(
+    'button:not([disabled]), a[href], input, select, textarea, [tabindex]:not([tabindex="-1"])'))
+    .filter((el) => el.offsetParent !== null);
+  const first = focusables()[0];
+  (first || d).focus();
+  const onKey = (e) => {
+    if (e.key === 'Escape') { e.preventDefault(); document.getElementById('cart-close')?.click();
+      document.getElementById('cart-button')?.focus(); return; }
+    if (e.key !== 'Tab') return;
+    const items = focusables();
+    if (!items.length) { e.preventDefault(); return; }
+    const i = items.indexOf(document.activeElement);
+    if (e.shiftKey && (i <= 0)) { e.preventDefault(); items[items.length - 1].focus(); }
+    else if (!e.shiftKey && (i === -1 || i === items.length - 1)) {
+      e.preventDefault(); items[0].focus(); }
+  };
+  document.addEventListener('keydown', onKey);
+  return () => document.removeEventListener('keydown', onKey);
+}, [OPEN]);"""
+
+
+def _drawer_hooks() -> Var[str]:
+    is_open = CartState.open
+    hook = DRAWER_FOCUS.replace("OPEN", f"({is_open!s})")
+    return Var(_js_expr="''", _var_type=str, _var_data=VarData.merge(
+        VarData(imports={"react": ["useEffect"]}, hooks={hook: _deps(is_open)}),
+        _deps(is_open)))
 
 
 def cart_drawer() -> rx.Component:
@@ -156,10 +202,11 @@ def cart_drawer() -> rx.Component:
         rx.box(
             rx.vstack(
                 rx.hstack(
-                    rx.heading("Your cart", size="5"),
+                    rx.heading(_("Your cart"), size="5", id="cart-title"),
                     rx.spacer(),
-                    rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close cart",
-                                   on_click=CartState.set_open(False)),  # type: ignore[operator]
+                    rx.icon_button(rx.icon("x"), variant="ghost", aria_label=_("Close cart"),
+                                   id="cart-close", size="3", style=TOUCH,
+                                   on_click=CartState.close_drawer),
                     width="100%", align="center",
                 ),
                 countdown(),
@@ -168,25 +215,33 @@ def cart_drawer() -> rx.Component:
                     rx.vstack(
                         rx.foreach(CartState.items, cart_item),
                         rx.divider(),
-                        rx.hstack(rx.text("Total", weight="bold"), rx.spacer(),
+                        rx.hstack(rx.text(_("Total"), weight="bold"), rx.spacer(),
                                   rx.text(CartState.total, weight="bold", id="cart-total"),
                                   width="100%"),
-                        rx.link(
-                            rx.button("Checkout", size="3", width="100%", id="go-checkout"),
+                        # One control (a link that looks like a button), not a button in a
+                        # link: one Tab stop, one name for a screen reader.
+                        rx.el.a(
+                            _("Checkout"), id="go-checkout",
                             href=routes.EVENT_PREFIX + CartState.event_id.to(str) + "/checkout",
-                            width="100%",
+                            style={**TOUCH, "display": "flex", "align_items": "center",
+                                   "justify_content": "center", "width": "100%",
+                                   "border_radius": "8px", "background": "var(--accent-9)",
+                                   "color": "white", "font_weight": "500",
+                                   "text_decoration": "none", "box_sizing": "border-box"},
                         ),
                         width="100%", spacing="3",
                     ),
-                    rx.text("No seats held. Click a green seat to hold it.", color="gray",
-                            id="cart-empty"),
+                    rx.text(_("No seats held. Choose a free seat on the map to hold it."),
+                            color="gray", id="cart-empty"),
                 ),
                 spacing="4", width="100%",
             ),
-            id="cart-drawer", role="dialog", aria_label="Your cart",
+            id="cart-drawer", role="dialog", aria_modal="true",
+            aria_labelledby="cart-title", tab_index=-1,
+            data_hooks=_drawer_hooks(),
             style={"position": "fixed", "top": "0", "right": "0", "height": "100vh",
                    "width": "min(360px, 100vw)", "background": "white", "z_index": "50",
                    "box_shadow": "-8px 0 24px rgba(0,0,0,.15)", "padding": "20px",
-                   "overflow_y": "auto"},
+                   "overflow_y": "auto", "box_sizing": "border-box"},
         ),
     )

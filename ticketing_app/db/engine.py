@@ -10,11 +10,13 @@ wait on it is bounded (connect, statement, pool), so a request answers 503 inste
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -88,6 +90,31 @@ def postgres_connect_args(settings: Settings) -> dict[str, Any]:
             "command_timeout": settings.db_command_timeout_s, "server_settings": server}
 
 
+def ping_after_idle(engine: AsyncEngine, idle_s: float) -> None:
+    """Pre-ping, only for a connection that sat in the pool longer than `idle_s`: one that
+    died while idle (a restarted database) is replaced at checkout, so the API works again as
+    soon as the database is back, without a round trip before every transaction."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since <= idle_s:
+            return  # fresh, or used moments ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise DisconnectionError("ping failed")
+
+
+_IDLE_SINCE = "tk_idle_since"
+
+
 def create_database(url: str, pool_size: int = 20, settings: Settings | None = None
                     ) -> Database:
     if url.startswith("sqlite"):
@@ -98,13 +125,14 @@ def create_database(url: str, pool_size: int = 20, settings: Settings | None = N
         reader = _sqlite_engine(url, "BEGIN")
     else:
         settings = settings or get_settings()
-        # Pre-ping: a pooled connection that died while idle is replaced at checkout, so the
-        # API works again as soon as the database is back.
         writer = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+            url, pool_size=pool_size, max_overflow=pool_size,
+            pool_pre_ping=settings.db_ping_after_idle_s == 0,
             pool_timeout=settings.db_pool_timeout_s,
             connect_args=postgres_connect_args(settings),
         )
+        if settings.db_ping_after_idle_s > 0:
+            ping_after_idle(writer, settings.db_ping_after_idle_s)
         # Reads share the pool but run without BEGIN/ROLLBACK: under READ COMMITTED each
         # statement takes its own snapshot anyway, so a read session sees the same data for
         # two round trips fewer (read sessions never lock or write).

@@ -39,6 +39,8 @@ class VenueSeat(SQLModel, table=True):
     section: str = Field(default="Main", max_length=60)
     r: int
     c: int
+    # wheelchair, companion, restricted, aisle; comma separated (domain/access.py, 0008)
+    features: str = Field(default="", max_length=60)
 
 
 class Event(EventSales, SQLModel, table=True):
@@ -55,6 +57,8 @@ class Event(EventSales, SQLModel, table=True):
     currency: str = Field(default="KRW", max_length=3)
     created_at: datetime = Field(default_factory=now_utc)
     updated_at: datetime = Field(default_factory=now_utc)
+    # Why it was cancelled, as buyers are told (migration 0008).
+    cancel_reason: str = Field(default="", max_length=300)
     # Presale (migration 0008): while ON_SALE and before `public_sale_starts_at`, only buyers
     # who entered an access code may claim seats, and only from `presale_starts_at` on.
     # Both empty: open to everyone (the original behaviour).
@@ -83,6 +87,7 @@ class Seat(SQLModel, table=True):
     section: str = Field(default="Main", max_length=60)
     r: int
     c: int
+    features: str = Field(default="", max_length=60)  # copied from the venue's seat
     tier_id: int | None = Field(default=None, foreign_key="price_tiers.id")
     price: int = Field(ge=0)
     status: str = Field(default="AVAILABLE", max_length=20)  # AVAILABLE, SOLD, BLOCKED
@@ -92,7 +97,7 @@ class Seat(SQLModel, table=True):
 
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
-    __table_args__ = (sa.Index("ix_orders_kind", "event_id", "kind"),)  # 0008_box_office
+    __table_args__ = (sa.Index("ix_orders_kind", "event_id", "kind"),)  # 0010_comps
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="events.id", index=True)
     buyer_id: str = Field(max_length=80, index=True)
@@ -111,6 +116,12 @@ class Order(SQLModel, table=True):
     # Why it was cancelled (domain.orders.CancelKind; migration 0005): a late payment may
     # re-confirm only an order whose window lapsed. '' for open orders and older rows.
     cancel_kind: str = Field(default="", max_length=20)
+    # Who bought (asked at checkout in the web app; optional on the REST API) and the
+    # language of their mail (migration 0008). Erased PERSONAL_DATA_RETENTION_DAYS after the
+    # event, or when the buyer asks (services/personal_data.py).
+    buyer_name: str | None = Field(default=None, max_length=100)
+    buyer_email: str | None = Field(default=None, max_length=254, index=True)
+    locale: str = Field(default="", max_length=8)
     # What sort of order (domain.orders.OrderKind; migration 0008): a buyer's SALE, a COMP
     # issued free by the box office, or a named RESERVATION the box office holds; reports
     # count them apart. A comp's or reservation's customer is named here.
@@ -245,6 +256,8 @@ class AdminUser(SQLModel, table=True):
     password_hash: str = Field(max_length=300)
     is_active: bool = True
     created_at: datetime = Field(default_factory=now_utc)
+    # What the account may do (domain.roles.Role; migration 0008): manager or door staff.
+    role: str = Field(default="manager", max_length=20)
 
 
 class AdminSession(SQLModel, table=True):
@@ -303,8 +316,10 @@ class BuyerContact(SQLModel, table=True):
 
     __tablename__ = "buyer_contacts"
     buyer_id: str = Field(primary_key=True, max_length=80)
-    email: str = Field(max_length=254)
+    email: str = Field(max_length=254, index=True)  # the index: migration 0008
     updated_at: datetime = Field(default_factory=now_utc)
+    # The buyer's name, optional (migration 0008): the box office finds orders by it.
+    name: str | None = Field(default=None, max_length=200)
 
 
 class AccessCode(SQLModel, table=True):

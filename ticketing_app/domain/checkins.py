@@ -35,3 +35,11 @@ class TicketWrongEvent(DomainError):
 class EventCancelled(DomainError):
     code, status = "EVENT_CANCELLED", 409
     default_message = "This event is cancelled."
+
+
+class TicketCheckedIn(DomainError):
+    """A refund that would take back a ticket already admitted at the door: the organiser is
+    asked first (`allowCheckedIn` in the admin API, a second confirmation on the page)."""
+
+    code, status = "TICKET_CHECKED_IN", 409
+    default_message = "A ticket to refund was already used at the door."

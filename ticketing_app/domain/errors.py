@@ -47,6 +47,13 @@ class Forbidden(DomainError):
     code, status, default_message = "FORBIDDEN", 403, "You are not allowed to do this."
 
 
+class WheelchairSpaceReserved(Forbidden):
+    """A wheelchair space, held back for buyers who need one until the organiser's release
+    time (domain/access.py)."""
+
+    default_message = "This is a wheelchair space, kept for buyers who need one."
+
+
 class EventNotFound(DomainError):
     code, status, default_message = "EVENT_NOT_FOUND", 404, "Event not found."
 
@@ -101,6 +108,13 @@ class SeatInOrder(DomainError):
 
 class ReservationExpired(DomainError):
     code, status, default_message = "RESERVATION_EXPIRED", 410, "Your hold has expired."
+
+
+class LinkExpired(DomainError):
+    """A signed order link past its expiry (a changed one is 401 UNAUTHENTICATED)."""
+
+    code, status = "LINK_EXPIRED", 410
+    default_message = "This link has expired. Ask for a new one with Find my order."
 
 
 class ValidationFailed(DomainError):

@@ -14,16 +14,19 @@ from typing import Any
 from pydantic import ConfigDict
 
 from ticketing_app.domain import errors
+from ticketing_app.domain.access import WHEELCHAIR_POLICIES
 from ticketing_app.domain.layouts import Problems
 from ticketing_app.domain.pow import MAX_BITS
 from ticketing_app.domain.sale_settings import (
     HOLD_CEILING_S,
     HOLD_FLOOR_S,
     SEATS_PER_BUYER_MAX,
+    WEB_HOLD_CEILING_S,
     SaleSettings,
 )
 
 TITLE_MAX = 200
+WHEELCHAIR_RELEASE_MAX_H = 24 * 365
 DESCRIPTION_MAX = 4000
 TIER_NAME_MAX = 60
 PRICE_MAX = 10**12
@@ -98,9 +101,17 @@ def check_settings(s: EventSettings, problems: Problems | None = None) -> None:
         p.add("holdDefaultSeconds", "the hold time must lie between the minimum and maximum")
     if s.hold_max_total_s < s.hold_max_s:
         p.add("holdMaxTotalSeconds", "the total hold lifetime must be at least the maximum hold")
+    if not HOLD_FLOOR_S <= s.web_hold_s <= s.web_hold_max_total_s <= WEB_HOLD_CEILING_S:
+        p.add("webHoldSeconds", f"need {HOLD_FLOOR_S} <= web app hold <= its total <= "
+                                f"{WEB_HOLD_CEILING_S} seconds")
     if not 1 <= s.max_seats_per_buyer <= SEATS_PER_BUYER_MAX:
         p.add("maxSeatsPerBuyer", f"seats per buyer must be between 1 and "
                                   f"{SEATS_PER_BUYER_MAX}")
+    if s.wheelchair_policy not in WHEELCHAIR_POLICIES:
+        p.add("wheelchairPolicy", f"one of {', '.join(WHEELCHAIR_POLICIES)}")
+    if not 0 <= s.wheelchair_release_hours <= WHEELCHAIR_RELEASE_MAX_H:
+        p.add("wheelchairReleaseHours", f"hours before the event between 0 (never) and "
+                                        f"{WHEELCHAIR_RELEASE_MAX_H}")
     if not 0 <= s.waiting_room_difficulty <= MAX_BITS:
         p.add("waitingRoomDifficulty", f"the bot check's difficulty must be between 0 (off) "
                                        f"and {MAX_BITS} bits")

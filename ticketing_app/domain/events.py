@@ -20,6 +20,7 @@ class EventType(StrEnum):
     PAYMENT_REFUNDED = "PAYMENT_REFUNDED"
     EVENT_CANCELLED = "EVENT_CANCELLED"
     TICKET_CHECKED_IN = "TICKET_CHECKED_IN"
+    TICKETS_RESENT = "TICKETS_RESENT"  # the box office mails an order's tickets again
 
 
 class Envelope(BaseModel):

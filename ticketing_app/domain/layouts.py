@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ticketing_app.domain import errors
+from ticketing_app.domain.access import COMPANION, RESTRICTED, WHEELCHAIR, parse_features
 from ticketing_app.domain.seats import row_label
 
 MAX_GRID = 200  # rows or columns of one section
@@ -27,13 +28,17 @@ _ROW_LETTERS = re.compile(r"^[A-Za-z]{1,3}$")
 _POSITION = re.compile(r"^([A-Za-z]{1,3}|\d{1,3}[-:/])(\d{1,3})$")
 
 Position = tuple[str, int, int]
+# What a seat offers beyond a place to sit (domain/access.py); seats without any are absent.
+Features = dict[Position, frozenset[str]]
 
 
 @dataclass(frozen=True)
 class GridSpec:
     """A rectangular block of seats. `gaps` are (row, col) cells with no seat (a pillar, a
     wheelchair space); `aisle_cols` / `aisle_rows` leave whole columns / rows empty. `row_offset`
-    and `col_offset` place the block on the venue's grid (stack sections without overlap)."""
+    and `col_offset` place the block on the venue's grid (stack sections without overlap).
+    `wheelchair`, `companion` and `restricted` are (row, col) cells of the block with that
+    feature (aisle seats are found by themselves: domain/access.py)."""
 
     section: str
     rows: int
@@ -43,6 +48,19 @@ class GridSpec:
     aisle_rows: frozenset[int] = frozenset()
     row_offset: int = 0
     col_offset: int = 0
+    wheelchair: frozenset[tuple[int, int]] = frozenset()
+    companion: frozenset[tuple[int, int]] = frozenset()
+    restricted: frozenset[tuple[int, int]] = frozenset()
+
+    def features(self) -> Features:
+        """The block's seats with features, at their place on the venue's grid."""
+        out: dict[Position, set[str]] = {}
+        for name, cells in ((WHEELCHAIR, self.wheelchair), (COMPANION, self.companion),
+                            (RESTRICTED, self.restricted)):
+            for r, c in cells:
+                out.setdefault((self.section.strip(), r + self.row_offset,
+                                c + self.col_offset), set()).add(name)
+        return {k: frozenset(v) for k, v in out.items()}
 
 
 @dataclass
@@ -152,6 +170,13 @@ def grid_positions(spec: GridSpec, problems: Problems | None = None,
     for r in sorted(spec.aisle_rows):
         if not 1 <= r <= spec.rows:
             own.add(where, f"aisle row {r} is outside the grid")
+    for r, c in sorted(spec.wheelchair | spec.companion | spec.restricted):
+        if not (1 <= r <= spec.rows and 1 <= c <= spec.cols) or (r, c) in spec.gaps or \
+                r in spec.aisle_rows or c in spec.aisle_cols:
+            own.add(where, f"marked seat {row_label(r) if r >= 1 else r}{c} is not a seat "
+                           "of the grid")
+    if spec.wheelchair & spec.companion:
+        own.add(where, "a seat cannot be both a wheelchair space and a companion seat")
     if problems is None:
         own.raise_if_any("Invalid layout")
     if own.items:
@@ -182,6 +207,19 @@ def check_positions(positions: Sequence[Position], problems: Problems) -> list[P
 
 
 def layout_from_grids(grids: Iterable[GridSpec]) -> list[Position]:
+    return layout_and_features_from_grids(grids)[0]
+
+
+def layout_and_features_from_grids(grids: Iterable[GridSpec]) -> tuple[list[Position],
+                                                                        Features]:
+    grids = list(grids)
+    features: Features = {}
+    for g in grids:
+        features.update(g.features())
+    return _positions_of_grids(grids), features
+
+
+def _positions_of_grids(grids: Iterable[GridSpec]) -> list[Position]:
     problems = Problems()
     positions: list[Position] = []
     for i, g in enumerate(grids, 1):
@@ -197,15 +235,22 @@ def stack_grids(grids: Sequence[GridSpec], gap_rows: int = 1) -> list[GridSpec]:
     top = 0
     for g in grids:
         out.append(GridSpec(g.section, g.rows, g.cols, g.gaps, g.aisle_cols, g.aisle_rows,
-                            row_offset=top, col_offset=g.col_offset))
+                            row_offset=top, col_offset=g.col_offset, wheelchair=g.wheelchair,
+                            companion=g.companion, restricted=g.restricted))
         top += max(g.rows, 0) + gap_rows
     return out
 
 
 # ---- imports ----------------------------------------------------------------------------
 def parse_layout(content: str, fmt: str) -> list[Position]:
-    """A layout from CSV (`section,row,seat` per line, a header optional) or JSON
-    (`{"seats": [{"section", "row", "seat"}]}` or `{"sections": [grid...]}`)."""
+    return parse_layout_features(content, fmt)[0]
+
+
+def parse_layout_features(content: str, fmt: str) -> tuple[list[Position], Features]:
+    """A layout from CSV (`section,row,seat[,features]` per line, a header optional;
+    features like `wheelchair;aisle`) or JSON (`{"seats": [{"section", "row", "seat",
+    "features"}]}` or `{"sections": [grid..., with "wheelchair"/"companion"/"restricted"
+    lists of cells like "A3"]}`), with the seats' features."""
     fmt = fmt.strip().lower()
     if not content.strip():
         raise errors.ValidationFailed("The import is empty.",
@@ -218,9 +263,10 @@ def parse_layout(content: str, fmt: str) -> list[Position]:
                                   [{"field": "format", "message": "csv or json"}])
 
 
-def _parse_csv(content: str) -> list[Position]:
+def _parse_csv(content: str) -> tuple[list[Position], Features]:
     problems = Problems()
     positions: list[Position] = []
+    features: Features = {}
     seen: dict[tuple[int, int], tuple[str, str]] = {}
     rows = list(csv.reader(io.StringIO(content.strip())))
     start = 0
@@ -231,13 +277,30 @@ def _parse_csv(content: str) -> list[Position]:
         if not any(cell.strip() for cell in raw):
             continue
         where = f"line {n}"
-        if len(raw) != 3:
-            problems.add(where, f"expected 3 values (section,row,seat), got {len(raw)}")
+        if len(raw) not in (3, 4):
+            problems.add(where, f"expected 3 or 4 values (section,row,seat[,features]), "
+                                f"got {len(raw)}")
             continue
         _add_seat(raw[0], raw[1], raw[2], where, problems, positions, seen)
+        if len(raw) == 4:
+            _add_features(raw[3], positions, where, problems, features)
     check_positions(positions, problems)
     problems.raise_if_any("Invalid CSV layout")
-    return positions
+    return positions, features
+
+
+def _add_features(value: object, positions: list[Position], where: str, problems: Problems,
+                  features: Features) -> None:
+    """The features of the seat just added (the last position)."""
+    try:
+        found = parse_features(value)
+    except ValueError as exc:
+        problems.add(where, str(exc))
+        return
+    if WHEELCHAIR in found and COMPANION in found:
+        problems.add(where, "a seat cannot be both a wheelchair space and a companion seat")
+    elif found and positions:
+        features[positions[-1]] = found
 
 
 def _add_seat(section: object, row: object, seat: object, where: str, problems: Problems,
@@ -265,7 +328,7 @@ def _add_seat(section: object, row: object, seat: object, where: str, problems: 
     positions.append((name, r, c))
 
 
-def _parse_json(content: str) -> list[Position]:
+def _parse_json(content: str) -> tuple[list[Position], Features]:
     try:
         data = json.loads(content)
     except json.JSONDecodeError as exc:
@@ -274,6 +337,7 @@ def _parse_json(content: str) -> list[Position]:
             [{"field": "content", "message": "malformed JSON"}]) from None
     problems = Problems()
     positions: list[Position] = []
+    features: Features = {}
     seen: dict[tuple[int, int], tuple[str, str]] = {}
     if isinstance(data, list):
         data = {"seats": data}
@@ -286,8 +350,11 @@ def _parse_json(content: str) -> list[Position]:
         if not isinstance(s, dict):
             problems.add(where, "each seat is an object with section, row and seat")
             continue
+        before = len(positions)
         _add_seat(s.get("section", ""), s.get("row", s.get("r")), s.get("seat", s.get("c")),
                   where, problems, positions, seen)
+        if len(positions) > before and s.get("features"):
+            _add_features(s.get("features"), positions, where, problems, features)
     grids: list[GridSpec] = []
     for i, g in enumerate(data.get("sections") or [], 1):
         where = f"sections[{i}]"
@@ -305,6 +372,9 @@ def _parse_json(content: str) -> list[Position]:
                 aisle_rows=frozenset(parse_row(x) for x in g.get("aisleRows") or []),
                 row_offset=int(g.get("rowOffset", 0) or 0),
                 col_offset=int(g.get("colOffset", 0) or 0),
+                wheelchair=frozenset(_cell(x) for x in g.get("wheelchair") or []),
+                companion=frozenset(_cell(x) for x in g.get("companion") or []),
+                restricted=frozenset(_cell(x) for x in g.get("restricted") or []),
             ))
         except (ValueError, TypeError) as exc:
             problems.add(where, str(exc))
@@ -313,9 +383,10 @@ def _parse_json(content: str) -> list[Position]:
         grids = stack_grids(grids)
     for i, g in enumerate(grids, 1):
         positions.extend(grid_positions(g, problems, where=f"sections[{i}]"))
+        features.update(g.features())
     check_positions(positions, problems)
     problems.raise_if_any("Invalid JSON layout")
-    return positions
+    return positions, features
 
 
 def _cell(value: object) -> tuple[int, int]:

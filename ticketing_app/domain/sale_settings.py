@@ -25,6 +25,8 @@ ROOM_MODES = ("off", "on", "auto")
 # the seats per buyer; the bot check's bits are 0 (off) to MAX_BITS everywhere.
 HOLD_FLOOR_S = 1
 HOLD_CEILING_S = 3600
+# The web app's holds may last up to 30 minutes in all (a person finishing a checkout).
+WEB_HOLD_CEILING_S = 1800
 SEATS_PER_BUYER_MAX = 50
 # (lowest, highest) the organiser's on-sale switches accept (services/onsale_settings.py).
 ONSALE_BOUNDS = {
@@ -43,7 +45,16 @@ def api_name(field: str) -> str:
     return to_camel(field)
 
 
-class SaleSettings(BaseModel):
+class AccessSettings(BaseModel):
+    """Who may hold a wheelchair space (domain/access.py): `declared` = buyers who say they
+    need one, until `wheelchair_release_hours` before the event (0 = never), then everyone;
+    `everyone` = no restriction."""
+
+    wheelchair_policy: str = "declared"
+    wheelchair_release_hours: int = 48
+
+
+class SaleSettings(AccessSettings):
     """What the event form sets: how long a hold lasts (default, bounds, the most a hold may
     be extended to in all), the seats one buyer may have, the orphan-seat rule, the waiting
     room's switch and its bot check."""
@@ -52,6 +63,10 @@ class SaleSettings(BaseModel):
     hold_min_s: int = 5
     hold_max_s: int = 120
     hold_max_total_s: int = 600
+    # The web app's holds: their length and total cap (the bounds above are the REST API's,
+    # the original's clamp); up to WEB_HOLD_CEILING_S. Extend adds `web_hold_s` to a hold.
+    web_hold_s: int = 600
+    web_hold_max_total_s: int = 1800
     max_seats_per_buyer: int = 10
     orphan_rule: bool = False
     waiting_room: bool = False
@@ -59,7 +74,7 @@ class SaleSettings(BaseModel):
     # proof of work; 0 = off (load tools, tests).
     waiting_room_difficulty: int = DEFAULT_BITS
 
-    def sale_values(self) -> dict[str, Any]:
+    def sale_values(self) -> dict[str, Any]:  # AccessSettings' fields included
         return {name: getattr(self, name) for name in SaleSettings.model_fields}
 
 

@@ -45,9 +45,11 @@ def format_money(amount_minor: int, currency: str) -> str:
     return f"{amount_minor / 100:,.2f} {currency}"
 
 
-def seat_label(section: str, r: int, c: int) -> str:
+def seat_label(section: str, r: int | str, c: int) -> str:
+    """`r` is the row's number on the grid or its letters (Layout letters rows without gaps:
+    domain/access.py `row_letters`)."""
     prefix = f"{section} " if section and section not in {"Main", "Floor"} else ""
-    return f"{prefix}Row {row_label(r)} seat {c}"
+    return f"{prefix}Row {r if isinstance(r, str) else row_label(r)} seat {c}"
 
 
 def clamp_hold_seconds(requested: int | None, default: int, lo: int, hi: int) -> int:

@@ -71,6 +71,7 @@ class LoadData:
     blocked: list[int]
     locks: list[tuple[int, str, str, int, str]]  # (seat, token, buyer, deadline ms, tag)
     rows: TierRows = field(default_factory=dict)
+    kinds: dict[int, str] = field(default_factory=dict)  # seat -> 'W' / 'C' (domain/access.py)
 
 
 def decode(v: Any) -> str:

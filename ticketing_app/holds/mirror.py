@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import structlog
 from redis.asyncio import Redis
 
-from ticketing_app.clients.pubsub import listen_alive
+from ticketing_app.clients.pubsub import ChannelSubscription, seat_channels
 from ticketing_app.holds.answers import Snapshot
 from ticketing_app.holds.keys import LIVE_PATTERN, EventKeys, event_id_from_channel
 
@@ -56,6 +56,9 @@ class MirrorListener(Protocol):
 
     def on_reset(self, event_id: int) -> None:
         """The copy was reloaded from a snapshot: read it whole again."""
+
+    def on_status(self, event_id: int, onsale: bool) -> None:
+        """The event's sales opened or closed (closed, cancelled): pages say so at once."""
 
 
 @dataclass
@@ -113,6 +116,7 @@ class SeatMirror:
         self._again: set[int] = set()
         self._stop = asyncio.Event()
         self.subscribed = asyncio.Event()
+        self._channels: ChannelSubscription | None = None
         self.reloads = 0
 
     # ---- readers ------------------------------------------------------------------------
@@ -163,6 +167,10 @@ class SeatMirror:
 
     async def _load(self, event_id: int) -> SeatCopy:
         try:
+            # Subscribed to the event's channel before the snapshot is read: every change
+            # after the snapshot is then heard (and buffered while this load runs).
+            if self._channels is not None:
+                await self._channels.add(EventKeys(event_id).channel)
             snap = await self.snapshot(event_id)
         except BaseException:
             self._pending.pop(event_id, None)
@@ -219,21 +227,23 @@ class SeatMirror:
 
     async def _listen(self) -> None:
         while not self._stop.is_set():
-            pubsub = self.redis.pubsub()
+            channels: ChannelSubscription | None = None
             try:
-                await pubsub.psubscribe(LIVE_PATTERN)
+                # Sharded pub/sub: each event's channel on its shard, subscribed as its copy
+                # loads (_load); one pattern on a server without it (clients/pubsub.py).
+                channels = await seat_channels(self.redis, LIVE_PATTERN)
+                self._channels = channels
                 self.subscribed.set()
                 # Anything published while we were not subscribed is missed, and Redis may
-                # have restarted empty: reload every copy from the truth.
+                # have restarted empty or failed over: reload every copy from the truth
+                # (which subscribes its channel again).
                 for event_id in list(self.copies):
                     self.reload(event_id)
-                async for msg in listen_alive(pubsub):
-                    if msg.get("type") != "pmessage":
-                        continue
+                async for channel, data in channels.messages():
                     try:
-                        self.apply(json.loads(msg["data"]))
+                        self.apply(json.loads(data))
                     except (ValueError, KeyError, TypeError, IndexError) as exc:
-                        self._bad_message(msg, exc)
+                        self._bad_message(channel, exc)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -241,17 +251,15 @@ class SeatMirror:
                 await asyncio.sleep(0.5)
             finally:
                 self.subscribed.clear()
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                self._channels = None
+                if channels is not None:
+                    await channels.aclose()
 
-    def _bad_message(self, msg: dict[str, Any], exc: Exception) -> None:
-        channel = msg.get("channel")
-        log.warning("bad_live_message", channel=str(channel), error=str(exc))
-        if isinstance(channel, bytes | str):
-            name = channel.decode() if isinstance(channel, bytes) else channel
-            eid = event_id_from_channel(name)
-            if eid is not None:
-                self.reload(eid)
+    def _bad_message(self, channel: str, exc: Exception) -> None:
+        log.warning("bad_live_message", channel=channel, error=str(exc))
+        eid = event_id_from_channel(channel)
+        if eid is not None:
+            self.reload(eid)
 
     # ---- the once-a-second check ------------------------------------------------------
     def _refresh_meta_soon(self, event_id: int) -> None:
@@ -277,7 +285,10 @@ class SeatMirror:
                 continue
             ver = int(res[2 * i] or 0)
             onsale, mode, until = res[2 * i + 1]
-            copy.onsale = onsale in (b"1", "1")
+            was, copy.onsale = copy.onsale, onsale in (b"1", "1")
+            if was != copy.onsale:
+                for listener in self.listeners:
+                    listener.on_status(eid, copy.onsale)
             mode = (mode.decode() if isinstance(mode, bytes) else mode) or "off"
             copy.room_off = mode == "off" or (mode == "auto" and int(until or 0) <= now_ms)
             if copy.ahead and copy.version < copy.ahead:
@@ -305,6 +316,8 @@ class SeatMirror:
             if now - copy.last_used > self.idle_evict_s and eid not in self._loading \
                     and not self.pinned(eid):
                 self.copies.pop(eid, None)
+                if self._channels is not None:
+                    self._channels.discard(EventKeys(eid).channel)
 
     # ---- lifetime -----------------------------------------------------------------------
     async def run(self) -> None:

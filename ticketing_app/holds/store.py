@@ -33,9 +33,18 @@ from ticketing_app.holds.answers import (
 )
 from ticketing_app.holds.keys import ACTIVE_EVENTS, EventKeys
 from ticketing_app.holds.scripts import Scripts
+from ticketing_app.holds.shards import STAMP_FIELD, ShardWatch
 from ticketing_app.observability import metrics
 
 Loader = Callable[[int], Awaitable[None]]
+# The hold time the scripts read as "the web app's" (the event's web hold and total cap).
+WEB = "web"
+
+
+def _secs(hold_seconds: int | None, web: bool) -> str | int:
+    if web:
+        return WEB
+    return "" if hold_seconds is None else int(hold_seconds)
 
 
 class HoldStore:
@@ -43,6 +52,17 @@ class HoldStore:
         self.redis = redis
         self.scripts = Scripts(redis)
         self.loader = loader
+        # On a Redis Cluster: events of a shard that failed over are rebuilt (holds/shards.py).
+        self.repairer: Loader | None = None  # CatalogService.repair_event_state
+        self.shards = ShardWatch(redis, self._rebuild, self._repair)
+
+    async def _rebuild(self, event_id: int) -> None:
+        if self.loader is not None:
+            await self.loader(event_id)
+
+    async def _repair(self, event_id: int) -> None:
+        if self.repairer is not None:
+            await self.repairer(event_id)
 
     async def _run(self, name: str, event_id: int, args: Sequence[Any],
                    extra_keys: Sequence[str] = ()) -> list[Any]:
@@ -65,10 +85,12 @@ class HoldStore:
     async def hold(
         self, event_id: int, buyer: str, tag: str, seat_ids: Sequence[int],
         hold_seconds: int | None, admission_epoch: str = "", limits: ClaimLimits = NO_LIMITS,
+        web: bool = False,
     ) -> HoldResult:
         """`admission_epoch`: the epoch of the buyer's verified waiting-room token ('' = none);
-        the script refuses new claims without one while the event's room is on."""
-        secs = "" if hold_seconds is None else int(hold_seconds)
+        the script refuses new claims without one while the event's room is on. `web`: the
+        web app's hold time and total cap instead of `hold_seconds` clamped to the API's."""
+        secs = _secs(hold_seconds, web)
         res = await self._run("hold", event_id,
                               [buyer, tag, secs, admission_epoch, *limits.args(), *seat_ids],
                               limits.keys(event_id, buyer))
@@ -81,10 +103,11 @@ class HoldStore:
     async def best_available(
         self, event_id: int, buyer: str, tag: str, tier_key: str, quantity: int,
         hold_seconds: int | None, admission_epoch: str = "", limits: ClaimLimits = NO_LIMITS,
+        web: bool = False,
     ) -> BestResult | tuple[int, int]:
         """Holds the best block of `quantity` adjacent seats (see best_available.lua), or
         returns (largest free block, free seats in the tier) when no block is left."""
-        secs = "" if hold_seconds is None else int(hold_seconds)
+        secs = _secs(hold_seconds, web)
         res = await self._run("best_available", event_id,
                               [buyer, tag, secs, admission_epoch, *limits.args(), tier_key,
                                int(quantity)], limits.keys(event_id, buyer))
@@ -108,9 +131,11 @@ class HoldStore:
         raise release_refusal(res)
 
     async def extend(
-        self, event_id: int, buyer: str, seat_ids: Sequence[int], seconds: int | None
+        self, event_id: int, buyer: str, seat_ids: Sequence[int], seconds: int | None,
+        web: bool = False,
     ) -> int:
-        secs = "" if seconds is None else int(seconds)
+        """`web`: adds the event's web hold time to what is left, up to the web cap."""
+        secs = _secs(seconds, web)
         res = await self._run("extend", event_id, [buyer, secs, *seat_ids])
         if res[0] == "OK":
             return int(res[1])
@@ -224,15 +249,32 @@ class HoldStore:
             snap.states[int(decode(flat[i]))] = parse_state(decode(flat[i + 1]))
         return snap
 
+    async def repair(self, event_id: int, data: LoadData) -> int:
+        """Puts the database's sales and open orders' locks back over the event's state (after
+        a failover's rebuild, see load_event.lua 'repair'); the number of seats changed."""
+        payload = {"sold": [list(s) for s in data.sold], "locks": [list(s) for s in data.locks]}
+        res = await self.scripts["load_event"](
+            keys=EventKeys(event_id).script_keys(),
+            args=[event_id, "repair", json.dumps(payload)])
+        return int(res[2]) if decode(res[0]) == "OK" else 0
+
     async def load(self, event_id: int, data: LoadData, layout_only: bool = False) -> bool:
+        kinds = data.kinds
+        meta = dict(data.meta)
+        if not layout_only:
+            # The primary this state is built on: a failover away from it means a rebuild.
+            stamp = await self.shards.stamp(event_id)
+            if stamp:
+                meta[STAMP_FIELD] = stamp
         payload = {
-            "meta": data.meta,
+            "meta": meta,
             "seats": [list(s) for s in data.seats],
             "sold": [list(s) for s in data.sold],
             "blocked": data.blocked,
             "locks": [list(s) for s in data.locks],
             "rows": {tier: [[rk, centre2, json.dumps([[str(sid) for sid, _ in seats],
-                                                      [c for _, c in seats]])]
+                                                      [c for _, c in seats],
+                                                      [kinds.get(sid, "") for sid, _ in seats]])]
                             for rk, centre2, seats in rows]
                      for tier, rows in data.rows.items()},
         }

@@ -55,6 +55,7 @@ class EventView:
     touched: dict[int, str] = field(default_factory=dict)  # position -> code, since `base`
     whole: bool = True  # the next broadcast carries the whole map (first, or after a reload)
     last: dict[str, Any] | None = None  # the last broadcast (the benchmark's reference)
+    open: bool = True  # the event is on sale (pages show a cancellation or closing at once)
 
     @property
     def rebase_after(self) -> int:
@@ -68,10 +69,10 @@ class EventView:
         if self.whole or len(self.touched) > self.rebase_after:
             self.base, self.touched, self.whole = self.version, {}, False
             out = {"e": self.event_id, "b": self.version, "v": self.version, "o": {},
-                   "s": list(self.codes)}
+                   "s": list(self.codes), "open": self.open}
         else:
             out = {"e": self.event_id, "b": self.base, "v": self.version,
-                   "o": {str(i): c for i, c in self.touched.items()}}
+                   "o": {str(i): c for i, c in self.touched.items()}, "open": self.open}
         self.last = out
         return out
 
@@ -137,7 +138,8 @@ class LiveHub:
         seats = [s.id for s in layout.seats]
         view = EventView(event_id=event_id, seats=seats,
                          index={s: i for i, s in enumerate(seats)},
-                         codes=[copy.code(s) for s in seats], version=copy.version)
+                         codes=[copy.code(s) for s in seats], version=copy.version,
+                         open=copy.onsale)
         old = self.views.get(event_id)
         if old is not None:
             view.last_used, view.last_sent = old.last_used, old.last_sent
@@ -170,6 +172,13 @@ class LiveHub:
         view.take(copy)
         if view.dirty:
             self._wake.set()
+
+    def on_status(self, event_id: int, onsale: bool) -> None:
+        view = self.views.get(event_id)
+        if view is None or view.open == onsale:
+            return
+        view.open, view.dirty = onsale, True
+        self._wake.set()
 
     def relayout(self, event_id: int) -> None:
         """Read the event's layout again (seats added or moved), then the map from the copy."""

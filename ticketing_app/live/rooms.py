@@ -101,7 +101,8 @@ def make_broadcast(state_full_name: str, field_marker: str) -> Any:
         if not watched(event_id):
             return
         fields = {f"live_e{m}": payload["e"], f"live_b{m}": payload["b"],
-                  f"live_v{m}": payload["v"], f"live_o{m}": payload["o"]}
+                  f"live_v{m}": payload["v"], f"live_o{m}": payload["o"],
+                  f"live_open{m}": payload.get("open", True)}
         if "s" in payload:
             fields.update({f"live_sv{m}": payload["v"], f"live_s{m}": payload["s"]})
         await room_emit(ns, "event", {"delta": {state_full_name: fields}}, room_name(event_id))

@@ -26,16 +26,30 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+# The API's SLO (p95 < 300 ms) is a bucket boundary, so the latency alert compares exactly.
+HTTP_BUCKETS = tuple(sorted((*LATENCY_BUCKETS, 0.3)))
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 HOLD_ATTEMPTS = Counter("tk_hold_attempts_total", "Seat hold attempts by outcome", ["outcome"])
+_hold_outcomes: dict[str, Counter] = {}
+
+
+def hold_attempt(outcome: str) -> None:
+    """Counts a hold attempt. The labelled child is looked up once per outcome: `labels()` on
+    every request cost about as much as the rest of a refusal's bookkeeping."""
+    child = _hold_outcomes.get(outcome)
+    if child is None:
+        child = _hold_outcomes[outcome] = HOLD_ATTEMPTS.labels(outcome=outcome)
+    child.inc()
+
+
 HOLD_REFUSED_FROM_COPY = Counter(
     "tk_hold_refused_from_copy_total",
     "Holds refused from the process's copy of the seat map (no Redis round trip)")
 HOLD_LATENCY = Histogram("tk_hold_latency_seconds", "Hold script latency", ["op"],
                          buckets=LATENCY_BUCKETS)
 HTTP_LATENCY = Histogram("tk_http_request_duration_seconds", "REST API latency",
-                         ["method", "route", "status"], buckets=LATENCY_BUCKETS)
+                         ["method", "route", "status"], buckets=HTTP_BUCKETS)
 ORDERS = Counter("tk_orders_total", "Order state transitions", ["status"])
 PAYMENTS = Counter("tk_payments_total", "Payment state transitions", ["status"])
 SAGA_COMPENSATIONS = Counter("tk_saga_compensations_total", "Saga compensations", ["reason"])
@@ -49,8 +63,12 @@ OUTBOX_LAG = Gauge("tk_outbox_lag_seconds", "Age of the oldest unpublished outbo
 OUTBOX_PUBLISHED = Counter("tk_outbox_published_total", "Outbox rows published to Kafka")
 CONSUMER_PROCESSED = Counter("tk_consumer_processed_total", "Kafka messages processed",
                              ["consumer", "result"])
-CONSUMER_LAG = Gauge("tk_consumer_lag_messages", "Messages behind the log end", ["consumer"],
-                     multiprocess_mode="livesum")
+CONSUMER_LAG = Gauge("tk_consumer_lag_messages",
+                     "Messages behind the log end, per partition this process is assigned",
+                     ["consumer", "partition"], multiprocess_mode="livesum")
+CONSUMER_PARTITIONS = Gauge("tk_consumer_partitions_assigned",
+                            "Topic partitions assigned to this consumer process (its group "
+                            "shares them out)", ["consumer"], multiprocess_mode="livesum")
 LIVE_SESSIONS = Gauge("tk_live_sessions", "Websocket sessions watching a seat map",
                       multiprocess_mode="livesum")
 LIVE_BROADCASTS = Counter("tk_live_broadcasts_total", "Seat-map deltas broadcast to rooms")
@@ -68,6 +86,32 @@ WAITING_ROOM_CHALLENGES = Counter(
     "tk_waiting_room_challenges_total",
     "Waiting-room bot checks: issued, redeemed (bought a place), missing, or refused by reason",
     ["outcome"])
+# The scheduled audit (`backend_jobs/scheduled_audit.py`): whichever worker ran the latest
+# audit stores its result in Redis, and every worker exports that one result, so a scrape of
+# any worker (and `max` over all) shows the latest run, never an older one of another worker.
+AUDIT_DISCREPANCIES = Gauge("tk_audit_discrepancies",
+                            "Discrepancies the latest scheduled audit found, by kind",
+                            ["kind"], multiprocess_mode="mostrecent")
+AUDIT_LAST_RUN = Gauge("tk_audit_last_run_timestamp_seconds",
+                       "When the latest scheduled audit finished (Unix time)",
+                       multiprocess_mode="mostrecent")
+AUDIT_DURATION = Gauge("tk_audit_duration_seconds", "How long the latest scheduled audit took",
+                       multiprocess_mode="mostrecent")
+AUDIT_RUNS = Counter("tk_audit_runs_total", "Scheduled audits run by this process, by result "
+                     "(clean, discrepancies, error)", ["result"])
+# Work past its deadline that the expiry job should already have settled (worker, every
+# METRICS_INTERVAL_S): non-zero for long means the expiry/recovery jobs are not keeping up.
+PAYMENTS_PAST_DEADLINE = Gauge(
+    "tk_payments_past_deadline",
+    "PENDING payments whose order's payment window has ended", multiprocess_mode="mostrecent")
+PAYMENTS_PAST_DEADLINE_AGE = Gauge(
+    "tk_payments_past_deadline_max_seconds",
+    "How far past its order's payment window the most overdue PENDING payment is",
+    multiprocess_mode="mostrecent")
+ORDERS_PAST_DEADLINE = Gauge(
+    "tk_orders_past_deadline",
+    "Orders still CREATED after their payment window ended, with no payment running (the "
+    "expiry job cancels them every second)", multiprocess_mode="mostrecent")
 DEPENDENCY_UP = Gauge("tk_dependency_up", "1 when a dependency answered the last health check",
                       ["dependency"], multiprocess_mode="mostrecent")
 

@@ -95,12 +95,22 @@ def tracer() -> trace.Tracer:
     return _tracer[1]
 
 
+_provider: tuple[object, object] | None = None  # (provider, its active span processor)
+
+
 def recording() -> bool:
     """Spans leave the process (an exporter or a test's processor is installed). Without one a
-    request needs only ids, not a span: `request_context` then costs a few microseconds."""
-    provider = trace.get_tracer_provider()
-    processor = getattr(provider, "_active_span_processor", None)
-    return bool(getattr(processor, "_span_processors", ()))
+    request needs only ids, not a span: `request_context` then costs a few microseconds. The
+    provider is set once per process; asking OpenTelemetry for it reads the environment while
+    none is set, so it is asked again only until one is."""
+    global _provider
+    if _provider is None:
+        provider = trace.get_tracer_provider()
+        processor = getattr(provider, "_active_span_processor", None)
+        if processor is None:
+            return False
+        _provider = (provider, processor)
+    return bool(getattr(_provider[1], "_span_processors", ()))
 
 
 _rng = random.Random()

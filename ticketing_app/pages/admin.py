@@ -11,8 +11,11 @@ from ticketing_app.pages import (  # noqa: F401  (each module registers its page
     admin_box_office,
     admin_checkin,
     admin_dashboard,
+    admin_door,
     admin_event,
     admin_events,
+    admin_orders,
+    admin_report,
     admin_venues,
 )
 from ticketing_app.pages.admin_login import AdminLoginState, admin_login_page

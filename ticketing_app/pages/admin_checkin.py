@@ -9,6 +9,7 @@ from reflex.vars import ObjectVar
 
 from ticketing_app import routes
 from ticketing_app.components.admin_layout import admin_page, as_object, as_var
+from ticketing_app.components.i18n import _
 from ticketing_app.state.admin_checkin import AdminCheckinState as C
 
 
@@ -27,6 +28,35 @@ def history_row(h: ObjectVar[dict[str, Any]]) -> rx.Component:
                    h["text"].to(str), size="1", color="gray")
 
 
+def found_row(f: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(rx.text(f["name"].to(str), weight="bold", size="3"),
+                  rx.text(f["seat"].to(str), " · ", f["tier"].to(str), " · #",
+                          f["order"].to(str), " · ", f["status"].to(str), size="2",
+                          color="gray"), spacing="0"),
+        rx.spacer(),
+        rx.cond(f["valid"].to(bool), rx.button(
+            _("Check in"), size="3",
+            on_click=C.check_ticket(f["ticket_id"].to(int)),  # type: ignore[operator]
+            class_name="door-admit")),
+        width="100%", align="center", class_name="door-hit",
+        padding="0.5em", border_bottom="1px solid var(--gray-5)")
+
+
+def name_search() -> rx.Component:
+    """Manual entry by name: for a code that will not scan or a phone left at home."""
+    return rx.vstack(
+        rx.form(rx.hstack(
+            rx.input(name="q", id="door-q", size="3", width="100%",
+                     aria_label=_("Buyer name, e-mail, order number or seat")),
+            rx.button(_("Find"), type="submit", size="3", id="door-find"), width="100%"),
+            on_submit=C.search_name, reset_on_submit=False, width="100%"),
+        rx.cond((C.searched != "") & (C.found.length() == 0),  # type: ignore[attr-defined]
+                rx.text(_("No ticket matches."), size="2", color="gray")),
+        rx.box(rx.foreach(C.found, found_row), id="door-results", width="100%"),
+        width="100%", align="stretch", spacing="2")
+
+
 @admin_page(routes.ADMIN_CHECKIN, "Check-in", on_load=(C.load,))
 def admin_checkin_page() -> rx.Component:
     return rx.vstack(
@@ -35,10 +65,12 @@ def admin_checkin_page() -> rx.Component:
                 size="2"),
         rx.heading("Check-in: ", C.title, size="5"),
         rx.text(C.counts, size="3", id="checkin-counts"),
-        rx.input(placeholder="Gate (e.g. North)", on_blur=C.set_gate, size="3", id="gate"),
+        rx.input(placeholder="Gate (e.g. North)", on_blur=C.set_gate, size="3", id="gate",
+                 aria_label=_("Gate")),
         rx.form(rx.vstack(
             rx.input(name="code", id="checkin-code", placeholder="Ticket code",
-                     auto_complete="off", size="3", width="100%"),
+                     auto_complete="off", size="3", width="100%",
+                     aria_label=_("Ticket code")),
             rx.button("Check in", type="submit", size="4", width="100%", id="checkin-submit"),
             width="100%"), on_submit=C.check, reset_on_submit=True, width="100%"),
         result_panel(),
@@ -51,6 +83,8 @@ def admin_checkin_page() -> rx.Component:
         rx.text("", id="scan-status", size="2", color="gray"),
         rx.el.video(id="scan-video", muted=True, plays_inline=True,
                     style={"width": "100%", "max_width": "420px", "border_radius": "8px"}),
+        rx.heading(_("Find by name"), size="4"),
+        name_search(),
         rx.foreach(C.history, history_row),
         spacing="3", width="100%", max_width="480px", margin="0 auto", align="stretch",
     )

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from ticketing_app import routes
 from ticketing_app.components.admin_layout import admin_page, as_var
+from ticketing_app.components.i18n import _
 from ticketing_app.state.admin_dashboard import AdminDashboardState as D
 
 
-def stat(label: str, key: str) -> rx.Component:
+def tier_row(t: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(t["tier"].to(str)),
+        rx.table.cell(t["sold"].to(str), " / ", t["capacity"].to(str)),
+        rx.table.cell(t["percent"].to(str)),
+        class_name="tier-sales")
+
+
+def tier_table() -> rx.Component:
+    return rx.table.root(
+        rx.table.header(rx.table.row(
+            rx.table.column_header_cell(_("Tier")),
+            rx.table.column_header_cell(_("Sold / seats")),
+            rx.table.column_header_cell(_("Sold %")))),
+        rx.table.body(rx.foreach(D.tiers, tier_row)), id="dash-tiers", max_width="32em")
+
+
+def stat(label: str | rx.Var[str], key: str) -> rx.Component:
     return rx.card(rx.vstack(
         rx.text(label, size="1", color="gray"),
         rx.text(D.stats[key].to(str), size="6", weight="bold", id=f"stat-{key}"),
@@ -18,7 +39,8 @@ def stat(label: str, key: str) -> rx.Component:
 
 def sales_chart() -> rx.Component:
     return rx.recharts.composed_chart(
-        rx.recharts.bar(data_key="sold", name="Seats sold per minute", fill="#10b981"),
+        rx.recharts.bar(data_key="sold", name="Seats sold per minute", fill="#10b981",
+                        max_bar_size=36),
         rx.recharts.line(data_key="total", name="Seats sold (cumulative)", stroke="#2563eb"),
         rx.recharts.x_axis(data_key="minute"),
         rx.recharts.y_axis(),
@@ -36,20 +58,22 @@ def admin_dashboard_page() -> rx.Component:
         rx.hstack(rx.heading(D.title, size="6"), rx.badge(D.status, id="dash-status"),
                   rx.text("updated ", D.updated, size="1", color="gray", id="dash-updated"),
                   align="center"),
-        rx.heading("Seats (live, Redis)", size="3"),
+        rx.heading(_("Seats right now"), size="3"),
         rx.hstack(stat("Available", "seats_available"), stat("Held", "seats_held"),
                   stat("Sold", "seats_sold"), stat("Blocked", "seats_blocked"), wrap="wrap"),
-        rx.heading("Orders and money (Kafka projection)", size="3"),
+        rx.heading(_("Sales by tier"), size="3"),
+        tier_table(),
+        rx.heading(_("Orders and money"), size="3"),
         rx.hstack(stat("Awaiting payment", "orders_awaiting"),
                   stat("Confirmed", "orders_confirmed"), stat("Cancelled", "orders_cancelled"),
                   stat("Refunded", "orders_refunded"), stat("Revenue", "revenue_text"),
                   stat("Refunded amount", "refunded_text"),
                   stat("Payment success", "payment_success_rate"), wrap="wrap"),
-        rx.heading("Flow", size="3"),
+        rx.heading(_("Activity"), size="3"),
         rx.hstack(stat("Holds this minute", "holds_last_minute"),
                   stat("Holds / min (10 min avg)", "holds_per_minute_avg"),
-                  stat("Outbox backlog", "outbox_pending"), stat("Outbox lag (s)",
-                                                                 "outbox_lag_s"),
+                  stat(_("Updates not yet counted"), "outbox_pending"),
+                  stat(_("Figures behind by (s)"), "outbox_lag_s"),
                   stat("Checked in", "checkins"), stat("Valid tickets", "tickets"),
                   wrap="wrap"),
         rx.heading("Sales over time", size="3"),

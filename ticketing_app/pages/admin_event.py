@@ -15,7 +15,9 @@ from ticketing_app.components.admin_layout import (
     labelled,
     layout_grid,
 )
+from ticketing_app.components.i18n import _
 from ticketing_app.domain.pow import MAX_BITS
+from ticketing_app.domain.sale_settings import WEB_HOLD_CEILING_S
 from ticketing_app.state.admin_event import AdminEventState as S
 
 
@@ -37,7 +39,10 @@ def sales_controls() -> rx.Component:
         rx.link(rx.button("Check-in", variant="outline"),
                 href="/admin/events/" + as_var(S.event_id).to(str) + "/checkin",
                 id="to-checkin"),
-        rx.link(rx.button("Box office", variant="outline"),
+        rx.link(rx.button(_("Report and exports"), variant="outline"),
+                href="/admin/events/" + as_var(S.event_id).to(str) + "/report",
+                id="to-report"),
+        rx.link(rx.button(_("Box office"), variant="outline"),
                 href="/admin/events/" + as_var(S.event_id).to(str) + "/box-office",
                 id="to-box-office"),
         spacing="2", wrap="wrap",
@@ -64,8 +69,10 @@ def seat_map() -> rx.Component:
                       variant="ghost"),
             rx.form(rx.hstack(
                 rx.el.select(rx.foreach(S.tiers, lambda t: rx.el.option(
-                    t["name"].to(str), value=t["id"].to(str))), name="tier_id"),
-                rx.input(name="section", placeholder="or whole section", size="1"),
+                    t["name"].to(str), value=t["id"].to(str))), name="tier_id",
+                    aria_label=_("Tier")),
+                rx.input(name="section", placeholder="or whole section", size="1",
+                         aria_label=_("Or a whole section")),
                 rx.button("Move to tier", type="submit", size="1", variant="outline"),
                 align="center"), on_submit=S.assign_tier, reset_on_submit=True),
             spacing="2", wrap="wrap", align="center",
@@ -78,12 +85,15 @@ def tier_form(t: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.form(rx.hstack(
         rx.box(width="14px", height="14px", background=t["color"].to(str), border_radius="3px"),
         rx.el.input(type="hidden", name="tier_id", value=t["id"].to(str)),
-        rx.input(name="name", default_value=t["name"].to(str), size="1", width="10em"),
+        rx.input(name="name", default_value=t["name"].to(str), size="1", width="10em",
+                 aria_label=_("Tier name")),
         rx.input(name="price", default_value=t["price"].to(str), size="1",
-                 input_mode="decimal", width="9em"),
-        rx.el.input(name="color", type="color", default_value=t["color"].to(str)),
+                 input_mode="decimal", width="9em", aria_label=_("Price")),
+        rx.el.input(name="color", type="color", default_value=t["color"].to(str),
+                    aria_label=_("Colour")),
         rx.text(t["seats"].to(str), " seats", size="1", color="gray"),
-        rx.button("Save", type="submit", size="1", variant="soft"),
+        rx.cond(S.status != "CANCELLED",
+                rx.button("Save", type="submit", size="1", variant="soft")),
         align="center"), on_submit=S.save_tier, reset_on_submit=False)
 
 
@@ -91,13 +101,15 @@ def tiers() -> rx.Component:
     return rx.vstack(
         rx.heading("Price tiers", size="4"),
         rx.foreach(S.tiers, tier_form),
-        rx.form(rx.hstack(
-            rx.input(name="name", placeholder="New tier", size="1", width="10em"),
+        rx.cond(S.status != "CANCELLED", rx.form(rx.hstack(
+            rx.input(name="name", placeholder="New tier", size="1", width="10em",
+                     aria_label=_("New tier's name")),
             rx.input(name="price", placeholder="Price", size="1", input_mode="decimal",
-                     width="9em"),
-            rx.el.input(name="color", type="color", default_value="#a855f7"),
-            rx.button("Add tier", type="submit", size="1"), align="center"),
-            on_submit=S.save_tier, reset_on_submit=True),
+                     width="9em", aria_label=_("New tier's price")),
+            rx.el.input(name="color", type="color", default_value="#a855f7",
+                        aria_label=_("New tier's colour")),
+            rx.button("Add tier", type="submit", size="1", id="add-tier"), align="center"),
+            on_submit=S.save_tier, reset_on_submit=True)),
         align="stretch",
     )
 
@@ -114,10 +126,19 @@ def settings_form() -> rx.Component:
                                             default_value=e["hold"].to(str))),
             labelled("Seats per buyer", rx.input(name="max_seats", type="number",
                                               default_value=e["max_seats"].to(str))),
+            labelled(_("Web app hold (s)"),
+                     rx.input(name="web_hold", type="number", min=1, max=WEB_HOLD_CEILING_S,
+                              default_value=e["web_hold"].to(str), id="web-hold")),
+            labelled(_("Web app hold in all, with extensions (s)"),
+                     rx.input(name="web_hold_total", type="number", min=1,
+                              max=WEB_HOLD_CEILING_S, default_value=e["web_hold_total"].to(str),
+                              id="web-hold-total"),
+                     _("At most {n} s (30 minutes). The REST API keeps the hold time above.",
+                       n=WEB_HOLD_CEILING_S)),
             labelled("Waiting-room bot check (bits, 0 = off)",
                      rx.input(name="pow_bits", type="number", min=0, max=MAX_BITS,
                               default_value=e["pow_bits"].to(str), id="pow-bits")),
-            columns="5", spacing="2", width="100%"),
+            columns="4", spacing="2", width="100%"),
         labelled("Description", rx.text_area(name="description",
                                           default_value=e["description"].to(str))),
         rx.hstack(
@@ -125,39 +146,29 @@ def settings_form() -> rx.Component:
                                     default_checked=e["orphan"].to(bool)), " Orphan rule"),
             rx.el.label(rx.el.input(type="checkbox", name="waiting_room",
                                     default_checked=e["waiting"].to(bool)), " Waiting room"),
-            rx.button("Save settings", type="submit", size="2"), spacing="4", align="center"),
+            rx.cond(S.status != "CANCELLED",
+                    rx.button("Save settings", type="submit", size="2", id="save-settings")),
+            spacing="4", align="center"),
         align="stretch"), on_submit=S.save_settings, reset_on_submit=False, key=S.event_id)
 
 
-def order_item(i: ObjectVar[dict[str, Any]]) -> rx.Component:
-    return rx.el.label(
-        rx.el.input(type="checkbox", name=i["name"].to(str), disabled=i["refunded"].to(bool)),
-        " ", i["label"].to(str), rx.cond(i["refunded"].to(bool), " (refunded)", ""),
-        style={"margin_right": "1em", "font_size": "13px"})
-
-
 def order_row(o: ObjectVar[dict[str, Any]]) -> rx.Component:
-    return rx.form(rx.hstack(
-        rx.text("#", o["id"].to(str), weight="bold", size="2"),
+    return rx.hstack(
+        rx.link("#", o["id"].to(str), href=o["href"].to(str), weight="bold", size="2",
+                class_name="order-link"),
         rx.badge(o["status"].to(str)),
         rx.text(o["total"].to(str), size="2"),
-        rx.el.input(type="hidden", name="order_id", value=o["id"].to(str)),
-        rx.box(rx.foreach(o["items"].to(list[dict[str, Any]]), order_item)),
-        rx.cond(o["refundable"].to(bool), rx.hstack(
-            rx.el.label(rx.el.input(type="checkbox", name="block"), " keep seats blocked",
-                        style={"font_size": "13px"}),
-            rx.button("Refund", type="submit", size="1", color_scheme="red", variant="soft"),
-            align="center")),
-        align="center", wrap="wrap", spacing="3"),
-        on_submit=S.refund, reset_on_submit=True, id="order-" + o["id"].to(str))
+        rx.text(o["seats"].to(str), size="1", color="gray"),
+        align="center", wrap="wrap", spacing="3", id="order-" + o["id"].to(str))
 
 
 def orders() -> rx.Component:
     return rx.vstack(
-        rx.heading("Orders and refunds", size="4"),
-        rx.text("Tick seats for a partial refund, or none to refund the whole order.", size="1",
-                color="gray"),
-        rx.form(rx.hstack(rx.input(name="order_id", placeholder="Order #", size="1"),
+        rx.heading(_("Orders"), size="4"),
+        rx.text(_("Open an order to see its tickets and history, resend its tickets or "
+                  "refund it."), size="1", color="gray"),
+        rx.form(rx.hstack(rx.input(name="order_id", placeholder="Order #", size="1",
+                                   aria_label=_("Order number")),
                           rx.button("Find", type="submit", size="1", variant="soft")),
                 on_submit=S.find_orders, reset_on_submit=False),
         rx.foreach(S.orders, order_row),
@@ -179,9 +190,10 @@ def cancellation() -> rx.Component:
                 rx.text("Sales close and holds end at once; a background job refunds every "
                         "confirmed order (it survives restarts). Buyers see the "
                         "cancellation.", size="1", color="gray"),
-                rx.input(name="reason", placeholder="Reason shown to buyers", id="cancel-reason"),
+                rx.input(name="reason", placeholder="Reason shown to buyers", id="cancel-reason",
+                         aria_label=_("Reason shown to buyers")),
                 rx.input(name="confirm", placeholder="Type the event title to confirm",
-                         id="cancel-confirm"),
+                         id="cancel-confirm", aria_label=_("The event's title, to confirm")),
                 rx.button("Cancel event and refund everyone", type="submit",
                           color_scheme="red", id="cancel-event"),
                 align="stretch"), on_submit=S.cancel_event, reset_on_submit=False)),

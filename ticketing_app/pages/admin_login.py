@@ -7,7 +7,7 @@ import reflex as rx
 
 from ticketing_app.components.admin_layout import NativeForm
 from ticketing_app.routes import safe_next
-from ticketing_app.state.admin import AdminState
+from ticketing_app.state.admin import OPEN, AdminState, needs
 
 ERRORS = {"invalid": "Wrong username or password.",
           "rate": "Too many failed sign-ins; wait a minute and try again."}
@@ -18,6 +18,7 @@ class AdminLoginState(AdminState):
     next_path: str = "/admin"
 
     @rx.event
+    @needs(OPEN)
     def load(self) -> None:
         q = self.router.url.query_parameters
         self.error = ERRORS.get(str(q.get("error", "")), "")
@@ -33,10 +34,10 @@ def admin_login_page() -> rx.Component:
                     rx.cond(AdminLoginState.error != "",
                             rx.callout(AdminLoginState.error, color_scheme="red",
                                        icon="triangle_alert", id="login-error")),
-                    rx.text("Username", size="2"),
+                    rx.el.label("Username", html_for="username", style={"font_size": "14px"}),
                     rx.input(name="username", id="username", auto_complete="username",
                              required=True, width="100%"),
-                    rx.text("Password", size="2"),
+                    rx.el.label("Password", html_for="password", style={"font_size": "14px"}),
                     rx.input(name="password", id="password", type="password",
                              auto_complete="current-password", required=True, width="100%"),
                     rx.el.input(type="hidden", name="next", value=AdminLoginState.next_path),

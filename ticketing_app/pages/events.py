@@ -9,9 +9,14 @@ from reflex.vars import ObjectVar
 
 from ticketing_app.bootstrap import get_runtime
 from ticketing_app.components.i18n import language_switcher
-from ticketing_app.domain.events import iso
+from ticketing_app.i18n import N_, _
 from ticketing_app.routes import event_url
 from ticketing_app.state.base import BuyerState
+from ticketing_app.state.seat_map import event_when_where
+
+STATUS_TEXT = {"ON_SALE": N_("On sale"), "CLOSED": N_("Sales closed"),
+               "CANCELLED": N_("Cancelled")}
+STATUS_COLOUR = {"ON_SALE": "green", "CLOSED": "gray", "CANCELLED": "red"}
 
 
 class EventListState(BuyerState):
@@ -21,17 +26,29 @@ class EventListState(BuyerState):
     async def load(self) -> None:
         rt = await get_runtime()
         self.events = [
-            {"id": e.id, "title": e.title, "when": iso(e.starts_at), "url": event_url(e.id or 0),
-             "description": e.description, "status": e.status}
+            {"id": e.id, "title": e.title, "when": await event_when_where(rt, e),
+             "url": event_url(e.id or 0), "description": e.description, "status": e.status,
+             "status_text": _(STATUS_TEXT[e.status]) if e.status in STATUS_TEXT else e.status,
+             "colour": STATUS_COLOUR.get(e.status, "gray"),
+             "reason": _("Reason: {reason}", reason=e.cancel_reason)
+             if e.status == "CANCELLED" and e.cancel_reason else ""}
             for e in await rt.catalog.list_events()
         ]
 
 
 def event_card(e: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.card(
-        rx.link(rx.heading(e["title"].to(str), size="5"), href=e["url"].to(str)),
+        rx.hstack(
+            rx.link(rx.heading(e["title"].to(str), size="5"), href=e["url"].to(str)),
+            rx.badge(e["status_text"].to(str), color_scheme=e["colour"].to(str),
+                     class_name="event-status", data_status=e["status"].to(str)),
+            align="center", spacing="3", wrap="wrap",
+        ),
         rx.text(e["when"].to(str), color="gray", size="2"),
+        rx.cond(e["reason"].to(str) != "",
+                rx.text(e["reason"].to(str), color="red", size="2", class_name="event-reason")),
         rx.text(e["description"].to(str)),
+        class_name="event-card", data_event=e["id"].to(str),
     )
 
 

@@ -9,6 +9,7 @@ are refused with a message that says which seats and orders are in the way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +23,12 @@ from ticketing_app.db.models import (
     OrderItem,
     PriceTier,
     Seat,
+    Ticket,
     VenueSeat,
     now_utc,
 )
 from ticketing_app.domain import errors
+from ticketing_app.domain.checkins import TicketCheckedIn
 from ticketing_app.domain.event_rules import (
     EVENT_STATUSES,
     EventSettings,
@@ -38,11 +41,21 @@ from ticketing_app.domain.layouts import GridSpec, Problems, grid_positions
 from ticketing_app.domain.sale_settings import SaleSettings
 from ticketing_app.services.admin_tiers import TierAdmin
 from ticketing_app.services.admin_venues import VenueAdmin, VenueSummary
-from ticketing_app.services.order_records import OrderView
+from ticketing_app.services.order_records import OrderView, get_order
 from ticketing_app.services.uow import UnitOfWork
 
 __all__ = ["EVENT_STATUSES", "AdminService", "GridSpec", "TierSpec", "VenueSummary",
            "grid_positions"]
+
+
+@dataclass(frozen=True)
+class RefundPreview:
+    order_id: int
+    seats: list[tuple[int, str]]  # (seat id, label) to refund
+    amount: int  # paid back
+    remaining: int  # what the order is still worth afterwards
+    currency: str
+    checked_in: list[tuple[int, str]]  # of those, already admitted at the door
 
 
 class AdminService(VenueAdmin, TierAdmin):
@@ -92,7 +105,7 @@ class AdminService(VenueAdmin, TierAdmin):
                         tier = tr
                         break
                 s.add(Seat(event_id=int(ev.id or 0), section=vs.section, r=vs.r, c=vs.c,
-                           tier_id=tier.id, price=tier.price))
+                           features=vs.features, tier_id=tier.id, price=tier.price))
             self.audit(uow, actor, "event.create", f"event:{ev.id}", title=spec.title.strip(),
                        venueId=venue_id, status=status,
                        tiers=[{"name": t.name, "price": t.price} for t in tiers])
@@ -230,9 +243,35 @@ class AdminService(VenueAdmin, TierAdmin):
         return [OrderView(o, by_order.get(int(o.id or 0), [])) for o in orders]
 
     async def refund(self, actor: str, order_id: int, seat_ids: Sequence[int] | None,
-                     block: bool) -> OrderView:
-        """The organiser's refund (whole order or some seats), audited."""
+                     block: bool, allow_checked_in: bool = False) -> OrderView:
+        """The organiser's refund (whole order or some seats), audited. A ticket already
+        admitted at the door is refunded only when `allow_checked_in` says so."""
+        preview = await self.refund_preview(order_id, seat_ids)
+        if preview.checked_in and not allow_checked_in:
+            raise TicketCheckedIn(
+                "Already admitted at the door: " + ", ".join(
+                    label for _, label in preview.checked_in) + ". Confirm to refund anyway.",
+                [{"seatId": sid, "status": "CHECKED_IN"} for sid, _ in preview.checked_in])
         return await self.orders.refund(order_id, seat_ids, block=block, actor=actor)
+
+    async def refund_preview(self, order_id: int, seat_ids: Sequence[int] | None
+                             ) -> RefundPreview:
+        """What a refund of these seats (None: every seat not refunded yet) would pay back,
+        and which of them were already admitted at the door: the page's confirmation."""
+        view = await get_order(self.db, order_id)
+        wanted = None if seat_ids is None else {int(x) for x in seat_ids}
+        chosen = [i for i in view.items if not i.refunded
+                  and (wanted is None or i.seat_id in wanted)]
+        ids = [i.seat_id for i in chosen]
+        async with self.db.read_sessions() as s:
+            used = set((await s.execute(select(col(Ticket.seat_id)).where(
+                col(Ticket.order_id) == order_id, col(Ticket.seat_id).in_(ids),
+                col(Ticket.status) == "CHECKED_IN"))).scalars()) if ids else set()
+        remaining = sum(i.price for i in view.items if not i.refunded)
+        amount = sum(i.price for i in chosen)
+        return RefundPreview(order_id, [(i.seat_id, i.seat_label) for i in chosen], amount,
+                             remaining - amount, view.order.currency,
+                             [(i.seat_id, i.seat_label) for i in chosen if i.seat_id in used])
 
     async def record(self, actor: str, action: str, target: str, **details: Any) -> None:
         """An audit row for an action done elsewhere (login, refund, check-in)."""

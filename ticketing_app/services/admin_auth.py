@@ -31,10 +31,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from ticketing_app.clients.lua_scripts import register
 from ticketing_app.db.engine import Database
 from ticketing_app.db.models import AdminSession, AdminUser, AuditLog, now_utc
 from ticketing_app.domain import errors
 from ticketing_app.domain.identity import sign_value
+from ticketing_app.domain.roles import Capability, Role, may, parse_role
 from ticketing_app.holds.keys import RATE_PREFIX
 from ticketing_app.observability import metrics
 from ticketing_app.services.uow import UnitOfWork
@@ -84,6 +86,10 @@ class AdminIdentity:
     user_id: int
     username: str
     expires_at: datetime
+    role: str = Role.MANAGER.value
+
+    def may(self, capability: Capability) -> bool:
+        return may(self.role, capability)
 
 
 def _digest(token: str) -> str:
@@ -113,8 +119,8 @@ class AdminAuthService:
         self.settings = settings
         self.hasher = password_hasher(settings.argon2_profile)
         self._dummy_hash = ""
-        self._count_attempt = redis.register_script(_COUNT_ATTEMPT)
-        self._forgive_attempt = redis.register_script(_FORGIVE_ATTEMPT)
+        self._count_attempt = register(redis, _COUNT_ATTEMPT)
+        self._forgive_attempt = register(redis, _FORGIVE_ATTEMPT)
 
     async def _hash(self, password: str) -> str:
         # argon2 is deliberately slow: off the event loop, so a login never stalls sales.
@@ -153,15 +159,23 @@ class AdminAuthService:
         return None
 
     # ---- accounts -----------------------------------------------------------------------
-    async def create_admin(self, username: str, password: str, actor: str = "cli") -> AdminUser:
+    async def create_admin(self, username: str, password: str, actor: str = "cli",
+                           role: str = Role.MANAGER.value) -> AdminUser:
+        """A new account; `role` is manager (the default) or door (check-in only)."""
         check_credentials_shape(username, password)
-        user = AdminUser(username=username, password_hash=await self._hash(password))
+        try:
+            role = parse_role(role).value
+        except ValueError as exc:
+            raise errors.ValidationFailed(f"Invalid admin account: role: {exc}.",
+                                          [{"field": "role", "message": str(exc)}]) from None
+        user = AdminUser(username=username, password_hash=await self._hash(password), role=role)
         try:
             async with UnitOfWork(self.db) as uow:
                 uow.session.add(user)
                 await uow.session.flush()
                 uow.session.add(AuditLog(actor=actor, action="admin.create",
-                                         target=f"admin:{user.id}", details={"username": username}))
+                                         target=f"admin:{user.id}",
+                                         details={"username": username, "role": role}))
                 await uow.commit()
         except IntegrityError:
             raise errors.Conflict(f"An admin named {username!r} already exists.") from None
@@ -180,6 +194,11 @@ class AdminAuthService:
             uow.session.add(AuditLog(actor=actor, action="admin.password",
                                      target=f"admin:{user.id}", details={}))
             await uow.commit()
+
+    async def list_admins(self) -> list[AdminUser]:
+        async with self.db.read_sessions() as s:
+            return list((await s.execute(select(AdminUser).order_by(col(AdminUser.id))))
+                        .scalars())
 
     async def count_admins(self) -> int:
         async with self.db.read_sessions() as s:
@@ -261,7 +280,7 @@ class AdminAuthService:
             uow.session.add(AuditLog(actor=user.username, action="admin.login",
                                      target=f"admin:{user.id}", details={}))
             await uow.commit()
-        return token, AdminIdentity(int(user.id or 0), user.username, expires)
+        return token, AdminIdentity(int(user.id or 0), user.username, expires, user.role)
 
     async def identify(self, token: str | None) -> AdminIdentity | None:
         """The admin behind a live session, or None (unknown, expired or deactivated)."""
@@ -278,7 +297,7 @@ class AdminAuthService:
         expires = session.expires_at
         if expires <= now_utc() or not user.is_active:
             return None
-        return AdminIdentity(int(user.id or 0), user.username, expires)
+        return AdminIdentity(int(user.id or 0), user.username, expires, user.role)
 
     async def identify_cookie_header(self, header: str) -> AdminIdentity | None:
         return await self.identify(self.token_from_cookie_header(header))

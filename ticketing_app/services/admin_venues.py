@@ -11,13 +11,17 @@ from sqlmodel import col
 
 from ticketing_app.db.models import Venue, VenueSeat
 from ticketing_app.domain import errors
+from ticketing_app.domain.access import AISLE, aisle_seats, format_features
 from ticketing_app.domain.layouts import (
+    Features,
     GridSpec,
     Position,
     Problems,
     check_positions,
+    layout_and_features_from_grids,
     layout_from_grids,
     parse_layout,
+    parse_layout_features,
 )
 from ticketing_app.i18n.formats import valid_zone
 from ticketing_app.services.admin_base import AdminBase
@@ -48,15 +52,16 @@ class VenueAdmin(AdminBase):
         """A venue from generated grids (rows x columns with gaps and aisles). `time_zone`:
         IANA name, DEFAULT_TIME_ZONE when empty."""
         zone = self.check_venue_fields(name, address, time_zone)
-        positions = layout_from_grids(grids)
-        return await self._write_venue(actor, name, address, positions, "grid", zone)
+        positions, features = layout_and_features_from_grids(grids)
+        return await self._write_venue(actor, name, address, positions, "grid", zone, features)
 
     async def import_venue(self, actor: str, name: str, content: str, fmt: str,
                            address: str = "", time_zone: str = "") -> Venue:
         """A venue from a CSV or JSON layout; nothing is written unless all of it is valid."""
         zone = self.check_venue_fields(name, address, time_zone)
-        positions = parse_layout(content, fmt)
-        return await self._write_venue(actor, name, address, positions, f"import:{fmt}", zone)
+        positions, features = parse_layout_features(content, fmt)
+        return await self._write_venue(actor, name, address, positions, f"import:{fmt}", zone,
+                                       features)
 
     @staticmethod
     def preview_positions(grids: Sequence[GridSpec] | None = None, content: str = "",
@@ -82,14 +87,19 @@ class VenueAdmin(AdminBase):
         return zone
 
     async def _write_venue(self, actor: str, name: str, address: str,
-                           positions: Sequence[Position], source: str, zone: str) -> Venue:
+                           positions: Sequence[Position], source: str, zone: str,
+                           features: Features | None = None) -> Venue:
         check_positions(positions, p := Problems())
         p.raise_if_any("Invalid layout")
+        marked = dict(features or {})
+        for pos in aisle_seats(positions):
+            marked[pos] = marked.get(pos, frozenset()) | {AISLE}
         async with UnitOfWork(self.db) as uow:
             venue = Venue(name=name.strip(), address=address.strip(), time_zone=zone)
             uow.session.add(venue)
             await uow.session.flush()
-            uow.session.add_all(VenueSeat(venue_id=int(venue.id or 0), section=sec, r=r, c=c)
+            uow.session.add_all(VenueSeat(venue_id=int(venue.id or 0), section=sec, r=r, c=c,
+                                          features=format_features(marked.get((sec, r, c), ())))
                                 for sec, r, c in positions)
             self.audit(uow, actor, "venue.create", f"venue:{venue.id}", name=name.strip(),
                        seats=len(positions), source=source, time_zone=zone)

@@ -1,253 +1,326 @@
-"""The box office: comps (free tickets issued to a named customer, mailed) and named
-reservations (seats held for a customer until the organiser releases them or converts them
-into a confirmed order).
+"""The box office's reads and its one action besides refunds: find an order (by reference,
+buyer name or e-mail, ticket code), read it whole (tickets, payments, refunds, its history
+from the outbox and the audit log), resend its tickets, and find a ticket by name at the door.
 
-Both claim their seats through the same Lua step as every buyer's hold (claim_office.lua),
-so a seat is never a comp and a buyer's at once; the database stays the final arbiter (the
-seats are sold by a guarded UPDATE). Each is an order of its own kind (`OrderKind`), audited
-in the transaction that writes it, so reports count comps and reservations apart from sales.
+Money here is what the order items say (each keeps its own copy of the price): an order's
+paid amount is the sum of its items, the refunded amount the sum of the refunded ones, so a
+partial refund leaves the right remaining total (the order's `total` column is what was paid
+and never changes).
 """
 
 from __future__ import annotations
 
-import re
-import time
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlmodel import col
 
 from ticketing_app.db.engine import Database
-from ticketing_app.db.models import BuyerContact, Order, OrderItem, Seat, now_utc
-from ticketing_app.db.statements import CONFIRM_ORDER
+from ticketing_app.db.models import (
+    AuditLog,
+    BuyerContact,
+    Event,
+    Order,
+    OrderItem,
+    OutboxEvent,
+    Payment,
+    Ticket,
+)
 from ticketing_app.domain import errors
-from ticketing_app.domain.events import EventType
-from ticketing_app.domain.identity import holder_tag
-from ticketing_app.domain.orders import CancelKind, OrderKind, OrderStatus
-from ticketing_app.holds.store import HoldStore
-from ticketing_app.observability.tracing import current_trace_id
-from ticketing_app.services.admin_base import record_audit
-from ticketing_app.services.catalog import CatalogService
-from ticketing_app.services.order_records import OrderView, emit_order_event, get_order
-from ticketing_app.services.orders import OrderService
-from ticketing_app.services.reservations import check_seat_ids
-from ticketing_app.services.tickets import issue_tickets
+from ticketing_app.domain.events import EventType, iso
+from ticketing_app.domain.orders import OrderStatus
+from ticketing_app.services.order_records import OrderView, emit_order_event, load_view
 from ticketing_app.services.uow import UnitOfWork
-from ticketing_app.settings import Settings
 
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,}$")
-# A comp's seats are locked this long between Redis's claim and the sale's commit.
-COMP_LOCK_S = 120
-# A reservation lasts until the admin acts, at the latest until the event starts.
-RESERVATION_FLOOR_S = 3600
+SEARCH_LIMIT = 50
+QUERY_MAX = 200
+TICKET_CODE_PREFIX = "TK1."
+# Events of an order shown in its history (the outbox keeps them; aggregate = the order).
+ORDER_HISTORY_TYPES = (
+    EventType.ORDER_CREATED, EventType.PAYMENT_SUCCESS, EventType.PAYMENT_FAILED,
+    EventType.ORDER_CONFIRMED, EventType.ORDER_CANCELLED, EventType.ORDER_REFUNDED,
+    EventType.PAYMENT_REFUNDED, EventType.TICKETS_RESENT,
+)
 
 
 @dataclass(frozen=True)
-class Customer:
+class Money:
+    """An order's money from its items: paid, refunded, and what is left."""
+
+    paid: int
+    refunded: int
+    currency: str
+
+    @property
+    def remaining(self) -> int:
+        return self.paid - self.refunded
+
+    def public(self) -> dict[str, Any]:
+        return {"paid": self.paid, "refunded": self.refunded, "remaining": self.remaining,
+                "currency": self.currency}
+
+
+PAID_STATUSES = (OrderStatus.CONFIRMED.value, OrderStatus.REFUNDED.value)
+
+
+def order_money(view: OrderView) -> Money:
+    """An order that was never paid (awaiting payment, cancelled) has paid nothing."""
+    if view.order.status not in PAID_STATUSES:
+        return Money(0, 0, view.order.currency)
+    paid = sum(i.price for i in view.items)
+    refunded = sum(i.price for i in view.items if i.refunded)
+    return Money(paid, refunded, view.order.currency)
+
+
+@dataclass(frozen=True)
+class OrderHit:
+    order: Order
+    event_title: str
     name: str
     email: str
+    seats: int
+    money: Money
 
-    @classmethod
-    def checked(cls, name: str, email: str) -> Customer:
-        name, email = (name or "").strip(), (email or "").strip()
-        problems = []
-        if not name or len(name) > 200:
-            problems.append({"field": "name", "message": "required, at most 200 characters"})
-        if not EMAIL_RE.match(email):
-            problems.append({"field": "email", "message": "not an e-mail address"})
-        if problems:
-            raise errors.ValidationFailed("Name the customer and their e-mail address.",
-                                          problems)
-        return cls(name, email)
+    def public(self) -> dict[str, Any]:
+        o = self.order
+        return {"orderId": o.id, "eventId": o.event_id, "eventTitle": self.event_title,
+                "status": o.status, "buyerId": o.buyer_id, "name": self.name,
+                "email": self.email, "seats": self.seats, "createdAt": iso(o.created_at),
+                **self.money.public()}
 
 
-def office_holder(kind: OrderKind, token: str) -> str:
-    """The holder id of a comp's or reservation's seats: the order's own, nobody's cookie."""
-    return f"{kind.value.lower()}:{token[:20]}"
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    kind: str  # an outbox event type, or an audit action
+    source: str  # "event" (outbox) or "audit"
+    actor: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        return {"at": iso(self.at), "kind": self.kind, "source": self.source,
+                "actor": self.actor, "details": self.details}
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    view: OrderView
+    event: Event
+    name: str
+    email: str
+    tickets: list[Ticket]
+    payments: list[Payment]
+    history: list[HistoryEntry]
+    money: Money
+
+    @property
+    def refunds(self) -> list[HistoryEntry]:
+        return [h for h in self.history if h.kind == EventType.ORDER_REFUNDED]
+
+    def public(self) -> dict[str, Any]:
+        return {
+            **self.view.public(), "buyerId": self.view.order.buyer_id, "name": self.name,
+            "email": self.email, "eventTitle": self.event.title, **self.money.public(),
+            "tickets": [{"ticketId": t.id, "seatId": t.seat_id, "status": t.status,
+                         "checkedInAt": iso(t.checked_in_at) if t.checked_in_at else None,
+                         "checkedInBy": t.checked_in_by or None,
+                         "gate": t.checked_in_gate or None} for t in self.tickets],
+            "payments": [{"paymentId": p.id, "status": p.status, "amount": p.amount,
+                          "currency": p.currency, "createdAt": iso(p.created_at),
+                          "failureReason": p.failure_reason or None} for p in self.payments],
+            "refunds": [{"at": iso(h.at), "amount": int(h.details.get("amount") or 0),
+                         "seatIds": list(h.details.get("refundedSeatIds") or []),
+                         "full": bool(h.details.get("full"))} for h in self.refunds],
+            "history": [h.public() for h in self.history],
+        }
+
+
+@dataclass(frozen=True)
+class DoorHit:
+    ticket_id: int
+    order_id: int
+    seat: str
+    tier: str
+    name: str
+    email: str
+    status: str
+
+    def public(self) -> dict[str, Any]:
+        return {"ticketId": self.ticket_id, "orderId": self.order_id, "seat": self.seat,
+                "tier": self.tier, "name": self.name, "email": self.email,
+                "status": self.status}
+
+
+def clean_query(q: str | None) -> str:
+    """What was typed, without control characters (PostgreSQL text holds no NUL) and
+    surrounding space, at most QUERY_MAX characters."""
+    return "".join(ch for ch in (q or "") if ch.isprintable()).strip()[:QUERY_MAX]
+
+
+def _like(q: str) -> str:
+    """A LIKE pattern for `q` anywhere, its wildcards taken literally."""
+    esc = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{esc}%"
+
+
+def order_ref(q: str) -> int | None:
+    """`313`, `#313` or `order 313` -> 313."""
+    text = q.strip().lower().removeprefix("order").strip().lstrip("#").strip()
+    return int(text) if text.isdigit() and 0 < len(text) <= 10 and int(text) < 2**31 else None
 
 
 class BoxOfficeService:
-    """Comps and reservations: seats claimed in Redis (`holds`), the event and layout from
-    `catalog`, orders written to `db` and released through `orders` (its cancel frees the
-    seats like any unpaid order's); `settings` gives the ticket codes' secret."""
+    """Reads over orders, tickets and contacts in the database (`db`); a resend writes its
+    event to the outbox, which the notifications consumer turns into the mail."""
 
-    def __init__(self, db: Database, holds: HoldStore, catalog: CatalogService,
-                 orders: OrderService, settings: Settings) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.holds = holds
-        self.catalog = catalog
-        self.orders = orders
-        self.settings = settings
 
-    async def issue_comp(self, actor: str, event_id: int, seat_ids: Sequence[int],
-                         name: str, email: str) -> OrderView:
-        """Free tickets for these seats to a named customer, mailed to them."""
-        return await self._claim(actor, event_id, seat_ids, Customer.checked(name, email),
-                                 OrderKind.COMP)
-
-    async def reserve(self, actor: str, event_id: int, seat_ids: Sequence[int],
-                      name: str, email: str) -> OrderView:
-        """Seats held for a named customer until released or converted (not the buyers'
-        hold TTL): an open order of kind RESERVATION, its lock lasting until the event."""
-        return await self._claim(actor, event_id, seat_ids, Customer.checked(name, email),
-                                 OrderKind.RESERVATION)
-
-    async def _claim(self, actor: str, event_id: int, seat_ids: Sequence[int],
-                     who: Customer, kind: OrderKind) -> OrderView:
-        seats = check_seat_ids(seat_ids)
-        ev = await self.catalog.get_event(event_id, fresh=True)
-        if ev.status == "CANCELLED":
-            raise errors.Conflict("The event is cancelled.")
-        layout = await self.catalog.layout(event_id, fresh=True)
-        self.catalog.validate_seat_ids(seats, layout)
-        now = datetime.now(UTC)
-        if kind is OrderKind.COMP:
-            until = now + timedelta(seconds=COMP_LOCK_S)
-        else:
-            starts = ev.starts_at if ev.starts_at.tzinfo else ev.starts_at.replace(tzinfo=UTC)
-            until = max(starts, now + timedelta(seconds=RESERVATION_FLOOR_S))
-        token = uuid.uuid4().hex
-        holder = office_holder(kind, token)
-        tag = holder_tag(self.settings.secret_key, event_id, holder)
-        await self.holds.claim_for_office(event_id, holder, token,
-                                          int(until.timestamp() * 1000), tag, seats)
-        try:
-            view = await self._write(actor, event_id, ev.currency, seats, token, holder,
-                                     until, who, kind)
-        except Exception:
-            await self.holds.unlock_order(event_id, token, seats)
-            raise
-        if kind is OrderKind.COMP:
-            await self.holds.confirm(event_id, token, holder, seats)
-        return view
-
-    async def _write(self, actor: str, event_id: int, currency: str, seats: list[int],
-                     token: str, holder: str, until: datetime, who: Customer,
-                     kind: OrderKind) -> OrderView:
-        by_id = (await self.catalog.layout(event_id)).by_id()
-        comp = kind is OrderKind.COMP
-        async with UnitOfWork(self.db) as uow:
-            s = uow.session
-            prices = dict((await s.execute(
-                select(col(Seat.id), col(Seat.price))
-                .where(col(Seat.id).in_(seats), col(Seat.event_id) == event_id))).all())
-            now = now_utc()
-            order = Order(
-                event_id=event_id, buyer_id=holder, status=OrderStatus.CREATED.value,
-                total=0 if comp else sum(prices[sid] for sid in seats), currency=currency,
-                idempotency_key=f"office:{token}", lock_token=token,
-                trace_id=current_trace_id(), payment_deadline=until, created_at=now,
-                updated_at=now, kind=kind.value, customer_name=who.name,
-                customer_email=who.email)
-            s.add(order)
-            await s.flush()
-            items = [OrderItem(order_id=int(order.id or 0), seat_id=sid,
-                               price=0 if comp else prices[sid], currency=currency,
-                               tier_name=by_id[sid].tier_name, seat_label=by_id[sid].label)
-                     for sid in seats]
-            s.add_all(items)
-            await s.flush()
-            view = OrderView(order, items)
-            emit_order_event(uow, EventType.ORDER_CREATED, view, kind=kind.value)
-            # The customer's address, where the ticket mail goes (the notifications consumer
-            # reads it for the order's holder id, as for a buyer's My tickets address).
-            s.add(BuyerContact(buyer_id=holder, email=who.email))
-            if comp:
-                await self._sell_in(uow, view)
-            record_audit(uow, actor, f"{kind.value.lower()}.issue", f"order:{order.id}",
-                         eventId=event_id, seats=seats, name=who.name, email=who.email)
-            await uow.commit()
-        return await get_order(self.db, int(order.id or 0))
-
-    async def _sell_in(self, uow: UnitOfWork, view: OrderView) -> None:
-        """The order confirmed, its seats sold (guarded: free in the database too), its
-        tickets issued; ORDER_CONFIRMED tells the mailer."""
-        s = uow.session
-        order = view.order
-        seats = [i.seat_id for i in view.items]
-        now = now_utc()
-        sold = await s.execute(
-            update(Seat).where(col(Seat.id).in_(seats), col(Seat.event_id) == order.event_id,
-                               col(Seat.status) == "AVAILABLE", col(Seat.order_id).is_(None))
-            .values(status="SOLD", order_id=order.id, version=Seat.version + 1))
-        if sold.rowcount != len(seats):  # type: ignore[attr-defined]
-            raise errors.SeatSold("A seat is no longer available.",
-                                  [{"seatId": sid, "status": "SOLD"} for sid in seats])
-        await s.execute(CONFIRM_ORDER, {"b_order_id": order.id, "b_now": now})
-        order.status = OrderStatus.CONFIRMED.value
-        emit_order_event(uow, EventType.ORDER_CONFIRMED, view, kind=order.kind)
-        await issue_tickets(s, self.settings.secret_key, order.event_id, int(order.id or 0),
-                            view.items)
-
-    # ---- a reservation's end --------------------------------------------------------------
-    async def _reservation(self, order_id: int) -> OrderView:
-        view = await get_order(self.db, order_id)
-        if view.order.kind != OrderKind.RESERVATION.value:
-            raise errors.Conflict("This order is not a reservation.",
-                                  [{"field": "orderId", "message": view.order.kind}])
-        if view.order.status != OrderStatus.CREATED.value:
-            raise errors.Conflict(f"This reservation is already {view.order.status.lower()}.",
-                                  [{"field": "orderId", "message": view.order.status}])
-        return view
-
-    async def release(self, actor: str, order_id: int) -> OrderView:
-        """The seats go back on sale; the reservation is cancelled."""
-        view = await self._reservation(order_id)
-        await self.orders.cancel(order_id, None, "reservation released", CancelKind.RELEASED)
-        async with UnitOfWork(self.db) as uow:
-            record_audit(uow, actor, "reservation.release", f"order:{order_id}",
-                         eventId=view.order.event_id,
-                         seats=[i.seat_id for i in view.items])
-            await uow.commit()
-        return await get_order(self.db, order_id)
-
-    async def convert(self, actor: str, order_id: int) -> OrderView:
-        """The reservation becomes a confirmed order (paid at the box office): seats sold,
-        tickets issued and mailed. Redis first (the lock, fenced by its token, becomes the
-        sale), then the commit; a failed commit gives the lock back."""
-        view = await self._reservation(order_id)
-        o = view.order
-        seats = [i.seat_id for i in view.items]
-        async with UnitOfWork(self.db) as uow:
-            res = await uow.session.execute(
-                update(Order).where(col(Order.id) == order_id,
-                                    col(Order.status) == OrderStatus.CREATED.value)
-                .values(updated_at=now_utc()))
-            if res.rowcount != 1:  # type: ignore[attr-defined]
-                raise errors.Conflict("This reservation changed meanwhile; reload.")
-            taken = await self.holds.confirm(o.event_id, o.lock_token, o.buyer_id, seats)
-            if taken:
-                raise errors.SeatSold("A seat of this reservation is no longer held for it.",
-                                      taken)
-            try:
-                await self._sell_in(uow, view)
-                record_audit(uow, actor, "reservation.convert", f"order:{order_id}",
-                             eventId=o.event_id, seats=seats, total=o.total)
-                await uow.commit()
-            except Exception:
-                until = int((time.time() + RESERVATION_FLOOR_S) * 1000)
-                await self.holds.unsell(o.event_id, o.lock_token, seats)
-                await self.holds.claim_for_office(
-                    o.event_id, o.buyer_id, o.lock_token, until,
-                    holder_tag(self.settings.secret_key, o.event_id, o.buyer_id), seats)
-                raise
-        return await get_order(self.db, order_id)
-
-    async def list_for_event(self, event_id: int, limit: int = 100) -> list[OrderView]:
-        """The event's comps and reservations, newest first."""
+    # ---- search -------------------------------------------------------------------------
+    async def search(self, q: str, event_id: int | None = None,
+                     limit: int = SEARCH_LIMIT) -> list[OrderHit]:
+        """Orders whose reference, buyer name, e-mail, buyer id or ticket code matches `q`
+        (name and e-mail: any part, any case; a ticket code: the whole code or a part of at
+        least 6 characters), newest first."""
+        q = clean_query(q)
+        if not q:
+            return []
+        conditions: list[ColumnElement[bool]] = []
+        ref = order_ref(q)
+        if ref is not None:
+            conditions.append(col(Order.id) == ref)
+        pattern = _like(q)
+        contact_match = select(col(BuyerContact.buyer_id)).where(or_(
+            func.lower(col(BuyerContact.email)).like(pattern, escape="\\"),
+            func.lower(func.coalesce(col(BuyerContact.name), "")).like(pattern, escape="\\")))
+        conditions.append(col(Order.buyer_id).in_(contact_match))
+        conditions.append(col(Order.buyer_id) == q)
+        if q.startswith(TICKET_CODE_PREFIX) or len(q) >= 6:
+            code_match = select(col(Ticket.order_id)).where(
+                col(Ticket.code) == q if q.startswith(TICKET_CODE_PREFIX) and len(q) > 40
+                else func.lower(col(Ticket.code)).like(pattern, escape="\\"))
+            conditions.append(col(Order.id).in_(code_match))
+        stmt = select(Order).where(or_(*conditions)).order_by(col(Order.id).desc()).limit(
+            max(1, min(limit, 200)))
+        if event_id:
+            stmt = stmt.where(col(Order.event_id) == event_id)
         async with self.db.read_sessions() as s:
-            orders = list((await s.execute(
-                select(Order).where(col(Order.event_id) == event_id,
-                                    col(Order.kind).in_([OrderKind.COMP.value,
-                                                         OrderKind.RESERVATION.value]))
-                .order_by(col(Order.id).desc()).limit(limit))).scalars())
+            orders = list((await s.execute(stmt)).scalars())
+        return await self._hits(orders)
+
+    async def _hits(self, orders: list[Order]) -> list[OrderHit]:
+        if not orders:
+            return []
+        ids = [int(o.id or 0) for o in orders]
+        async with self.db.read_sessions() as s:
             items = list((await s.execute(select(OrderItem).where(
-                col(OrderItem.order_id).in_([o.id for o in orders])).order_by(
-                col(OrderItem.id)))).scalars()) if orders else []
+                col(OrderItem.order_id).in_(ids)))).scalars())
+            contacts = {c.buyer_id: c for c in (await s.execute(select(BuyerContact).where(
+                col(BuyerContact.buyer_id).in_({o.buyer_id for o in orders})))).scalars()}
+            titles = dict((await s.execute(select(col(Event.id), col(Event.title)).where(
+                col(Event.id).in_({o.event_id for o in orders})))).all())
         by_order: dict[int, list[OrderItem]] = {}
         for i in items:
             by_order.setdefault(i.order_id, []).append(i)
-        return [OrderView(o, by_order.get(int(o.id or 0), [])) for o in orders]
+        out = []
+        for o in orders:
+            view = OrderView(o, by_order.get(int(o.id or 0), []))
+            c = contacts.get(o.buyer_id)
+            out.append(OrderHit(o, titles.get(o.event_id, ""), (c.name or "") if c else "",
+                                c.email if c else "", len(view.items), order_money(view)))
+        return out
+
+    # ---- one order ------------------------------------------------------------------------
+    async def order(self, order_id: int) -> OrderDetail:
+        async with self.db.read_sessions() as s:
+            order = await s.get(Order, order_id)
+            if order is None:
+                raise errors.OrderNotFound(f"Order {order_id} not found.")
+            event = await s.get(Event, order.event_id)
+            contact = await s.get(BuyerContact, order.buyer_id)
+            tickets = list((await s.execute(select(Ticket).where(
+                col(Ticket.order_id) == order_id).order_by(col(Ticket.id)))).scalars())
+            payments = list((await s.execute(select(Payment).where(
+                col(Payment.order_id) == order_id).order_by(col(Payment.id)))).scalars())
+            outbox = list((await s.execute(select(OutboxEvent).where(
+                or_(col(OutboxEvent.aggregate_id) == str(order_id),
+                    col(OutboxEvent.aggregate_id).in_([str(t.id) for t in tickets])),
+                col(OutboxEvent.event_type).in_(
+                    [*ORDER_HISTORY_TYPES, EventType.TICKET_CHECKED_IN]))
+                .order_by(col(OutboxEvent.id)))).scalars())
+            audit = list((await s.execute(select(AuditLog).where(
+                col(AuditLog.target) == f"order:{order_id}").order_by(col(AuditLog.id))
+            )).scalars())
+        if event is None:
+            raise errors.OrderNotFound(f"Order {order_id} not found.")
+        ticket_ids = {str(t.id) for t in tickets}
+        history = [HistoryEntry(
+            r.created_at, r.event_type, "event",
+            str((r.payload.get("payload") or {}).get("checkedInBy") or ""),
+            dict(r.payload.get("payload") or {}))
+            for r in outbox if r.event_type != EventType.TICKET_CHECKED_IN
+            or r.aggregate_id in ticket_ids]
+        history += [HistoryEntry(a.created_at, a.action, "audit", a.actor, dict(a.details or {}))
+                    for a in audit]
+        history.sort(key=lambda h: h.at)
+        view = await load_view(self.db, order)
+        return OrderDetail(view, event, (contact.name or "") if contact else "",
+                           contact.email if contact else "", tickets, payments, history,
+                           order_money(view))
+
+    async def resend_tickets(self, actor: str, order_id: int) -> OrderDetail:
+        """Mails the order's tickets again, through the same path as the confirmation (an
+        outbox event the notifications consumer turns into the mail), audited."""
+        detail = await self.order(order_id)
+        if detail.view.order.status != OrderStatus.CONFIRMED.value:
+            raise errors.Conflict(f"Order is {detail.view.order.status}; only a paid order "
+                                  "has tickets to send.")
+        if not detail.email:
+            raise errors.Conflict("The buyer left no e-mail address to send the tickets to.",
+                                  [{"field": "email", "message": "missing"}])
+        async with UnitOfWork(self.db) as uow:
+            emit_order_event(uow, EventType.TICKETS_RESENT, detail.view, actor=actor,
+                             amount=detail.money.remaining)
+            uow.session.add(AuditLog(actor=actor, action="order.resend",
+                                     target=f"order:{order_id}",
+                                     details={"email": detail.email}))
+            await uow.commit()
+        return await self.order(order_id)
+
+    # ---- the door -------------------------------------------------------------------------
+    async def door_search(self, event_id: int, q: str, limit: int = 20) -> list[DoorHit]:
+        """An event's tickets by the buyer's name or e-mail (any part), the order's
+        reference, or the seat ("Row C seat 7"), for the door when a code will not scan."""
+        q = clean_query(q)
+        if len(q) < 2:
+            return []
+        pattern = _like(q)
+        conditions: list[ColumnElement[bool]] = [
+            func.lower(func.coalesce(col(BuyerContact.name), "")).like(pattern, escape="\\"),
+            func.lower(func.coalesce(col(BuyerContact.email), "")).like(pattern, escape="\\"),
+            func.lower(col(OrderItem.seat_label)).like(pattern, escape="\\"),
+        ]
+        if (ref := order_ref(q)) is not None:
+            conditions.append(col(Ticket.order_id) == ref)
+        stmt = (select(Ticket, OrderItem, BuyerContact)
+                .join(OrderItem, col(OrderItem.id) == col(Ticket.order_item_id))
+                .join(Order, col(Order.id) == col(Ticket.order_id))
+                .outerjoin(BuyerContact, col(BuyerContact.buyer_id) == col(Order.buyer_id))
+                .where(col(Ticket.event_id) == event_id, or_(*conditions))
+                .order_by(col(Ticket.id)).limit(max(1, min(limit, 100))))
+        async with self.db.read_sessions() as s:
+            rows = (await s.execute(stmt)).all()
+        return [DoorHit(int(t.id or 0), t.order_id, i.seat_label, i.tier_name,
+                        (c.name or "") if c else "", c.email if c else "", t.status)
+                for t, i, c in rows]
+
+    async def ticket_code(self, event_id: int, ticket_id: int) -> str:
+        """The code of one of the event's tickets (the door admits a ticket found by name
+        through the same check as a scanned code)."""
+        async with self.db.read_sessions() as s:
+            t = await s.get(Ticket, ticket_id)
+        if t is None or t.event_id != event_id:
+            raise errors.NotFound(f"Ticket {ticket_id} not found for this event.")
+        return t.code

@@ -69,13 +69,22 @@ class BuyerTicketService:
     async def for_buyer(self, buyer: str, order_id: int | None = None) -> list[BuyerTicket]:
         """Every ticket the buyer ever got, newest order first (refunded ones included, so a
         buyer sees what happened to them)."""
+        return await self._tickets(buyer, order_id)
+
+    async def for_order(self, order_id: int) -> list[BuyerTicket]:
+        """One order's tickets, whoever bought it (the signed link in the confirmation
+        mail opens them in any browser)."""
+        return await self._tickets(None, order_id)
+
+    async def _tickets(self, buyer: str | None, order_id: int | None) -> list[BuyerTicket]:
         async with self.db.read_sessions() as s:
             q = (select(Ticket, Order, OrderItem, Event)
                  .join(Order, col(Order.id) == col(Ticket.order_id))
                  .join(OrderItem, col(OrderItem.id) == col(Ticket.order_item_id))
                  .join(Event, col(Event.id) == col(Ticket.event_id))
-                 .where(col(Order.buyer_id) == buyer)
                  .order_by(col(Order.id).desc(), col(Ticket.id)))
+            if buyer is not None:
+                q = q.where(col(Order.buyer_id) == buyer)
             if order_id is not None:
                 q = q.where(col(Order.id) == order_id)
             rows = (await s.execute(q)).all()
@@ -89,8 +98,12 @@ class BuyerTicketService:
             for t, o, i, e in rows
         ]
 
-    async def set_email(self, buyer: str, email: str) -> str:
+    async def set_email(self, buyer: str, email: str, name: str | None = None) -> str:
+        """Where the buyer's mail goes (empty: forget it), and their name when given (the
+        box office finds orders and tickets by either)."""
         email = (email or "").strip()
+        name = " ".join("".join(ch for ch in (name or "") if ch.isprintable() or ch == " ")
+                        .split())[:200] or None
         if email and not EMAIL_RE.match(email):
             raise errors.ValidationFailed("That does not look like an e-mail address.",
                                           [{"field": "email", "message": "invalid"}])
@@ -100,9 +113,11 @@ class BuyerTicketService:
                 if row is not None:
                     await uow.session.delete(row)
             elif row is None:
-                uow.session.add(BuyerContact(buyer_id=buyer, email=email))
+                uow.session.add(BuyerContact(buyer_id=buyer, email=email, name=name))
             else:
                 row.email, row.updated_at = email, now_utc()
+                if name is not None:
+                    row.name = name
             await uow.commit()
         return email
 

@@ -87,6 +87,7 @@ class CancellationService:
                     return job
             previous = ev.status
             ev.status = "CANCELLED"
+            ev.cancel_reason = reason
             ev.updated_at = now_utc()
             total = (await s.execute(select(func.count()).select_from(Order).where(
                 col(Order.event_id) == event_id, col(Order.status) == OrderStatus.CONFIRMED.value))

@@ -8,12 +8,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import structlog
 from sqlalchemy import select
 from sqlmodel import col
 
 from ticketing_app.db.engine import Database
 from ticketing_app.db.models import Event, Order, OrderItem, PriceTier, Seat, Venue
 from ticketing_app.domain import errors
+from ticketing_app.domain.access import (
+    ACCESSIBLE_TIER,
+    access_kind,
+    row_letters,
+    stored_features,
+    wheelchair_open_to_all,
+)
 from ticketing_app.domain.event_rules import PUBLISHED_STATUSES
 from ticketing_app.domain.identity import holder_tag
 from ticketing_app.domain.orders import OrderStatus
@@ -23,6 +31,8 @@ from ticketing_app.domain.seats import CODE_TO_STATUS
 from ticketing_app.holds.answers import LoadData, Snapshot, TierRows
 from ticketing_app.holds.store import HoldStore
 from ticketing_app.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 LAYOUT_CACHE_S = 2.0
 V = TypeVar("V")
@@ -44,6 +54,8 @@ def event_public(ev: Event) -> dict[str, Any]:
         "maxSeatsPerBuyer": ev.max_seats_per_buyer,
         "orphanRule": ev.orphan_rule,
         "waitingRoom": ev.waiting_room,
+        "webHoldSeconds": ev.web_hold_s,
+        "cancelReason": ev.cancel_reason or None,  # what buyers are told (CANCELLED only)
         # The presale (null: none): code holders may buy from the first, everyone from the
         # second.
         "presaleStartsAt": iso(ev.presale_starts_at) if ev.presale_starts_at else None,
@@ -59,6 +71,8 @@ def event_meta(ev: Event) -> dict[str, Any]:
         "hmax": ev.hold_max_s,
         "hdef": ev.hold_default_s,
         "hmaxtotal": ev.hold_max_total_s,
+        "whold": ev.web_hold_s,
+        "wmaxtotal": ev.web_hold_max_total_s,
         "limit": ev.max_seats_per_buyer,
         "orphan": 1 if ev.orphan_rule else 0,
         # The presale window (hold scripts' open_claim): 0 = none.
@@ -94,6 +108,8 @@ def seat_map_body(layout: Layout, version: int, code_of: Callable[[int], str]
                 "price": s.price,
                 "tier": s.tier_name,
                 "status": CODE_TO_STATUS[code_of(s.id)].value,
+                # wheelchair, companion, restricted, aisle (domain/access.py)
+                "features": sorted(s.features),
             }
             for s in layout.seats
         ],
@@ -154,7 +170,12 @@ def _retrieve_exception(task: asyncio.Task[Any]) -> None:
 def best_available_rows(seats: Sequence[Seat]) -> TierRows:
     """The best-available index for Redis (see holds/lua/best_available.lua): per tier (by id,
     and '*' for all), rows nearest the stage first (row 1 of every section, then row 2, ...),
-    each with twice its physical centre column and the tier's seats in column order."""
+    each with twice its physical centre column and the tier's seats in column order.
+
+    Wheelchair spaces and companion seats are left out of every tier: a request for "two
+    seats together" must never take a space that has no seat, or the seat beside it that a
+    wheelchair user's companion needs. They form their own index, `ACCESSIBLE_TIER`, read by a
+    request for a wheelchair space and its companions (its seat ids carry 'W' or 'C')."""
     rows: dict[tuple[int, str], list[Seat]] = {}
     for seat in seats:
         rows.setdefault((seat.r, seat.section), []).append(seat)
@@ -163,6 +184,10 @@ def best_available_rows(seats: Sequence[Seat]) -> TierRows:
         centre2 = min(x.c for x in row) + max(x.c for x in row)
         by_tier: dict[str, list[tuple[int, int]]] = {"*": []}
         for seat in sorted(row, key=lambda x: x.c):
+            kind = access_kind(stored_features(seat.features))
+            if kind:
+                by_tier.setdefault(ACCESSIBLE_TIER, []).append((int(seat.id or 0), seat.c))
+                continue
             by_tier["*"].append((int(seat.id or 0), seat.c))
             if seat.tier_id is not None:
                 by_tier.setdefault(str(seat.tier_id), []).append((int(seat.id or 0), seat.c))
@@ -182,6 +207,7 @@ class CatalogService:
         self._layouts = SharedCache[Layout](LAYOUT_CACHE_S, self._load_layout)
         self._events = SharedCache[Event](LAYOUT_CACHE_S, self._load_event)
         self._zones = SharedCache[str](LAYOUT_CACHE_S, self._load_zone)
+        self._venue_names = SharedCache[str](LAYOUT_CACHE_S, self._load_venue_name)
 
     # ---- reads ------------------------------------------------------------------------
     async def list_events(self, include_drafts: bool = False) -> list[Event]:
@@ -203,6 +229,16 @@ class CatalogService:
         if ev.status not in PUBLISHED_STATUSES:
             raise errors.EventNotFound(f"Event {event_id} not found.")
         return ev
+
+    async def wheelchair_gate(self, event_id: int) -> tuple[frozenset[int], bool]:
+        """(the event's wheelchair spaces, whether everyone may hold them now): two cached
+        look-ups, no database round trip on the hold path."""
+        layout = await self.layout(event_id)
+        if not layout.wheelchair_ids:
+            return layout.wheelchair_ids, True
+        ev = await self.get_event(event_id)
+        return layout.wheelchair_ids, wheelchair_open_to_all(
+            ev.wheelchair_policy, ev.wheelchair_release_hours, ev.starts_at, datetime.now(UTC))
 
     async def unpublished_as_not_found(self, event_id: int, exc: Exception) -> Exception:
         """For refusals of the hot path (holds, releases), which do not look the event up when
@@ -235,6 +271,16 @@ class CatalogService:
                                     .where(col(Venue.id) == venue_id))).scalar()
         return str(zone or self.settings.default_time_zone)
 
+    async def venue_name(self, ev: Event) -> str:
+        """Where the event takes place, as buyers are told ('' without a venue)."""
+        return await self._venue_names.get(int(ev.venue_id)) if ev.venue_id else ""
+
+    async def _load_venue_name(self, venue_id: int) -> str:
+        async with self.db.read_sessions() as s:
+            name = (await s.execute(select(col(Venue.name))
+                                    .where(col(Venue.id) == venue_id))).scalar()
+        return str(name or "")
+
     async def layout(self, event_id: int, fresh: bool = False) -> Layout:
         """Seat positions and prices change rarely: cached for a couple of seconds."""
         return await self._layouts.get(event_id, fresh)
@@ -248,15 +294,17 @@ class CatalogService:
                 .where(col(PriceTier.event_id) == event_id))).all()}
             rows = (await s.execute(
                 select(col(Seat.id), col(Seat.section), col(Seat.r), col(Seat.c),
-                       col(Seat.price), col(Seat.tier_id))
+                       col(Seat.price), col(Seat.tier_id), col(Seat.features))
                 .where(col(Seat.event_id) == event_id)
                 .order_by(col(Seat.section), col(Seat.r), col(Seat.c)))).all()
         no_tier = ("", "#10b981")
+        letters = row_letters(r for _, _, r, *_ in rows)
         infos = tuple(
             SeatInfo(id=int(sid), section=section, r=r, c=c, price=price, tier_id=tier_id,
                      tier_name=tiers.get(tier_id, no_tier)[0],
-                     tier_color=tiers.get(tier_id, no_tier)[1])
-            for sid, section, r, c, price, tier_id in rows
+                     tier_color=tiers.get(tier_id, no_tier)[1],
+                     features=stored_features(features), row_name=letters[r])
+            for sid, section, r, c, price, tier_id, features in rows
         )
         return Layout(
             event_id=event_id,
@@ -307,6 +355,13 @@ class CatalogService:
         finally:
             await self.holds.end_loading(event_id)
 
+    async def repair_event_state(self, event_id: int) -> None:
+        """After a failover's rebuild: sales and open orders' locks the database gained while
+        the rebuild read it, put back (HoldStore.repair)."""
+        n = await self.holds.repair(event_id, await self.build_load_data(event_id))
+        if n:
+            log.warning("event_state_repaired", event_id=event_id, seats=n)
+
     async def build_load_data(self, event_id: int) -> LoadData:
         ev = await self.get_event(event_id, fresh=True)
         now = datetime.now(UTC)
@@ -354,6 +409,8 @@ class CatalogService:
                 for sid, tok, buyer, deadline in open_rows
             ],
             rows=best_available_rows(seats),
+            kinds={int(x.id or 0): k for x in seats
+                   if (k := access_kind(stored_features(x.features)))},
         )
 
     async def refresh_event_state(self, event_id: int) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from ticketing_app.db.engine import Database
-from ticketing_app.db.models import Event, Seat, Ticket, now_utc
+from ticketing_app.db.models import Event, OrderItem, Seat, Ticket, now_utc
 from ticketing_app.domain.checkins import (
     EventCancelled,
     TicketAlreadyUsed,
@@ -84,8 +84,12 @@ class CheckinService:
                 .values(status="CHECKED_IN", checked_in_at=now, checked_in_by=actor[:80],
                         checked_in_gate=gate))
             if admitted.rowcount == 1:  # type: ignore[attr-defined]
-                t, seat = (await s.execute(
-                    select(Ticket, Seat).join(Seat, col(Seat.id) == col(Ticket.seat_id))
+                # The seat's name as the buyer's order has it (row letters without gaps).
+                t, seat, sold_as = (await s.execute(
+                    select(Ticket, Seat, col(OrderItem.seat_label))
+                    .join(Seat, col(Seat.id) == col(Ticket.seat_id))
+                    .outerjoin(OrderItem, (col(OrderItem.order_id) == col(Ticket.order_id)) &
+                               (col(OrderItem.seat_id) == col(Ticket.seat_id)))
                     .where(col(Ticket.code) == code))).one()
                 uow.emit(EventType.TICKET_CHECKED_IN, int(t.id or 0), t.event_id, {
                     "eventId": t.event_id, "orderId": t.order_id, "ticketId": t.id,
@@ -94,7 +98,8 @@ class CheckinService:
                 })
                 await uow.commit()
                 return Admission(int(t.id or 0), t.order_id, t.event_id,
-                                 ev.title if ev else "", seat_label(seat.section, seat.r, seat.c),
+                                 ev.title if ev else "",
+                                 sold_as or seat_label(seat.section, seat.r, seat.c),
                                  now, actor, gate)
         await self._refuse(code)
         raise AssertionError("unreachable")

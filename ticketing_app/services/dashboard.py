@@ -9,7 +9,7 @@ the hold script keeps.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,6 +22,7 @@ from ticketing_app.holds.store import HoldStore
 from ticketing_app.services.catalog import CatalogService
 
 TIMELINE_MINUTES = 120
+MIN_CHART_MINUTES = 10  # the chart spans at least this many minutes
 
 
 @dataclass
@@ -50,6 +51,8 @@ class EventStats:
     tickets: int = 0
     projection_at: str = ""
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    # Per price tier: seats sold of its capacity, live (the layout and Redis's seat states).
+    tiers: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,12 +72,16 @@ class DashboardService:
         layout = await self.catalog.layout(event_id)
         snap = await self.catalog.snapshot(event_id)
         st = EventStats(event_id=event_id, seats_total=len(layout.seats))
+        tiers: dict[str, list[int]] = {}  # sold, capacity (in the layout's tier order)
         for seat in layout.seats:
             code = snap.public_code(seat.id)
+            tier = tiers.setdefault(seat.tier_name, [0, 0])
+            tier[1] += 1
             if code == "H":
                 st.seats_held += 1
             elif code == "S":
                 st.seats_sold += 1
+                tier[0] += 1
             elif code == "B":
                 st.seats_blocked += 1
             else:
@@ -115,13 +122,35 @@ class DashboardService:
         if oldest is not None:
             st.outbox_lag_s = round(max(0.0, (datetime.now(UTC) - _aware(oldest))
                                         .total_seconds()), 1)
-        cumulative = 0
-        for row in reversed(rows):
-            cumulative += row.seats_sold
-            st.timeline.append({"minute": _aware(row.minute).strftime("%H:%M"),
-                                "sold": row.seats_sold, "total": cumulative,
-                                "revenue": row.revenue})
+        st.tiers = [{"tier": name, "sold": sold, "capacity": cap,
+                     "percent": f"{100 * sold / cap:.0f}%" if cap else "-"}
+                    for name, (sold, cap) in tiers.items()]
+        st.timeline = timeline_minutes(list(reversed(rows)))
         return st
+
+
+def timeline_minutes(rows: list[SalesTimeline], at_least: int = MIN_CHART_MINUTES
+                     ) -> list[dict[str, Any]]:
+    """One entry per minute from the first sale to the last, quiet minutes as zero, and
+    at least `at_least` minutes (earlier ones padded): a single minute of sales is one
+    bar among ten, not one bar across the chart."""
+    if not rows:
+        return []
+    by_minute = {_aware(r.minute).replace(second=0, microsecond=0): r for r in rows}
+    last = max(by_minute)
+    first = min(min(by_minute), last - timedelta(minutes=at_least - 1))
+    first = max(first, last - timedelta(minutes=TIMELINE_MINUTES - 1))
+    out: list[dict[str, Any]] = []
+    cumulative = 0
+    minute = first
+    while minute <= last:
+        row = by_minute.get(minute)
+        sold = row.seats_sold if row else 0
+        cumulative += sold
+        out.append({"minute": minute.strftime("%H:%M"), "sold": sold, "total": cumulative,
+                    "revenue": row.revenue if row else 0})
+        minute += timedelta(minutes=1)
+    return out
 
 
 def _aware(dt: datetime) -> datetime:

@@ -18,6 +18,8 @@ log = structlog.get_logger(__name__)
 
 
 async def sweep_once(holds: HoldStore) -> int:
+    # On a Redis Cluster: events whose shard failed over are rebuilt from the database first.
+    await holds.shards.maybe_check()
     released = 0
     for event_id in await holds.active_events():
         n, lapsed_tokens = await holds.sweep(event_id)

@@ -27,6 +27,7 @@ from ticketing_app.db.statements import (
     row_of,
 )
 from ticketing_app.domain import errors
+from ticketing_app.domain.buyers import BuyerDetails
 from ticketing_app.domain.events import EventType
 from ticketing_app.domain.idempotency import check_key, request_fingerprint
 from ticketing_app.domain.orders import LAPSED_REASON, CancelKind, OrderStatus, PaymentStatus
@@ -77,10 +78,15 @@ class OrderService:
         event_id: int,
         seat_ids: Sequence[int],
         path: str = "/api/orders",
+        buyer_details: BuyerDetails | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        """Returns (status code, body); replays the stored first answer for a repeated key."""
+        """Returns (status code, body); replays the stored first answer for a repeated key.
+        `buyer_details`: the name and address the confirmation goes to (the web app asks
+        for them; the REST API takes them when given)."""
         key = check_key(idempotency_key)
-        body = {"eventId": event_id, "seatIds": list(seat_ids)}
+        body: dict[str, Any] = {"eventId": event_id, "seatIds": list(seat_ids)}
+        if buyer_details is not None:
+            body["buyer"] = [buyer_details.name, buyer_details.email]
         claim = await self.idem.claim(
             buyer, key, "POST", path, request_fingerprint("POST", path, body)
         )
@@ -89,7 +95,7 @@ class OrderService:
         try:
             code, out = await self._create(
                 buyer, key, event_id, seat_ids, claim.lock_token, claim.record_id,
-                claim.taken_over,
+                claim.taken_over, buyer_details,
             )
         except errors.DomainError as exc:
             if exc.status >= 500:
@@ -119,6 +125,7 @@ class OrderService:
         token: str,
         record_id: int,
         taken_over: bool = False,
+        buyer_details: BuyerDetails | None = None,
     ) -> tuple[int, dict[str, Any]]:
         seats = check_seat_ids(seat_ids)
         ev = await self.catalog.public_event(event_id)
@@ -135,7 +142,7 @@ class OrderService:
             await fault_point(self.settings, "order.after_lock")
             view = await self._write_order(
                 buyer, key, ev.id or 0, ev.currency, seats, token, deadline, record_id,
-                taken_over,
+                taken_over, buyer_details,
             )
         except Exception:
             # Give the seats back as holds so the buyer can retry; the record is abandoned.
@@ -156,6 +163,7 @@ class OrderService:
         deadline: datetime,
         record_id: int,
         taken_over: bool = False,
+        buyer_details: BuyerDetails | None = None,
     ) -> OrderView:
         layout = (await self.catalog.layout(event_id)).by_id()
         async with UnitOfWork(self.db) as uow:
@@ -184,6 +192,9 @@ class OrderService:
                 payment_deadline=deadline,
                 created_at=now,
                 updated_at=now,
+                buyer_name=buyer_details.name if buyer_details else None,
+                buyer_email=buyer_details.email if buyer_details else None,
+                locale=buyer_details.locale if buyer_details else "",
             )
             # Prebuilt Core inserts, not the ORM's flush: this is the stampede's hot write path.
             order.id = (await s.execute(INSERT_ORDER, row_of(order))).scalar_one()

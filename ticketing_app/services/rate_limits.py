@@ -16,18 +16,18 @@ WINDOW_S = 60
 
 
 async def count_attempt(redis: Redis, scope: str, ident: str, limit: int,
-                        message: str) -> None:
-    """One attempt more for (scope, ident) this minute; `429 RATE_LIMITED` with Retry-After
-    once over `limit` (0 = no limit)."""
+                        message: str, window_s: int = WINDOW_S) -> None:
+    """One attempt more for (scope, ident) this window (a minute unless `window_s` says
+    otherwise); `429 RATE_LIMITED` with Retry-After once over `limit` (0 = no limit)."""
     if limit <= 0 or not ident:
         return
     now = time.time()
-    key = f"{RATE_PREFIX}{scope}:{ident}:{int(now // WINDOW_S)}"
+    key = f"{RATE_PREFIX}{scope}:{ident}:{int(now // window_s)}"
     pipe = redis.pipeline(transaction=True)
     pipe.incr(key)
-    pipe.expire(key, WINDOW_S + 1)
+    pipe.expire(key, window_s + 1)
     count, _ = await pipe.execute()
     if int(count) > limit:
         metrics.RATE_LIMITED.labels(scope).inc()
-        raise errors.RateLimited(retry_after=max(1, WINDOW_S - int(now) % WINDOW_S),
+        raise errors.RateLimited(retry_after=max(1, window_s - int(now) % window_s),
                                  message=message, scope=scope)

@@ -125,14 +125,33 @@ class ReservationService:
         metrics.HOLD_REFUSED_FROM_COPY.inc()
         return claim_refusal(refusal)
 
+    async def check_wheelchair(self, event_id: int, seats: Sequence[int],
+                               wheelchair: bool) -> None:
+        """Wheelchair spaces go to buyers who say they need one (`wheelchair`) until the
+        organiser opens them to everyone (domain/access.py); refused here, before Redis."""
+        if wheelchair:
+            return
+        spaces, open_to_all = await self.catalog.wheelchair_gate(event_id)
+        if open_to_all:
+            return
+        reserved = [s for s in seats if s in spaces]
+        if reserved:
+            raise errors.WheelchairSpaceReserved(
+                "This is a wheelchair space, kept for buyers who need one until closer to "
+                "the event. If you need it, say so (\"wheelchair\": true) and hold it again.",
+                [{"seatId": s, "status": "WHEELCHAIR_SPACE"} for s in reserved])
+
     async def hold(
         self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None,
-        admission: str | None = None, client: str | None = None,
-        access_code: str | None = None,
+        admission: str | None = None, client: str | None = None, web: bool = False,
+        access_code: str | None = None, wheelchair: bool = False,
     ) -> Hold:
         """`admission`: the buyer's waiting-room token, required while the event's room is on;
-        `client`: the buyer's address (the per-address limit); `access_code`: a presale code,
-        redeemed first (once per buyer; the original's requests send none)."""
+        `client`: the buyer's address (the per-address limit); `web`: the web app's hold
+        time (the event's `web_hold_s`) instead of `hold_seconds` in the API's bounds;
+        `access_code`: a presale code, redeemed first (once per buyer; the original's requests
+        send none); `wheelchair`: the buyer says they need a wheelchair space
+        (domain/access.py)."""
         refused: errors.DomainError | None = None
         try:
             seats = check_seat_ids(seat_ids)
@@ -142,11 +161,13 @@ class ReservationService:
             tag = self.catalog.tag_for(event_id, buyer)
             refused = self.refusal_from_copy(event_id, seats, tag)
             if refused is None:
+                # After the copy's refusals: a seat taken anyway costs no layout look-up.
+                await self.check_wheelchair(event_id, seats, wheelchair)
                 epoch = self.waiting.admission_epoch(buyer, event_id, admission)
                 try:
                     res = await self.holds.hold(event_id, buyer, tag, seats, hold_seconds,
                                                    admission_epoch=epoch,
-                                                   limits=self.limits(client))
+                                                   limits=self.limits(client), web=web)
                 except errors.Unauthenticated:
                     raise admission_error(admission) from None
                 except errors.RateLimited as exc:
@@ -155,24 +176,27 @@ class ReservationService:
         except Exception as exc:
             hidden = await self.catalog.unpublished_as_not_found(event_id, exc)
             # Counted here, not in an entry point, so the REST API and the web UI both count.
-            metrics.HOLD_ATTEMPTS.labels(outcome=getattr(hidden, "code", "ERROR")).inc()
+            metrics.hold_attempt(getattr(hidden, "code", "ERROR"))
             if hidden is not exc:
                 raise hidden from None
             raise
         if refused is not None:
             # The copy refuses only for an event on sale (so published): nothing to hide.
-            metrics.HOLD_ATTEMPTS.labels(outcome=refused.code).inc()
+            metrics.hold_attempt(refused.code)
             raise refused
-        metrics.HOLD_ATTEMPTS.labels(outcome="OK").inc()
+        metrics.hold_attempt("OK")
         # No database on the hot path: the script clamped holdSeconds to the event's bounds.
         return Hold(event_id, seats, res.hold_seconds, ms_to_dt(res.expires_at_ms), res.version)
 
     async def extend(
-        self, buyer: str, event_id: int, seat_ids: Sequence[int], seconds: int | None
+        self, buyer: str, event_id: int, seat_ids: Sequence[int], seconds: int | None,
+        web: bool = False,
     ) -> datetime:
+        """`web`: a real extension (the event's web hold time added to what is left, up to
+        its web total cap); the API's restarts the hold at `seconds` (the original's)."""
         await self.catalog.public_event(event_id)  # nobody extends a hold on a draft
         seats = check_seat_ids(seat_ids)
-        return ms_to_dt(await self.holds.extend(event_id, buyer, seats, seconds))
+        return ms_to_dt(await self.holds.extend(event_id, buyer, seats, seconds, web=web))
 
     async def release(self, buyer: str, event_id: int, seat_ids: Sequence[int]) -> int:
         """A holder may still give back a live hold on an event unpublished meanwhile; any

@@ -306,6 +306,9 @@ class SeatFeed:
         feed.version = copy.version
         self._offer(feed, feed.init_item(copy))
 
+    def on_status(self, event_id: int, onsale: bool) -> None:
+        """The original's stream carries seats only; a sale's status is not its news."""
+
     # ---- lifetime -----------------------------------------------------------------------
     async def run(self) -> None:
         """Heartbeats; and the copies of streamed events stay in the mirror while they are

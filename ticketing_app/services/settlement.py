@@ -138,10 +138,13 @@ class PaymentSettlement:
         await s.execute(AUTHORIZE_PAYMENT, {"b_payment_id": payment_id, "b_now": now})
         await s.execute(SELL_SEATS, {"b_seat_ids": seats, "b_event_id": order.event_id,
                                      "b_order_id": order.id})
+        tickets = await issue_tickets(s, self.settings.secret_key, order.event_id,
+                                      order.id or 0, view.items)
+        labels = {i.seat_id: i.seat_label for i in view.items}
         emit_order_event(uow, EventType.PAYMENT_SUCCESS, view, paymentId=payment_id)
-        emit_order_event(uow, EventType.ORDER_CONFIRMED, view, paymentId=payment_id, late=view.late)
-        await issue_tickets(s, self.settings.secret_key, order.event_id, order.id or 0,
-                            view.items)
+        # The tickets ride along, so the confirmation mail needs no read of its own.
+        emit_order_event(uow, EventType.ORDER_CONFIRMED, view, paymentId=payment_id, late=view.late,
+                         tickets=[{"label": labels[t.seat_id], "code": t.code} for t in tickets])
 
     async def _refund_in(
         self, uow: UnitOfWork, payment_id: int, view: LockedOrder, reason: str

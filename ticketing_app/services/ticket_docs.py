@@ -7,6 +7,13 @@ quadrupled the catalog's median latency). `TicketRenderer` runs it in a small po
 threads instead (TICKET_RENDER_THREADS: at most that many renders at once, the rest wait their
 turn without holding the loop), and keeps recent results (a PDF per order and its tickets'
 state, QR images per code), so a client reloading the same PDF costs nothing.
+
+The PDF embeds a font that has Hangul and the won sign (the core PDF fonts are Latin-1 only,
+so "한여름 밤" and "₩52,000" printed as "?"): TICKET_FONT, else the machine's Korean font as
+fontconfig lists them (Debian's fonts-nanum or fonts-noto-cjk, installed by
+scripts/bootstrap.sh and the Dockerfile), else a known path. fpdf2 embeds only the glyphs
+used (a subset), so a ticket stays small. Without any such font the PDF falls back to
+Latin-1, never an error.
 """
 
 from __future__ import annotations
@@ -14,14 +21,33 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
+import shutil
+import subprocess
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import qrcode
 import qrcode.image.svg
 from fpdf import FPDF
+
+from ticketing_app.i18n import _, current_locale, format_money, use_locale
+from ticketing_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+# Tried after fontconfig: Debian's paths of fonts with Hangul and the won sign (TrueType
+# outlines: fpdf2 embeds .ttf/.otf files, not collections).
+KNOWN_FONTS = (
+    "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+    "/usr/share/fonts/truetype/nanum/NanumBarunGothic.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJKkr-Regular.otf",
+    "/usr/share/fonts/truetype/noto/NotoSansKR-Regular.ttf",
+)
+FONT = "tk"
 
 if TYPE_CHECKING:
     from ticketing_app.services.buyer_tickets import BuyerTicket
@@ -48,22 +74,85 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def tickets_pdf(tickets: Sequence[BuyerTicket]) -> bytes:
-    """One A6 page per valid ticket: event, date, seat, QR code and the code in text."""
+def _fontconfig_korean() -> str | None:
+    """The smallest regular font fontconfig lists for Korean that has Hangul and the won
+    sign: parsing the font is most of a PDF's cost (a 0.7 MB font about half the time of a
+    4.6 MB one), and any of them prints the same text."""
+    if not shutil.which("fc-list"):
+        return None
+    try:
+        out = subprocess.run(["fc-list", ":lang=ko", "file", "style"], capture_output=True,
+                             text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    files = []
+    for line in out.splitlines():
+        path, _sep, style = line.partition(":")
+        path = path.strip()
+        if path.lower().endswith((".ttf", ".otf")) and "bold" not in style.lower() and \
+                "coding" not in path.lower() and Path(path).is_file():
+            files.append(path)
+    for path in sorted(set(files), key=lambda p: Path(p).stat().st_size):
+        if _has_hangul(path):
+            return path
+    return None
+
+
+def _has_hangul(path: str) -> bool:
+    try:
+        from fontTools.ttLib import TTFont
+
+        cmap = TTFont(path, lazy=True).getBestCmap() or {}
+    except Exception:  # any unreadable font is simply not used
+        return False
+    return 0xAC00 in cmap and 0x20A9 in cmap
+
+
+@lru_cache(maxsize=1)
+def ticket_font() -> str | None:
+    """The font file the PDF embeds (see the module's docstring), found once per process."""
+    configured = get_settings().ticket_font
+    if configured:
+        if Path(configured).is_file():
+            return configured
+        log.warning("TICKET_FONT %s does not exist; looking for a Korean font", configured)
+    found = _fontconfig_korean() or next(
+        (p for p in KNOWN_FONTS if Path(p).is_file() and _has_hangul(p)), None)
+    if found is None:
+        log.warning("no font with Hangul found: ticket PDFs print Latin-1 only (install "
+                    "fonts-nanum, or set TICKET_FONT)")
+    return found
+
+
+def tickets_pdf(tickets: Sequence[BuyerTicket], locale: str | None = None) -> bytes:
+    """One A6 page per valid ticket: event, date, seat, QR code and the code in text, in the
+    buyer's language (`locale`; the render thread does not inherit the request's)."""
+    with use_locale(locale or current_locale()):
+        return _tickets_pdf(tickets)
+
+
+def _tickets_pdf(tickets: Sequence[BuyerTicket]) -> bytes:
     pdf = FPDF(format=(105, 148))  # A6, mm
     pdf.set_auto_page_break(False)
-    pdf.set_title("Tickets")
+    pdf.set_title(_("Tickets"))
+    font = ticket_font()
+    text: Callable[[str], str] = _latin1
+    family, bold = "helvetica", "B"
+    if font:
+        pdf.add_font(FONT, "", font)
+        family, bold, text = FONT, "", str
     for t in tickets:
         pdf.add_page()
-        pdf.set_font("helvetica", "B", 13)
-        pdf.multi_cell(0, 6, _latin1(t.event_title), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("helvetica", "", 9)
-        pdf.cell(0, 5, _latin1(t.starts_at_text), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("helvetica", "B", 11)
-        pdf.cell(0, 7, _latin1(f"{t.seat}  ({t.tier})" if t.tier else t.seat),
+        pdf.set_font(family, bold, 13)
+        pdf.multi_cell(0, 6, text(t.event_title), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(family, "", 9)
+        pdf.cell(0, 5, text(t.starts_at_text), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(family, bold, 11)
+        pdf.cell(0, 7, text(f"{t.seat}  ({t.tier})" if t.tier else t.seat),
                  new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("helvetica", "", 8)
-        pdf.cell(0, 4, _latin1(f"Order #{t.order_id} - {t.price_text}"),
+        pdf.set_font(family, "", 8)
+        pdf.cell(0, 4, text(_("Order #{id} - {price}", id=t.order_id,
+                              price=format_money(t.price, t.currency))),
                  new_x="LMARGIN", new_y="NEXT")
         pdf.image(io.BytesIO(qr_png(t.code)), x=(pdf.w - 60) / 2, y=pdf.get_y() + 3, w=60,
                   h=60)
@@ -106,7 +195,7 @@ class TicketRenderer:
     def __init__(self, threads: int, cache_size: int):
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads),
                                         thread_name_prefix="ticket-render")
-        self._pdfs: Lru[tuple[BuyerTicket, ...], bytes] = Lru(cache_size)
+        self._pdfs: Lru[tuple[str | BuyerTicket, ...], bytes] = Lru(cache_size)
         self._qrs: Lru[str, str] = Lru(cache_size * QR_CACHE_FACTOR)
 
     async def _run(self, fn: Callable[..., V], *args: object) -> V:
@@ -115,10 +204,11 @@ class TicketRenderer:
     async def pdf(self, tickets: Sequence[BuyerTicket]) -> bytes:
         """The tickets' PDF. Cached by the tickets themselves (frozen dataclasses: any change
         of status, seat, title or date is another key, so a stale PDF is never served)."""
-        key = tuple(tickets)
+        locale = current_locale()
+        key: tuple[str | BuyerTicket, ...] = (locale, *tickets)
         cached = self._pdfs.get(key)
         if cached is None:
-            cached = await self._run(tickets_pdf, key)
+            cached = await self._run(tickets_pdf, tuple(tickets), locale)
             self._pdfs.put(key, cached)
         return cached
 

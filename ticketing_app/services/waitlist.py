@@ -27,8 +27,8 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.identity import holder_tag
 from ticketing_app.holds.store import HoldStore
 from ticketing_app.i18n import _, format_event_time, use_locale
-from ticketing_app.services.box_office import EMAIL_RE
 from ticketing_app.services.catalog import CatalogService
+from ticketing_app.services.comps import EMAIL_RE
 from ticketing_app.services.uow import UnitOfWork
 from ticketing_app.settings import Settings
 

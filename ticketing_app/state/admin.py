@@ -21,11 +21,34 @@ from ticketing_app import routes
 from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain.errors import DomainError
 from ticketing_app.domain.network import origin_allowed
+from ticketing_app.domain.roles import Capability
+from ticketing_app.i18n import _
 from ticketing_app.services.admin_auth import AdminIdentity
 
 log = structlog.get_logger(__name__)
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+AnyHandler = TypeVar("AnyHandler", bound=Callable[..., Any])
+# What an admin handler needs (domain/roles.py), read by the one check every admin event
+# passes first (`state/roles.py`). A handler without a mark needs MANAGE.
+CAPABILITY_ATTR = "_admin_capability"
+OPEN = "open"  # the login page's own handlers: no session needed
+PAGE = "page"  # an on_load guard: what the page being loaded needs
+
+
+def needs(capability: Capability | str) -> Callable[[AnyHandler], AnyHandler]:
+    """Declares what a handler needs (put it under `@rx.event`): `Capability.CHECK_IN` for
+    the check-in page's handlers, `OPEN` or `PAGE` for the two special cases above."""
+
+    def mark(fn: AnyHandler) -> AnyHandler:
+        setattr(fn, CAPABILITY_ATTR, str(capability))
+        return fn
+
+    return mark
+
+
+def handler_needs(fn: Callable[..., Any]) -> str:
+    return str(getattr(fn, CAPABILITY_ATTR, Capability.MANAGE.value))
 
 
 def path_id(path: str, after: str = "events") -> int:
@@ -51,6 +74,7 @@ async def admin_of(headers: Any) -> AdminIdentity | None:
 
 class AdminState(rx.State):
     admin_name: str = ""
+    admin_role: str = ""
     authed: bool = False
     _actor: str = ""
 
@@ -61,13 +85,19 @@ class AdminState(rx.State):
         self.authed, self.admin_name = False, ""
         return rx.redirect(routes.admin_login_url(self.router.url.path))
 
+    def _signed_in(self, who: AdminIdentity) -> None:
+        self.authed, self.admin_name, self._actor = True, who.username, who.username
+        self.admin_role = who.role
+
     @rx.event
+    @needs(PAGE)
     async def guard(self) -> Any:
-        """First on_load of every admin page."""
+        """First on_load of every admin page (the role check ran before it: a page door
+        staff may not open never gets here for them)."""
         who = await self._identity()
         if who is None:
             return self._to_login()
-        self.authed, self.admin_name, self._actor = True, who.username, who.username
+        self._signed_in(who)
         return None
 
 
@@ -80,10 +110,14 @@ def admin_only(fn: Handler) -> Handler:
         who = await self._identity()
         if who is None:
             return self._to_login()
-        self._actor, self.authed, self.admin_name = who.username, True, who.username
+        self._signed_in(who)
         try:
             return await fn(self, *args, **kwargs)
         except DomainError as exc:
             return rx.toast.error(exc.message, duration=8000)
 
     return handler  # type: ignore[return-value]
+
+
+def refusal_message() -> str:
+    return _("Door staff may only check tickets in.")

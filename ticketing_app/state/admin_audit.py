@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import reflex as rx
 
 from ticketing_app.bootstrap import get_runtime
+from ticketing_app.i18n import format_timestamp
 from ticketing_app.state.admin import AdminState, admin_only
+from ticketing_app.state.admin_words import action_text, details_text
 
 PAGE = 50
 
@@ -27,9 +28,11 @@ class AdminAuditState(AdminState):
     async def _fetch(self) -> None:
         rt = await get_runtime()
         entries = await rt.admin.audit_rows(PAGE, self.page * PAGE, self.actor, self.target)
-        self.rows = [{"at": a.created_at.strftime("%Y-%m-%d %H:%M:%S"), "actor": a.actor,
-                      "action": a.action, "target": a.target,
-                      "details": json.dumps(a.details or {}, default=str)[:300]}
+        # Readable: the action in words (its code beside it, for searching), the details as
+        # "field: value" pairs, never raw JSON.
+        self.rows = [{"at": format_timestamp(a.created_at, "UTC"), "actor": a.actor,
+                      "what": action_text(a.action), "action": a.action, "target": a.target,
+                      "details": details_text(a.details)}
                      for a in entries]
 
     @rx.event

@@ -1,6 +1,6 @@
 """The box office page of one event: pick seats on the map, then issue comps (free tickets
 mailed to a named customer) or reserve them for a customer; release or convert reservations.
-Thin over `services/box_office.py`."""
+Thin over `services/comps.py`."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class AdminBoxOfficeState(AdminState):
             "color": COLOURS.get(snap.public_code(s.id), s.tier_color),
         } for s in layout.seats]
         self.cols = layout.cols
-        self.rows = [office_row(v) for v in await rt.box_office.list_for_event(self.event_id)]
+        self.rows = [office_row(v) for v in await rt.comps.list_for_event(self.event_id)]
 
     @rx.event
     def toggle_seat(self, seat_id: int) -> None:
@@ -87,12 +87,12 @@ class AdminBoxOfficeState(AdminState):
         rt = await get_runtime()
         name, email = str(form.get("name", "")), str(form.get("email", ""))
         if str(form.get("kind", "comp")) == "reservation":
-            view = await rt.box_office.reserve(self._actor, self.event_id, self.selected,
+            view = await rt.comps.reserve(self._actor, self.event_id, self.selected,
                                                name, email)
             message = _("Reservation #{id} holds {n} seat(s) for {name}.", id=view.order.id,
                         n=len(view.items), name=view.order.customer_name)
         else:
-            view = await rt.box_office.issue_comp(self._actor, self.event_id, self.selected,
+            view = await rt.comps.issue_comp(self._actor, self.event_id, self.selected,
                                                   name, email)
             message = _("Comp #{id}: {n} ticket(s) issued to {name}; they are mailed to "
                         "{email}.", id=view.order.id, n=len(view.items),
@@ -105,7 +105,7 @@ class AdminBoxOfficeState(AdminState):
     @admin_only
     async def release(self, order_id: int) -> Any:
         rt = await get_runtime()
-        await rt.box_office.release(self._actor, int(order_id))
+        await rt.comps.release(self._actor, int(order_id))
         await self._refresh()
         return rx.toast.success(_("Reservation #{id} released; its seats are on sale again.",
                                   id=order_id))
@@ -114,7 +114,7 @@ class AdminBoxOfficeState(AdminState):
     @admin_only
     async def convert(self, order_id: int) -> Any:
         rt = await get_runtime()
-        await rt.box_office.convert(self._actor, int(order_id))
+        await rt.comps.convert(self._actor, int(order_id))
         await self._refresh()
         return rx.toast.success(_("Reservation #{id} is now an order; its tickets are mailed.",
                                   id=order_id))

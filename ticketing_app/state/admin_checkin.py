@@ -9,7 +9,9 @@ import reflex as rx
 
 from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain.errors import DomainError
-from ticketing_app.state.admin import AdminState, admin_only, path_id
+from ticketing_app.domain.roles import Capability
+from ticketing_app.state.admin import AdminState, admin_only, needs, path_id
+from ticketing_app.state.admin_words import status_text
 
 
 class AdminCheckinState(AdminState):
@@ -19,8 +21,12 @@ class AdminCheckinState(AdminState):
     result: dict[str, Any] = {}
     history: list[dict[str, Any]] = []
     counts: str = ""
+    # The search by name at the door (a code that will not scan, a phone left at home).
+    found: list[dict[str, Any]] = []
+    searched: str = ""
 
     @rx.event
+    @needs(Capability.CHECK_IN)
     @admin_only
     async def load(self) -> None:
         rt = await get_runtime()
@@ -35,14 +41,43 @@ class AdminCheckinState(AdminState):
         self.counts = f"{c.get('CHECKED_IN', 0)} in of {c.get('CHECKED_IN', 0) + c.get('VALID', 0)}"
 
     @rx.event
+    @needs(Capability.CHECK_IN)
     def set_gate(self, value: str) -> None:
         self.gate = value.strip()[:80]
 
     @rx.event
+    @needs(Capability.CHECK_IN)
     @admin_only
     async def check(self, form: dict[str, Any]) -> None:
+        await self._admit(str(form.get("code", "")).strip())
+
+    @rx.event
+    @needs(Capability.CHECK_IN)
+    @admin_only
+    async def search_name(self, form: dict[str, Any]) -> None:
+        """Tickets of this event by buyer name or e-mail, order number or seat."""
         rt = await get_runtime()
-        code = str(form.get("code", "")).strip()
+        self.searched = str(form.get("q", "")).strip()[:200]
+        hits = await rt.box_office.door_search(self.event_id, self.searched)
+        self.found = [{"ticket_id": h.ticket_id, "seat": h.seat, "tier": h.tier,
+                       "name": h.name or h.email or "-", "order": h.order_id,
+                       "status": status_text(h.status), "valid": h.status == "VALID"}
+                      for h in hits]
+
+    @rx.event
+    @needs(Capability.CHECK_IN)
+    @admin_only
+    async def check_ticket(self, ticket_id: int) -> None:
+        """Admit a ticket found by name, through the same check as a scanned code."""
+        rt = await get_runtime()
+        code = await rt.box_office.ticket_code(self.event_id, int(ticket_id))
+        await self._admit(code)
+        self.found = [{**f, "valid": False, "status": status_text("CHECKED_IN")}
+                      if f["ticket_id"] == int(ticket_id) and self.result.get("ok") else f
+                      for f in self.found]
+
+    async def _admit(self, code: str) -> None:
+        rt = await get_runtime()
         if not code:
             return
         try:

@@ -20,6 +20,7 @@ class AdminDashboardState(AdminState):
     status: str = ""
     stats: dict[str, Any] = {}
     timeline: list[dict[str, Any]] = []
+    tiers: list[dict[str, Any]] = []
     updated: str = ""
     _watch: int = 0
 
@@ -36,6 +37,7 @@ class AdminDashboardState(AdminState):
     async def _apply(self, stats: Any) -> None:
         data = stats.as_dict()
         self.timeline = data.pop("timeline")
+        self.tiers = data.pop("tiers")
         self.stats = data
         from datetime import UTC, datetime
 

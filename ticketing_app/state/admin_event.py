@@ -14,10 +14,12 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import EventSettings
 from ticketing_app.domain.layouts import Problems
 from ticketing_app.domain.seats import format_money
+from ticketing_app.i18n import format_money as i18n_money
 from ticketing_app.i18n import money_input
 from ticketing_app.services.cancellation import JOB_KIND
 from ticketing_app.state.admin import AdminState, admin_of, admin_only, path_id
 from ticketing_app.state.admin_events import int_field, parse_when, price_field
+from ticketing_app.state.admin_words import status_text
 from ticketing_app.state.presence import connected
 
 STATE_COLOURS = {"H": "#f59e0b", "S": "#9ca3af", "B": "#4b5563"}
@@ -67,6 +69,7 @@ class AdminEventState(AdminState):
             "title": ev.title, "description": ev.description,
             "starts_at": ev.starts_at.strftime("%Y-%m-%dT%H:%M"),
             "hold": str(ev.hold_default_s), "max_seats": str(ev.max_seats_per_buyer),
+            "web_hold": str(ev.web_hold_s), "web_hold_total": str(ev.web_hold_max_total_s),
             "orphan": ev.orphan_rule, "waiting": ev.waiting_room,
             "pow_bits": str(ev.waiting_room_difficulty),
         }
@@ -98,15 +101,18 @@ class AdminEventState(AdminState):
         self.counts = ", ".join(f"{n} {k}" for k, n in sorted(tally.items()))
 
     async def _load_orders(self) -> None:
+        """The event's latest orders, each a link to its own page (refunds happen there,
+        after a confirmation that states the amount)."""
         rt = await get_runtime()
         oid = int(self.order_filter) if self.order_filter.isdigit() else 0
         views = await rt.admin.orders_for_event(self.event_id, order_id=oid, limit=25)
         self.orders = [{
-            "id": v.order.id, "status": v.order.status, "buyer": v.order.buyer_id,
-            "total": format_money(v.order.total, v.order.currency),
-            "refundable": v.order.status == "CONFIRMED",
-            "items": [{"seat_id": i.seat_id, "label": i.seat_label, "refunded": i.refunded,
-                       "name": f"seat_{i.seat_id}"} for i in v.items],
+            "id": v.order.id, "status": status_text(v.order.status), "buyer": v.order.buyer_id,
+            "total": i18n_money(sum(i.price for i in v.items if not i.refunded)
+                                if v.order.status in ("CONFIRMED", "REFUNDED")
+                                else v.order.total, v.order.currency),
+            "seats": ", ".join(i.seat_label + (" ✕" if i.refunded else "") for i in v.items),
+            "href": f"/admin/orders/{v.order.id}",
         } for v in views]
 
     async def _load_job(self) -> None:
@@ -180,6 +186,9 @@ class AdminEventState(AdminState):
         hold = int_field(form, "hold", "hold time", p, ev.hold_default_s)
         limit = int_field(form, "max_seats", "seats per buyer", p, ev.max_seats_per_buyer)
         bits = int_field(form, "pow_bits", "bot check", p, ev.waiting_room_difficulty)
+        web_hold = int_field(form, "web_hold", "web app hold", p, ev.web_hold_s)
+        web_total = int_field(form, "web_hold_total", "web app hold in all", p,
+                              ev.web_hold_max_total_s)
         p.raise_if_any("Invalid event")
         spec = EventSettings(
             title=str(form.get("title", "")), starts_at=parse_when(str(form.get("starts_at",
@@ -188,7 +197,8 @@ class AdminEventState(AdminState):
             hold_min_s=min(ev.hold_min_s, hold), hold_max_s=max(ev.hold_max_s, hold),
             hold_max_total_s=max(ev.hold_max_total_s, hold), max_seats_per_buyer=limit,
             orphan_rule=bool(form.get("orphan_rule")), waiting_room=bool(form.get("waiting_room")),
-            currency=ev.currency, waiting_room_difficulty=bits)
+            currency=ev.currency, waiting_room_difficulty=bits, web_hold_s=web_hold,
+            web_hold_max_total_s=web_total)
         await rt.admin.update_event(self._actor, self.event_id, spec)
         await self._load_event()
         return rx.toast.success("Saved; buyers see the change now.")
@@ -215,18 +225,6 @@ class AdminEventState(AdminState):
     async def find_orders(self, form: dict[str, Any]) -> None:
         self.order_filter = str(form.get("order_id", "")).strip()
         await self._load_orders()
-
-    @rx.event
-    @admin_only
-    async def refund(self, form: dict[str, Any]) -> Any:
-        rt = await get_runtime()
-        order_id = int(str(form.get("order_id", "0")) or 0)
-        chosen = [int(k[5:]) for k, v in form.items() if k.startswith("seat_") and v]
-        view = await rt.admin.refund(self._actor, order_id, chosen or None,
-                                     bool(form.get("block")))
-        await self._load_orders()
-        await self._load_map()
-        return rx.toast.success(f"Order #{order_id} is {view.order.status.lower()}.")
 
     @rx.event
     @admin_only

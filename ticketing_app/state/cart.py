@@ -18,7 +18,7 @@ import reflex as rx
 
 from ticketing_app.bootstrap import Runtime, get_runtime
 from ticketing_app.domain import errors
-from ticketing_app.domain.seats import format_money
+from ticketing_app.i18n import _, format_money, ngettext, seat_label
 from ticketing_app.live import rooms
 from ticketing_app.state.base import BuyerState
 from ticketing_app.state.messages import hold_error_text
@@ -79,7 +79,9 @@ class CartState(BuyerState):
             if seat is None:
                 continue
             amount += seat.price
-            items.append({"id": h.seat_id, "label": seat.label, "tier": seat.tier_name,
+            items.append({"id": h.seat_id,
+                          "label": seat_label(seat.section, seat.row_name or seat.r, seat.c),
+                          "tier": seat.tier_name,
                           "price": format_money(seat.price, ev.currency),
                           "in_order": h.in_order})
         self.items = items
@@ -89,9 +91,10 @@ class CartState(BuyerState):
         self.expires_at_ms = min(waiting) if waiting else 0
         self.server_now_ms = now
         if lapsed:
-            self.notice = (f"Your hold on {', '.join(lapsed)} expired; "
-                           f"{'the seat is' if len(lapsed) == 1 else 'the seats are'} "
-                           "available to everyone again.")
+            self.notice = ngettext(
+                "Your hold on {seats} expired; the seat is available to everyone again.",
+                "Your hold on {seats} expired; the seats are available to everyone again.",
+                len(lapsed), seats=", ".join(lapsed))
         return lapsed
 
     def _sold(self, seat_id: int) -> bool:
@@ -142,20 +145,25 @@ class CartState(BuyerState):
         if not seats:
             return None
         try:
-            await rt.reservations.extend(self.buyer(), self.event_id, seats, None)
+            await rt.reservations.extend(self.buyer(), self.event_id, seats, None,
+                                         web=True)
         except errors.DomainError as exc:
             await self.sync(rt)
             return rx.toast.error(hold_error_text(exc))
         before = self.expires_at_ms
         await self.sync(rt)
         if self.expires_at_ms <= before:
-            return rx.toast.info("Your hold cannot be extended any further: it has reached "
-                                 "the longest time a hold may last.")
-        return rx.toast.success("Hold extended.", duration=2000)
+            return rx.toast.info(_("Your hold cannot be extended any further: it has reached "
+                                   "the longest time a hold may last."))
+        return rx.toast.success(_("Hold extended."), duration=2000)
 
     @rx.event
     def toggle_open(self) -> None:
         self.open = not self.open
+
+    @rx.event
+    def close_drawer(self) -> None:
+        self.open = False
 
     @rx.event
     def set_open(self, value: bool) -> None:

@@ -17,12 +17,15 @@ import reflex as rx
 
 from ticketing_app.bootstrap import Runtime, get_runtime
 from ticketing_app.domain import errors
+from ticketing_app.domain.buyers import NAME_MAX, check_buyer_details
 from ticketing_app.domain.orders import OrderStatus
 from ticketing_app.domain.seats import format_money
+from ticketing_app.i18n import _, current_locale
 from ticketing_app.routes import event_url
 from ticketing_app.state.base import BuyerState
 from ticketing_app.state.cart import CartState, _event_id
 from ticketing_app.state.messages import hold_error_text, order_error_text
+from ticketing_app.state.seat_map import event_when_where
 
 # The idempotency records of web checkouts carry this path (the REST API's is /api/orders).
 WEB_ORDER_PATH = "/web/checkout"
@@ -38,8 +41,17 @@ class CheckoutState(BuyerState):
     reference: rx.Field[str] = rx.field("")
     summary: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
     summary_total: rx.Field[str] = rx.field("")
+    # The event, as the review and the confirmation name it: title, "date (zone) · venue".
+    event_title: rx.Field[str] = rx.field("")
+    event_when: rx.Field[str] = rx.field("")
+    # Who buys: the confirmation (with the link that opens the tickets anywhere) goes there.
+    buyer_name: rx.Field[str] = rx.field("")
+    buyer_email: rx.Field[str] = rx.field("")
+    name_error: rx.Field[str] = rx.field("")
+    email_error: rx.Field[str] = rx.field("")
     _attempt_key: str = ""
     _attempt_seats: list[int] = []
+    _attempt_buyer: tuple[str, str] = ("", "")
 
     @rx.event
     async def load(self) -> Any:
@@ -49,9 +61,41 @@ class CheckoutState(BuyerState):
             self._reset(event_id)
         if self.phase in ("success", "failed") and any(not i["in_order"] for i in cart.items):
             self._reset(event_id)  # a new purchase after the last one's result
+        await self._load_event()
         if self.phase == "paying" and self.order_id:
             return CheckoutState.follow_payment  # a reload while paying: keep following it
         return None
+
+    async def _load_event(self) -> None:
+        rt = await get_runtime()
+        try:
+            ev = await rt.catalog.public_event(self.event_id)
+        except errors.DomainError:
+            self.event_title, self.event_when = "", ""
+            return
+        self.event_title, self.event_when = ev.title, await event_when_where(rt, ev)
+        if not self.buyer_email:  # the address left on My tickets, if any
+            self.buyer_email = await rt.buyer_tickets.email_of(self.buyer())
+
+    @rx.event
+    async def submit(self, form: dict[str, Any]) -> Any:
+        """The review's form: name and e-mail checked, then the order is placed."""
+        if self.phase in ("creating", "paying", "success"):
+            return None
+        self.buyer_name = str(form.get("buyer_name", ""))
+        self.buyer_email = str(form.get("buyer_email", ""))
+        self.name_error = self.email_error = ""
+        try:
+            details = check_buyer_details(self.buyer_name, self.buyer_email)
+        except errors.ValidationFailed as exc:
+            fields = {str(d.get("field")) for d in exc.details or []}
+            if "buyerName" in fields:
+                self.name_error = _("Enter your name (at most {n} characters).", n=NAME_MAX)
+            if "buyerEmail" in fields:
+                self.email_error = _("Enter a valid e-mail address, like name@example.com.")
+            return None
+        self.buyer_name, self.buyer_email = details.name, details.email
+        return CheckoutState.place_order
 
     def _reset(self, event_id: int) -> None:
         self.event_id = event_id
@@ -69,14 +113,18 @@ class CheckoutState(BuyerState):
             if not seats:
                 self.message = "Your cart is empty: hold seats on the seat map first."
                 return None
-            if seats != self._attempt_seats or not self._attempt_key:
+            who = (self.buyer_name, self.buyer_email)
+            if seats != self._attempt_seats or not self._attempt_key or \
+                    who != self._attempt_buyer:
                 self._attempt_key, self._attempt_seats = f"web-{uuid.uuid4().hex}", seats
+                self._attempt_buyer = who
             key, buyer, event_id = self._attempt_key, self.buyer(), self.event_id
             self.phase, self.message = "creating", ""
         rt = await get_runtime()
         try:
+            details = check_buyer_details(who[0], who[1], current_locale())
             status, body = await rt.orders.create(buyer, key, event_id, seats,
-                                                  path=WEB_ORDER_PATH)
+                                                  path=WEB_ORDER_PATH, buyer_details=details)
             if status >= 400:  # the stored answer of this key's first attempt was a refusal
                 raise errors.Conflict(str(body.get("message", "The order was refused.")))
         except errors.DomainError as exc:
@@ -148,7 +196,7 @@ class CheckoutState(BuyerState):
             buyer = self.claimant()
             entry = await rt.waiting.entry(buyer, self.event_id)
             await rt.reservations.hold(buyer, self.event_id, seats, None, admission=entry.token,
-                                       client=self.client_address())
+                                       client=self.client_address(), web=True)
         except errors.DomainError as exc:
             await cart.sync(rt, self.event_id)
             return [rx.toast.error(hold_error_text(exc)), rx.redirect(event_url(self.event_id))]

@@ -4,6 +4,7 @@ words. One place, so the seat map, the cart and the checkout say the same thing.
 from __future__ import annotations
 
 from ticketing_app.domain import errors
+from ticketing_app.i18n import _
 
 
 def hold_error_text(exc: errors.DomainError, seat: str = "") -> str:
@@ -39,6 +40,10 @@ def hold_error_text(exc: errors.DomainError, seat: str = "") -> str:
         return "This event is not on sale. Seats cannot be held until sales open."
     if code == "ORPHAN_SEAT":
         return exc.message
+    if isinstance(exc, errors.WheelchairSpaceReserved):
+        return _("{seat} is a wheelchair space, kept for buyers who need one. If you need "
+                 "it, tick “I need a wheelchair space” and choose it again.",
+                 seat=seat or _("This seat"))
     if code == "FORBIDDEN":
         return f"{this} is held by someone else; only they can release it."
     if isinstance(exc, errors.NoBuyerCookie):

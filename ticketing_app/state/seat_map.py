@@ -11,19 +11,35 @@ snapshot again.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import reflex as rx
 
-from ticketing_app.bootstrap import get_runtime
+from ticketing_app.bootstrap import Runtime, get_runtime
+from ticketing_app.db.models import Event
 from ticketing_app.domain import errors
+from ticketing_app.domain.access import (
+    AISLE,
+    COMPANION,
+    RESTRICTED,
+    WHEELCHAIR,
+    wheelchair_open_to_all,
+)
 from ticketing_app.domain.seat_layout import SeatInfo
-from ticketing_app.domain.seats import format_money, row_label
+from ticketing_app.domain.seats import row_label
+from ticketing_app.i18n import N_, _, format_event_time, format_money, seat_label
 from ticketing_app.live import rooms
 from ticketing_app.routes import queue_url
+from ticketing_app.settings import get_settings
 from ticketing_app.state.base import BuyerState
-from ticketing_app.state.cart import CartState
+from ticketing_app.state.cart import CartState, now_ms
 from ticketing_app.state.messages import hold_error_text
+
+
+def stale_click(clicked_at_ms: int, now: int, max_age_s: float) -> bool:
+    """A click made longer ago than `max_age_s` (a queued click sent on reconnect)."""
+    return clicked_at_ms >= 0 and max_age_s > 0 and now - clicked_at_ms > max_age_s * 1000
 
 
 def _event_id_from_path(path: str) -> int:
@@ -40,9 +56,18 @@ class SeatMapState(BuyerState):
     currency: rx.Field[str] = rx.field("KRW")
     rows: rx.Field[int] = rx.field(0)
     cols: rx.Field[int] = rx.field(0)
-    # Larger venues: one grid per section, each with its own rows and columns.
+    # Larger venues: one grid per section, each with its own rows and columns; `bands` stack
+    # (a balcony under the stalls), a band's sections side by side.
     sections: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
+    bands: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
     tiers: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    # Seat features present on this event's map (the legend's marks).
+    features: rx.Field[list[str]] = rx.field(default_factory=list)
+    # The buyer says they need a wheelchair space (may hold one before they open to all).
+    need_wheelchair: rx.Field[bool] = rx.field(False)
+    wheelchair_open: rx.Field[bool] = rx.field(True)
+    # Set once the map has its layout (the page shows a loading state until then).
+    loaded: rx.Field[bool] = rx.field(False)
     my_tag: rx.Field[str] = rx.field("")
     not_found: rx.Field[bool] = rx.field(False)
     _labels: dict[int, str] = {}
@@ -56,6 +81,10 @@ class SeatMapState(BuyerState):
     live_o: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     live_sv: rx.Field[int] = rx.field(-1)
     live_s: rx.Field[list[str]] = rx.field(default_factory=list)
+    # The event is on sale: from the database at load (so a closed or cancelled event shows
+    # no seat as available from the first render), then from every broadcast (a cancellation
+    # while the page is open).
+    live_open: rx.Field[bool] = rx.field(True)
 
     @rx.var(cache=False)
     def snap_v(self) -> int:
@@ -85,13 +114,21 @@ class SeatMapState(BuyerState):
             return rx.redirect(queue_url(event_id), replace=True)
         self.event_id = event_id
         self.title = ev.title
-        self.subtitle = ev.starts_at.strftime("%a %d %b %Y, %H:%M UTC")
+        self.subtitle = await event_when_where(rt, ev)
+        self.live_open = ev.status == "ON_SALE"
         self.currency = ev.currency
         self.rows, self.cols = layout.rows, layout.cols
-        seats = [seat_entry(i, s, ev.currency) for i, s in enumerate(layout.seats)]
+        colours = tier_colours(layout.seats)
+        seats = [seat_entry(i, s, ev.currency, colours[s.tier_name or ""])
+                 for i, s in enumerate(layout.seats)]
         self._labels = {int(x["id"]): str(x["label"]) for x in seats}
         self.sections = sections_of(seats)
-        self.tiers = tiers_of(layout.seats, ev.currency)
+        self.bands = bands_of(self.sections)
+        self.tiers = tiers_of(layout.seats, ev.currency, colours)
+        self.features = features_of(layout.seats)
+        self.wheelchair_open = wheelchair_open_to_all(
+            ev.wheelchair_policy, ev.wheelchair_release_hours, ev.starts_at, datetime.now(UTC))
+        self.loaded = True
         self.my_tag = "H" + rt.catalog.tag_for(event_id, self.buyer())
         hub = rooms.hub()
         if hub is not None:
@@ -106,8 +143,21 @@ class SeatMapState(BuyerState):
         self.event_id = self.event_id  # an update of this state, so its snapshot goes out
 
     @rx.event
-    async def toggle_seat(self, seat_id: int) -> Any:
-        """Hold a free seat, release one of mine; the cart follows at once."""
+    def set_need_wheelchair(self, value: bool) -> None:
+        self.need_wheelchair = bool(value)
+
+    @rx.event
+    async def toggle_seat(self, seat_id: int, clicked_at: int = -1) -> Any:
+        """Hold a free seat, release one of mine; the cart follows at once. `clicked_at`: when
+        the buyer clicked, on the server's clock as the page estimates it (-1: unknown). The
+        page does not send clicks while it knows it is offline (components/connection.py);
+        a click the browser queued during a drop it had not noticed yet arrives when the
+        connection is back, long after: older than CLICK_MAX_AGE_S, it is dropped, never
+        held later than the buyer could expect."""
+        if stale_click(clicked_at, now_ms(), get_settings().click_max_age_s):
+            return rx.toast.warning(
+                _("The connection was lost when you chose that seat, so it was not held. "
+                  "Check the map and choose again."), id="stale-click")
         rt = await get_runtime()
         label = self._labels.get(seat_id, "")
         cart = await self.get_state(CartState)
@@ -120,7 +170,8 @@ class SeatMapState(BuyerState):
                 entry = await rt.waiting.entry(buyer, self.event_id)
                 await rt.reservations.hold(buyer, self.event_id, [seat_id], None,
                                            admission=entry.token,
-                                           client=self.client_address())
+                                           client=self.client_address(), web=True,
+                                           wheelchair=self.need_wheelchair)
         except errors.DomainError as exc:
             await cart.sync(rt, self.event_id)
             if exc.code == "UNAUTHENTICATED" and not isinstance(exc, errors.NoBuyerCookie):
@@ -131,17 +182,53 @@ class SeatMapState(BuyerState):
         return None
 
 
-def seat_entry(idx: int, s: SeatInfo, currency: str) -> dict[str, Any]:
-    """One seat as the page renders it; `idx` points into the live codes."""
+async def event_when_where(rt: Runtime, ev: Event) -> str:
+    """"Mon, Mar 1, 2027, 7:30 PM (South Korea Time) · Seoul Arts Center": the start in the
+    venue's zone, in the reader's language, and the venue."""
+    when = format_event_time(ev.starts_at, await rt.catalog.time_zone(ev))
+    venue = await rt.catalog.venue_name(ev)
+    return _("{when} · {venue}", when=when, venue=venue) if venue else when
+
+
+# Tiers drawn in these when the organiser gave two tiers the same colour (they are told apart
+# on the map); none is the amber, blue or grey of a seat's status.
+TIER_PALETTE = ("#059669", "#7c3aed", "#0891b2", "#be185d", "#4d7c0f", "#9333ea", "#0f766e")
+# The features as the seat's spoken label says them, in this order.
+FEATURE_WORDS = {WHEELCHAIR: N_("wheelchair space"), COMPANION: N_("companion seat"),
+                 RESTRICTED: N_("restricted view"), AISLE: N_("aisle seat")}
+
+
+def tier_colours(seats: tuple[SeatInfo, ...]) -> dict[str, str]:
+    """Each tier's colour on the map: the organiser's, unless two tiers share one (then a
+    palette colour each, in layout order)."""
+    names = list(dict.fromkeys(s.tier_name or "" for s in seats))
+    given = {s.tier_name or "": s.tier_color for s in seats}
+    if len(set(given.values())) == len(names):
+        return given
+    return {n: TIER_PALETTE[i % len(TIER_PALETTE)] for i, n in enumerate(names)}
+
+
+def seat_entry(idx: int, s: SeatInfo, currency: str, colour: str) -> dict[str, Any]:
+    """One seat as the page renders it, in the reader's language; `idx` points into the live
+    codes. `aria`: what a screen reader says before the seat's status."""
     price = format_money(s.price, currency)
-    return {"id": s.id, "idx": idx, "r": s.r, "c": s.c, "label": s.label,
-            "section": s.section, "price": price, "tier": s.tier_name or "Standard",
-            "aria": f"{s.label}, {price}"}
+    label = seat_label(s.section, s.row_name or s.r, s.c)
+    tier = s.tier_name or _("Standard")
+    extras = [_(FEATURE_WORDS[f]) for f in FEATURE_WORDS if f in s.features]
+    return {"id": s.id, "idx": idx, "r": s.r, "c": s.c, "label": label,
+            "row": s.row_name or row_label(s.r), "section": s.section, "price": price,
+            "tier": tier, "color": colour, "wc": WHEELCHAIR in s.features,
+            "cp": COMPANION in s.features, "rv": RESTRICTED in s.features,
+            "ai": AISLE in s.features, "extras": ", ".join(extras),
+            "aria": ", ".join([label, tier, price, *extras])}
 
 
 def sections_of(seats: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Seats grouped by section (layout order), each section its own grid: `gr`/`gc` place a
-    seat in it (column 1 holds the row letters), whatever the section's offset in the venue."""
+    seat in it (column 1 holds the row letters). Columns keep the venue's own offsets, so a
+    section is drawn where the admin preview draws it: sections on the same rows side by side,
+    a section below the others (a balcony) under them (`band`: sections of one band share
+    rows)."""
     out: dict[str, dict[str, Any]] = {}
     for seat in seats:
         out.setdefault(seat["section"], {"name": seat["section"], "seats": []})["seats"] \
@@ -152,25 +239,46 @@ def sections_of(seats: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for x in sec["seats"]:
             x["gr"], x["gc"] = int(x["r"]) - r0, int(x["c"]) - c0 + 1
         sec["cols"] = max(int(x["c"]) for x in sec["seats"]) - c0
-        rows = sorted({int(x["r"]) for x in sec["seats"]})
-        sec["row_labels"] = [{"gr": r - r0, "label": row_label(r)} for r in rows]
+        rows = sorted({(int(x["r"]), str(x["row"])) for x in sec["seats"]})
+        sec["row_labels"] = [{"gr": r - r0, "label": letters} for r, letters in rows]
+        sec["top"], sec["bottom"] = r0 + 1, max(int(x["r"]) for x in sec["seats"])
     # Nearest the stage first (the venue's rows), then left to right.
-    return sorted(out.values(), key=lambda x: (min(int(s["r"]) for s in x["seats"]),
-                                               min(int(s["c"]) for s in x["seats"])))
+    ordered = sorted(out.values(), key=lambda x: (x["top"], min(int(s["c"]) for s in
+                                                                  x["seats"])))
+    band, bottom = 0, 0
+    for sec in ordered:
+        if sec["top"] > bottom and bottom:
+            band += 1
+        sec["band"] = band
+        bottom = max(bottom, sec["bottom"])
+    return ordered
 
 
-def tiers_of(seats: tuple[SeatInfo, ...], currency: str) -> list[dict[str, str]]:
-    """Price tiers for the legend: name, price range and colour."""
+def bands_of(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sections by band (rows they share): the page stacks bands and lays a band's sections
+    side by side, as the venue has them."""
+    bands: dict[int, list[dict[str, Any]]] = {}
+    for sec in sections:
+        bands.setdefault(int(sec["band"]), []).append(sec)
+    return [{"band": b, "sections": secs} for b, secs in sorted(bands.items())]
+
+
+def tiers_of(seats: tuple[SeatInfo, ...], currency: str,
+             colours: dict[str, str]) -> list[dict[str, str]]:
+    """Price tiers for the legend: name, price range and colour on the map."""
     tiers: dict[str, list[int]] = {}
-    colors: dict[str, str] = {}
     for s in seats:
-        name = s.tier_name or "Standard"
-        tiers.setdefault(name, []).append(s.price)
-        colors.setdefault(name, s.tier_color)
+        tiers.setdefault(s.tier_name or "", []).append(s.price)
     out = []
     for name, prices in tiers.items():
         lo, hi = min(prices), max(prices)
         text = format_money(lo, currency) if lo == hi else \
-            f"{format_money(lo, currency)} - {format_money(hi, currency)}"
-        out.append({"name": name, "price": text, "color": colors[name]})
+            _("{low} - {high}", low=format_money(lo, currency), high=format_money(hi, currency))
+        out.append({"name": name or _("Standard"), "price": text, "color": colours[name]})
     return out
+
+
+def features_of(seats: tuple[SeatInfo, ...]) -> list[str]:
+    """Which features the event's seats have (the legend shows only those)."""
+    have = set().union(*(s.features for s in seats)) if seats else set()
+    return [f for f in FEATURE_WORDS if f in have]

@@ -18,6 +18,7 @@ from ticketing_app.api.admin_auth import (
     AdminDep,
     check_origin,
     clear_session_cookie,
+    needs,
     require_admin,
     session_token,
     set_session_cookie,
@@ -43,7 +44,9 @@ from ticketing_app.db.models import AuditLog, BackgroundJobRecord, Event, PriceT
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
 from ticketing_app.domain.layouts import GridSpec, Position, Problems, stack_grids
+from ticketing_app.domain.roles import Capability
 from ticketing_app.routes import admin_login_url, safe_next
+from ticketing_app.services.box_office import order_money
 from ticketing_app.services.catalog import event_public
 
 PUBLIC_PATHS = frozenset({"/api/admin/login", "/api/admin/logout"})
@@ -115,8 +118,10 @@ async def logout(request: Request, rt: RuntimeDep) -> Response:
 
 
 @protected.get("/me")
+@needs(Capability.CHECK_IN)
 async def me(who: AdminDep) -> dict[str, Any]:
-    return {"username": who.username, "expiresAt": iso(who.expires_at)}
+    """Who is signed in, and their role (door staff may ask too)."""
+    return {"username": who.username, "role": who.role, "expiresAt": iso(who.expires_at)}
 
 
 # ---- venues -------------------------------------------------------------------------------
@@ -175,6 +180,7 @@ async def venue_layout(venue_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
 def event_admin_out(ev: Event, tiers: Sequence[PriceTier] = (),
                     counts: dict[int, int] | None = None) -> dict[str, Any]:
     return {**event_public(ev), "holdMaxTotalSeconds": ev.hold_max_total_s,
+            "webHoldMaxTotalSeconds": ev.web_hold_max_total_s,
             "waitingRoomDifficulty": ev.waiting_room_difficulty,
             "updatedAt": iso(ev.updated_at),
             "tiers": [{"id": t.id, "name": t.name, "price": t.price, "color": t.color,
@@ -293,7 +299,9 @@ async def cancel_event(event_id: IdPath, body: CancelIn, who: AdminDep, rt: Runt
 @protected.post("/orders/{order_id}/refund")
 async def refund(order_id: IdPath, body: RefundIn, who: AdminDep, rt: RuntimeDep
                  ) -> dict[str, Any]:
-    return (await rt.admin.refund(who.username, order_id, body.seatIds, body.block)).public()
+    view = await rt.admin.refund(who.username, order_id, body.seatIds, body.block,
+                                 body.allowCheckedIn)
+    return {**view.public(), **order_money(view).public()}
 
 
 def job_out(job: BackgroundJobRecord) -> dict[str, Any]:

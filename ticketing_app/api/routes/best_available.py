@@ -26,5 +26,6 @@ async def hold_best(body: BestAvailableIn, buyer: CallerDep, rt: RuntimeDep, req
     held = await service.hold_best(buyer, body.eventId, body.quantity, body.tier,
                                    body.holdSeconds,
                                    admission=x_admission_token or body.admissionToken,
-                                   client=request.client.host if request.client else None)
+                                   client=request.client.host if request.client else None,
+                                   companions=body.companions if body.wheelchair else None)
     return service.public(held, current_trace_id())

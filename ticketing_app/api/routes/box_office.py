@@ -1,149 +1,198 @@
-"""The box office's routes: comps and named reservations (`services/box_office.py`), the
-presale window and its access codes (`services/access_codes.py`).
+"""The box office's REST side: find orders, read one whole, resend its tickets, preview a
+refund; an event's report and its CSV exports (streamed); admin accounts and their roles.
 
-Every admin route sits behind the admin session (`require_admin`, as `routes/admin.py`'s
-`protected`); tests enumerate the routes to prove it. The buyer's route (redeeming a code)
-identifies the buyer as every buyer route does (X-Caller-Id).
+Every route sits on `router`, whose router-level dependency is the admin check (a live session
+and a role that allows the route: all of these need a manager; tests walk the routes).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from ticketing_app.api.admin_auth import AdminDep, require_admin
-from ticketing_app.api.admin_schemas import (
-    AccessCodeIn,
-    AccessCodeRedeemIn,
-    OfficeClaimIn,
-    PresaleWindowIn,
-    WaitlistJoinIn,
-)
-from ticketing_app.api.deps import CallerDep, RuntimeDep
+from ticketing_app.api.admin_schemas import Strict
+from ticketing_app.api.deps import RuntimeDep
 from ticketing_app.api.errors import error_responses
-from ticketing_app.api.schemas import IdPath
-from ticketing_app.db.models import AccessCode
+from ticketing_app.api.schemas import MAX_ID, IdPath, OptionalIdQuery
+from ticketing_app.db.models import AdminUser
+from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
-from ticketing_app.services.order_records import OrderView
+from ticketing_app.domain.roles import ROLES
 
-protected = APIRouter(prefix="/api/admin", tags=["admin"],
-                      dependencies=[Depends(require_admin)],
-                      responses=error_responses(400, 401, 403, 404, 409, 413, 422))
-
-
-def office_out(v: OrderView) -> dict[str, Any]:
-    o = v.order
-    return {**v.public(), "kind": o.kind, "customerName": o.customer_name,
-            "customerEmail": o.customer_email}
+router = APIRouter(prefix="/api/admin", tags=["box office"],
+                   dependencies=[Depends(require_admin)],
+                   responses=error_responses(400, 401, 403, 404, 409, 422))
+CSV_TYPE = "text/csv; charset=utf-8"
+# A spreadsheet runs a cell that starts with one of these as a formula: a buyer's name such
+# as "=HYPERLINK(...)" is written as text (OWASP's CSV injection advice).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-@protected.post("/events/{event_id}/comps", status_code=201)
-async def issue_comp(event_id: IdPath, body: OfficeClaimIn, who: AdminDep,
-                     rt: RuntimeDep) -> dict[str, Any]:
-    """Free tickets for these seats, mailed to the customer: 201 with the CONFIRMED order;
-    409 RESERVATION_CONFLICT / 422 VALIDATION_FAILED when a seat is held or sold."""
-    return office_out(await rt.box_office.issue_comp(who.username, event_id, body.seatIds,
-                                                     body.name, body.email))
+# ---- orders -------------------------------------------------------------------------------
+@router.get("/orders")
+async def search_orders(rt: RuntimeDep, q: Annotated[str, Query(max_length=200)] = "",
+                        eventId: OptionalIdQuery = None) -> list[dict[str, Any]]:
+    """Orders by reference (`313`, `#313`), buyer name or e-mail (any part), buyer id or
+    ticket code (whole, or a part of 6+ characters); newest first, at most 50."""
+    return [h.public() for h in await rt.box_office.search(q, eventId)]
 
 
-@protected.post("/events/{event_id}/reservations", status_code=201)
-async def reserve(event_id: IdPath, body: OfficeClaimIn, who: AdminDep,
-                  rt: RuntimeDep) -> dict[str, Any]:
-    """Seats held for a named customer until released or converted (at most until the
-    event starts): 201 with the open order of kind RESERVATION."""
-    return office_out(await rt.box_office.reserve(who.username, event_id, body.seatIds,
-                                                  body.name, body.email))
+@router.get("/orders/{order_id}")
+async def order_detail(order_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
+    """The order with its tickets, payments, refunds and history (outbox events and audit
+    rows), and its money: paid, refunded, remaining."""
+    return (await rt.box_office.order(order_id)).public()
 
 
-@protected.get("/events/{event_id}/box-office")
-async def office_orders(event_id: IdPath, rt: RuntimeDep) -> list[dict[str, Any]]:
-    await rt.catalog.get_event(event_id)
-    return [office_out(v) for v in await rt.box_office.list_for_event(event_id)]
+@router.get("/orders/{order_id}/refund-preview")
+async def refund_preview(order_id: IdPath, rt: RuntimeDep,
+                         seatIds: Annotated[list[int] | None, Query(max_length=50)] = None
+                         ) -> dict[str, Any]:
+    """What refunding these seats (none given: every seat not refunded yet) pays back, what
+    the order is still worth afterwards, and which tickets were already used at the door."""
+    if seatIds and not all(0 < s <= MAX_ID for s in seatIds):
+        raise errors.ValidationFailed("Seat ids are positive integers.",
+                                      [{"field": "seatIds", "message": "out of range"}])
+    p = await rt.admin.refund_preview(order_id, seatIds or None)
+    return {"orderId": p.order_id, "amount": p.amount, "remaining": p.remaining,
+            "currency": p.currency,
+            "seats": [{"seatId": s, "label": label} for s, label in p.seats],
+            "checkedIn": [{"seatId": s, "label": label} for s, label in p.checked_in]}
 
 
-@protected.post("/reservations/{order_id}/release")
-async def release_reservation(order_id: IdPath, who: AdminDep, rt: RuntimeDep
-                              ) -> dict[str, Any]:
-    return office_out(await rt.box_office.release(who.username, order_id))
+@router.post("/orders/{order_id}/resend")
+async def resend_tickets(order_id: IdPath, who: AdminDep, rt: RuntimeDep) -> dict[str, Any]:
+    """Mails the tickets again (the confirmation's path: an outbox event the notifications
+    consumer turns into the mail); 409 when the order is not paid or has no e-mail."""
+    return (await rt.box_office.resend_tickets(who.username, order_id)).public()
 
 
-@protected.post("/reservations/{order_id}/convert")
-async def convert_reservation(order_id: IdPath, who: AdminDep, rt: RuntimeDep
-                              ) -> dict[str, Any]:
-    """The reservation becomes a CONFIRMED order (paid at the box office); tickets mailed."""
-    return office_out(await rt.box_office.convert(who.username, order_id))
+# ---- reports and exports ----------------------------------------------------------------
+@router.get("/events/{event_id}/report")
+async def report(event_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
+    """Sales by tier and by day (in the venue's time zone) and the settlement: gross,
+    refunds, net; from the database."""
+    return (await rt.reports.report(event_id)).public()
 
 
-# ---- the presale and its access codes ------------------------------------------------------
-def code_out(c: AccessCode) -> dict[str, Any]:
-    return {"id": c.id, "code": c.code, "maxUses": c.max_uses, "used": c.used,
-            "createdAt": iso(c.created_at)}
+def csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
-@protected.put("/events/{event_id}/presale")
-async def set_presale(event_id: IdPath, body: PresaleWindowIn, who: AdminDep,
-                      rt: RuntimeDep) -> dict[str, Any]:
-    """Code holders may claim seats from `presaleStartsAt`, everyone from
-    `publicSaleStartsAt` (while the event is ON_SALE); both null: no presale."""
-    ev = await rt.access_codes.set_window(who.username, event_id, body.presaleStartsAt,
-                                          body.publicSaleStartsAt)
-    return {"eventId": ev.id,
-            "presaleStartsAt": iso(ev.presale_starts_at) if ev.presale_starts_at else None,
-            "publicSaleStartsAt": (iso(ev.public_sale_starts_at)
-                                   if ev.public_sale_starts_at else None)}
+async def csv_stream(rows: AsyncIterator[dict[str, Any]] | Iterable[dict[str, Any]],
+                     header: list[str]) -> AsyncIterator[bytes]:
+    """UTF-8 with a byte-order mark (so a spreadsheet reads Hangul right), one chunk per
+    row."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+
+    def take() -> bytes:
+        out = buf.getvalue().encode()
+        buf.seek(0)
+        buf.truncate()
+        return out
+
+    writer.writerow(header)
+    yield "\ufeff".encode() + take()
+    if isinstance(rows, AsyncIterator):
+        async for row in rows:
+            writer.writerow([csv_cell(row.get(h, "")) for h in header])
+            yield take()
+    else:
+        for row in rows:
+            writer.writerow([csv_cell(row.get(h, "")) for h in header])
+            yield take()
 
 
-@protected.post("/events/{event_id}/access-codes", status_code=201)
-async def create_code(event_id: IdPath, body: AccessCodeIn, who: AdminDep,
-                      rt: RuntimeDep) -> dict[str, Any]:
-    return code_out(await rt.access_codes.create_code(who.username, event_id, body.code,
-                                                      body.maxUses))
+def csv_response(body: AsyncIterator[bytes], filename: str) -> StreamingResponse:
+    return StreamingResponse(body, media_type=CSV_TYPE, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store"})
 
 
-@protected.get("/events/{event_id}/access-codes")
-async def list_codes(event_id: IdPath, rt: RuntimeDep) -> list[dict[str, Any]]:
-    await rt.catalog.get_event(event_id)
-    return [code_out(c) for c in await rt.access_codes.codes(event_id)]
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "CSV, UTF-8 with a byte-order mark"}}
+ORDER_COLUMNS = ["order", "status", "created_at", "confirmed_at", "buyer_id", "name", "email",
+                 "seats", "currency", "paid", "refunded", "remaining"]
+ATTENDEE_COLUMNS = ["ticket", "order", "seat", "tier", "name", "email", "status", "checked_in",
+                    "checked_in_at", "checked_in_by", "gate"]
+TIER_COLUMNS = ["tier", "capacity", "sold", "refunded", "percentSold", "gross", "refunds", "net"]
+DAY_COLUMNS = ["day", "orders", "tickets", "gross", "refunds", "net"]
 
 
-buyers = APIRouter(prefix="/api/events", tags=["presale"],
-                   responses=error_responses(400, 401, 404, 409, 413, 422, 503))
+@router.get("/events/{event_id}/exports/orders.csv", response_class=StreamingResponse,
+            responses=CSV_RESPONSE)
+async def export_orders(event_id: IdPath, rt: RuntimeDep) -> StreamingResponse:
+    rows = rt.reports.order_rows(event_id)
+    first = await anext(rows, None)  # an unknown event is a 404 before anything is sent
+    return csv_response(csv_stream(_chain(first, rows), ORDER_COLUMNS),
+                        f"event-{event_id}-orders.csv")
 
 
-@buyers.post("/{event_id}/access-code")
-async def redeem_code(event_id: IdPath, body: AccessCodeRedeemIn, buyer: CallerDep,
-                      rt: RuntimeDep) -> dict[str, Any]:
-    """Opens the event's presale to this buyer: one use of the code, once per buyer (the
-    same buyer entering it again uses nothing more). 422 for an unknown or used-up code."""
-    await rt.catalog.public_event(event_id)
-    await rt.access_codes.redeem(buyer, event_id, body.code)
-    return {"eventId": event_id, "presale": True}
+@router.get("/events/{event_id}/exports/attendees.csv", response_class=StreamingResponse,
+            responses=CSV_RESPONSE)
+async def export_attendees(event_id: IdPath, rt: RuntimeDep) -> StreamingResponse:
+    """The door list: every ticket with its seat, buyer and check-in state."""
+    rows = rt.reports.attendee_rows(event_id)
+    first = await anext(rows, None)
+    return csv_response(csv_stream(_chain(first, rows), ATTENDEE_COLUMNS),
+                        f"event-{event_id}-attendees.csv")
 
 
-# ---- the waitlist ---------------------------------------------------------------------------
-@buyers.post("/{event_id}/waitlist", status_code=201)
-async def join_waitlist(event_id: IdPath, body: WaitlistJoinIn, rt: RuntimeDep
-                        ) -> dict[str, Any]:
-    """Joins a sold-out event's waitlist (409 CONFLICT while seats are on sale); a freed
-    seat is offered by mail to the next in line for WAITLIST_OFFER_S."""
-    entry = await rt.waitlist.join(event_id, body.email)
-    return {"eventId": event_id, "status": entry.status,
-            "position": await rt.waitlist.position(entry)}
+@router.get("/events/{event_id}/exports/sales-by-tier.csv", response_class=StreamingResponse,
+            responses=CSV_RESPONSE)
+async def export_by_tier(event_id: IdPath, rt: RuntimeDep) -> StreamingResponse:
+    r = await rt.reports.report(event_id)
+    return csv_response(csv_stream([t.public() for t in r.tiers], TIER_COLUMNS),
+                        f"event-{event_id}-sales-by-tier.csv")
 
 
-@protected.get("/events/{event_id}/waitlist")
-async def waitlist(event_id: IdPath, rt: RuntimeDep) -> list[dict[str, Any]]:
-    """The line, first come first: each entry's state and, while offered, its link (the
-    organiser may pass it on by phone)."""
-    await rt.catalog.get_event(event_id)
-    return [{"id": e.id, "email": e.email, "status": e.status,
-             "seatIds": [int(x) for x in e.seat_ids.split(",") if x],
-             "offerExpiresAt": iso(e.offer_expires_at) if e.offer_expires_at else None,
-             "offerUrl": rt.waitlist.offer_url(e) if e.status == "OFFERED" else None,
-             "joinedAt": iso(e.created_at)} for e in await rt.waitlist.entries(event_id)]
+@router.get("/events/{event_id}/exports/sales-by-day.csv", response_class=StreamingResponse,
+            responses=CSV_RESPONSE)
+async def export_by_day(event_id: IdPath, rt: RuntimeDep) -> StreamingResponse:
+    r = await rt.reports.report(event_id)
+    return csv_response(csv_stream([d.public() for d in r.days], DAY_COLUMNS),
+                        f"event-{event_id}-sales-by-day.csv")
 
 
-router = APIRouter()
-router.include_router(protected)
-router.include_router(buyers)
+async def _chain(first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]
+                 ) -> AsyncIterator[dict[str, Any]]:
+    if first is None:
+        return
+    yield first
+    async for row in rest:
+        yield row
+
+
+# ---- accounts -----------------------------------------------------------------------------
+class AccountIn(Strict):
+    username: str = Field(max_length=200)
+    password: str = Field(max_length=1000)
+    role: str = Field(default="manager", max_length=20,
+                      json_schema_extra={"enum": list(ROLES)})
+
+
+def account_out(u: AdminUser) -> dict[str, Any]:
+    return {"id": u.id, "username": u.username, "role": u.role, "active": u.is_active,
+            "createdAt": iso(u.created_at)}
+
+
+@router.get("/accounts")
+async def accounts(rt: RuntimeDep) -> list[dict[str, Any]]:
+    return [account_out(u) for u in await rt.admin_auth.list_admins()]
+
+
+@router.post("/accounts", status_code=201)
+async def create_account(body: AccountIn, who: AdminDep, rt: RuntimeDep) -> dict[str, Any]:
+    """A new account: `role` manager (everything) or door (check-in only)."""
+    return account_out(await rt.admin_auth.create_admin(body.username, body.password,
+                                                        actor=who.username, role=body.role))

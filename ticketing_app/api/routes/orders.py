@@ -11,7 +11,9 @@ from ticketing_app.api.deps import CallerDep, RuntimeDep
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import IdPath, OrderIn, OrderOut
 from ticketing_app.domain import errors
+from ticketing_app.domain.buyers import check_buyer_details
 from ticketing_app.domain.idempotency import MAX_KEY_LENGTH
+from ticketing_app.i18n.negotiate import supported
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
 ERRORS = error_responses(400, 401, 403, 404, 409, 410, 413, 422, 503)
@@ -23,7 +25,12 @@ async def create_order(
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1,
                                            max_length=MAX_KEY_LENGTH)],
 ) -> JSONResponse:
-    code, out = await rt.orders.create(buyer, idempotency_key, body.eventId, body.seatIds)
+    details = None
+    if body.buyerName is not None or body.buyerEmail is not None:
+        details = check_buyer_details(body.buyerName, body.buyerEmail,
+                                      supported(body.language or "") or "")
+    code, out = await rt.orders.create(buyer, idempotency_key, body.eventId, body.seatIds,
+                                       buyer_details=details)
     if code >= 400:  # a stored error answer, replayed for the same key
         raise _stored_error(code, out)
     return JSONResponse(out, status_code=code)

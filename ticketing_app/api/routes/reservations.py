@@ -40,7 +40,8 @@ async def hold(body: HoldIn, buyer: CallerDep, rt: RuntimeDep, request: Request,
     h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds,
                                    admission=x_admission_token or body.admissionToken,
                                    client=request.client.host if request.client else None,
-                                   access_code=x_access_code or body.accessCode)
+                                   access_code=x_access_code or body.accessCode,
+                                   wheelchair=body.wheelchair)
     return hold_answer(body, h)
 
 

@@ -17,6 +17,7 @@ from ticketing_app.api.schemas import OptionalIdQuery
 from ticketing_app.bootstrap import Runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.identity import verify_buyer_token
+from ticketing_app.i18n import locale_from_headers, use_locale
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"],
                    responses=error_responses(400, 401, 404, 413, 422))
@@ -45,12 +46,18 @@ async def my_tickets(buyer: ReaderDep, rt: RuntimeDep) -> list[dict[str, Any]]:
 
 
 @router.get("/pdf", response_class=Response, responses=PDF)
-async def pdf(buyer: ReaderDep, rt: RuntimeDep, orderId: OptionalIdQuery = None) -> Response:
+async def pdf(buyer: ReaderDep, rt: RuntimeDep, request: Request,
+              orderId: OptionalIdQuery = None) -> Response:
+    """The buyer's valid tickets, printed in their language (the language cookie, else
+    Accept-Language), with a font that has Hangul and the won sign."""
     tickets = [t for t in await pdf_tickets(rt, buyer, orderId)]
     if not tickets:
         raise errors.NotFound("No valid tickets to print.")
     name = f"tickets-order-{orderId}.pdf" if orderId else "tickets.pdf"
-    return Response(await rt.ticket_docs.pdf(tickets), media_type="application/pdf",
+    with use_locale(locale_from_headers(request.headers.get("cookie", ""),
+                                        request.headers.get("accept-language", ""))):
+        body = await rt.ticket_docs.pdf(tickets)
+    return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"',
                              "Cache-Control": "no-store"})
 
@@ -61,4 +68,4 @@ async def pdf_tickets(rt: Runtime, buyer: str, order_id: int | None) -> list[Any
 
 @router.put("/contact")
 async def set_contact(body: ContactIn, buyer: CallerDep, rt: RuntimeDep) -> dict[str, str]:
-    return {"email": await rt.buyer_tickets.set_email(buyer, body.email)}
+    return {"email": await rt.buyer_tickets.set_email(buyer, body.email, body.name)}

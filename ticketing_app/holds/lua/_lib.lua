@@ -15,7 +15,7 @@
 -- KEYS[6] loc   HASH  seat -> "rowkey|col"
 -- KEYS[7] pos   HASH  "rowkey|col" -> seat
 -- KEYS[8] mine  HASH  buyer -> comma list of that buyer's H and O seats
--- KEYS[9] ch    pub/sub channel for live sync
+-- KEYS[9] ch    pub/sub channel for live sync (a shard channel: SPUBLISH, see announce)
 -- KEYS[10] tr   HASH  best-available index (load_event writes it, best_available reads it):
 --                       't:<tier>'     JSON [[rowkey, min col + max col of the row], ...] in
 --                                      best-first row order ('t:*' = every tier)
@@ -154,6 +154,14 @@ local function log_version(v, field, value)
   end
 end
 
+-- Live sync: sharded pub/sub (SPUBLISH; Redis/Valkey 7 and later), so on a cluster a change
+-- travels only within the event's shard, to the web processes subscribed there
+-- (clients/pubsub.py); plain PUBLISH where the server has no sharded pub/sub.
+local function announce(msg)
+  local ok = redis.pcall('SPUBLISH', K_CH, msg)
+  if type(ok) == 'table' and ok.err then redis.call('PUBLISH', K_CH, msg) end
+end
+
 -- Bump the version, log the change and tell every web process. Changes: list of
 -- {seat, code, tag[, until]}. Nothing changed (a refusal): no version, no log, no message.
 local function publish(event_id, changes)
@@ -161,19 +169,21 @@ local function publish(event_id, changes)
   local v = redis.call('INCR', K_VER)
   local c = cjson.encode(changes)
   log_version(v, 'c', c)
-  redis.call('PUBLISH', K_CH, '{"e":' .. tonumber(event_id) .. ',"v":' .. v .. ',"c":' .. c .. '}')
+  announce('{"e":' .. tonumber(event_id) .. ',"v":' .. v .. ',"c":' .. c .. '}')
   return v
 end
 
 local function meta()
   local m = redis.call('HMGET', K_META, 'loaded', 'onsale', 'hmin', 'hmax', 'hdef',
-    'hmaxtotal', 'limit', 'orphan', 'wrmode', 'wron_until', 'wrepoch', 'pubat', 'preat')
+    'hmaxtotal', 'limit', 'orphan', 'wrmode', 'wron_until', 'wrepoch', 'whold', 'wmaxtotal',
+    'pubat', 'preat')
   return {
     loaded = m[1] == '1', onsale = m[2] == '1',
     hmin = tonumber(m[3]) or 5, hmax = tonumber(m[4]) or 120, hdef = tonumber(m[5]) or 30,
     hmaxtotal = tonumber(m[6]) or 600, limit = tonumber(m[7]) or 10, orphan = m[8] == '1',
     wrmode = m[9] or 'off', wron_until = tonumber(m[10]) or 0, wrepoch = m[11] or '',
-    pubat = tonumber(m[12]) or 0, preat = tonumber(m[13]) or 0,
+    whold = tonumber(m[12]) or 600, wmaxtotal = tonumber(m[13]) or 1800,
+    pubat = tonumber(m[14]) or 0, preat = tonumber(m[15]) or 0,
   }
 end
 
@@ -204,12 +214,21 @@ local function reap_own(buyer, now, changes)
   end
 end
 
+-- `requested` is seconds (clamped to the event's bounds: the REST API, the original's
+-- clamp), '' for the event's default, or 'web': the web app's hold time.
 local function clamp_secs(requested, m)
+  if requested == 'web' then return m.whold end
   local s = tonumber(requested)
   if not s then return m.hdef end
   if s < m.hmin then return m.hmin end
   if s > m.hmax then return m.hmax end
   return s
+end
+
+-- The most a hold may live in all (ms from its start): the web app's cap or the API's.
+local function total_cap_ms(requested, m)
+  if requested == 'web' then return m.wmaxtotal * 1000 end
+  return m.hmaxtotal * 1000
 end
 
 -- Orphan rule: a free seat whose left and right neighbours both exist and are taken.

@@ -8,6 +8,10 @@
 -- holding it leaves no single free seat between taken seats.
 -- Cost: O(seats of the tier) at worst, O(1) Redis calls per candidate block.
 --
+-- Tier 'wc' (services/catalog.py): the index of wheelchair spaces ('W') and companion seats
+-- ('C'), which no other tier contains; a block qualifies there only with exactly one 'W'
+-- ("a wheelchair space and quantity - 1 companions").
+--
 -- ARGV: event_id, buyer, tag, hold_seconds ('' = default), admission epoch, buyer's and
 --       address's attempts per minute (as hold.lua), tier ('*' = any), quantity
 -- Returns {'OK', expMs, version, seat...} or an error tuple:
@@ -50,7 +54,8 @@ local heads = cjson.decode(heads_raw)
 for i, head in ipairs(heads) do
   local centre2 = tonumber(head[2])
   local row = cjson.decode(redis.call('HGET', K_TR, 't:' .. tier .. ':' .. i) or '[[],[]]')
-  local ids, cols = row[1], row[2]
+  local ids, cols, kinds = row[1], row[2], row[3] or {}
+  local wc = tier == 'wc'
   if #ids > 0 then
     local raw = redis.call('HMGET', K_ST, unpack(ids))
     local candidates, run = {}, 0
@@ -62,7 +67,15 @@ for i, head in ipairs(heads) do
         run = 0
       end
       if run > largest then largest = run end
-      if run >= qty then
+      local fits = run >= qty
+      if fits and wc then
+        local spaces = 0
+        for k = j - qty + 1, j do
+          if kinds[k] == 'W' then spaces = spaces + 1 end
+        end
+        fits = spaces == 1
+      end
+      if fits then
         local first = j - qty + 1
         candidates[#candidates + 1] = {
           math.abs(cols[first] + cols[j] - centre2), cols[first], first, j,

@@ -1,5 +1,6 @@
 -- Extend the buyer's live holds, capped by the hold's total lifetime.
--- ARGV: event_id, buyer, seconds, seat...
+-- ARGV: event_id, buyer, seconds ('web' = the web app's: its hold time is added to what is
+--       left, up to its own total cap; otherwise the hold runs `seconds` from now), seat...
 -- Returns {'OK', expMs} or {'NOT_LOADED'} {'EXPIRED', seats} {'FORBIDDEN', seats}
 --   {'IN_ORDER', seat|ORDERED|SOLD...} (a seat in an order: its deadline is the order's)
 local buyer = ARGV[2]
@@ -7,6 +8,8 @@ local m = meta()
 if not m.loaded then return { 'NOT_LOADED' } end
 local now = now_ms()
 local secs = clamp_secs(ARGV[3], m)
+local cap = total_cap_ms(ARGV[3], m)
+local web = ARGV[3] == 'web'
 local expired, forbidden, in_order, states = {}, {}, {}, {}
 for i = 4, #ARGV do
   local seat = ARGV[i]
@@ -27,7 +30,9 @@ local result = nil
 for i = 4, #ARGV do
   local seat = ARGV[i]
   local s = states[seat]
-  local e = math.min(now + secs * 1000, s.start + m.hmaxtotal * 1000)
+  local from = now
+  if web and s.exp > now then from = s.exp end
+  local e = math.min(from + secs * 1000, s.start + cap)
   if e < s.exp then e = s.exp end
   redis.call('HSET', K_ST, seat, 'H|' .. buyer .. '|' .. e .. '|' .. s.start .. '|' .. s.tag)
   redis.call('ZADD', K_EXP, e, seat)

@@ -1,6 +1,6 @@
 -- Hold seats all-or-nothing for one buyer. Sold and blocked seats are refused here, inside
 -- the same atomic step as the availability check (the original checked them outside).
--- ARGV: event_id, buyer, tag, hold_seconds ('' = event default),
+-- ARGV: event_id, buyer, tag, hold_seconds ('' = event default, 'web' = the web app's),
 --       admission epoch ('' = no valid waiting-room token), buyer's and address's attempts
 --       per minute (0 = no limit; KEYS[13], KEYS[14] count them), seat...
 -- Returns {'OK', expMs, version, newly_held, hold_seconds} or an error tuple:
@@ -11,6 +11,7 @@ local event_id, buyer, tag = ARGV[1], ARGV[2], ARGV[3]
 local m, now, refusal = open_claim()
 if refusal then return refusal end
 local secs = clamp_secs(ARGV[4], m)
+local cap = total_cap_ms(ARGV[4], m)
 local exp = now + secs * 1000
 local changes = {}
 reap_own(buyer, now, changes)
@@ -75,7 +76,7 @@ end
 for _, seat in ipairs(refresh) do
   -- Holding a seat you already hold renews it, within the hold's total lifetime.
   local s = states[seat]
-  local e = math.min(exp, s.start + m.hmaxtotal * 1000)
+  local e = math.min(exp, s.start + cap)
   if e < s.exp then e = s.exp end
   redis.call('HSET', K_ST, seat, 'H|' .. buyer .. '|' .. e .. '|' .. s.start .. '|' .. s.tag)
   redis.call('ZADD', K_EXP, e, seat)

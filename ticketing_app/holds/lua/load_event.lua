@@ -1,7 +1,7 @@
 -- Build an event's Redis state from the database (first use, or after Redis lost its data).
 -- Runs only when the event is not loaded yet, unless mode is 'layout', which refreshes the
 -- seat positions and settings and leaves holds alone.
--- ARGV: event_id, mode ('init'|'layout'), json {meta, seats: [[id, rowkey, col]],
+-- ARGV: event_id, mode ('init'|'layout'|'repair'), json {meta, seats: [[id, rowkey, col]],
 --       sold: [[id, token, buyer]], blocked: [id], locks: [[id, token, buyer, deadline, tag]],
 --       rows: {tier: [[rowkey, centre2, JSON [[seat...], [col...]]], ...]} (best-available
 --       index)}
@@ -9,6 +9,41 @@ local mode = ARGV[2]
 local loaded = redis.call('HGET', K_META, 'loaded') == '1'
 if mode == 'init' and loaded then return { 'ALREADY' } end
 local data = cjson.decode(ARGV[3])
+if mode == 'repair' then
+  -- After a failover's rebuild (holds/shards.py): the database's sales and open orders' locks
+  -- made while the rebuild read it (a settlement sells in Redis, then commits) are put back,
+  -- nothing else is touched. Sold seats become sold to their order; a lock returns only to a
+  -- seat nobody claims now.
+  if not loaded then return { 'NOT_LOADED' } end
+  local now = now_ms()
+  local changes = {}
+  for _, s in ipairs(data.sold) do
+    local seat, want = tostring(s[1]), 'S|' .. s[2] .. '|' .. s[3]
+    local raw = redis.call('HGET', K_ST, seat)
+    if raw ~= want then
+      local st = state_from(raw or nil, now)
+      if st.kind == 'H' or st.kind == 'O' then drop_claim(seat, st)
+      elseif st.kind == 'S' then own_add(st.buyer, -1) end
+      redis.call('HSET', K_ST, seat, want)
+      redis.call('ZREM', K_EXP, seat)
+      own_add(s[3], 1)
+      changes[#changes + 1] = { seat, 'S', '' }
+    end
+  end
+  for _, l in ipairs(data.locks) do
+    local seat = tostring(l[1])
+    local st = state_of(seat, now)
+    if is_free(st) and tonumber(l[4]) > now then
+      if st.kind ~= 'A' then drop_claim(seat, st) end
+      redis.call('HSET', K_ST, seat, 'O|' .. l[2] .. '|' .. l[3] .. '|' .. l[4] .. '|' .. l[5])
+      redis.call('ZADD', K_EXP, l[4], seat)
+      own_add(l[3], 1)
+      mine_add(l[3], seat)
+      changes[#changes + 1] = { seat, 'H', l[5], tonumber(l[4]) }
+    end
+  end
+  return { 'OK', publish(ARGV[1], changes), #changes }
+end
 if mode == 'init' then
   redis.call('DEL', K_ST, K_EXP, K_OWN, K_MINE)
 end
@@ -56,9 +91,9 @@ if mode == 'init' then
   end
   v = redis.call('INCR', K_VER)
   log_version(v, 'r', '1') -- a stream client resuming from before this gets a fresh INIT
-  redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(ARGV[1]), v = v, reset = true }))
+  announce(cjson.encode({ e = tonumber(ARGV[1]), v = v, reset = true }))
 else
   -- Settings changed (sales switch, limits): copies of the seat map re-read them at once.
-  redis.call('PUBLISH', K_CH, cjson.encode({ e = tonumber(ARGV[1]), meta = true }))
+  announce(cjson.encode({ e = tonumber(ARGV[1]), meta = true }))
 end
 return { 'OK' }

@@ -5,8 +5,8 @@ Expand only: new columns with server defaults (or nullable) and new tables, so t
 release keeps working against the migrated schema (it writes orders of kind 'SALE' by the
 default and never reads the new tables).
 
-Revision ID: 0008_box_office
-Revises: 0007_venue_tz
+Revision ID: 0010_comps
+Revises: 0009_buyer_contact
 Create Date: 2026-12-07
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_box_office"
-down_revision: str | None = "0007_venue_tz"
+revision: str = "0010_comps"
+down_revision: str | None = "0009_buyer_contact"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
