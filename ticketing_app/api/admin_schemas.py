@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ticketing_app.api.schemas import SeatId
 from ticketing_app.domain.event_rules import EventSettings, TierSpec
@@ -152,11 +152,21 @@ class OfficeClaimIn(Strict):
     email: str = Field(max_length=500, json_schema_extra={"pattern": EMAIL_SCHEMA_PATTERN})
 
 
+def _iso_text(value: object) -> object:
+    """A time in JSON is an ISO 8601 string (a number is not a time here)."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError("an ISO 8601 date-time string")
+    return value
+
+
+IsoTime = Annotated[Annotated[datetime, Field(strict=False)] | None, BeforeValidator(_iso_text)]
+
+
 class PresaleWindowIn(Strict):
     """When code holders may buy, and when everyone may (both null: no presale)."""
 
-    presaleStartsAt: datetime | None = Field(default=None, strict=False)
-    publicSaleStartsAt: datetime | None = Field(default=None, strict=False)
+    presaleStartsAt: IsoTime = None
+    publicSaleStartsAt: IsoTime = None
 
 
 class AccessCodeIn(Strict):
