@@ -31,6 +31,12 @@ ACTIONS: dict[str, str] = {
     "order.refund": N_("Refund"),
     "order.resend": N_("Tickets sent again"),
     "checkin": N_("Ticket admitted"),
+    "comp.issue": N_("Complimentary tickets issued"),
+    "reservation.issue": N_("Seats reserved for a customer"),
+    "reservation.release": N_("Reservation released"),
+    "reservation.convert": N_("Reservation confirmed as an order"),
+    "presale.window": N_("Presale times changed"),
+    "access_code.create": N_("Access code created"),
     # Order events from the outbox (an order's history).
     "ORDER_CREATED": N_("Order placed"),
     "PAYMENT_SUCCESS": N_("Payment approved"),
