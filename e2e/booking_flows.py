@@ -68,8 +68,9 @@ def seat(page: Page, label: str) -> Locator:
 
 def open_event(context: BrowserContext, event_id: int) -> Page:
     page = context.new_page()
-    page.goto(f"/event/{event_id}")
-    expect(page.locator("#seat-map button").first).to_be_visible(timeout=30_000)
+    # Generous: on a busy 2-core machine a browser per test is slow to load a page.
+    page.goto(f"/event/{event_id}", timeout=120_000)
+    expect(page.locator("#seat-map button").first).to_be_visible(timeout=120_000)
     return page
 
 
