@@ -97,6 +97,15 @@ class ValkeyCluster:
         nodes = [_node(self.workdir, i) for i in range(2 * shards)]
         for n in nodes:
             n.proc.start(wait=False)
+        try:
+            return self._start(nodes, shards)
+        except BaseException:
+            for n in nodes:
+                n.proc.stop()
+            self.stop()
+            raise
+
+    def _start(self, nodes: list[Node], shards: int) -> ValkeyCluster:
         for i in range(len(nodes)):
             for attempt in range(3):
                 n = nodes[i]
