@@ -21,6 +21,7 @@ import structlog
 from ticketing_app.bootstrap import Runtime, get_runtime
 from ticketing_app.domain import errors
 from ticketing_app.domain.pow import Solution
+from ticketing_app.i18n import _
 from ticketing_app.routes import event_url
 from ticketing_app.services.waiting_room import QueueStatus
 from ticketing_app.state.base import BuyerState
@@ -42,10 +43,12 @@ def event_id_from_path(path: str) -> int:
 
 def wait_text(seconds: int | None) -> str:
     if seconds is None:
-        return "Admission is paused; your place is kept."
+        return _("Admission is paused; your place is kept.")
     if seconds < 60:
-        return f"about {max(1, seconds)} s"
-    return f"about {round(seconds / 60)} min"
+        # Translators: an estimated wait in seconds, e.g. "about 40 s".
+        return _("about {n} s", n=max(1, seconds))
+    # Translators: an estimated wait in minutes, e.g. "about 3 min".
+    return _("about {n} min", n=round(seconds / 60))
 
 
 class WaitingRoomState(BuyerState):
