@@ -25,7 +25,7 @@ def _line(item: ObjectVar[dict[str, Any]]) -> rx.Component:
 
 
 def _back() -> rx.Component:
-    return rx.link("Back to the seat map",
+    return rx.link(_("Back to the seat map"),
                    href=routes.EVENT_PREFIX + CheckoutState.event_id.to(str), id="back-to-map")
 
 
@@ -62,7 +62,7 @@ def buyer_form() -> rx.Component:
             _field(_("E-mail"), "email", "email", s.buyer_email, s.email_error, "email"),
             rx.text(_("Your tickets and a link that opens them on any device are sent to "
                       "this address."), color="gray", size="2"),
-            rx.button("Place order and pay", type="submit", size="3", id="place-order",
+            rx.button(_("Place order and pay"), type="submit", size="3", id="place-order",
                       width="100%"),
             spacing="3", width="100%",
         ),
@@ -78,12 +78,12 @@ def review() -> rx.Component:
             countdown(),
             rx.foreach(CartState.items, _line),
             rx.divider(),
-            rx.hstack(rx.text("Total", weight="bold"), rx.spacer(),
+            rx.hstack(rx.text(_("Total"), weight="bold"), rx.spacer(),
                       rx.text(CartState.total, weight="bold"), width="100%"),
             buyer_form(),
             width="100%", spacing="3",
         ),
-        rx.vstack(rx.text("Your cart is empty: hold seats on the seat map first.",
+        rx.vstack(rx.text(_("Your cart is empty: hold seats on the seat map first."),
                           id="checkout-empty"), _back()),
     )
 
@@ -92,33 +92,33 @@ def progress() -> rx.Component:
     creating = CheckoutState.phase == "creating"
     return rx.vstack(
         rx.hstack(rx.spinner(size="3"),
-                  rx.text(rx.cond(creating, "Placing your order…",
-                                  "Order #" + CheckoutState.order_id.to(str) +
-                                  " placed. Waiting for the payment…"),
+                  rx.text(rx.cond(creating, _("Placing your order…"),
+                                  _("Order #{id} placed. Waiting for the payment…",
+                                    id=CheckoutState.order_id)),
                           id="checkout-progress-text"),
                   align="center", spacing="3"),
         rx.progress(value=rx.cond(creating, 30, 70), width="100%"),
-        rx.text("Keep this page open; reloading it is safe.", color="gray", size="2"),
+        rx.text(_("Keep this page open; reloading it is safe."), color="gray", size="2"),
         id="checkout-progress", role="status", aria_live="polite", width="100%",
     )
 
 
 def success() -> rx.Component:
     return rx.vstack(
-        rx.callout("Payment received: your order is confirmed.", icon="circle-check",
+        rx.callout(_("Payment received: your order is confirmed."), icon="circle-check",
                    color_scheme="green", id="checkout-success", width="100%"),
-        rx.text("Reference: ", rx.el.strong(CheckoutState.reference, id="order-reference")),
+        rx.text(_("Reference:"), " ", rx.el.strong(CheckoutState.reference, id="order-reference")),
         rx.foreach(CheckoutState.summary, _line),
         rx.divider(),
-        rx.hstack(rx.text("Paid", weight="bold"), rx.spacer(),
+        rx.hstack(rx.text(_("Paid"), weight="bold"), rx.spacer(),
                   rx.text(CheckoutState.summary_total, weight="bold", id="order-total"),
                   width="100%"),
-        rx.text("These seats are now sold to you; your tickets are in My tickets.", size="2"),
+        rx.text(_("These seats are now sold to you; your tickets are in My tickets."), size="2"),
         rx.cond(CheckoutState.buyer_email != "",
                 rx.text(_("A confirmation is on its way to {email}: its link opens your "
                           "tickets on any device.", email=CheckoutState.buyer_email),
                         size="2", id="mail-note")),
-        rx.hstack(_back(), rx.link("My tickets", href=routes.MY_TICKETS), spacing="4"),
+        rx.hstack(_back(), rx.link(_("My tickets"), href=routes.MY_TICKETS), spacing="4"),
         width="100%", spacing="3",
     )
 
@@ -132,7 +132,7 @@ def failure() -> rx.Component:
         rx.hstack(rx.text(_("Total (not charged)"), weight="bold"), rx.spacer(),
                   rx.text(CheckoutState.summary_total, weight="bold", id="failed-total"),
                   width="100%"),
-        rx.hstack(rx.button("Try again", on_click=CheckoutState.try_again, id="try-again"),
+        rx.hstack(rx.button(_("Try again"), on_click=CheckoutState.try_again, id="try-again"),
                   _back(), spacing="4", align="center"),
         width="100%", spacing="3",
     )
@@ -142,7 +142,7 @@ def checkout_page() -> rx.Component:
     phase = CheckoutState.phase
     return rx.container(
         rx.vstack(
-            rx.heading("Checkout", size="7"),
+            rx.heading(_("Checkout"), size="7"),
             event_summary(),
             rx.cond((CheckoutState.message != "") & (phase == "review"),
                     rx.callout(CheckoutState.message, icon="info", color_scheme="amber",
@@ -159,6 +159,6 @@ def checkout_page() -> rx.Component:
 
 def holds_watcher_light() -> rx.Component:
     """The countdown's zero asks the server; the live-map watcher needs the seat map."""
-    return rx.el.button("check holds", id=CHECK_ID, on_click=CartState.check,
+    return rx.el.button("check holds", id=CHECK_ID, on_click=CartState.check,  # i18n: ignore
                         tab_index=-1, aria_hidden="true", style={"display": "none"})
 

@@ -111,7 +111,7 @@ class CheckoutState(BuyerState):
             cart = await self.get_state(CartState)
             seats = sorted(int(i["id"]) for i in cart.items)
             if not seats:
-                self.message = "Your cart is empty: hold seats on the seat map first."
+                self.message = _("Your cart is empty: hold seats on the seat map first.")
                 return None
             who = (self.buyer_name, self.buyer_email)
             if seats != self._attempt_seats or not self._attempt_key or \
@@ -126,7 +126,7 @@ class CheckoutState(BuyerState):
             status, body = await rt.orders.create(buyer, key, event_id, seats,
                                                   path=WEB_ORDER_PATH, buyer_details=details)
             if status >= 400:  # the stored answer of this key's first attempt was a refusal
-                raise errors.Conflict(str(body.get("message", "The order was refused.")))
+                raise errors.Conflict(str(body.get("message", _("The order was refused."))))
         except errors.DomainError as exc:
             async with self:
                 self.phase, self.message = "review", order_error_text(exc)
@@ -207,7 +207,10 @@ class CheckoutState(BuyerState):
 
 def _failure_text(order_id: int, failure: str, reason: str) -> str:
     declined = "declin" in (failure + reason).lower() or not failure
-    why = "The payment was declined" if declined else f"The payment failed ({failure})"
-    money = "Nothing was charged." if declined else "Any charge is refunded."
-    return (f"{why}. Order #{order_id} is cancelled and its seats were released: they are "
-            f"available to everyone again. {money}")
+    if declined:
+        return _("The payment was declined. Order #{id} is cancelled and its seats were "
+                 "released: they are available to everyone again. Nothing was charged.",
+                 id=order_id)
+    return _("The payment failed ({failure}). Order #{id} is cancelled and its seats were "
+             "released: they are available to everyone again. Any charge is refunded.",
+             id=order_id, failure=failure)
