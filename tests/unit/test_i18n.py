@@ -35,7 +35,6 @@ READER_FACING = [
 # shrinks, and is empty once every page is translated.
 NOT_YET_MARKED: set[str] = {
     "ticketing_app/components/admin_layout.py",
-    "ticketing_app/components/event_notice.py",
     "ticketing_app/pages/admin.py",
     "ticketing_app/pages/admin_audit.py",
     "ticketing_app/pages/admin_checkin.py",
@@ -44,14 +43,11 @@ NOT_YET_MARKED: set[str] = {
     "ticketing_app/pages/admin_events.py",
     "ticketing_app/pages/admin_login.py",
     "ticketing_app/pages/admin_venues.py",
-    "ticketing_app/pages/events.py",
-    "ticketing_app/pages/my_tickets.py",
     "ticketing_app/state/admin.py",
     "ticketing_app/state/admin_checkin.py",
     "ticketing_app/state/admin_event.py",
     "ticketing_app/state/admin_events.py",
     "ticketing_app/state/admin_venues.py",
-    "ticketing_app/state/my_tickets.py",
 }
 MARKERS = {"_", "N_", "gettext", "ngettext", "pgettext", "npgettext", "lazy_gettext"}
 # A line that says `# i18n: ignore` holds no reader-facing text (a hidden test hook).

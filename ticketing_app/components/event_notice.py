@@ -9,7 +9,7 @@ from reflex.vars import Var, VarData
 
 from ticketing_app import routes
 from ticketing_app.bootstrap import get_runtime
-from ticketing_app.components.i18n import _ as t
+from ticketing_app.components import i18n as ui  # the browser's `_` (this module's is the server's)
 from ticketing_app.domain import errors
 from ticketing_app.i18n import N_, _
 from ticketing_app.state.base import BuyerState
@@ -105,7 +105,7 @@ def event_notice() -> rx.Component:
             # A live region present from the first render, so the news is announced.
             role="status", aria_live="polite",
         ),
-        rx.link(t("My tickets"), href=routes.MY_TICKETS, size="2",
+        rx.link(ui._("My tickets"), href=routes.MY_TICKETS, size="2",
                 style={"display": "inline-flex", "align_items": "center",
                        "min_height": "44px"}),
         _status_watcher(),

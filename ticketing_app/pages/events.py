@@ -8,6 +8,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from ticketing_app.bootstrap import get_runtime
+from ticketing_app.components import i18n as ui  # the browser's `_` (this module's is the server's)
 from ticketing_app.components.i18n import language_switcher
 from ticketing_app.i18n import N_, _
 from ticketing_app.routes import event_url
@@ -54,7 +55,7 @@ def event_card(e: ObjectVar[dict[str, Any]]) -> rx.Component:
 
 def events_page() -> rx.Component:
     return rx.container(
-        rx.hstack(rx.heading("Events", size="8"), rx.spacer(), language_switcher(),
+        rx.hstack(rx.heading(ui._("Events"), size="8"), rx.spacer(), language_switcher(),
                   width="100%", align="center", margin_bottom="1em"),
         rx.vstack(rx.foreach(EventListState.events, event_card), spacing="3"),
         padding_y="2em",

@@ -9,10 +9,16 @@ import reflex as rx
 
 from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain.errors import DomainError
+from ticketing_app.i18n import N_, _
 from ticketing_app.state.base import BuyerState
 
-STATUS_TEXT = {"VALID": "Valid", "CHECKED_IN": "Used (checked in)", "REFUNDED": "Refunded",
-               "CANCELLED": "Cancelled"}
+STATUS_TEXT = {"VALID": N_("Valid"), "CHECKED_IN": N_("Used (checked in)"),
+               "REFUNDED": N_("Refunded"), "CANCELLED": N_("Cancelled")}
+
+
+def status_text(status: str) -> str:
+    """A ticket's status in the reader's language (an unknown code as it is)."""
+    return _(STATUS_TEXT[status]) if status in STATUS_TEXT else status
 
 
 class MyTicketsState(BuyerState):
@@ -30,7 +36,7 @@ class MyTicketsState(BuyerState):
         self.tickets = [{
             "id": t.ticket_id, "order": t.order_id, "event": t.event_title,
             "when": t.starts_at_text, "seat": t.seat, "tier": t.tier, "price": t.price_text,
-            "status": t.status, "status_text": STATUS_TEXT.get(t.status, t.status),
+            "status": t.status, "status_text": status_text(t.status),
             "cancelled": t.event_status == "CANCELLED", "usable": t.usable, "code": t.code,
             "qr": next(qrs) if t.usable else "",
         } for t in tickets]
@@ -51,5 +57,5 @@ class MyTicketsState(BuyerState):
                                                                                      "")))
         except DomainError as exc:
             return rx.toast.error(exc.message)
-        return rx.toast.success("Saved: confirmations go to " + self.email if self.email
-                                else "Saved: no e-mails.")
+        return rx.toast.success(_("Saved: confirmations go to {email}", email=self.email)
+                                if self.email else _("Saved: no e-mails."))
