@@ -43,6 +43,8 @@ def _checkout(page: Page, name: str = "Alice Kim", email: str = "alice@example.c
     page.locator("#cart-button").click()
     page.locator("#go-checkout").click()
     expect(page.locator("#place-order")).to_be_visible(timeout=15_000)
+    # The review's form is drawn again once the checkout knows its event: fill it after.
+    expect(page.locator("#checkout-event")).to_be_visible(timeout=15_000)
     page.locator("#buyer-name").fill(name)
     page.locator("#buyer-email").fill(email)
 
