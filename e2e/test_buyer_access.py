@@ -127,6 +127,7 @@ def _buy_in_browser(ctx: BrowserContext, event_id: int, email: str) -> str:
     expect(first).to_have_attribute("data-status", "mine", timeout=10_000)
     page.goto(f"/event/{event_id}/checkout")
     expect(page.locator("#place-order")).to_be_visible(timeout=15_000)
+    expect(page.locator("#checkout-event")).to_be_visible(timeout=15_000)
     page.locator("#buyer-name").fill("Hong Gildong")
     page.locator("#buyer-email").fill("someone@nodot")  # the browser lets it through
     page.locator("#place-order").click()

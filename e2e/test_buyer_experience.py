@@ -120,6 +120,8 @@ def pay_by_keyboard(page: Page) -> None:
     """The checkout page by keyboard: any contact field it asks for is typed in, then the
     order is placed with Enter."""
     expect(page.locator("#place-order")).to_be_visible(timeout=20_000)
+    # The form is drawn again once the checkout has loaded its event: type after that.
+    expect(page.locator("#checkout-event")).to_be_visible(timeout=20_000)
     for _ in range(40):
         page.keyboard.press("Tab")
         f = focused(page)
@@ -218,6 +220,7 @@ def test_accessible_seat_purchase(buyer: tuple[BrowserContext, str, str], app_st
     page.locator("#cart-button").click()
     page.locator("#go-checkout").click()
     expect(page.locator("#place-order")).to_be_visible(timeout=20_000)
+    expect(page.locator("#checkout-event")).to_be_visible(timeout=20_000)
     for field, value in (("input[type=email]", "buyer@example.com"),
                          ("input[type=text]", "Kim Minji")):
         if page.locator(field).count():
