@@ -34,21 +34,15 @@ READER_FACING = [
 # Modules whose text is marked in a later step of the same change (issue 17); this list only
 # shrinks, and is empty once every page is translated.
 NOT_YET_MARKED: set[str] = {
-    "ticketing_app/components/admin_layout.py",
     "ticketing_app/components/event_notice.py",
-    "ticketing_app/pages/admin.py",
-    "ticketing_app/pages/admin_audit.py",
     "ticketing_app/pages/admin_checkin.py",
-    "ticketing_app/pages/admin_dashboard.py",
     "ticketing_app/pages/admin_event.py",
     "ticketing_app/pages/admin_events.py",
-    "ticketing_app/pages/admin_login.py",
     "ticketing_app/pages/admin_venues.py",
     "ticketing_app/pages/checkout.py",
     "ticketing_app/pages/events.py",
     "ticketing_app/pages/my_tickets.py",
     "ticketing_app/pages/waiting_room.py",
-    "ticketing_app/state/admin.py",
     "ticketing_app/state/admin_checkin.py",
     "ticketing_app/state/admin_event.py",
     "ticketing_app/state/admin_events.py",
