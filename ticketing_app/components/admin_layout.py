@@ -72,14 +72,14 @@ def field_label(text: str | rx.Var[str], for_id: str) -> rx.Component:
 def admin_shell(content: rx.Component) -> rx.Component:
     return rx.box(
         rx.hstack(
-            rx.heading("Ticketing admin", size="4"),
+            rx.heading(_("Ticketing admin"), size="4"),
             rx.cond(AdminState.admin_role == "door",
                      nav_link(_("Check-in"), routes.ADMIN_DOOR),
                      rx.hstack(
-                         nav_link("Events", routes.ADMIN_EVENTS),
+                         nav_link(_("Events"), routes.ADMIN_EVENTS),
                          nav_link(_("Orders"), routes.ADMIN_ORDERS),
-                         nav_link("Venues", routes.ADMIN_VENUES),
-                         nav_link("Audit log", routes.ADMIN_AUDIT),
+                         nav_link(_("Venues"), routes.ADMIN_VENUES),
+                         nav_link(_("Audit log"), routes.ADMIN_AUDIT),
                          spacing="5")),
             rx.spacer(),
             language_switcher(),
@@ -87,7 +87,7 @@ def admin_shell(content: rx.Component) -> rx.Component:
                 rx.text(AdminState.admin_name, size="2", color="gray"),
                 role_badge(),
                 NativeForm.create(
-                    rx.button("Sign out", type="submit", size="1", variant="soft"),
+                    rx.button(_("Sign out"), type="submit", size="1", variant="soft"),
                     action="/api/admin/logout", method="post"),
                 align="center")),
             padding="0.75em 1.5em", border_bottom="1px solid var(--gray-5)", align="center",

@@ -24,7 +24,7 @@ OPEN_ADMIN_ROUTES = frozenset({routes.ADMIN_LOGIN})
 
 
 def register_admin_pages(app: rx.App) -> None:
-    app.add_page(admin_login_page, route=routes.ADMIN_LOGIN, title="Admin sign-in",
+    app.add_page(admin_login_page, route=routes.ADMIN_LOGIN, title="Admin sign-in",  # i18n: ignore
                  on_load=AdminLoginState.load)
     for page in ADMIN_PAGES:
         app.add_page(page.component, route=page.route, title=f"{page.title} - Admin",

@@ -22,25 +22,25 @@ def row(r: ObjectVar[dict[str, Any]]) -> rx.Component:
         rx.table.cell(r["target"].to(str)), rx.table.cell(r["details"].to(str)))
 
 
-@admin_page(routes.ADMIN_AUDIT, "Audit log", on_load=(A.load,))
+@admin_page(routes.ADMIN_AUDIT, "Audit log", on_load=(A.load,))  # i18n: ignore
 def admin_audit_page() -> rx.Component:
     return rx.vstack(
-        rx.heading("Audit log", size="6"),
-        rx.form(rx.hstack(rx.input(name="actor", placeholder="Who (admin)",
+        rx.heading(_("Audit log"), size="6"),
+        rx.form(rx.hstack(rx.input(name="actor", placeholder=_("Who (admin)"),
                                    aria_label=_("Who (admin)")),
-                          rx.input(name="target", placeholder="What (e.g. event:3)",
+                          rx.input(name="target", placeholder=_("What (e.g. event:3)"),
                                    aria_label=_("What (e.g. event:3)")),
-                          rx.button("Filter", type="submit")),
+                          rx.button(_("Filter"), type="submit")),
                 on_submit=A.search, reset_on_submit=False),
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                           ("When (UTC)", "Who", "Action", "Target",
-                                            "Details")])),
+                                           (_("When (UTC)"), _("Who"), _("Action"),
+                                            _("Target"), _("Details"))])),
             rx.table.body(rx.foreach(A.rows, row)), width="100%", id="audit-table"),
-        rx.hstack(rx.button("Newer", on_click=A.turn(-1),  # type: ignore[operator]
+        rx.hstack(rx.button(_("Newer"), on_click=A.turn(-1),  # type: ignore[operator]
                             variant="soft",
                             disabled=A.page == 0),
-                  rx.button("Older", on_click=A.turn(1),  # type: ignore[operator]
+                  rx.button(_("Older"), on_click=A.turn(1),  # type: ignore[operator]
                             variant="soft")),
         spacing="3", width="100%",
     )

@@ -57,27 +57,27 @@ def name_search() -> rx.Component:
         width="100%", align="stretch", spacing="2")
 
 
-@admin_page(routes.ADMIN_CHECKIN, "Check-in", on_load=(C.load,))
+@admin_page(routes.ADMIN_CHECKIN, "Check-in", on_load=(C.load,))  # i18n: ignore
 def admin_checkin_page() -> rx.Component:
     return rx.vstack(
         rx.script(src="/checkin_scanner.js"),
-        rx.link("Back to the event", href="/admin/events/" + as_var(C.event_id).to(str),
+        rx.link(_("Back to the event"), href="/admin/events/" + as_var(C.event_id).to(str),
                 size="2"),
-        rx.heading("Check-in: ", C.title, size="5"),
+        rx.heading(_("Check-in: {title}", title=C.title), size="5"),
         rx.text(C.counts, size="3", id="checkin-counts"),
-        rx.input(placeholder="Gate (e.g. North)", on_blur=C.set_gate, size="3", id="gate",
+        rx.input(placeholder=_("Gate (e.g. North)"), on_blur=C.set_gate, size="3", id="gate",
                  aria_label=_("Gate")),
         rx.form(rx.vstack(
-            rx.input(name="code", id="checkin-code", placeholder="Ticket code",
+            rx.input(name="code", id="checkin-code", placeholder=_("Ticket code"),
                      auto_complete="off", size="3", width="100%",
                      aria_label=_("Ticket code")),
-            rx.button("Check in", type="submit", size="4", width="100%", id="checkin-submit"),
+            rx.button(_("Check in"), type="submit", size="4", width="100%", id="checkin-submit"),
             width="100%"), on_submit=C.check, reset_on_submit=True, width="100%"),
         result_panel(),
         rx.hstack(
-            rx.button("Scan with camera", variant="outline", id="scan-start",
+            rx.button(_("Scan with camera"), variant="outline", id="scan-start",
                       on_click=rx.call_script("window.tkScanner && window.tkScanner.start()")),
-            rx.button("Stop camera", variant="ghost",
+            rx.button(_("Stop camera"), variant="ghost",
                       on_click=rx.call_script("window.tkScanner && window.tkScanner.stop()")),
         ),
         rx.text("", id="scan-status", size="2", color="gray"),

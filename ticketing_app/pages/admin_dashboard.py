@@ -39,9 +39,9 @@ def stat(label: str | rx.Var[str], key: str) -> rx.Component:
 
 def sales_chart() -> rx.Component:
     return rx.recharts.composed_chart(
-        rx.recharts.bar(data_key="sold", name="Seats sold per minute", fill="#10b981",
+        rx.recharts.bar(data_key="sold", name=_("Seats sold per minute"), fill="#10b981",
                         max_bar_size=36),
-        rx.recharts.line(data_key="total", name="Seats sold (cumulative)", stroke="#2563eb"),
+        rx.recharts.line(data_key="total", name=_("Seats sold (cumulative)"), stroke="#2563eb"),
         rx.recharts.x_axis(data_key="minute"),
         rx.recharts.y_axis(),
         rx.recharts.legend(),
@@ -50,33 +50,35 @@ def sales_chart() -> rx.Component:
     )
 
 
-@admin_page(routes.ADMIN_DASHBOARD, "Dashboard", on_load=(D.load,))
+@admin_page(routes.ADMIN_DASHBOARD, "Dashboard", on_load=(D.load,))  # i18n: ignore
 def admin_dashboard_page() -> rx.Component:
     return rx.vstack(
-        rx.link("Back to the event", href="/admin/events/" + as_var(D.event_id).to(str),
+        rx.link(_("Back to the event"), href="/admin/events/" + as_var(D.event_id).to(str),
                 size="2"),
         rx.hstack(rx.heading(D.title, size="6"), rx.badge(D.status, id="dash-status"),
-                  rx.text("updated ", D.updated, size="1", color="gray", id="dash-updated"),
+                  rx.text(_("updated {time}", time=D.updated), size="1", color="gray",
+                          id="dash-updated"),
                   align="center"),
         rx.heading(_("Seats right now"), size="3"),
-        rx.hstack(stat("Available", "seats_available"), stat("Held", "seats_held"),
-                  stat("Sold", "seats_sold"), stat("Blocked", "seats_blocked"), wrap="wrap"),
+        rx.hstack(stat(_("Available"), "seats_available"), stat(_("Held"), "seats_held"),
+                  stat(_("Sold"), "seats_sold"), stat(_("Blocked"), "seats_blocked"), wrap="wrap"),
         rx.heading(_("Sales by tier"), size="3"),
         tier_table(),
         rx.heading(_("Orders and money"), size="3"),
-        rx.hstack(stat("Awaiting payment", "orders_awaiting"),
-                  stat("Confirmed", "orders_confirmed"), stat("Cancelled", "orders_cancelled"),
-                  stat("Refunded", "orders_refunded"), stat("Revenue", "revenue_text"),
-                  stat("Refunded amount", "refunded_text"),
-                  stat("Payment success", "payment_success_rate"), wrap="wrap"),
+        rx.hstack(stat(_("Awaiting payment"), "orders_awaiting"),
+                  stat(_("Confirmed"), "orders_confirmed"),
+                  stat(_("Cancelled"), "orders_cancelled"),
+                  stat(_("Refunded"), "orders_refunded"), stat(_("Revenue"), "revenue_text"),
+                  stat(_("Refunded amount"), "refunded_text"),
+                  stat(_("Payment success"), "payment_success_rate"), wrap="wrap"),
         rx.heading(_("Activity"), size="3"),
-        rx.hstack(stat("Holds this minute", "holds_last_minute"),
-                  stat("Holds / min (10 min avg)", "holds_per_minute_avg"),
+        rx.hstack(stat(_("Holds this minute"), "holds_last_minute"),
+                  stat(_("Holds / min (10 min avg)"), "holds_per_minute_avg"),
                   stat(_("Updates not yet counted"), "outbox_pending"),
                   stat(_("Figures behind by (s)"), "outbox_lag_s"),
-                  stat("Checked in", "checkins"), stat("Valid tickets", "tickets"),
+                  stat(_("Checked in"), "checkins"), stat(_("Valid tickets"), "tickets"),
                   wrap="wrap"),
-        rx.heading("Sales over time", size="3"),
+        rx.heading(_("Sales over time"), size="3"),
         sales_chart(),
         spacing="3", width="100%", align="stretch",
     )

@@ -24,19 +24,19 @@ from ticketing_app.state.admin_event import AdminEventState as S
 def sales_controls() -> rx.Component:
     return rx.hstack(
         rx.cond(S.status != "ON_SALE", rx.cond(S.status != "CANCELLED", rx.button(
-            "Open sales", on_click=S.set_status("ON_SALE"),  # type: ignore[operator]
+            _("Open sales"), on_click=S.set_status("ON_SALE"),  # type: ignore[operator]
             color_scheme="green",
             id="open-sales"))),
         rx.cond(S.status == "ON_SALE", rx.button(
-            "Close sales", on_click=S.set_status("CLOSED"),  # type: ignore[operator]
+            _("Close sales"), on_click=S.set_status("CLOSED"),  # type: ignore[operator]
             color_scheme="orange",
             id="close-sales")),
-        rx.button("Release all holds", on_click=S.release_holds, variant="soft",
+        rx.button(_("Release all holds"), on_click=S.release_holds, variant="soft",
                   id="release-holds"),
-        rx.link(rx.button("Live dashboard", variant="outline"),
+        rx.link(rx.button(_("Live dashboard"), variant="outline"),
                 href="/admin/events/" + as_var(S.event_id).to(str) + "/dashboard",
                 id="to-dashboard"),
-        rx.link(rx.button("Check-in", variant="outline"),
+        rx.link(rx.button(_("Check-in"), variant="outline"),
                 href="/admin/events/" + as_var(S.event_id).to(str) + "/checkin",
                 id="to-checkin"),
         rx.link(rx.button(_("Report and exports"), variant="outline"),
@@ -51,29 +51,29 @@ def sales_controls() -> rx.Component:
 
 def seat_map() -> rx.Component:
     return rx.vstack(
-        rx.hstack(rx.heading("Seats", size="4"), rx.text(S.counts, size="2", color="gray",
+        rx.hstack(rx.heading(_("Seats"), size="4"), rx.text(S.counts, size="2", color="gray",
                                                        id="seat-counts"), align="center"),
-        rx.text("Click seats to select them, then block (production holds), unblock or "
-                "move them to a tier.", size="1", color="gray"),
+        rx.text(_("Click seats to select them, then block (production holds), unblock or "
+                  "move them to a tier."), size="1", color="gray"),
         layout_grid(S.seats, S.cols,
                     lambda s: S.toggle_seat(s["id"].to(int)),  # type: ignore[operator]
                     grid_id="admin-seat-map"),
         rx.hstack(
-            rx.button("Block selected",
+            rx.button(_("Block selected"),
                       on_click=S.block_selected(True), size="1",  # type: ignore[operator]
                       id="block-selected"),
-            rx.button("Unblock selected",
+            rx.button(_("Unblock selected"),
                       on_click=S.block_selected(False), size="1",  # type: ignore[operator]
                       variant="soft", id="unblock-selected"),
-            rx.button("Clear selection", on_click=S.clear_selection, size="1",
+            rx.button(_("Clear selection"), on_click=S.clear_selection, size="1",
                       variant="ghost"),
             rx.form(rx.hstack(
                 rx.el.select(rx.foreach(S.tiers, lambda t: rx.el.option(
                     t["name"].to(str), value=t["id"].to(str))), name="tier_id",
                     aria_label=_("Tier")),
-                rx.input(name="section", placeholder="or whole section", size="1",
+                rx.input(name="section", placeholder=_("or whole section"), size="1",
                          aria_label=_("Or a whole section")),
-                rx.button("Move to tier", type="submit", size="1", variant="outline"),
+                rx.button(_("Move to tier"), type="submit", size="1", variant="outline"),
                 align="center"), on_submit=S.assign_tier, reset_on_submit=True),
             spacing="2", wrap="wrap", align="center",
         ),
@@ -91,24 +91,24 @@ def tier_form(t: ObjectVar[dict[str, Any]]) -> rx.Component:
                  input_mode="decimal", width="9em", aria_label=_("Price")),
         rx.el.input(name="color", type="color", default_value=t["color"].to(str),
                     aria_label=_("Colour")),
-        rx.text(t["seats"].to(str), " seats", size="1", color="gray"),
+        rx.text(_("{n} seats", n=t["seats"].to(str)), size="1", color="gray"),
         rx.cond(S.status != "CANCELLED",
-                rx.button("Save", type="submit", size="1", variant="soft")),
+                rx.button(_("Save"), type="submit", size="1", variant="soft")),
         align="center"), on_submit=S.save_tier, reset_on_submit=False)
 
 
 def tiers() -> rx.Component:
     return rx.vstack(
-        rx.heading("Price tiers", size="4"),
+        rx.heading(_("Price tiers"), size="4"),
         rx.foreach(S.tiers, tier_form),
         rx.cond(S.status != "CANCELLED", rx.form(rx.hstack(
-            rx.input(name="name", placeholder="New tier", size="1", width="10em",
+            rx.input(name="name", placeholder=_("New tier"), size="1", width="10em",
                      aria_label=_("New tier's name")),
-            rx.input(name="price", placeholder="Price", size="1", input_mode="decimal",
+            rx.input(name="price", placeholder=_("Price"), size="1", input_mode="decimal",
                      width="9em", aria_label=_("New tier's price")),
             rx.el.input(name="color", type="color", default_value="#a855f7",
                         aria_label=_("New tier's colour")),
-            rx.button("Add tier", type="submit", size="1", id="add-tier"), align="center"),
+            rx.button(_("Add tier"), type="submit", size="1", id="add-tier"), align="center"),
             on_submit=S.save_tier, reset_on_submit=True)),
         align="stretch",
     )
@@ -117,14 +117,14 @@ def tiers() -> rx.Component:
 def settings_form() -> rx.Component:
     e = S.edit
     return rx.form(rx.vstack(
-        rx.heading("Settings", size="4"),
+        rx.heading(_("Settings"), size="4"),
         rx.grid(
-            labelled("Title", rx.input(name="title", default_value=e["title"].to(str))),
-            labelled("Date and time (UTC)", rx.input(name="starts_at", type="datetime-local",
+            labelled(_("Title"), rx.input(name="title", default_value=e["title"].to(str))),
+            labelled(_("Date and time (UTC)"), rx.input(name="starts_at", type="datetime-local",
                                                   default_value=e["starts_at"].to(str))),
-            labelled("Hold time (s)", rx.input(name="hold", type="number",
+            labelled(_("Hold time (s)"), rx.input(name="hold", type="number",
                                             default_value=e["hold"].to(str))),
-            labelled("Seats per buyer", rx.input(name="max_seats", type="number",
+            labelled(_("Seats per buyer"), rx.input(name="max_seats", type="number",
                                               default_value=e["max_seats"].to(str))),
             labelled(_("Web app hold (s)"),
                      rx.input(name="web_hold", type="number", min=1, max=WEB_HOLD_CEILING_S,
@@ -135,19 +135,21 @@ def settings_form() -> rx.Component:
                               id="web-hold-total"),
                      _("At most {n} s (30 minutes). The REST API keeps the hold time above.",
                        n=WEB_HOLD_CEILING_S)),
-            labelled("Waiting-room bot check (bits, 0 = off)",
+            labelled(_("Waiting-room bot check (bits, 0 = off)"),
                      rx.input(name="pow_bits", type="number", min=0, max=MAX_BITS,
                               default_value=e["pow_bits"].to(str), id="pow-bits")),
             columns="4", spacing="2", width="100%"),
-        labelled("Description", rx.text_area(name="description",
+        labelled(_("Description"), rx.text_area(name="description",
                                           default_value=e["description"].to(str))),
         rx.hstack(
             rx.el.label(rx.el.input(type="checkbox", name="orphan_rule",
-                                    default_checked=e["orphan"].to(bool)), " Orphan rule"),
+                                    default_checked=e["orphan"].to(bool)), " ",
+                        _("Orphan rule")),
             rx.el.label(rx.el.input(type="checkbox", name="waiting_room",
-                                    default_checked=e["waiting"].to(bool)), " Waiting room"),
+                                    default_checked=e["waiting"].to(bool)), " ",
+                        _("Waiting room")),
             rx.cond(S.status != "CANCELLED",
-                    rx.button("Save settings", type="submit", size="2", id="save-settings")),
+                    rx.button(_("Save settings"), type="submit", size="2", id="save-settings")),
             spacing="4", align="center"),
         align="stretch"), on_submit=S.save_settings, reset_on_submit=False, key=S.event_id)
 
@@ -167,9 +169,9 @@ def orders() -> rx.Component:
         rx.heading(_("Orders"), size="4"),
         rx.text(_("Open an order to see its tickets and history, resend its tickets or "
                   "refund it."), size="1", color="gray"),
-        rx.form(rx.hstack(rx.input(name="order_id", placeholder="Order #", size="1",
+        rx.form(rx.hstack(rx.input(name="order_id", placeholder=_("Order #"), size="1",
                                    aria_label=_("Order number")),
-                          rx.button("Find", type="submit", size="1", variant="soft")),
+                          rx.button(_("Find"), type="submit", size="1", variant="soft")),
                 on_submit=S.find_orders, reset_on_submit=False),
         rx.foreach(S.orders, order_row),
         align="stretch",
@@ -179,32 +181,33 @@ def orders() -> rx.Component:
 def cancellation() -> rx.Component:
     job = as_object(S.job)
     return rx.vstack(
-        rx.heading("Cancel the event", size="4"),
+        rx.heading(_("Cancel the event"), size="4"),
         rx.cond(job.contains("id"), rx.vstack(
-            rx.text("Refunding every confirmed order: ", job["done"].to(str), " of ",
-                    job["total"].to(str), " (", job["status"].to(str), ")", id="job-progress"),
+            rx.text(_("Refunding every confirmed order: {done} of {total} ({status})",
+                      done=job["done"].to(str), total=job["total"].to(str),
+                      status=job["status"].to(str)), id="job-progress"),
             rx.progress(value=job["percent"].to(int), max=100),
-            rx.text("Reason: ", job["message"].to(str), size="1", color="gray"),
+            rx.text(_("Reason: {reason}", reason=job["message"].to(str)), size="1", color="gray"),
             align="stretch"),
             rx.form(rx.vstack(
-                rx.text("Sales close and holds end at once; a background job refunds every "
-                        "confirmed order (it survives restarts). Buyers see the "
-                        "cancellation.", size="1", color="gray"),
-                rx.input(name="reason", placeholder="Reason shown to buyers", id="cancel-reason",
+                rx.text(_("Sales close and holds end at once; a background job refunds every "
+                          "confirmed order (it survives restarts). Buyers see the "
+                          "cancellation."), size="1", color="gray"),
+                rx.input(name="reason", placeholder=_("Reason shown to buyers"), id="cancel-reason",
                          aria_label=_("Reason shown to buyers")),
-                rx.input(name="confirm", placeholder="Type the event title to confirm",
+                rx.input(name="confirm", placeholder=_("Type the event title to confirm"),
                          id="cancel-confirm", aria_label=_("The event's title, to confirm")),
-                rx.button("Cancel event and refund everyone", type="submit",
+                rx.button(_("Cancel event and refund everyone"), type="submit",
                           color_scheme="red", id="cancel-event"),
                 align="stretch"), on_submit=S.cancel_event, reset_on_submit=False)),
         align="stretch", id="cancellation",
     )
 
 
-@admin_page(routes.ADMIN_EVENT, "Event", on_load=(S.load,))
+@admin_page(routes.ADMIN_EVENT, "Event", on_load=(S.load,))  # i18n: ignore
 def admin_event_page() -> rx.Component:
     return rx.vstack(
-        rx.link("All events", href=routes.ADMIN_EVENTS, size="2"),
+        rx.link(_("All events"), href=routes.ADMIN_EVENTS, size="2"),
         rx.hstack(rx.heading(S.title, size="6", id="event-title"),
                   rx.badge(S.status, size="2", id="event-status"), align="center"),
         rx.text(S.when, color="gray"),

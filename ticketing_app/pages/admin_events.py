@@ -9,25 +9,28 @@ from reflex.vars import ObjectVar
 
 from ticketing_app import routes
 from ticketing_app.components.admin_layout import admin_page, labelled
+from ticketing_app.components.i18n import _
+from ticketing_app.i18n import N_
 from ticketing_app.state.admin_events import CURRENCIES, TIER_SLOTS, AdminEventsState
 
-DEFAULT_TIERS = {1: ("Premium", "90000", "#ef4444", "1-2"), 2: ("Standard", "50000",
-                                                                 "#3b82f6", "")}
+# The first two tier slots come filled in (names in the organiser's language).
+DEFAULT_TIERS = {1: (N_("Premium"), "90000", "#ef4444", "1-2"),
+                 2: (N_("Standard"), "50000", "#3b82f6", "")}
 
 
 def tier_inputs(i: int) -> rx.Component:
     name, price, colour, rows = DEFAULT_TIERS.get(i, ("", "", "#a855f7", ""))
     return rx.grid(
-        labelled(f"Tier {i} name", rx.input(name=f"t{i}_name", id=f"t{i}-name",
-                                         default_value=name)),
-        labelled("Price", rx.input(name=f"t{i}_price", id=f"t{i}-price",
+        labelled(_("Tier {n} name", n=i), rx.input(name=f"t{i}_name", id=f"t{i}-name",
+                                                 default_value=_(name) if name else "")),
+        labelled(_("Price"), rx.input(name=f"t{i}_price", id=f"t{i}-price",
                                    input_mode="decimal", default_value=price)),
-        labelled("Colour", rx.el.input(name=f"t{i}_color", id=f"t{i}-color", type="color",
+        labelled(_("Colour"), rx.el.input(name=f"t{i}_color", id=f"t{i}-color", type="color",
                                     default_value=colour)),
-        labelled("Rows", rx.input(name=f"t{i}_rows", id=f"t{i}-rows", default_value=rows,
-                               placeholder="A, B or 1, 2")),
-        labelled("Sections", rx.input(name=f"t{i}_sections", id=f"t{i}-sections",
-                                   placeholder="Balcony")),
+        labelled(_("Rows"), rx.input(name=f"t{i}_rows", id=f"t{i}-rows", default_value=rows,
+                               placeholder=_("A, B or 1, 2"))),
+        labelled(_("Sections"), rx.input(name=f"t{i}_sections", id=f"t{i}-sections",
+                                   placeholder=_("Balcony"))),
         columns="5", spacing="2", width="100%",
     )
 
@@ -36,15 +39,15 @@ def extra_tier_inputs(i: rx.Var[int]) -> rx.Component:
     """A tier slot added with "Add a tier" (its number is a Var)."""
     n = i.to(str)
     return rx.grid(
-        labelled("Tier name", rx.input(name="t" + n + "_name", id="t" + n + "-name")),
-        labelled("Price", rx.input(name="t" + n + "_price", id="t" + n + "-price",
+        labelled(_("Tier name"), rx.input(name="t" + n + "_name", id="t" + n + "-name")),
+        labelled(_("Price"), rx.input(name="t" + n + "_price", id="t" + n + "-price",
                                    input_mode="decimal")),
-        labelled("Colour", rx.el.input(name="t" + n + "_color", id="t" + n + "-color",
+        labelled(_("Colour"), rx.el.input(name="t" + n + "_color", id="t" + n + "-color",
                                        type="color", default_value="#a855f7")),
-        labelled("Rows", rx.input(name="t" + n + "_rows", id="t" + n + "-rows",
-                                  placeholder="A, B or 1, 2")),
-        labelled("Sections", rx.input(name="t" + n + "_sections", id="t" + n + "-sections",
-                                      placeholder="Balcony")),
+        labelled(_("Rows"), rx.input(name="t" + n + "_rows", id="t" + n + "-rows",
+                                  placeholder=_("A, B or 1, 2"))),
+        labelled(_("Sections"), rx.input(name="t" + n + "_sections", id="t" + n + "-sections",
+                                      placeholder=_("Balcony"))),
         columns="5", spacing="2", width="100%",
     )
 
@@ -53,41 +56,41 @@ def event_form() -> rx.Component:
     s = AdminEventsState
     return rx.form(
         rx.vstack(
-            rx.heading("New event", size="4"),
+            rx.heading(_("New event"), size="4"),
             rx.grid(
-                labelled("Title", rx.input(name="title", id="event-title")),
-                labelled("Date and time (UTC)", rx.input(name="starts_at", id="event-starts",
+                labelled(_("Title"), rx.input(name="title", id="event-title")),
+                labelled(_("Date and time (UTC)"), rx.input(name="starts_at", id="event-starts",
                                                       type="datetime-local")),
-                labelled("Venue", rx.el.select(
-                    rx.el.option("Choose a venue", value=""),
+                labelled(_("Venue"), rx.el.select(
+                    rx.el.option(_("Choose a venue"), value=""),
                     rx.foreach(s.venue_options,
                                lambda v: rx.el.option(v[1], value=v[0])),
                     name="venue_id", id="event-venue")),
-                labelled("Currency (prices are in its units)", rx.el.select(
+                labelled(_("Currency (prices are in its units)"), rx.el.select(
                     *[rx.el.option(c, value=c) for c in CURRENCIES],
                     name="currency", id="event-currency")),
-                labelled("Hold time (s)", rx.input(name="hold_seconds", id="event-hold",
+                labelled(_("Hold time (s)"), rx.input(name="hold_seconds", id="event-hold",
                                                 type="number", default_value="30")),
-                labelled("Seats per buyer", rx.input(name="max_seats", id="event-max-seats",
+                labelled(_("Seats per buyer"), rx.input(name="max_seats", id="event-max-seats",
                                                   type="number", default_value="6")),
                 rx.vstack(
                     rx.el.label(rx.el.input(type="checkbox", name="orphan_rule"),
-                                " No single empty seats (orphan rule)"),
+                                " ", _("No single empty seats (orphan rule)")),
                     rx.el.label(rx.el.input(type="checkbox", name="waiting_room"),
-                                " Waiting room"),
+                                " ", _("Waiting room")),
                     spacing="1"),
                 columns="3", spacing="3", width="100%",
             ),
-            labelled("Description", rx.text_area(name="description", id="event-description")),
-            rx.text("Price tiers: a tier with no rows or sections takes every other seat.",
+            labelled(_("Description"), rx.text_area(name="description", id="event-description")),
+            rx.text(_("Price tiers: a tier with no rows or sections takes every other seat."),
                     size="1", color="gray"),
             *[tier_inputs(i) for i in range(1, TIER_SLOTS + 1)],
             rx.foreach(s.extra_tiers, extra_tier_inputs),
-            rx.button("Add a tier", type="button", variant="soft", size="1",
+            rx.button(_("Add a tier"), type="button", variant="soft", size="1",
                       on_click=s.add_tier, id="add-tier"),
             rx.cond(s.form_error != "", rx.callout(s.form_error, color_scheme="red",
                                                    icon="triangle_alert", id="event-error")),
-            rx.button("Create event (draft)", type="submit", id="create-event"),
+            rx.button(_("Create event (draft)"), type="submit", id="create-event"),
             spacing="3", width="100%",
         ),
         on_submit=AdminEventsState.create, reset_on_submit=False,
@@ -104,11 +107,11 @@ def event_row(e: ObjectVar[dict[str, Any]]) -> rx.Component:
 
 def events_body() -> rx.Component:
     return rx.vstack(
-        rx.heading("Events", size="6"),
+        rx.heading(_("Events"), size="6"),
         rx.table.root(
-            rx.table.header(rx.table.row(rx.table.column_header_cell("Event"),
-                                         rx.table.column_header_cell("When"),
-                                         rx.table.column_header_cell("Status"))),
+            rx.table.header(rx.table.row(rx.table.column_header_cell(_("Event")),
+                                         rx.table.column_header_cell(_("When")),
+                                         rx.table.column_header_cell(_("Status")))),
             rx.table.body(rx.foreach(AdminEventsState.events, event_row)),
             width="100%", id="event-list"),
         rx.divider(),
@@ -117,6 +120,7 @@ def events_body() -> rx.Component:
     )
 
 
-admin_events_page = admin_page(routes.ADMIN_EVENTS, "Events",
+admin_events_page = admin_page(routes.ADMIN_EVENTS, "Events",  # i18n: ignore
                                on_load=(AdminEventsState.load,))(events_body)
-admin_home_page = admin_page(routes.ADMIN, "Admin", on_load=(AdminEventsState.load,))(events_body)
+admin_home_page = admin_page(routes.ADMIN, "Admin",  # i18n: ignore
+                             on_load=(AdminEventsState.load,))(events_body)

@@ -27,8 +27,8 @@ from ticketing_app.services.admin_auth import AdminIdentity
 
 log = structlog.get_logger(__name__)
 
-Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
-AnyHandler = TypeVar("AnyHandler", bound=Callable[..., Any])
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])  # i18n: ignore
+AnyHandler = TypeVar("AnyHandler", bound=Callable[..., Any])  # i18n: ignore
 # What an admin handler needs (domain/roles.py), read by the one check every admin event
 # passes first (`state/roles.py`). A handler without a mark needs MANAGE.
 CAPABILITY_ATTR = "_admin_capability"

@@ -10,6 +10,7 @@ import reflex as rx
 from ticketing_app.bootstrap import get_runtime
 from ticketing_app.domain.errors import DomainError
 from ticketing_app.domain.roles import Capability
+from ticketing_app.i18n import _
 from ticketing_app.state.admin import AdminState, admin_only, needs, path_id
 from ticketing_app.state.admin_words import status_text
 
@@ -38,7 +39,10 @@ class AdminCheckinState(AdminState):
     async def _counts(self) -> None:
         rt = await get_runtime()
         c = await rt.checkins.counts(self.event_id)
-        self.counts = f"{c.get('CHECKED_IN', 0)} in of {c.get('CHECKED_IN', 0) + c.get('VALID', 0)}"
+        checked = c.get("CHECKED_IN", 0)
+        # Translators: tickets checked in so far, of all valid tickets of the event.
+        self.counts = _("{checked} in of {total}", checked=checked,
+                        total=checked + c.get("VALID", 0))
 
     @rx.event
     @needs(Capability.CHECK_IN)
@@ -82,10 +86,11 @@ class AdminCheckinState(AdminState):
             return
         try:
             a = await rt.checkins.check_in(self._actor, code, self.gate, self.event_id)
-            self.result = {"ok": True, "headline": "ADMIT", "text": f"{a.seat} - ticket "
-                           f"#{a.ticket_id}, order #{a.order_id}"}
+            self.result = {"ok": True, "headline": _("ADMIT"),
+                           "text": _("{seat} - ticket #{ticket}, order #{order}",
+                                     seat=a.seat, ticket=a.ticket_id, order=a.order_id)}
         except DomainError as exc:
-            self.result = {"ok": False, "headline": "DO NOT ADMIT",
+            self.result = {"ok": False, "headline": _("DO NOT ADMIT"),
                            "text": exc.message, "code": exc.code}
         self.history = [{**self.result, "ticket": code[-10:]}, *self.history][:10]
         await self._counts()

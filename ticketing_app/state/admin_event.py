@@ -14,8 +14,8 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import EventSettings
 from ticketing_app.domain.layouts import Problems
 from ticketing_app.domain.seats import format_money
+from ticketing_app.i18n import N_, _, money_input, ngettext
 from ticketing_app.i18n import format_money as i18n_money
-from ticketing_app.i18n import money_input
 from ticketing_app.services.cancellation import JOB_KIND
 from ticketing_app.state.admin import AdminState, admin_of, admin_only, path_id
 from ticketing_app.state.admin_events import int_field, parse_when, price_field
@@ -24,6 +24,9 @@ from ticketing_app.state.presence import connected
 
 STATE_COLOURS = {"H": "#f59e0b", "S": "#9ca3af", "B": "#4b5563"}
 STATE_NAMES = {"A": "available", "H": "held", "S": "sold", "B": "blocked"}
+# The same states in words, for the seat tooltips and the counts above the map.
+STATE_WORDS = {"available": N_("available"), "held": N_("held"), "sold": N_("sold"),
+               "blocked": N_("blocked")}
 
 
 class AdminEventState(AdminState):
@@ -52,7 +55,7 @@ class AdminEventState(AdminState):
         try:
             await self._load_event()
         except errors.EventNotFound:
-            self.title, self.status = "Event not found", ""
+            self.title, self.status = _("Event not found"), ""
             return None
         await self._load_orders()
         await self._load_job()
@@ -94,11 +97,13 @@ class AdminEventState(AdminState):
             seats.append({
                 "id": s.id, "r": s.r, "c": s.c, "status": name,
                 "title": f"{s.label} - {s.tier_name} {format_money(s.price, layout.currency)}"
-                         f" - {name}",
+                         f" - {_(STATE_WORDS[name])}",
                 "color": STATE_COLOURS.get(code, s.tier_color),
                 "selected": s.id in chosen, "dim": False})
         self.seats, self.cols = seats, layout.cols
-        self.counts = ", ".join(f"{n} {k}" for k, n in sorted(tally.items()))
+        # Translators: one part of the seat counts above the map, e.g. "12 available".
+        self.counts = ", ".join(_("{n} {state}", n=n, state=_(STATE_WORDS[k]))
+                                for k, n in sorted(tally.items()))
 
     async def _load_orders(self) -> None:
         """The event's latest orders, each a link to its own page (refunds happen there,
@@ -140,7 +145,8 @@ class AdminEventState(AdminState):
         rt = await get_runtime()
         await rt.admin.set_status(self._actor, self.event_id, status)
         await self._load_event()
-        return rx.toast.success(f"Event is now {status.replace('_', ' ').lower()}.")
+        return rx.toast.success(_("Event is now {status}.",
+                                   status=status_text(status).lower()))
 
     @rx.event
     @admin_only
@@ -148,18 +154,20 @@ class AdminEventState(AdminState):
         rt = await get_runtime()
         n = await rt.admin.release_all_holds(self._actor, self.event_id)
         await self._load_map()
-        return rx.toast.success(f"Released {n} held seat(s).")
+        return rx.toast.success(ngettext("Released {n} held seat.", "Released {n} held seats.", n))
 
     @rx.event
     @admin_only
     async def block_selected(self, blocked: bool) -> Any:
         rt = await get_runtime()
         if not self.selected:
-            return rx.toast.error("Select seats on the map first.")
+            return rx.toast.error(_("Select seats on the map first."))
         n = await rt.admin.block_seats(self._actor, self.event_id, self.selected, blocked)
         self.selected = []
         await self._load_map()
-        return rx.toast.success(f"{'Blocked' if blocked else 'Unblocked'} {n} seat(s).")
+        if blocked:
+            return rx.toast.success(ngettext("Blocked {n} seat.", "Blocked {n} seats.", n))
+        return rx.toast.success(ngettext("Unblocked {n} seat.", "Unblocked {n} seats.", n))
 
     @rx.event
     @admin_only
@@ -168,13 +176,14 @@ class AdminEventState(AdminState):
         tier_id = int(str(form.get("tier_id", "0")) or 0)
         section = str(form.get("section", "")).strip()
         if not self.selected and not section:
-            return rx.toast.error("Select seats on the map, or name a section.")
+            return rx.toast.error(_("Select seats on the map, or name a section."))
         n = await rt.admin.assign_tier(self._actor, self.event_id, tier_id,
                                        seat_ids=self.selected,
                                        sections=[section] if section else [])
         self.selected = []
         await self._load_event()
-        return rx.toast.success(f"{n} seat(s) moved to the tier.")
+        return rx.toast.success(ngettext("{n} seat moved to the tier.",
+                                          "{n} seats moved to the tier.", n))
 
     # ---- settings and tiers ---------------------------------------------------------------
     @rx.event
@@ -183,13 +192,13 @@ class AdminEventState(AdminState):
         rt = await get_runtime()
         ev = await rt.catalog.get_event(self.event_id, fresh=True)
         p = Problems()
-        hold = int_field(form, "hold", "hold time", p, ev.hold_default_s)
-        limit = int_field(form, "max_seats", "seats per buyer", p, ev.max_seats_per_buyer)
-        bits = int_field(form, "pow_bits", "bot check", p, ev.waiting_room_difficulty)
-        web_hold = int_field(form, "web_hold", "web app hold", p, ev.web_hold_s)
-        web_total = int_field(form, "web_hold_total", "web app hold in all", p,
+        hold = int_field(form, "hold", _("hold time"), p, ev.hold_default_s)
+        limit = int_field(form, "max_seats", _("seats per buyer"), p, ev.max_seats_per_buyer)
+        bits = int_field(form, "pow_bits", _("bot check"), p, ev.waiting_room_difficulty)
+        web_hold = int_field(form, "web_hold", _("web app hold"), p, ev.web_hold_s)
+        web_total = int_field(form, "web_hold_total", _("web app hold in all"), p,
                               ev.web_hold_max_total_s)
-        p.raise_if_any("Invalid event")
+        p.raise_if_any(_("Invalid event"))
         spec = EventSettings(
             title=str(form.get("title", "")), starts_at=parse_when(str(form.get("starts_at",
                                                                                   ""))),
@@ -201,15 +210,15 @@ class AdminEventState(AdminState):
             web_hold_max_total_s=web_total)
         await rt.admin.update_event(self._actor, self.event_id, spec)
         await self._load_event()
-        return rx.toast.success("Saved; buyers see the change now.")
+        return rx.toast.success(_("Saved; buyers see the change now."))
 
     @rx.event
     @admin_only
     async def save_tier(self, form: dict[str, Any]) -> Any:
         rt = await get_runtime()
         p = Problems()
-        price = price_field(form, "price", "price", self.currency, p)
-        p.raise_if_any("Invalid price tier")
+        price = price_field(form, "price", _("price"), self.currency, p)
+        p.raise_if_any(_("Invalid price tier"))
         tier_id = int(str(form.get("tier_id", "0")) or 0)
         name, colour = str(form.get("name", "")), str(form.get("color", "#10b981"))
         if tier_id:
@@ -217,7 +226,7 @@ class AdminEventState(AdminState):
         else:
             await rt.admin.add_tier(self._actor, self.event_id, name, price, colour)
         await self._load_event()
-        return rx.toast.success(f"Tier {name!r} saved.")
+        return rx.toast.success(_("Tier {name} saved.", name=repr(name)))
 
     # ---- orders, refunds, cancellation ----------------------------------------------------
     @rx.event
@@ -231,7 +240,7 @@ class AdminEventState(AdminState):
     async def cancel_event(self, form: dict[str, Any]) -> Any:
         rt = await get_runtime()
         if str(form.get("confirm", "")).strip() != self.title:
-            return rx.toast.error("Type the event's title to confirm the cancellation.")
+            return rx.toast.error(_("Type the event's title to confirm the cancellation."))
         await rt.cancellation.cancel_event(self._actor, self.event_id,
                                            str(form.get("reason", "")))
         await self._load_event()

@@ -15,7 +15,7 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import TierSpec
 from ticketing_app.domain.layouts import Problems, parse_numbers
 from ticketing_app.domain.seats import format_money
-from ticketing_app.i18n import parse_money
+from ticketing_app.i18n import _, ngettext, parse_money
 from ticketing_app.state.admin import AdminState, admin_only
 from ticketing_app.state.admin_venues import slots
 
@@ -28,7 +28,7 @@ def parse_when(text: str) -> datetime:
     try:
         dt = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise errors.ValidationFailed("Date and time: pick a date and a time.",
+        raise errors.ValidationFailed(_("Date and time: pick a date and a time."),
                                       [{"field": "startsAt", "message": "invalid"}]) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
@@ -41,7 +41,7 @@ def int_field(form: dict[str, Any], name: str, label: str, problems: Problems,
     try:
         return int(raw)
     except ValueError:
-        problems.add(label, f"{raw!r} is not a whole number")
+        problems.add(label, _("{value} is not a whole number", value=repr(raw)))
         return default
 
 
@@ -63,11 +63,11 @@ def tiers_from_form(form: dict[str, Any], problems: Problems,
         price_raw = str(form.get(f"t{i}_price", "")).strip()
         if not name and not price_raw:
             continue
-        price = price_field(form, f"t{i}_price", f"tier {i} price", currency, problems)
+        price = price_field(form, f"t{i}_price", _("tier {n} price", n=i), currency, problems)
         try:
             rows = tuple(sorted(parse_numbers(str(form.get(f"t{i}_rows", "")))))
         except ValueError as exc:
-            problems.add(f"tier {i} rows", str(exc))
+            problems.add(_("tier {n} rows", n=i), str(exc))
             rows = ()
         sections = tuple(s.strip() for s in str(form.get(f"t{i}_sections", "")).split(",")
                          if s.strip())
@@ -94,7 +94,8 @@ class AdminEventsState(AdminState):
             {"id": e.id, "title": e.title, "when": e.starts_at.strftime("%Y-%m-%d %H:%M UTC"),
              "status": e.status, "url": routes.admin_event_url(int(e.id or 0))}
             for e in await rt.admin.list_events()]
-        self.venue_options = [[str(v.id), f"{v.name} ({v.seats} seats)"]
+        self.venue_options = [[str(v.id), ngettext("{name} ({n} seat)", "{name} ({n} seats)",
+                                                   v.seats, name=v.name)]
                               for v in await rt.admin.list_venues()]
 
     @rx.event
@@ -102,16 +103,16 @@ class AdminEventsState(AdminState):
     async def create(self, form: dict[str, Any]) -> Any:
         rt = await get_runtime()
         problems = Problems()
-        venue_id = int_field(form, "venue_id", "venue", problems)
+        venue_id = int_field(form, "venue_id", _("venue"), problems)
         currency = str(form.get("currency", "") or rt.settings.currency).upper()
         tiers = tiers_from_form(form, problems, currency)
-        hold = int_field(form, "hold_seconds", "hold time", problems, rt.settings.hold_default_s)
-        limit = int_field(form, "max_seats", "seats per buyer", problems,
+        hold = int_field(form, "hold_seconds", _("hold time"), problems, rt.settings.hold_default_s)
+        limit = int_field(form, "max_seats", _("seats per buyer"), problems,
                           rt.settings.max_seats_per_buyer)
         if not venue_id:
-            problems.add("venue", "choose a venue")
+            problems.add(_("venue"), _("choose a venue"))
         try:
-            problems.raise_if_any("Invalid event")
+            problems.raise_if_any(_("Invalid event"))
             starts = parse_when(str(form.get("starts_at", "")))
             ev = await rt.admin.create_event(
                 self._actor, title=str(form.get("title", "")), starts_at=starts,

@@ -19,6 +19,7 @@ from ticketing_app.domain.layouts import (
     stack_grids,
 )
 from ticketing_app.domain.seats import row_label, seat_label
+from ticketing_app.i18n import _
 from ticketing_app.state.admin import AdminState, admin_only
 
 SECTION_SLOTS = 3  # shown at first; "Add a section" adds more, without a cap
@@ -54,11 +55,12 @@ def grids_from_form(form: dict[str, Any]) -> list[GridSpec]:
                 parse_numbers(str(form.get(f"s{i}_aisle_cols", ""))),
                 parse_numbers(str(form.get(f"s{i}_aisle_rows", "")))))
         except ValueError as exc:
-            problems.add(f"section {i}", str(exc).replace("invalid literal for int() with "
-                                                          "base 10", "not a number"))
+            problems.add(_("section {n}", n=i),
+                         str(exc).replace("invalid literal for int() with base 10",
+                                          _("not a number")))
     if not grids and not problems.items:
-        problems.add("sections", "fill in at least one section")
-    problems.raise_if_any("Invalid layout")
+        problems.add(_("sections"), _("fill in at least one section"))
+    problems.raise_if_any(_("Invalid layout"))
     return stack_grids(grids)
 
 
@@ -92,8 +94,10 @@ class AdminVenuesState(AdminState):
         self.preview_cols = max((c for _, _, c in positions), default=0)
         rows = max((r for _, r, _ in positions), default=0)
         sections = sorted({s for s, _, _ in positions})
-        self.preview_summary = (f"{len(positions)} seats in {len(sections)} section(s) "
-                                f"({', '.join(sections)}), rows A-{row_label(rows)}")
+        self.preview_summary = _(
+            "{seats} seats in {count} section(s) ({sections}), rows A-{last}",
+            seats=len(positions), count=len(sections), sections=", ".join(sections),
+            last=row_label(rows))
         self.preview_error = ""
         self._pending = pending
 
@@ -134,7 +138,7 @@ class AdminVenuesState(AdminState):
         rt = await get_runtime()
         p = self._pending
         if not p:
-            return rx.toast.error("Preview the layout first.")
+            return rx.toast.error(_("Preview the layout first."))
         if p["kind"] == "grid":
             venue = await rt.admin.create_venue(self._actor, p["name"], p["grids"], p["address"])
         else:
@@ -142,4 +146,4 @@ class AdminVenuesState(AdminState):
                                                 p["format"])
         self._pending, self.preview, self.preview_summary = {}, [], ""
         await self._list()
-        return rx.toast.success(f"Venue {venue.name!r} created.")
+        return rx.toast.success(_("Venue {name} created.", name=repr(venue.name)))
