@@ -2,9 +2,13 @@
 // (Chrome on Android, Safari 17+, ...). A detected QR code is typed into the same form an
 // usher uses by hand, so both paths are one. Elsewhere the page says so; typing always works.
 (function () {
-  function say(text) {
+  // The page gives each sentence in the reader's language (data-* on #scan-status); the
+  // English here is only the fallback.
+  function say(key, text, reason) {
     var el = document.getElementById("scan-status");
-    if (el) el.textContent = text;
+    if (!el) return;
+    var given = el.getAttribute("data-" + key);
+    el.textContent = (given || text).replace("{reason}", reason || "");
   }
   function submitCode(value) {
     var input = document.getElementById("checkin-code");
@@ -20,7 +24,7 @@
     timer: null,
     start: async function () {
       if (!("BarcodeDetector" in window) || !navigator.mediaDevices) {
-        say("This browser cannot scan with the camera; type the code instead.");
+        say("no-camera", "This browser cannot scan with the camera; type the code instead.");
         return;
       }
       try {
@@ -33,7 +37,7 @@
         await video.play();
         var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
         var last = "", lastAt = 0, busy = false;
-        say("Point the camera at a ticket's QR code.");
+        say("point", "Point the camera at a ticket's QR code.");
         this.timer = setInterval(async function () {
           if (busy || video.readyState < 2) return;
           busy = true;
@@ -50,7 +54,7 @@
           busy = false;
         }, 250);
       } catch (e) {
-        say("Camera unavailable (" + e.name + "); type the code instead.");
+        say("unavailable", "Camera unavailable ({reason}); type the code instead.", e.name);
       }
     },
     stop: function () {

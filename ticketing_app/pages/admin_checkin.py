@@ -80,7 +80,16 @@ def admin_checkin_page() -> rx.Component:
             rx.button(_("Stop camera"), variant="ghost",
                       on_click=rx.call_script("window.tkScanner && window.tkScanner.stop()")),
         ),
-        rx.text("", id="scan-status", size="2", color="gray"),
+        # The scanner script (assets/checkin_scanner.js) says these, in the reader's language.
+        rx.text("", id="scan-status", size="2", color="gray",
+                custom_attrs={
+                    "data-no-camera": _("This browser cannot scan with the camera; type the "
+                                        "code instead."),
+                    "data-point": _("Point the camera at a ticket's QR code."),
+                    # {reason} stays for the script to fill in.
+                    "data-unavailable": _("Camera unavailable ({reason}); type the code "
+                                          "instead."),
+                }),
         rx.el.video(id="scan-video", muted=True, plays_inline=True,
                     style={"width": "100%", "max_width": "420px", "border_radius": "8px"}),
         rx.heading(_("Find by name"), size="4"),

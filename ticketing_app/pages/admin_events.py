@@ -101,7 +101,7 @@ def event_row(e: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.link(e["title"].to(str), href=e["url"].to(str))),
         rx.table.cell(e["when"].to(str)),
-        rx.table.cell(rx.badge(e["status"].to(str))),
+        rx.table.cell(rx.badge(e["statusText"].to(str))),
     )
 
 

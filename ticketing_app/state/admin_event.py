@@ -14,7 +14,7 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import EventSettings
 from ticketing_app.domain.layouts import Problems
 from ticketing_app.domain.seats import format_money
-from ticketing_app.i18n import N_, _, money_input, ngettext
+from ticketing_app.i18n import N_, _, format_event_time, money_input, ngettext
 from ticketing_app.i18n import format_money as i18n_money
 from ticketing_app.services.cancellation import JOB_KIND
 from ticketing_app.state.admin import AdminState, admin_of, admin_only, path_id
@@ -67,7 +67,7 @@ class AdminEventState(AdminState):
         rt = await get_runtime()
         ev = await rt.catalog.get_event(self.event_id, fresh=True)
         self.title, self.status, self.currency = ev.title, ev.status, ev.currency
-        self.when = ev.starts_at.strftime("%a %d %b %Y, %H:%M UTC")
+        self.when = format_event_time(ev.starts_at, await rt.catalog.time_zone(ev))
         self.edit = {
             "title": ev.title, "description": ev.description,
             "starts_at": ev.starts_at.strftime("%Y-%m-%dT%H:%M"),

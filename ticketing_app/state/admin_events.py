@@ -15,9 +15,10 @@ from ticketing_app.domain import errors
 from ticketing_app.domain.event_rules import TierSpec
 from ticketing_app.domain.layouts import Problems, parse_numbers
 from ticketing_app.domain.seats import format_money
-from ticketing_app.i18n import _, ngettext, parse_money
+from ticketing_app.i18n import _, format_event_time, ngettext, parse_money
 from ticketing_app.state.admin import AdminState, admin_only
 from ticketing_app.state.admin_venues import slots
+from ticketing_app.state.admin_words import status_text
 
 TIER_SLOTS = 3  # shown at first; "Add a tier" adds more, without a cap
 CURRENCIES = ("KRW", "USD", "EUR", "JPY")
@@ -91,8 +92,10 @@ class AdminEventsState(AdminState):
     async def load(self) -> None:
         rt = await get_runtime()
         self.events = [
-            {"id": e.id, "title": e.title, "when": e.starts_at.strftime("%Y-%m-%d %H:%M UTC"),
-             "status": e.status, "url": routes.admin_event_url(int(e.id or 0))}
+            {"id": e.id, "title": e.title,
+             "when": format_event_time(e.starts_at, await rt.catalog.time_zone(e)),
+             "status": e.status, "statusText": status_text(e.status),
+             "url": routes.admin_event_url(int(e.id or 0))}
             for e in await rt.admin.list_events()]
         self.venue_options = [[str(v.id), ngettext("{name} ({n} seat)", "{name} ({n} seats)",
                                                    v.seats, name=v.name)]
