@@ -87,7 +87,7 @@ async def test_bad_grids_are_refused_and_write_nothing(env: Env, body: dict[str,
 @pytest.mark.parametrize("fmt, content, message", [
     ("csv", "section,row,seat\nA,1,1\nA,1,1\n", "duplicate seat"),
     ("csv", "section,row,seat\nA,1,1\n,1,2\n", "section name must not be empty"),
-    ("csv", "A,1\n", "expected 3 values"),
+    ("csv", "A,1\n", "expected 3 or 4 values"),
     ("csv", "A,1,-3\n", "seat must be 1 or more"),
     ("csv", "A,x1,2\n", "is not a number or letters"),
     ("json", '{"seats": [{"section": "A", "row": 1, "seat": 1}', "malformed"),
