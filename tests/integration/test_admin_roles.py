@@ -5,6 +5,7 @@ handlers work for them. The one check is `state/roles.py` (a Reflex middleware).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import suppress
 from typing import Any
@@ -74,6 +75,17 @@ async def emit(tab: AdminTab, name: str, payload: dict[str, Any]) -> None:
     await tab._ws.send_str(f'42{tab.NAMESPACE},{json.dumps(["event", event])}')
 
 
+async def settled(tab: AdminTab) -> None:
+    """The tab's own boot (hydrate, then the page's on_load events, refused or not) answers
+    first; the walk starts once it has gone quiet, so a late boot delta is not read as the
+    answer to the first handler walked."""
+    assert await tab.wait_for(lambda: any("delta" in u for u in tab.updates), 60), tab.updates
+    seen = -1
+    while seen != len(tab.updates):
+        seen = len(tab.updates)
+        await asyncio.sleep(1.5)
+
+
 def refusals(tab: AdminTab) -> int:
     return sum(1 for p in tab.redirects() if p.rstrip("/") == "/admin/door")
 
@@ -107,6 +119,7 @@ async def test_door_staff_are_refused_every_admin_handler_but_check_in(
 
     # Everything but check-in, from a manager's page: refused before the handler runs.
     async with AdminTab(web_url, f"/admin/events/{event_id}", cookie, root, version) as tab:
+        await settled(tab)
         for h in handlers:
             if (h["cls"], h["name"]) in CHECK_IN_HANDLERS or h["needs"] == admin_handlers[
                     "open"]:
@@ -134,6 +147,7 @@ async def test_door_staff_are_refused_every_admin_handler_but_check_in(
     ]
     async with AdminTab(web_url, f"/admin/events/{event_id}/checkin", cookie, root,
                         version) as tab:
+        await settled(tab)
         for state, name, payload, field in calls:
             tab.updates.clear()
             await emit(tab, f"{state}.{name}", payload)
@@ -143,6 +157,7 @@ async def test_door_staff_are_refused_every_admin_handler_but_check_in(
             walked_allowed.add(name)
     door = next(h["state"] for h in handlers if h["cls"] == "AdminDoorState")
     async with AdminTab(web_url, "/admin/door", cookie, root, version) as tab:
+        await settled(tab)
         tab.updates.clear()
         await emit(tab, f"{door}.load", {})
         assert await tab.wait_for(lambda: "events" in tab.fields(door), 30), tab.updates
