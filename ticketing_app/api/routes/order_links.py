@@ -66,7 +66,8 @@ async def erase_personal_data(token: Token, rt: RuntimeDep) -> dict[str, Any]:
     return {"erasedOrders": await rt.order_access.erase(token)}
 
 
-@router.post("/api/orders/lookup", status_code=202, responses=error_responses(422, 429))
+@router.post("/api/orders/lookup", status_code=202,
+             responses=error_responses(400, 413, 422, 429))
 async def lookup_order(body: OrderLookupIn, request: Request, rt: RuntimeDep
                        ) -> dict[str, str]:
     await rt.order_access.lookup(body.email, body.reference,

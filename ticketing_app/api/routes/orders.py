@@ -42,7 +42,7 @@ def _stored_error(status: int, body: dict[str, Any]) -> errors.DomainError:
     return exc
 
 
-@router.get("/{order_id}", response_model=OrderOut, responses=ERRORS)
+@router.get("/{order_id:int}", response_model=OrderOut, responses=ERRORS)
 async def get_order(order_id: IdPath, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
     return (await rt.orders.get(order_id, buyer)).public()
 
@@ -52,6 +52,6 @@ async def my_orders(buyer: CallerDep, rt: RuntimeDep) -> list[dict[str, Any]]:
     return [v.public() for v in await rt.orders.list_for_buyer(buyer)]
 
 
-@router.post("/{order_id}/cancel", response_model=OrderOut, responses=ERRORS)
+@router.post("/{order_id:int}/cancel", response_model=OrderOut, responses=ERRORS)
 async def cancel_order(order_id: IdPath, buyer: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
     return (await rt.orders.cancel(order_id, buyer, "cancelled by buyer")).public()
