@@ -68,8 +68,14 @@ async def run_entry(ctx: BenchContext, entry: Entry) -> Outcome:
         return Outcome(entry, ScenarioResult.skipped(entry.missing_reason))
     params = dict(sc.params(ctx.quick))
     for key, raw in ctx.options.overrides.items():
-        if key in params:  # typed like the scenario's own value
-            params[key] = type(params[key])(raw) if params[key] is not None else raw
+        if key in params:  # typed like the scenario's own value; a list as a,b,c
+            default = params[key]
+            if default is None:
+                params[key] = raw
+            elif isinstance(default, list | tuple):
+                params[key] = type(default)(x for x in raw.split(",") if x)
+            else:
+                params[key] = type(default)(raw)
     if sc.needs_postgres and not ctx.has_postgres and not ctx.options.api_url:
         return Outcome(entry, ScenarioResult.skipped(
             f"needs PostgreSQL, none reachable at --pg-url ({ctx.pg_problem})"), params)

@@ -44,6 +44,9 @@ async def measure(requests: int, warmup: int) -> dict[str, Any]:
     from ticketing_app.domain.layouts import GridSpec
     from ticketing_app.runtime import create_runtime  # the name both trees answer to
 
+    from ticketing_app.observability.tracing import configure_tracing
+
+    configure_tracing("bench")  # as a serving process: a provider set, no exporter
     rt = await create_runtime()
     venue = await rt.admin.create_venue("bench", f"Hall {uuid.uuid4().hex[:6]}",
                                         [GridSpec("Main", 1, 10)])

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ticketing_app.api.admin_auth import AdminPageGuardMiddleware
 from ticketing_app.api.buyer_cookie import BuyerCookieMiddleware
 from ticketing_app.api.errors import error_body, exception_answer
+from ticketing_app.domain.errors import DomainError
 from ticketing_app.domain.network import TrustedProxies
 from ticketing_app.observability import metrics
 from ticketing_app.observability.tracing import request_context
@@ -105,6 +106,16 @@ class HotRequest:
 # path then handles the request (with the body already read), for anything unusual (invalid
 # input): its validation and error details stay the one definition.
 FALLBACK: tuple[int, Any] = (0, None)
+
+
+def refusal(exc: DomainError) -> tuple[int, Any]:
+    """A hot route's answer for a refusal it was handed rather than raised: the same status
+    and body as raising it (one that carries headers, such as Retry-After, is raised)."""
+    if exc.headers is not None:
+        raise exc
+    return exc.status, error_body(exc.code, exc.message, exc.details)
+
+
 HotHandler = Callable[["Runtime", HotRequest], Awaitable[tuple[int, Any]]]
 HotMatcher = Callable[[str, str], tuple[HotHandler, str, tuple[str, ...]] | None]
 # A long-lived stream (the seat stream, api/seat_stream.py): the matcher gives the event id of

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from ticketing_app.api.deps import resolve_buyer
-from ticketing_app.api.edge import FALLBACK, HotHandler, HotRequest
+from ticketing_app.api.edge import FALLBACK, HotHandler, HotRequest, refusal
 from ticketing_app.api.schemas import MAX_ID, HoldIn
+from ticketing_app.domain.errors import DomainError
 from ticketing_app.domain.events import iso
 from ticketing_app.domain.identity import BUYER_ID_RE
 from ticketing_app.observability.tracing import current_trace_id
@@ -60,11 +61,13 @@ async def hold(rt: Runtime, req: HotRequest) -> tuple[int, Any]:
     except ValidationError:
         return FALLBACK
     buyer = resolve_buyer(rt, caller)
-    h = await rt.reservations.hold(buyer, body.eventId, body.seats, body.holdSeconds,
-                                   admission=admission or body.admissionToken,
-                                   client=req.client,
-                                   access_code=access_code or body.accessCode,
-                                   wheelchair=body.wheelchair)
+    h = await rt.reservations.attempt(buyer, body.eventId, body.seats, body.holdSeconds,
+                                      admission=admission or body.admissionToken,
+                                      client=req.client,
+                                      access_code=access_code or body.accessCode,
+                                      wheelchair=body.wheelchair)
+    if isinstance(h, DomainError):
+        return refusal(h)
     return 201, hold_answer(body, h)
 
 

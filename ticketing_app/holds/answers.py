@@ -110,58 +110,67 @@ class ClaimLimits:
 NO_LIMITS = ClaimLimits()
 
 
-def raise_claim_refusal(res: Sequence[Any]) -> None:
-    """Maps a refusal of a new claim (hold, best available) to its domain error."""
+def claim_refusal(res: Sequence[Any]) -> errors.DomainError | None:
+    """The domain error of a refusal of a new claim (hold, best available), or None when `res`
+    is no refusal; also what a refusal from this process's copy of the seat map answers, so
+    both read the same. Built, not raised: the copy's refusals are returned to the hot route."""
     code = res[0]
     if code == "RATE":
-        raise errors.RateLimited(
+        return errors.RateLimited(
             retry_after=max(1, int(res[3])), scope=decode(res[1]),
             message=f"Too many hold requests; the limit is {int(res[2])} per minute.")
     if code == "SALES_CLOSED":
-        raise errors.SalesClosed()
+        return errors.SalesClosed()
     if code == "PRESALE":
         opens = datetime.fromtimestamp(int(res[2]) / 1000, UTC).isoformat().replace(
             "+00:00", "Z")
-        raise errors.SalesClosed(
+        return errors.SalesClosed(
             f"This event is in its presale: enter an access code, or wait for the public "
             f"sale at {opens}.",
             [{"field": "accessCode", "message": f"required before {opens}"}])
     if code == "ADMISSION":
-        raise errors.Unauthenticated(
+        return errors.Unauthenticated(
             "The waiting room is on for this event: join the queue and use the admission "
             "token it gives you (X-Admission-Token).",
             [{"field": "X-Admission-Token", "message": "missing, invalid or expired"}],
         )
     if code == "UNKNOWN":
-        raise errors.ValidationFailed(
+        return errors.ValidationFailed(
             "No such seat in this event.",
             [{"field": "seatIds", "message": f"unknown seat {decode(s)}"} for s in res[1]],
         )
     if code == "SOLD":
         details = seat_details(res[1])
         blocked = all(d["status"] == "BLOCKED" for d in details)
-        raise errors.SeatSold(
+        return errors.SeatSold(
             "This seat is not for sale." if blocked else "This seat is already sold.",
             details,
         )
     if code == "CONFLICT":
         details = seat_details(res[1])
         if any(d["status"] == "ORDERED" for d in details):
-            raise errors.ReservationConflict(
+            return errors.ReservationConflict(
                 "This seat is already in one of your orders awaiting payment.", details
             )
-        raise errors.ReservationConflict("Someone else is holding this seat.", details)
+        return errors.ReservationConflict("Someone else is holding this seat.", details)
     if code == "LIMIT":
-        raise errors.LimitExceeded(
+        return errors.LimitExceeded(
             f"You can have at most {res[2]} seats for this event (you have {res[1]}).",
             [{"field": "seatIds", "message": f"limit {res[2]}, already {res[1]}"}],
         )
     if code == "ORPHAN":
-        raise errors.OrphanSeat(
+        return errors.OrphanSeat(
             "This would leave a single empty seat between taken seats; "
             "choose seats next to each other or next to the aisle.",
             [{"seatId": int(res[1]), "status": "ORPHAN"}],
         )
+    return None
+
+
+def raise_claim_refusal(res: Sequence[Any]) -> None:
+    """Raises a new claim's refusal (nothing when `res` is none)."""
+    if (exc := claim_refusal(res)) is not None:
+        raise exc
 
 
 def seat_in_order(what: str, items: Sequence[Any]) -> errors.SeatInOrder:
@@ -173,16 +182,6 @@ def seat_in_order(what: str, items: Sequence[Any]) -> errors.SeatInOrder:
     return errors.SeatInOrder(
         f"This seat is in an order awaiting payment; it cannot be {what} (the order keeps "
         "it until its payment window ends).", details)
-
-
-def claim_refusal(res: Sequence[Any]) -> errors.DomainError:
-    """The error a hold script answers with this refusal tuple (also what a refusal from
-    this process's copy of the seat map raises, so both read the same)."""
-    try:
-        raise_claim_refusal(res)
-    except errors.DomainError as exc:
-        return exc
-    raise ValueError(f"not a refusal: {res!r}")
 
 
 def parse_state(raw: str) -> SeatState:

@@ -123,7 +123,10 @@ class ReservationService:
         if refusal is None:
             return None
         metrics.HOLD_REFUSED_FROM_COPY.inc()
-        return claim_refusal(refusal)
+        exc = claim_refusal(refusal)
+        if exc is None:
+            raise ValueError(f"not a refusal: {refusal!r}")
+        return exc
 
     async def check_wheelchair(self, event_id: int, seats: Sequence[int],
                                wheelchair: bool) -> None:
@@ -146,7 +149,22 @@ class ReservationService:
         admission: str | None = None, client: str | None = None, web: bool = False,
         access_code: str | None = None, wheelchair: bool = False,
     ) -> Hold:
-        """`admission`: the buyer's waiting-room token, required while the event's room is on;
+        """As `attempt`, with the copy's refusal raised like any other."""
+        outcome = await self.attempt(buyer, event_id, seat_ids, hold_seconds, admission,
+                                     client, web, access_code, wheelchair)
+        if isinstance(outcome, errors.DomainError):
+            raise outcome
+        return outcome
+
+    async def attempt(
+        self, buyer: str, event_id: int, seat_ids: Sequence[int], hold_seconds: int | None,
+        admission: str | None = None, client: str | None = None, web: bool = False,
+        access_code: str | None = None, wheelchair: bool = False,
+    ) -> Hold | errors.DomainError:
+        """The hold, or the refusal this process's copy of the seat map settles, returned
+        rather than raised: a stampede's requests are nearly all such refusals, and the hot
+        route answers them without unwinding the stack (every other refusal is raised).
+        `admission`: the buyer's waiting-room token, required while the event's room is on;
         `client`: the buyer's address (the per-address limit); `web`: the web app's hold
         time (the event's `web_hold_s`) instead of `hold_seconds` in the API's bounds;
         `access_code`: a presale code, redeemed first (once per buyer; the original's requests
@@ -183,7 +201,7 @@ class ReservationService:
         if refused is not None:
             # The copy refuses only for an event on sale (so published): nothing to hide.
             metrics.hold_attempt(refused.code)
-            raise refused
+            return refused
         metrics.hold_attempt("OK")
         # No database on the hot path: the script clamped holdSeconds to the event's bounds.
         return Hold(event_id, seats, res.hold_seconds, ms_to_dt(res.expires_at_ms), res.version)
