@@ -203,7 +203,7 @@ class BenchContext:
             backend = "sqlite"
         # A shared machine under load can take a minute to import the API.
         st = Stack(database_url=db_url, extra_env={**env, "API_SERVER": self.options.server},
-                   start_timeout_s=120.0)
+                   start_timeout_s=embedded.START_TIMEOUT_S)
         atexit.register(st.stop)  # a crash or Ctrl-C must not leave the stack running
         self.status("starting Valkey and the Kafka-protocol broker")
         st.start_services()

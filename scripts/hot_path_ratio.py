@@ -42,9 +42,8 @@ async def measure(requests: int, warmup: int) -> dict[str, Any]:
     from ticketing_app.api.app import create_api
     from ticketing_app.domain.event_rules import TierSpec
     from ticketing_app.domain.layouts import GridSpec
-    from ticketing_app.runtime import create_runtime  # the name both trees answer to
-
     from ticketing_app.observability.tracing import configure_tracing
+    from ticketing_app.runtime import create_runtime  # the name both trees answer to
 
     configure_tracing("bench")  # as a serving process: a provider set, no exporter
     rt = await create_runtime()

@@ -77,6 +77,10 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> 
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
+# How long a child process may take to open its port: a busy machine imports slowly.
+START_TIMEOUT_S = 120.0
+
+
 @dataclass
 class ChildProcess:
     """A service we started; stop() is polite first, then firm."""
@@ -88,7 +92,7 @@ class ChildProcess:
     env: dict[str, str] | None = None
     cwd: Path | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    start_timeout_s: float = 120.0  # for its port to open (a busy machine imports slowly)
+    start_timeout_s: float = START_TIMEOUT_S
 
     def start(self, wait: bool = True) -> ChildProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

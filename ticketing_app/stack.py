@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ticketing_app import embedded
-from ticketing_app.embedded import ChildProcess, free_port
+from ticketing_app.embedded import START_TIMEOUT_S, ChildProcess, free_port
 from ticketing_app.settings import PROJECT_ROOT
 
 PROCESS_COMMANDS = {
@@ -27,7 +27,7 @@ class Stack:
     database_url: str
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tk-stack-")))
     extra_env: dict[str, str] = field(default_factory=dict)
-    start_timeout_s: float = 120.0  # for a server's port to open (a busy machine imports slowly)
+    start_timeout_s: float = START_TIMEOUT_S
     redis: ChildProcess | None = None
     kafka: ChildProcess | None = None
     procs: dict[str, ChildProcess] = field(default_factory=dict)

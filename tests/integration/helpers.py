@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from ticketing_app.embedded import START_TIMEOUT_S
+
 
 def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
     """Every error has the standard body and a Trace-Id header that matches it."""
@@ -66,7 +68,7 @@ def local_services(tmp_path_factory: Any, name: str, kafka: bool = False,
         st.stop()
 
 
-def wait_ready(url: str, log: object, timeout: float = 120) -> None:
+def wait_ready(url: str, log: object, timeout: float = START_TIMEOUT_S) -> None:
     """Until a web or API process answers its readiness probe (a startup deadline)."""
     import contextlib
 
