@@ -14,7 +14,8 @@ tool reads), one with the shipped defaults and one with the abuse limits off (an
 nothing measurable). At each VU count the two reference endpoints (`bench/reference_app.py`:
 granian, one worker per core, uvloop, backlog 4096: `noop` answers 409 touching nothing,
 `evalsha` runs our `hold.lua` once per request) and the two web processes run back to back,
-each on a fresh event, so every ratio compares runs minutes apart on a shared machine.
+each on a fresh event, so every ratio compares runs minutes apart on a shared machine; with
+`rounds` > 1 that sequence repeats and each ratio is the median of the rounds' paired ratios.
 
 Correctness, per run: no 500 answer; no seat in two live orders (oversell), checked in the
 database; the reconciliation audit of the event clean.
