@@ -89,6 +89,32 @@ local function is_free(s)
   return s.kind == 'A' or ((s.kind == 'H' or s.kind == 'O') and not s.live)
 end
 
+-- Sorts the seats of a new claim (ARGV[first..]) the way every claim refuses them: unknown ids,
+-- then sold or blocked seats (seat|SOLD, seat|BLOCKED), then any other by `judge(seat, s)`:
+-- nil when this claim may take it as it is, or the status of a conflict ('HELD', 'ORDERED').
+-- Returns unknown, sold, conflict, and the state of each known seat.
+local function sort_claim(first, now, judge)
+  local unknown, sold, conflict, states = {}, {}, {}, {}
+  for i = first, #ARGV do
+    local seat = ARGV[i]
+    if redis.call('HEXISTS', K_LOC, seat) == 0 then
+      unknown[#unknown + 1] = seat
+    else
+      local s = state_of(seat, now)
+      states[seat] = s
+      if s.kind == 'S' then
+        sold[#sold + 1] = seat .. '|SOLD'
+      elseif s.kind == 'B' then
+        sold[#sold + 1] = seat .. '|BLOCKED'
+      else
+        local status = judge(seat, s)
+        if status then conflict[#conflict + 1] = seat .. '|' .. status end
+      end
+    end
+  end
+  return unknown, sold, conflict, states
+end
+
 -- is_free straight from the stored string, without building a table (for scans).
 local function raw_free(raw, now)
   if not raw then return true end

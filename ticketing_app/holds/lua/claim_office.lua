@@ -13,25 +13,10 @@ local event_id, buyer, token, untl, tag, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[
 local m = meta()
 if not m.loaded then return { 'NOT_LOADED' } end
 local now = now_ms()
-local unknown, sold, conflict, states = {}, {}, {}, {}
-for i = 7, #ARGV do
-  local seat = ARGV[i]
-  if redis.call('HEXISTS', K_LOC, seat) == 0 then
-    unknown[#unknown + 1] = seat
-  else
-    local s = state_of(seat, now)
-    states[seat] = s
-    if s.kind == 'S' then
-      sold[#sold + 1] = seat .. '|SOLD'
-    elseif s.kind == 'B' then
-      sold[#sold + 1] = seat .. '|BLOCKED'
-    elseif s.kind == 'O' and s.token == token then
-      -- already ours (a retry)
-    elseif not is_free(s) then
-      conflict[#conflict + 1] = seat .. '|HELD'
-    end
-  end
-end
+local unknown, sold, conflict, states = sort_claim(7, now, function(_, s)
+  if s.kind == 'O' and s.token == token then return nil end -- already ours (a retry)
+  if not is_free(s) then return 'HELD' end
+end)
 if #unknown > 0 then return { 'UNKNOWN', unknown } end
 if #sold > 0 then return { 'SOLD', sold } end
 if #conflict > 0 then return { 'CONFLICT', conflict } end

@@ -16,29 +16,18 @@ local exp = now + secs * 1000
 local changes = {}
 reap_own(buyer, now, changes)
 
-local unknown, sold, conflict, fresh, refresh, states = {}, {}, {}, {}, {}, {}
-for i = 8, #ARGV do
-  local seat = ARGV[i]
-  if redis.call('HEXISTS', K_LOC, seat) == 0 then
-    unknown[#unknown + 1] = seat
+local fresh, refresh = {}, {}
+local unknown, sold, conflict, states = sort_claim(8, now, function(seat, s)
+  if is_free(s) then
+    fresh[#fresh + 1] = seat
+  elseif s.kind == 'H' and s.buyer == buyer then
+    refresh[#refresh + 1] = seat
+  elseif s.kind == 'O' and s.buyer == buyer then
+    return 'ORDERED'
   else
-    local s = state_of(seat, now)
-    states[seat] = s
-    if s.kind == 'S' then
-      sold[#sold + 1] = seat .. '|SOLD'
-    elseif s.kind == 'B' then
-      sold[#sold + 1] = seat .. '|BLOCKED'
-    elseif is_free(s) then
-      fresh[#fresh + 1] = seat
-    elseif s.kind == 'H' and s.buyer == buyer then
-      refresh[#refresh + 1] = seat
-    elseif s.kind == 'O' and s.buyer == buyer then
-      conflict[#conflict + 1] = seat .. '|ORDERED'
-    else
-      conflict[#conflict + 1] = seat .. '|HELD'
-    end
+    return 'HELD'
   end
-end
+end)
 -- A refusal still publishes what reaping freed (those seats are free either way).
 local function refuse(answer)
   publish(event_id, changes)
