@@ -24,6 +24,8 @@ from typing import Any
 
 import aiohttp
 
+from bench.waiting import until
+
 NAMESPACE = "/_event"
 FIELD_MARKER = "_rx_state_"
 
@@ -170,15 +172,7 @@ class LiveSession:
 
     async def wait_for(self, predicate: Any, timeout: float) -> bool:
         """Waits until predicate(self) is true; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), left)
-        return True
+        return await until(lambda: bool(predicate(self)), self.changed, timeout)
 
     async def drop(self) -> None:
         """The connection dies (no goodbye), as a network drop would do it."""

@@ -17,6 +17,8 @@ from typing import Any
 
 import aiohttp
 
+from bench.waiting import until
+
 
 @dataclass
 class Message:
@@ -127,15 +129,7 @@ class SeatStreamClient:
 
     async def wait_for(self, predicate: Any, timeout: float) -> bool:
         """Waits until predicate(self) is true; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), left)
-        return True
+        return await until(lambda: bool(predicate(self)), self.changed, timeout)
 
     async def close(self) -> None:
         """The client goes away (the connection closes)."""
