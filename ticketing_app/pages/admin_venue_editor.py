@@ -180,13 +180,15 @@ def editor() -> rx.Component:
                 rx.callout(S.problem, color_scheme="red", icon="triangle_alert",
                            id="venue-editor-error")),
         rx.cond(S.editable, save_bar()),
-        rx.grid(
+        rx.box(
             preview(),
             rx.cond(S.editable,
                     rx.vstack(row_tools(), seat_tools(), section_tools(), spacing="3",
                               width="100%")),
-            columns=rx.cond(S.editable, "minmax(0, 1fr) 380px", "1fr"),
-            spacing="4", width="100%", align_items="start",
+            style={"display": "grid", "gap": "16px", "width": "100%",
+                   "align_items": "start",
+                   "grid_template_columns": rx.cond(S.editable, "minmax(0, 1fr) 380px",
+                                                    "minmax(0, 1fr)")},
         ),
         spacing="3", width="100%", data_venue=as_var(S.venue_id).to(str),
     )
