@@ -110,6 +110,8 @@ def seat_map_body(layout: Layout, version: int, code_of: Callable[[int], str]
                 "status": CODE_TO_STATUS[code_of(s.id)].value,
                 # wheelchair, companion, restricted, aisle (domain/access.py)
                 "features": sorted(s.features),
+                "x": s.x,  # drawn at, in seat widths; null: at (c, r)
+                "y": s.y,
             }
             for s in layout.seats
         ],
