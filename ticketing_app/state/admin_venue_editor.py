@@ -338,7 +338,12 @@ class AdminVenueEditorState(AdminState):
         except errors.Conflict as exc:
             # Sold meanwhile, or changed by someone else: show the layout as it is now.
             self._open(await rt.admin.venue_for_edit(self.venue_id))
-            return rx.toast.error(exc.message, duration=10000)
+            sold = (exc.details or [{}])[0].get("field") == "venue"
+            return rx.toast.error(
+                _("Seats of this venue were sold meanwhile, so its layout can no longer be "
+                  "changed. Nothing was saved.") if sold else
+                _("Someone else saved this venue's layout since you opened it. It is shown "
+                  "as it is now: make your changes again."), duration=10000)
         self._open(layout)
         return rx.toast.success(_("Layout of {name} saved.", name=repr(layout.venue.name)))
 
