@@ -204,6 +204,8 @@ def test_existing_rules_hold_duplicates_and_sections_sharing_a_place() -> None:
         check_layout(())
     with pytest.raises(errors.ValidationFailed, match="run from 1"):
         check_layout((EditSeat("Stalls", 0, 1, 1, 1),))
+    with pytest.raises(errors.ValidationFailed, match="control characters"):
+        check_layout((EditSeat("Stalls\x00", 1, 1, 1, 1),))
 
 
 def test_every_problem_is_listed() -> None:

@@ -359,6 +359,8 @@ def check_layout(seats: Sequence[EditSeat]) -> None:
     p = Problems()
     for name in sorted({s.section for s in seats}):
         check_section_name(name, f"section {name!r}", p)
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+            p.add(f"section {name!r}", "section name has control characters")
     for s in seats:
         if not (1 <= s.r <= MAX_NUMBER and 1 <= s.c <= MAX_NUMBER):
             p.add(f"{s.section} {s.r}/{s.c}", f"rows and seat numbers run from 1 to "
