@@ -234,6 +234,11 @@ def test_changes_count_what_the_edit_did() -> None:
     # The REST API sends names, not uids: a seat of the same name is the stored seat.
     sent = tuple(EditSeat(s.section, s.r, s.c, s.x, s.y, s.features) for s in before)
     assert not changes(before, adopt_uids(before, sent)).any
+    # ...or, renumbered, the stored seat drawn at the same place.
+    turned = renumber_row(before, "Stalls", 1, 10, "rtl")
+    sent = tuple(EditSeat(s.section, s.r, s.c, s.x, s.y, s.features) for s in turned)
+    done = changes(before, adopt_uids(before, sent))
+    assert (done.added, done.removed, done.renumbered) == (0, 0, 3)
 
 
 def test_fingerprint_names_the_layout() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ticketing_app.domain import errors
@@ -420,18 +420,25 @@ class Changes:
 
 def adopt_uids(before: Iterable[EditSeat], after: Iterable[EditSeat]) -> Seats:
     """Seats sent without their uid (the REST API sends names and places) take the uid of the
-    stored seat of the same name, so the audit tells a moved seat from a new one."""
-    by_key = {s.key: s.uid for s in before}
-    seats = tuple(after)
+    stored seat of the same name, else of the stored seat drawn at the same place in the
+    same section (a renumbered seat), so the audit tells moved and renumbered seats from new
+    ones."""
+    stored = tuple(before)
+    seats = list(after)
     claimed = {s.uid for s in seats if s.uid}
-    out = []
-    for s in seats:
-        uid = by_key.get(s.key, 0)
-        if not s.uid and uid and uid not in claimed:
-            claimed.add(uid)
-            s = replace(s, uid=uid)
-        out.append(s)
-    return tuple(out)
+    matches: tuple[Callable[[EditSeat], object], ...] = (
+        lambda s: s.key, lambda s: (s.section, round(s.x, 3), round(s.y, 3)))
+    for match in matches:
+        free: dict[object, int] = {}
+        for s in stored:
+            if s.uid not in claimed:
+                free.setdefault(match(s), s.uid)
+        for i, s in enumerate(seats):
+            uid = free.get(match(s), 0)
+            if not s.uid and uid and uid not in claimed:
+                claimed.add(uid)
+                seats[i] = replace(s, uid=uid)
+    return tuple(seats)
 
 
 def changes(before: Sequence[EditSeat], after: Sequence[EditSeat]) -> Changes:
