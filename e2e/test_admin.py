@@ -208,7 +208,8 @@ def test_edit_an_existing_venue(browser: Browser, base_url: str) -> None:
     expect(page.locator("#venue-preview button[title^='Stalls Row B seat 101']")).to_have_attribute(
         "data-x", "6", timeout=10_000)
     expect(page.locator("#unsaved-changes")).to_contain_text("1 added")
-    screenshot(page, "admin-venue-editor")
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "admin-venue-editor", page.locator("#venue-editor"))
     page.locator("#save-layout").click()
     expect(toast(page, "saved")).to_be_visible(timeout=15_000)
     expect(page.locator("#unsaved-changes")).to_have_text("")
@@ -226,8 +227,14 @@ def test_edit_an_existing_venue(browser: Browser, base_url: str) -> None:
     expect(seats).to_have_count(19, timeout=60_000)
     expect(buyer.locator("button[aria-label^='Stalls Row C seat 7,']")).to_be_visible()
     expect(buyer.locator("button[aria-label^='Stalls Row B seat 101,']")).to_be_visible()
-    curved = buyer.locator("button[aria-label^='Stalls Row A seat 1,']")
-    assert "translate(0px, -20px)" in (curved.get_attribute("style") or "").replace(".0px", "px")
+    # Row A's end drawn half a seat (20 px) nearer the stage than its middle; row B below.
+    def top(label: str) -> float:
+        box = buyer.locator(f"button[aria-label^='{label},']").bounding_box()
+        assert box is not None, label
+        return float(box["y"])
+
+    assert abs(top("Stalls Row A seat 3") - top("Stalls Row A seat 1") - 20) < 1.5
+    assert abs(top("Stalls Row B seat 101") - top("Stalls Row A seat 3") - 40) < 1.5
     audit = admin_api(ctx, "GET", f"/api/admin/audit?target=venue:{venue['id']}")
     assert "venue.layout" in str(audit)
     buyer.context.close()

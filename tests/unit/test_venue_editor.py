@@ -257,14 +257,17 @@ def test_the_buyers_map_places_offset_and_curved_seats() -> None:
     seats = curve_row(offset_row(hall(2, 5), "Stalls", 2, 0.5), "Stalls", 1, 0.4)
     (sec,) = sections_of([entry(s) for s in seats])
     by = {(x["r"], x["c"]): x for x in sec["seats"]}
-    # The middle of row A sits in its cell with no nudge (the grid: row 1, column 2 on).
-    assert (by[(1, 3)]["gr"], by[(1, 3)]["gc"], by[(1, 3)]["tf"]) == (1, 4, "none")
-    # Row A's ends came 0.4 seat toward the stage: same cell, nudged up.
-    assert by[(1, 1)]["tf"] == f"translate(0.0px, {-0.4 * SEAT_PITCH_PX:.1f}px)"
-    # Row B shifted half a seat: x 1.5 rounds to cell 2, nudged back half a seat.
-    assert by[(2, 1)]["gc"] == 3 and by[(2, 1)]["tf"] == "translate(-20.0px, 0.0px)"
+    # Row A's ends came 0.4 seat toward the stage: they take the grid's first row, nudged
+    # down 0.6 seat (never up, where the map would cut them off); its middle is on row 2.
+    assert (by[(1, 3)]["gr"], by[(1, 3)]["gc"], by[(1, 3)]["tf"]) == (2, 4, "none")
+    assert by[(1, 1)]["gr"] == 1
+    assert by[(1, 1)]["tf"] == f"translate(0.0px, {0.6 * SEAT_PITCH_PX:.1f}px)"
+    # Row B shifted half a seat right: its cell, nudged half a seat; room kept on the right.
+    assert (by[(2, 1)]["gr"], by[(2, 1)]["gc"]) == (3, 2)
+    assert by[(2, 1)]["tf"] == "translate(20.0px, 0.0px)"
+    assert (sec["pr"], sec["pb"]) == ("20px", "0")
     assert [lbl["label"] for lbl in sec["row_labels"]] == ["A", "B"]
     # A layout at its grid places draws exactly as before the editor.
     (plain,) = sections_of([entry(s) for s in hall(2, 3)])
-    assert {x["tf"] for x in plain["seats"]} == {"none"}
+    assert {x["tf"] for x in plain["seats"]} == {"none"} and plain["pb"] == plain["pr"] == "0"
     assert [(x["gr"], x["gc"]) for x in plain["seats"]][:3] == [(1, 2), (1, 3), (1, 4)]

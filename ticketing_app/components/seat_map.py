@@ -186,7 +186,10 @@ def section_grid(section: ObjectVar[dict[str, Any]], seat_fn: SeatFn = seat_butt
             rx.foreach(seats, seat_fn),
             style={"display": "grid", "gap": "6px", "align_items": "center",
                    "grid_template_columns": "20px repeat(" + section["cols"].to(str) +
-                   f", {SEAT_PX}px)"},
+                   f", {SEAT_PX}px)",
+                   # Room for seats nudged past the last row or column (a curved row).
+                   "padding_bottom": section["pb"].to(str),
+                   "padding_right": section["pr"].to(str)},
             role="group",
             aria_label=_("{section} seats", section=section["name"].to(str)),
         ),

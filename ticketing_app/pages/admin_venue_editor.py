@@ -14,13 +14,20 @@ from ticketing_app.components.i18n import _
 from ticketing_app.components.seat_map import layout_map, layout_seat
 from ticketing_app.state.admin_venue_editor import AdminVenueEditorState as S
 
+SELECT = {"height": "24px", "font_size": "13px"}
 CARD = {"border": "1px solid var(--gray-5)", "border_radius": "8px", "padding": "12px",
         "width": "100%"}
 
 
+def field(label: Any, control: rx.Component) -> rx.Component:
+    """A compact labelled field (the control inside its <label>), sized by its content."""
+    return rx.el.label(rx.text(label, size="1", weight="medium"), control,
+                       style={"display": "flex", "flex_direction": "column", "gap": "2px"})
+
+
 def number_input(name: str, input_id: str, default: str, step: str = "1") -> rx.Component:
     return rx.input(name=name, id=input_id, type="number", step=step, default_value=default,
-                    width="7em")
+                    width="6em", size="1")
 
 
 def tool_form(handler: Any, button: Any, button_id: str, *fields: rx.Component,
@@ -28,7 +35,7 @@ def tool_form(handler: Any, button: Any, button_id: str, *fields: rx.Component,
     notes = [rx.text(hint, size="1", color="gray")] if hint is not None else []
     return rx.form(
         rx.vstack(rx.hstack(*fields, rx.button(button, type="submit", id=button_id,
-                                               size="2"),
+                                               size="1"),
                             align="end", spacing="2", wrap="wrap"),
                   *notes, spacing="1"),
         on_submit=handler, reset_on_submit=False,
@@ -46,23 +53,23 @@ def row_tools() -> rx.Component:
                  rx.el.select(rx.foreach(S.row_options, row_option), value=S.current_row,
                               on_change=S.choose_row, id="edit-row")),
         tool_form(S.add_seats, _("Add seats"), "add-seats",
-                  labelled(_("Seats"), number_input("count", "add-count", "1")),
-                  labelled(_("Where"), rx.el.select(
+                  field(_("Seats"), number_input("count", "add-count", "1")),
+                  field(_("Where"), rx.el.select(
                       rx.el.option(_("at the right end"), value="right"),
                       rx.el.option(_("at the left end"), value="left"),
-                      name="side", id="add-side"))),
+                      name="side", id="add-side", style=SELECT))),
         tool_form(S.renumber, _("Renumber"), "renumber-row",
-                  labelled(_("First number"), number_input("start", "renumber-start", "1")),
-                  labelled(_("Direction"), rx.el.select(
+                  field(_("First number"), number_input("start", "renumber-start", "1")),
+                  field(_("Direction"), rx.el.select(
                       rx.el.option(_("left to right"), value="ltr"),
                       rx.el.option(_("right to left"), value="rtl"),
-                      name="direction", id="renumber-direction")),
+                      name="direction", id="renumber-direction", style=SELECT)),
                   hint=_("Seat numbers only: nothing moves on the map.")),
         tool_form(S.offset, _("Shift row"), "offset-row",
-                  labelled(_("Seat widths (negative: left)"),
+                  field(_("Seat widths (negative: left)"),
                            number_input("amount", "offset-amount", "0.5", "0.1"))),
         tool_form(S.curve, _("Curve row"), "curve-row",
-                  labelled(_("Ends toward the stage (seat widths)"),
+                  field(_("Ends toward the stage (seat widths)"),
                            number_input("amount", "curve-amount", "0.5", "0.1")),
                   hint=_("The seats lie on an arc; the middle stays. 0 makes the row "
                          "straight, a negative amount bends it away from the stage.")),
@@ -87,8 +94,8 @@ def seat_tools() -> rx.Component:
                       on_click=S.clear_selection, id="clear-selection"),
             spacing="2", wrap="wrap"),
         tool_form(S.move_selected, _("Move"), "move-selected",
-                  labelled(_("Across"), number_input("dx", "move-dx", "0", "0.1")),
-                  labelled(_("Down"), number_input("dy", "move-dy", "0", "0.1")),
+                  field(_("Across"), number_input("dx", "move-dx", "0", "0.1")),
+                  field(_("Down"), number_input("dy", "move-dy", "0", "0.1")),
                   hint=_("In seat widths; the seats keep their row and number.")),
         rx.hstack(feature_button("wheelchair", _("Wheelchair space")),
                   feature_button("companion", _("Companion seat")),
@@ -133,11 +140,10 @@ def section_tools() -> rx.Component:
         rx.foreach(S.section_list, section_item),
         rx.divider(),
         tool_form(S.add_section, _("Add a section"), "add-section",
-                  labelled(_("Name"), rx.input(name="name", id="new-section-name",
-                                               width="9em")),
-                  labelled(_("Rows"), number_input("rows", "new-section-rows", "2")),
-                  labelled(_("Seats per row"), number_input("seats", "new-section-seats",
-                                                            "8")),
+                  field(_("Name"), rx.input(name="name", id="new-section-name",
+                                            width="9em")),
+                  field(_("Rows"), number_input("rows", "new-section-rows", "2")),
+                  field(_("Seats per row"), number_input("seats", "new-section-seats", "8")),
                   hint=_("Drawn under the other sections; as many sections as the venue "
                          "has.")),
         spacing="3", style=CARD, id="section-list",
@@ -190,7 +196,7 @@ def editor() -> rx.Component:
                    "grid_template_columns": rx.cond(S.editable, "minmax(0, 1fr) 380px",
                                                     "minmax(0, 1fr)")},
         ),
-        spacing="3", width="100%", data_venue=as_var(S.venue_id).to(str),
+        spacing="3", width="100%", data_venue=as_var(S.venue_id).to(str), id="venue-editor",
     )
 
 

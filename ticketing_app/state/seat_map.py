@@ -12,6 +12,7 @@ snapshot again.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -229,7 +230,9 @@ def seat_entry(idx: int, s: SeatInfo, currency: str, colour: str) -> dict[str, A
 
 
 def _cell(v: float) -> int:
-    return math.floor(v + 0.5)
+    """The grid cell a seat sits in; what is left over nudges it right or down, never up or
+    left, so no seat is drawn above or before its section's grid (and cut off)."""
+    return math.floor(v + 1e-6)
 
 
 def _nudge(dx: float, dy: float) -> str:
@@ -237,6 +240,11 @@ def _nudge(dx: float, dy: float) -> str:
     if abs(dx) < 1e-6 and abs(dy) < 1e-6:
         return "none"
     return f"translate({dx * SEAT_PITCH_PX:.1f}px, {dy * SEAT_PITCH_PX:.1f}px)"
+
+
+def _room(nudges: Iterable[float]) -> str:
+    most = max(nudges, default=0.0)
+    return f"{math.ceil(most * SEAT_PITCH_PX)}px" if most > 1e-6 else "0"
 
 
 def sections_of(seats: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -272,6 +280,12 @@ def sections_of(seats: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for _r, x in sorted(first.items())]
         sec["top"], sec["bottom"] = r0 + 1, max(int(x["_cy"]) for x in sec["seats"])
         sec["left"] = c0 + 1
+        # Room below and to the right for seats nudged past the last row or column.
+        right = max(int(x["_cx"]) for x in sec["seats"])
+        sec["pb"] = _room(float(x.get("y", x["r"])) - int(x["_cy"]) for x in sec["seats"]
+                          if int(x["_cy"]) == sec["bottom"])
+        sec["pr"] = _room(float(x.get("x", x["c"])) - int(x["_cx"]) for x in sec["seats"]
+                          if int(x["_cx"]) == right)
         for x in sec["seats"]:
             del x["_cx"], x["_cy"]
     # Nearest the stage first (the venue's rows), then left to right.
