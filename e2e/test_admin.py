@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from admin_flows import ADMIN_PASSWORD, ADMIN_USER, admin_api, pay_for_held, seat_id_of, sign_in
+from booking_flows import screenshot, toast
 from playwright.sync_api import Browser, expect
 
 pytestmark = pytest.mark.e2e
@@ -160,3 +161,81 @@ def test_an_unpublished_event_is_not_found_on_buyer_pages(browser: Browser, base
     expect(admin.get_by_text(title).first).to_be_visible()
     buyer.context.close()
     admin_ctx.close()
+
+
+def test_edit_an_existing_venue(browser: Browser, base_url: str) -> None:
+    """The venue editor: open an existing venue from the list, add a seat, curve a row,
+    renumber a row from the right, save; a new event on the venue shows the change on the
+    buyer's seat map. Screenshot for docs/admin.md (E2E_UPDATE_DOCS=1 refreshes it)."""
+    ctx = browser.new_context(base_url=base_url, locale="en-US",
+                              viewport={"width": 1280, "height": 900})
+    r = ctx.request.post("/api/admin/login",
+                         data={"username": ADMIN_USER, "password": ADMIN_PASSWORD})
+    assert r.ok, r.text()
+    name = f"Edit Hall {datetime.now(UTC):%H%M%S%f}"
+    venue = admin_api(ctx, "POST", "/api/admin/venues", {
+        "name": name, "sections": [{"name": "Stalls", "rows": 3, "cols": 6}]})
+    page = ctx.new_page()
+    page.goto("/admin/venues")
+    page.locator(f"#edit-venue-{venue['id']}").click()
+    expect(page).to_have_url(re.compile(rf"/admin/venues/{venue['id']}/?$"), timeout=15_000)
+    expect(page.locator("#venue-title")).to_have_text(name, timeout=15_000)
+    preview = page.locator("#venue-preview button[data-seat]")
+    expect(preview).to_have_count(18, timeout=15_000)
+    expect(page.locator("#venue-events-notice")).to_contain_text("No event uses this venue")
+
+    # A seat at the right end of row C (clicking one of its seats picks the row).
+    page.locator("#venue-preview button[title^='Stalls Row C seat 6']").click()
+    expect(page.locator("#edit-row")).to_have_value("Stalls|3")
+    page.locator("#add-count").fill("1")
+    page.locator("#add-seats").click()
+    expect(preview).to_have_count(19, timeout=10_000)
+    expect(page.locator("#venue-preview button[title^='Stalls Row C seat 7']")).to_have_attribute(
+        "data-x", "7")
+    # Row A on an arc: its ends half a seat toward the stage, its middle where it was.
+    page.locator("#edit-row").select_option("Stalls|1")
+    page.locator("#curve-amount").fill("0.5")
+    page.locator("#curve-row").click()
+    end = page.locator("#venue-preview button[title^='Stalls Row A seat 1']")
+    expect(end).to_have_attribute("data-y", "0.5", timeout=10_000)
+    expect(page.locator("#venue-preview button[title^='Stalls Row A seat 3']")).to_have_attribute(
+        "data-y", "1")
+    # Row B numbered 101 up, from the right: nothing moves.
+    page.locator("#edit-row").select_option("Stalls|2")
+    page.locator("#renumber-start").fill("101")
+    page.locator("#renumber-direction").select_option("rtl")
+    page.locator("#renumber-row").click()
+    expect(page.locator("#venue-preview button[title^='Stalls Row B seat 101']")).to_have_attribute(
+        "data-x", "6", timeout=10_000)
+    expect(page.locator("#unsaved-changes")).to_contain_text("1 added")
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "admin-venue-editor", page.locator("#venue-editor"))
+    page.locator("#save-layout").click()
+    expect(toast(page, "saved")).to_be_visible(timeout=15_000)
+    expect(page.locator("#unsaved-changes")).to_have_text("")
+    expect(page.locator("#venue-summary")).to_contain_text("19 seats")
+
+    # The buyer's view of a new event on the venue draws the edited layout.
+    ev = admin_api(ctx, "POST", "/api/admin/events", {
+        "title": f"Edited Night {datetime.now(UTC):%H%M%S%f}",
+        "startsAt": (datetime.now(UTC) + timedelta(days=9)).isoformat(),
+        "venueId": venue["id"], "status": "ON_SALE",
+        "tiers": [{"name": "Standard", "price": 45000}]})
+    buyer = browser.new_context(base_url=base_url, locale="en-US").new_page()
+    buyer.goto(f"/event/{ev['id']}")
+    seats = buyer.locator("#seat-map button[data-seat]")
+    expect(seats).to_have_count(19, timeout=60_000)
+    expect(buyer.locator("button[aria-label^='Stalls Row C seat 7,']")).to_be_visible()
+    expect(buyer.locator("button[aria-label^='Stalls Row B seat 101,']")).to_be_visible()
+    # Row A's end drawn half a seat (20 px) nearer the stage than its middle; row B below.
+    def top(label: str) -> float:
+        box = buyer.locator(f"button[aria-label^='{label},']").bounding_box()
+        assert box is not None, label
+        return float(box["y"])
+
+    assert abs(top("Stalls Row A seat 3") - top("Stalls Row A seat 1") - 20) < 1.5
+    assert abs(top("Stalls Row B seat 101") - top("Stalls Row A seat 3") - 40) < 1.5
+    audit = admin_api(ctx, "GET", f"/api/admin/audit?target=venue:{venue['id']}")
+    assert "venue.layout" in str(audit)
+    buyer.context.close()
+    ctx.close()

@@ -34,6 +34,7 @@ ADMIN_DASHBOARD = "/admin/events/[event_id]/dashboard"
 ADMIN_CHECKIN = "/admin/events/[event_id]/checkin"
 ADMIN_BOX_OFFICE = "/admin/events/[event_id]/box-office"  # comps and named reservations
 ADMIN_VENUES = "/admin/venues"
+ADMIN_VENUE = "/admin/venues/[venue_id]"  # the venue editor
 ADMIN_AUDIT = "/admin/audit"
 ADMIN_DOOR = "/admin/door"  # door staff's start: the events to check in
 ADMIN_ORDERS = "/admin/orders"  # the box office's search
@@ -59,6 +60,10 @@ def admin_order_url(order_id: int) -> str:
 
 def admin_report_url(event_id: int) -> str:
     return f"/admin/events/{event_id}/report"
+
+
+def admin_venue_url(venue_id: int) -> str:
+    return f"/admin/venues/{venue_id}"
 
 
 def admin_event_url(event_id: int) -> str:

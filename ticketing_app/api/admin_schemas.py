@@ -66,6 +66,28 @@ class VenueImportIn(Strict):
     content: str = Field(max_length=2_000_000)
 
 
+class EditSeatIn(Strict):
+    """One seat of an edited layout: section, row and seat number (what tickets say), where
+    it is drawn in seat widths (`x`, `y`; omitted: at its row and number), its features."""
+
+    section: str = Field(max_length=200)
+    r: RowNumber
+    c: RowNumber
+    x: float | None = Field(default=None, ge=-1e6, le=1e6, allow_inf_nan=False)
+    y: float | None = Field(default=None, ge=-1e6, le=1e6, allow_inf_nan=False)
+    features: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list,
+                                                                 max_length=8)
+
+
+class VenueLayoutIn(Strict):
+    """A venue's whole layout (`PUT /api/admin/venues/{id}/layout`); `fingerprint` as the
+    layout was read (`GET /api/admin/venues/{id}`), so a save over someone else's is
+    refused (empty: no check)."""
+
+    fingerprint: str = Field(default="", max_length=64)
+    seats: list[EditSeatIn] = Field(max_length=20_000)
+
+
 class TierIn(Strict):
     name: str = Field(max_length=1000)
     price: int = Field(ge=-(2**62), le=2**62)

@@ -43,6 +43,10 @@ class SeatOut(BaseModel):
     label: str
     tier: str
     features: list[str] = []  # wheelchair, companion, restricted, aisle
+    # Where the seat is drawn, in seat widths (the venue editor's offsets, curves and moves);
+    # null: at its row and number (x = c, y = r).
+    x: float | None = None
+    y: float | None = None
 
 
 class SeatMapOut(BaseModel):

@@ -13,6 +13,7 @@ in its own scrolling area.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import reflex as rx
@@ -146,6 +147,7 @@ def seat_button(seat: ObjectVar[dict[str, Any]]) -> rx.Component:
         class_name="tk-seat",
         style={
             "grid_row": seat["gr"].to(str), "grid_column": seat["gc"].to(str),
+            "transform": seat["tf"].to(str),
             "background_color": color, "color": "white", "border": "none",
             "border_radius": "6px", "width": f"{SEAT_PX}px", "height": f"{SEAT_PX}px",
             "font_size": "12px", "padding": "0", "font_weight": "600",
@@ -164,20 +166,30 @@ def seat_button(seat: ObjectVar[dict[str, Any]]) -> rx.Component:
 
 def row_label_cell(row: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.text(row["label"].to(str), size="1", color="gray", aria_hidden="true",
-                   style={"grid_row": row["gr"].to(str), "grid_column": "1"})
+                   style={"grid_row": row["gr"].to(str), "grid_column": "1",
+                          "transform": row["tf"].to(str)})
 
 
-def section_grid(section: ObjectVar[dict[str, Any]]) -> rx.Component:
+SeatFn = Callable[[ObjectVar[dict[str, Any]]], rx.Component]
+
+
+def section_grid(section: ObjectVar[dict[str, Any]], seat_fn: SeatFn = seat_button,
+                 many: Var[bool] | None = None) -> rx.Component:
+    """One section's grid of seats; `seat_fn` draws a seat (the buyer's live button, or the
+    venue editor's preview), `many`: the venue has several sections (their names show)."""
     seats = section["seats"].to(list[dict[str, Any]])
     return rx.vstack(
-        rx.cond(SeatMapState.sections.length() > 1,
+        rx.cond(SeatMapState.sections.length() > 1 if many is None else many,
                 rx.heading(section["name"].to(str), size="3", as_="h3")),
         rx.box(
             rx.foreach(section["row_labels"].to(list[dict[str, Any]]), row_label_cell),
-            rx.foreach(seats, seat_button),
+            rx.foreach(seats, seat_fn),
             style={"display": "grid", "gap": "6px", "align_items": "center",
                    "grid_template_columns": "20px repeat(" + section["cols"].to(str) +
-                   f", {SEAT_PX}px)"},
+                   f", {SEAT_PX}px)",
+                   # Room for seats nudged past the last row or column (a curved row).
+                   "padding_bottom": section["pb"].to(str),
+                   "padding_right": section["pr"].to(str)},
             role="group",
             aria_label=_("{section} seats", section=section["name"].to(str)),
         ),
@@ -186,12 +198,66 @@ def section_grid(section: ObjectVar[dict[str, Any]]) -> rx.Component:
     )
 
 
-def band_row(band: ObjectVar[dict[str, Any]]) -> rx.Component:
+def band_row(band: ObjectVar[dict[str, Any]], seat_fn: SeatFn = seat_button,
+             many: Var[bool] | None = None) -> rx.Component:
     """Sections sharing rows, side by side; bands stack (a balcony under the stalls), as the
     admin's preview draws the venue."""
     return rx.flex(
-        rx.foreach(band["sections"].to(list[dict[str, Any]]), section_grid),
+        rx.foreach(band["sections"].to(list[dict[str, Any]]),
+                   lambda sec: section_grid(sec, seat_fn, many)),
         spacing="6", wrap="nowrap", class_name="tk-band",
+    )
+
+
+def layout_seat(seat: ObjectVar[dict[str, Any]], on_click: Any = None) -> rx.Component:
+    """A seat of a layout shown as buyers will see it, without a sale behind it (the venue
+    editor's preview): the buyer's seat in its section's colour, with the same marks, a
+    dark frame when selected."""
+    return rx.el.button(
+        rx.el.span(rx.cond(seat["wc"].to(bool), "\u267f", seat["c"].to(str)),
+                   class_name="tk-num", aria_hidden="true"),
+        on_click=on_click,
+        aria_label=seat["aria"].to(str),
+        aria_pressed=rx.cond(seat["selected"].to(bool), "true", "false"),
+        title=seat["aria"].to(str),
+        data_seat=seat["id"].to(str),
+        data_gr=seat["gr"].to(str),
+        data_gc=seat["gc"].to(str),
+        data_x=seat["x"].to(str),
+        data_y=seat["y"].to(str),
+        data_wc=seat["wc"].to(str),
+        data_cp=seat["cp"].to(str),
+        data_rv=seat["rv"].to(str),
+        data_ai=seat["ai"].to(str),
+        data_selected=seat["selected"].to(str),
+        class_name="tk-seat",
+        style={
+            "grid_row": seat["gr"].to(str), "grid_column": seat["gc"].to(str),
+            "transform": seat["tf"].to(str),
+            "background_color": seat["color"].to(str), "color": "white",
+            "border": "none", "border_radius": "6px", "width": f"{SEAT_PX}px",
+            "height": f"{SEAT_PX}px", "font_size": "12px", "padding": "0",
+            "font_weight": "600", "cursor": "pointer",
+            "box_shadow": rx.cond(seat["selected"].to(bool),
+                                  "0 0 0 3px #111827, 0 0 0 5px #fbbf24", "none"),
+        },
+    )
+
+
+def layout_map(bands: Var[list[dict[str, Any]]], many: Var[bool], seat_fn: SeatFn,
+               map_id: str) -> rx.Component:
+    """A layout drawn by the buyer's seat map (the same sections, bands, rows, nudges and
+    marks), with `seat_fn` for the seats."""
+    return rx.box(
+        rx.text(_("Stage"), align="center", color="gray", size="2",
+                style={"border_bottom": "3px solid #d1d5db", "margin_bottom": "12px",
+                       "letter_spacing": "0.3em", "text_transform": "uppercase"}),
+        rx.box(rx.vstack(rx.foreach(bands, lambda b: band_row(b, seat_fn, many)),
+                         spacing="6"),
+               style={"overflow": "auto", "max_width": "100%", "padding": "8px 4px"}),
+        rx.el.style(SEAT_CSS),
+        id=map_id,
+        style={"width": "100%", "max_width": "100%", "min_width": "0"},
     )
 
 
@@ -312,7 +378,7 @@ def seat_grid() -> rx.Component:
             SeatMapState.loaded,
             rx.box(
                 rx.box(
-                    rx.vstack(rx.foreach(SeatMapState.bands, band_row), spacing="6"),
+                    rx.vstack(rx.foreach(SeatMapState.bands, lambda b: band_row(b)), spacing="6"),
                     id="seat-map-inner",
                 ),
                 id="seat-map-zoom",

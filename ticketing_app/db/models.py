@@ -41,6 +41,10 @@ class VenueSeat(SQLModel, table=True):
     c: int
     # wheelchair, companion, restricted, aisle; comma separated (domain/access.py, 0008)
     features: str = Field(default="", max_length=60)
+    # Where the seat is drawn, in seat widths (migration 0012; the venue editor's offsets,
+    # curves and moves); None = at its grid place (x = c, y = r).
+    x: float | None = Field(default=None)
+    y: float | None = Field(default=None)
 
 
 class Event(EventSales, SQLModel, table=True):
@@ -88,6 +92,8 @@ class Seat(SQLModel, table=True):
     r: int
     c: int
     features: str = Field(default="", max_length=60)  # copied from the venue's seat
+    x: float | None = Field(default=None)  # drawn at, copied from the venue's seat (0012)
+    y: float | None = Field(default=None)
     tier_id: int | None = Field(default=None, foreign_key="price_tiers.id")
     price: int = Field(ge=0)
     status: str = Field(default="AVAILABLE", max_length=20)  # AVAILABLE, SOLD, BLOCKED

@@ -27,6 +27,10 @@ class SeatInfo:
     # The row's letters as people read them (no letter skipped for an empty row); '' = the
     # grid row's own letters.
     row_name: str = ""
+    # Where the seat is drawn, in seat widths (the venue editor's offsets, curves and moves);
+    # None = at its grid place (c, r).
+    x: float | None = None
+    y: float | None = None
 
     @property
     def label(self) -> str:

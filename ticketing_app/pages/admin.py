@@ -16,6 +16,7 @@ from ticketing_app.pages import (  # noqa: F401  (each module registers its page
     admin_events,
     admin_orders,
     admin_report,
+    admin_venue_editor,
     admin_venues,
 )
 from ticketing_app.pages.admin_login import AdminLoginState, admin_login_page

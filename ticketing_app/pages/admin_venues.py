@@ -116,8 +116,13 @@ def preview() -> rx.Component:
 
 
 def venue_row(v: ObjectVar[dict[str, Any]]) -> rx.Component:
-    return rx.table.row(rx.table.cell(v["name"].to(str)), rx.table.cell(v["seats"].to(str)),
-                        rx.table.cell(v["sections"].to(str)))
+    vid = v["id"].to(str)
+    return rx.table.row(
+        rx.table.cell(rx.link(v["name"].to(str), href="/admin/venues/" + vid,
+                              id="open-venue-" + vid, class_name="venue-link")),
+        rx.table.cell(v["seats"].to(str)), rx.table.cell(v["sections"].to(str)),
+        rx.table.cell(rx.link(rx.button(_("Open editor"), size="1", variant="soft"),
+                              href="/admin/venues/" + vid, id="edit-venue-" + vid)))
 
 
 @admin_page(routes.ADMIN_VENUES, "Venues", on_load=(AdminVenuesState.load,))  # i18n: ignore
@@ -135,7 +140,8 @@ def admin_venues_page() -> rx.Component:
         rx.table.root(
             rx.table.header(rx.table.row(rx.table.column_header_cell(_("Venue")),
                                          rx.table.column_header_cell(_("Seats")),
-                                         rx.table.column_header_cell(_("Sections")))),
+                                         rx.table.column_header_cell(_("Sections")),
+                                         rx.table.column_header_cell(""))),
             rx.table.body(rx.foreach(AdminVenuesState.venues, venue_row)),
             width="100%", id="venue-list",
         ),

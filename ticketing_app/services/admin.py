@@ -105,7 +105,8 @@ class AdminService(VenueAdmin, TierAdmin):
                         tier = tr
                         break
                 s.add(Seat(event_id=int(ev.id or 0), section=vs.section, r=vs.r, c=vs.c,
-                           features=vs.features, tier_id=tier.id, price=tier.price))
+                           features=vs.features, x=vs.x, y=vs.y, tier_id=tier.id,
+                           price=tier.price))
             self.audit(uow, actor, "event.create", f"event:{ev.id}", title=spec.title.strip(),
                        venueId=venue_id, status=status,
                        tiers=[{"name": t.name, "price": t.price} for t in tiers])

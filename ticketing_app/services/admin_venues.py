@@ -1,17 +1,26 @@
 """The organiser's venues: seat layouts generated from grids or imported from CSV or JSON,
-validated whole before anything is written."""
+validated whole before anything is written, and changed later in the venue editor.
+
+Events copy their venue's seats when they are created (`AdminService.create_event`): an
+event's seat map, tiers, holds and Redis state are its own. So an edited layout applies to
+events created afterwards, and events already created keep theirs untouched. Still, once any
+event on the venue has sold a seat (or has an order awaiting payment), the layout describes a
+house people hold tickets for: from then on it is read-only (the issue's rule, checked in the
+transaction that writes).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from ticketing_app.db.models import Venue, VenueSeat
+from ticketing_app.db.models import Event, Order, Seat, Venue, VenueSeat
 from ticketing_app.domain import errors
-from ticketing_app.domain.access import AISLE, aisle_seats, format_features
+from ticketing_app.domain.access import AISLE, aisle_seats, format_features, stored_features
 from ticketing_app.domain.layouts import (
     Features,
     GridSpec,
@@ -22,6 +31,17 @@ from ticketing_app.domain.layouts import (
     layout_from_grids,
     parse_layout,
     parse_layout_features,
+)
+from ticketing_app.domain.venue_editor import (
+    EditSeat,
+    adopt_uids,
+    at_grid,
+    changes,
+    check_layout,
+    check_size,
+    fingerprint,
+    mark_new_aisles,
+    stored_place,
 )
 from ticketing_app.i18n.formats import valid_zone
 from ticketing_app.services.admin_base import AdminBase
@@ -40,6 +60,35 @@ class VenueSummary:
     sections: list[str]
     time_zone: str = "Asia/Seoul"
 
+
+# Orders that hold on to their seats: awaiting payment (a buyer's, a box-office reservation)
+# or confirmed (sold; a partly refunded order keeps the rest).
+OPEN_OR_SOLD = ("CREATED", "CONFIRMED")
+
+
+@dataclass(frozen=True)
+class VenueUse:
+    """The events on a venue, and whether any of them sold seats (the layout is then
+    read-only)."""
+
+    events: tuple[str, ...]  # titles, newest first
+    sold_seats: int
+    orders: int  # open or confirmed
+
+    @property
+    def locked(self) -> bool:
+        return bool(self.sold_seats or self.orders)
+
+
+@dataclass(frozen=True)
+class VenueLayout:
+    """A venue opened in the editor: its seats as they are stored, their fingerprint (a save
+    on top of a layout changed meanwhile is refused) and what uses it."""
+
+    venue: VenueSummary
+    seats: tuple[EditSeat, ...]
+    fingerprint: str
+    use: VenueUse
 
 
 class VenueAdmin(AdminBase):
@@ -132,3 +181,94 @@ class VenueAdmin(AdminBase):
             raise errors.NotFound(f"Venue {venue_id} not found or has no seats.")
         return [(sec, int(r), int(c)) for sec, r, c in rows]
 
+
+    # ---- the venue editor ---------------------------------------------------------------
+    async def venue_for_edit(self, venue_id: int) -> VenueLayout:
+        """The venue's layout as the editor opens it."""
+        async with self.db.read_sessions() as s:
+            venue = await s.get(Venue, venue_id)
+            if venue is None:
+                raise errors.NotFound(f"Venue {venue_id} not found.")
+            seats = await self._edit_seats(s, venue_id)
+            use = await self._venue_use(s, venue_id)
+        return self._layout_of(venue, seats, use)
+
+    async def save_venue_layout(self, actor: str, venue_id: int, seats: Sequence[EditSeat],
+                                expected: str = "") -> VenueLayout:
+        """Replaces the venue's layout with `seats`, validated whole (nothing is written
+        unless all of it is valid). Refused when an event on the venue sold seats or has an
+        order (checked in this transaction), and when `expected` (the fingerprint the editor
+        opened) no longer names the stored layout. Events already created keep their seats;
+        the audit row says what changed."""
+        check_size(seats)
+        check_layout(seats)
+        async with UnitOfWork(self.db) as uow:
+            s = uow.session
+            q = select(Venue).where(col(Venue.id) == venue_id)
+            if self.db.is_postgres:
+                q = q.with_for_update()  # one editor's save at a time
+            venue = (await s.execute(q)).scalar_one_or_none()
+            if venue is None:
+                raise errors.NotFound(f"Venue {venue_id} not found.")
+            use = await self._venue_use(s, venue_id)
+            if use.locked:
+                raise errors.Conflict(
+                    "Seats of this venue are sold or in an order for an event, so its layout "
+                    "can no longer be changed.",
+                    [{"field": "venue", "message": "seats sold", "soldSeats": use.sold_seats,
+                      "orders": use.orders}])
+            before = await self._edit_seats(s, venue_id)
+            if expected and expected != fingerprint(before):
+                raise errors.Conflict(
+                    "The layout was changed by someone else since you opened it; reload it "
+                    "and make your changes again.",
+                    [{"field": "fingerprint", "message": "stale"}])
+            after = mark_new_aisles(before, adopt_uids(before, seats))
+            done = changes(before, after)
+            await s.execute(delete(VenueSeat).where(col(VenueSeat.venue_id) == venue_id))
+            await s.flush()
+            for seat in after:
+                x, y = stored_place(seat)
+                s.add(VenueSeat(venue_id=venue_id, section=seat.section, r=seat.r, c=seat.c,
+                                x=x, y=y, features=format_features(seat.features)))
+            self.audit(uow, actor, "venue.layout", f"venue:{venue_id}", name=venue.name,
+                       seats=len(after), added=done.added, removed=done.removed,
+                       moved=done.moved, renumbered=done.renumbered, features=done.features,
+                       sectionsAdded=list(done.sections_added),
+                       sectionsRemoved=list(done.sections_removed))
+            await uow.commit()
+        return await self.venue_for_edit(venue_id)
+
+    @staticmethod
+    async def _edit_seats(s: AsyncSession, venue_id: int) -> tuple[EditSeat, ...]:
+        rows = (await s.execute(
+            select(col(VenueSeat.id), col(VenueSeat.section), col(VenueSeat.r),
+                   col(VenueSeat.c), col(VenueSeat.x), col(VenueSeat.y),
+                   col(VenueSeat.features))
+            .where(col(VenueSeat.venue_id) == venue_id)
+            .order_by(col(VenueSeat.section), col(VenueSeat.r), col(VenueSeat.c)))).all()
+        return tuple(at_grid(sec, int(r), int(c), stored_features(f), int(sid or 0), x, y)
+                     for sid, sec, r, c, x, y, f in rows)
+
+    @staticmethod
+    async def _venue_use(s: AsyncSession, venue_id: int) -> VenueUse:
+        titles = [str(t) for t in (await s.execute(
+            select(col(Event.title)).where(col(Event.venue_id) == venue_id)
+            .order_by(col(Event.id).desc()))).scalars()]
+        if not titles:
+            return VenueUse((), 0, 0)
+        on_venue = select(col(Event.id)).where(col(Event.venue_id) == venue_id)
+        sold = (await s.execute(select(func.count()).select_from(Seat).where(
+            col(Seat.event_id).in_(on_venue),
+            or_(col(Seat.status) == "SOLD", col(Seat.order_id).is_not(None))))).scalar_one()
+        orders = (await s.execute(select(func.count()).select_from(Order).where(
+            col(Order.event_id).in_(on_venue),
+            col(Order.status).in_(OPEN_OR_SOLD)))).scalar_one()
+        return VenueUse(tuple(titles), int(sold), int(orders))
+
+    @staticmethod
+    def _layout_of(venue: Venue, seats: tuple[EditSeat, ...], use: VenueUse) -> VenueLayout:
+        names = sorted({x.section for x in seats})
+        summary = VenueSummary(int(venue.id or 0), venue.name, venue.address, len(seats),
+                               names, venue.time_zone)
+        return VenueLayout(summary, seats, fingerprint(seats), use)

@@ -110,6 +110,8 @@ def seat_map_body(layout: Layout, version: int, code_of: Callable[[int], str]
                 "status": CODE_TO_STATUS[code_of(s.id)].value,
                 # wheelchair, companion, restricted, aisle (domain/access.py)
                 "features": sorted(s.features),
+                "x": s.x,  # drawn at, in seat widths; null: at (c, r)
+                "y": s.y,
             }
             for s in layout.seats
         ],
@@ -294,7 +296,8 @@ class CatalogService:
                 .where(col(PriceTier.event_id) == event_id))).all()}
             rows = (await s.execute(
                 select(col(Seat.id), col(Seat.section), col(Seat.r), col(Seat.c),
-                       col(Seat.price), col(Seat.tier_id), col(Seat.features))
+                       col(Seat.price), col(Seat.tier_id), col(Seat.features),
+                       col(Seat.x), col(Seat.y))
                 .where(col(Seat.event_id) == event_id)
                 .order_by(col(Seat.section), col(Seat.r), col(Seat.c)))).all()
         no_tier = ("", "#10b981")
@@ -303,8 +306,8 @@ class CatalogService:
             SeatInfo(id=int(sid), section=section, r=r, c=c, price=price, tier_id=tier_id,
                      tier_name=tiers.get(tier_id, no_tier)[0],
                      tier_color=tiers.get(tier_id, no_tier)[1],
-                     features=stored_features(features), row_name=letters[r])
-            for sid, section, r, c, price, tier_id, features in rows
+                     features=stored_features(features), row_name=letters[r], x=x, y=y)
+            for sid, section, r, c, price, tier_id, features, x, y in rows
         )
         return Layout(
             event_id=event_id,

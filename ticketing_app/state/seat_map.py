@@ -11,6 +11,8 @@ snapshot again.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -190,6 +192,9 @@ async def event_when_where(rt: Runtime, ev: Event) -> str:
     return _("{when} · {venue}", when=when, venue=venue) if venue else when
 
 
+# A seat's pitch on the map: components/seat_map.py draws seats SEAT_PX (34) wide with a
+# gap of 6 px; a seat's place between grid cells is nudged in these pixels.
+SEAT_PITCH_PX = 40
 # Tiers drawn in these when the organiser gave two tiers the same colour (they are told apart
 # on the map); none is the amber, blue or grey of a seat's status.
 TIER_PALETTE = ("#059669", "#7c3aed", "#0891b2", "#be185d", "#4d7c0f", "#9333ea", "#0f766e")
@@ -216,6 +221,7 @@ def seat_entry(idx: int, s: SeatInfo, currency: str, colour: str) -> dict[str, A
     tier = s.tier_name or _("Standard")
     extras = [_(FEATURE_WORDS[f]) for f in FEATURE_WORDS if f in s.features]
     return {"id": s.id, "idx": idx, "r": s.r, "c": s.c, "label": label,
+            "x": float(s.c if s.x is None else s.x), "y": float(s.r if s.y is None else s.y),
             "row": s.row_name or row_label(s.r), "section": s.section, "price": price,
             "tier": tier, "color": colour, "wc": WHEELCHAIR in s.features,
             "cp": COMPANION in s.features, "rv": RESTRICTED in s.features,
@@ -223,28 +229,67 @@ def seat_entry(idx: int, s: SeatInfo, currency: str, colour: str) -> dict[str, A
             "aria": ", ".join([label, tier, price, *extras])}
 
 
+def _cell(v: float) -> int:
+    """The grid cell a seat sits in; what is left over nudges it right or down, never up or
+    left, so no seat is drawn above or before its section's grid (and cut off)."""
+    return math.floor(v + 1e-6)
+
+
+def _nudge(dx: float, dy: float) -> str:
+    """What is left of a seat's place once it sits in its grid cell, as a CSS transform."""
+    if abs(dx) < 1e-6 and abs(dy) < 1e-6:
+        return "none"
+    return f"translate({dx * SEAT_PITCH_PX:.1f}px, {dy * SEAT_PITCH_PX:.1f}px)"
+
+
+def _room(nudges: Iterable[float]) -> str:
+    most = max(nudges, default=0.0)
+    return f"{math.ceil(most * SEAT_PITCH_PX)}px" if most > 1e-6 else "0"
+
+
 def sections_of(seats: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Seats grouped by section (layout order), each section its own grid: `gr`/`gc` place a
-    seat in it (column 1 holds the row letters). Columns keep the venue's own offsets, so a
-    section is drawn where the admin preview draws it: sections on the same rows side by side,
-    a section below the others (a balcony) under them (`band`: sections of one band share
-    rows)."""
+    seat in it (column 1 holds the row letters) and `tf` nudges it the rest of the way to
+    where the venue draws it (`x`, `y` in seat widths: a row shifted by half a seat, a curved
+    row). Columns keep the venue's own offsets, so a section is drawn where the admin preview
+    draws it: sections on the same rows side by side, a section below the others (a balcony)
+    under them (`band`: sections of one band share rows)."""
     out: dict[str, dict[str, Any]] = {}
     for seat in seats:
         out.setdefault(seat["section"], {"name": seat["section"], "seats": []})["seats"] \
             .append(seat)
     for sec in out.values():
-        r0 = min(int(x["r"]) for x in sec["seats"]) - 1
-        c0 = min(int(x["c"]) for x in sec["seats"]) - 1
         for x in sec["seats"]:
-            x["gr"], x["gc"] = int(x["r"]) - r0, int(x["c"]) - c0 + 1
-        sec["cols"] = max(int(x["c"]) for x in sec["seats"]) - c0
-        rows = sorted({(int(x["r"]), str(x["row"])) for x in sec["seats"]})
-        sec["row_labels"] = [{"gr": r - r0, "label": letters} for r, letters in rows]
-        sec["top"], sec["bottom"] = r0 + 1, max(int(x["r"]) for x in sec["seats"])
+            px, py = float(x.get("x", x["c"])), float(x.get("y", x["r"]))
+            x["_cx"], x["_cy"] = _cell(px), _cell(py)
+            x["tf"] = _nudge(px - x["_cx"], py - x["_cy"])
+        r0 = min(int(x["_cy"]) for x in sec["seats"]) - 1
+        c0 = min(int(x["_cx"]) for x in sec["seats"]) - 1
+        for x in sec["seats"]:
+            x["gr"], x["gc"] = int(x["_cy"]) - r0, int(x["_cx"]) - c0 + 1
+        sec["cols"] = max(int(x["_cx"]) for x in sec["seats"]) - c0
+        # A row's letters beside its leftmost seat, on that seat's line.
+        first: dict[int, dict[str, Any]] = {}
+        for x in sec["seats"]:
+            have = first.get(int(x["r"]))
+            if have is None or float(x.get("x", x["c"])) < float(have.get("x", have["c"])):
+                first[int(x["r"])] = x
+        sec["row_labels"] = [
+            {"gr": x["gr"], "label": str(x["row"]),
+             "tf": _nudge(0, float(x.get("y", x["r"])) - int(x["_cy"]))}
+            for _r, x in sorted(first.items())]
+        sec["top"], sec["bottom"] = r0 + 1, max(int(x["_cy"]) for x in sec["seats"])
+        sec["left"] = c0 + 1
+        # Room below and to the right for seats nudged past the last row or column.
+        right = max(int(x["_cx"]) for x in sec["seats"])
+        sec["pb"] = _room(float(x.get("y", x["r"])) - int(x["_cy"]) for x in sec["seats"]
+                          if int(x["_cy"]) == sec["bottom"])
+        sec["pr"] = _room(float(x.get("x", x["c"])) - int(x["_cx"]) for x in sec["seats"]
+                          if int(x["_cx"]) == right)
+        for x in sec["seats"]:
+            del x["_cx"], x["_cy"]
     # Nearest the stage first (the venue's rows), then left to right.
-    ordered = sorted(out.values(), key=lambda x: (x["top"], min(int(s["c"]) for s in
-                                                                  x["seats"])))
+    ordered = sorted(out.values(), key=lambda x: (x["top"], x["left"]))
     band, bottom = 0, 0
     for sec in ordered:
         if sec["top"] > bottom and bottom:

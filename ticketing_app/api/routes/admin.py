@@ -36,16 +36,21 @@ from ticketing_app.api.admin_schemas import (
     TierIn,
     VenueImportIn,
     VenueIn,
+    VenueLayoutIn,
 )
 from ticketing_app.api.deps import RuntimeDep
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import MAX_ID, IdPath
 from ticketing_app.db.models import AuditLog, BackgroundJobRecord, Event, PriceTier
 from ticketing_app.domain import errors
+from ticketing_app.domain.access import parse_features
 from ticketing_app.domain.events import iso
 from ticketing_app.domain.layouts import GridSpec, Position, Problems, stack_grids
 from ticketing_app.domain.roles import Capability
+from ticketing_app.domain.seats import row_label
+from ticketing_app.domain.venue_editor import EditSeat, at_grid
 from ticketing_app.routes import admin_login_url, safe_next
+from ticketing_app.services.admin_venues import VenueLayout
 from ticketing_app.services.box_office import order_money
 from ticketing_app.services.catalog import event_public
 
@@ -174,6 +179,51 @@ async def preview_venue(body: VenueIn, rt: RuntimeDep) -> dict[str, Any]:
 @protected.get("/venues/{venue_id}/layout")
 async def venue_layout(venue_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
     return positions_out(await rt.admin.venue_positions(venue_id))
+
+
+def venue_layout_out(v: VenueLayout) -> dict[str, Any]:
+    """A venue as the editor sees it: where every seat is drawn, what uses the venue, and
+    whether its layout may still change (no event on it sold a seat)."""
+    return {"id": v.venue.id, "name": v.venue.name, "address": v.venue.address,
+            "timeZone": v.venue.time_zone, "fingerprint": v.fingerprint,
+            "editable": not v.use.locked, "events": list(v.use.events),
+            "soldSeats": v.use.sold_seats, "orders": v.use.orders,
+            "sections": v.venue.sections,
+            "seats": [{"section": s.section, "r": s.r, "c": s.c, "row": row_label(s.r),
+                       "x": s.x, "y": s.y, "features": sorted(s.features)}
+                      for s in v.seats]}
+
+
+def edit_seats_from(body: VenueLayoutIn) -> list[EditSeat]:
+    problems = Problems()
+    seats: list[EditSeat] = []
+    for i, s in enumerate(body.seats, 1):
+        try:
+            features = parse_features(s.features)
+        except ValueError as exc:
+            problems.add(f"seats[{i}]", str(exc))
+            continue
+        seats.append(at_grid(s.section.strip(), s.r, s.c, features, x=s.x, y=s.y))
+    problems.raise_if_any("Invalid layout")
+    return seats
+
+
+@protected.get("/venues/{venue_id}")
+async def venue_detail(venue_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
+    """The venue editor's view of a venue (404 NOT_FOUND for an unknown id)."""
+    return venue_layout_out(await rt.admin.venue_for_edit(venue_id))
+
+
+@protected.put("/venues/{venue_id}/layout")
+async def save_venue_layout(venue_id: IdPath, body: VenueLayoutIn, who: AdminDep,
+                            rt: RuntimeDep) -> dict[str, Any]:
+    """Replaces the venue's layout, validated whole: `422 VALIDATION_FAILED` with every
+    problem listed (duplicate seats, seats drawn on top of each other, ...), `409 CONFLICT`
+    once an event on the venue sold seats or when the layout changed since `fingerprint`.
+    Events already created keep their own seats; the change applies to new events."""
+    seats = edit_seats_from(body)
+    return venue_layout_out(await rt.admin.save_venue_layout(
+        who.username, venue_id, seats, body.fingerprint))
 
 
 # ---- events -------------------------------------------------------------------------------
