@@ -30,6 +30,7 @@ pytestmark = pytest.mark.integration
 # What door staff may use: check-in and what it needs. Everything else is a manager's.
 DOOR_ROUTES = {
     ("POST", "/api/checkins"),
+    ("POST", "/api/checkins/scan"),
     ("GET", "/api/checkins/events"),
     ("GET", "/api/checkins/{event_id}/counts"),
     ("GET", "/api/checkins/{event_id}/search"),
