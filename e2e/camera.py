@@ -15,7 +15,8 @@ WIDTH, HEIGHT = 640, 480
 def qr_scene(qr_png: bytes, qr_side: int = 240, background: int = 200) -> Image.Image:
     """The QR image (PNG bytes) held up in front of the camera: centred in a grey frame."""
     frame = Image.new("L", (WIDTH, HEIGHT), background)
-    qr = Image.open(io.BytesIO(qr_png)).convert("L").resize((qr_side, qr_side), Image.Resampling.NEAREST)
+    qr = Image.open(io.BytesIO(qr_png)).convert("L")
+    qr = qr.resize((qr_side, qr_side), Image.Resampling.NEAREST)
     frame.paste(qr, ((WIDTH - qr_side) // 2, (HEIGHT - qr_side) // 2))
     return frame
 
