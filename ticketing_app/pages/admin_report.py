@@ -32,9 +32,11 @@ def figure(label: rx.Var[str], value: Any, fid: str) -> rx.Component:
 def export_link(text: str, name: str, label: rx.Var[str], fid: str) -> rx.Component:
     href = "/api/admin/events/" + as_var(R.event_id).to(str) + f"/exports/{name}"
     # A plain <a download> (no button inside: a link holds no other control): the browser
-    # fetches the export with the admin's cookie (a client-side route change would not
-    # download anything).
+    # fetches the export with the admin's cookie. `rx.el.a` is React Router's Link in Reflex
+    # 0.10, whose click is a client-side route change that downloads nothing;
+    # `reload_document` leaves the click to the browser.
     return rx.el.a(text, href=href, download=name, id=fid, aria_label=label,
+                   reload_document=True,
                    style={"padding": "6px 12px", "border": "1px solid var(--accent-8)",
                           "border_radius": "6px", "color": "var(--accent-11)",
                           "font_size": "14px", "text_decoration": "none"})
