@@ -11,7 +11,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,30 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     if path := browser_path():
         args["executable_path"] = path
     return args
+
+
+# A camera that plays a video file, and camera access granted without asking (Chromium's own
+# test switches; the file is Y4M or MJPEG, looped).
+FAKE_CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+@pytest.fixture
+def camera_browser(playwright: Any, browser_type_launch_args: dict[str, Any]
+                   ) -> Iterator[Callable[[Path], Any]]:
+    """Launches a Chromium whose camera shows `video` (e2e/camera.py writes one from an
+    image): `browser = camera_browser(path)`. Closed after the test."""
+    launched: list[Any] = []
+
+    def launch(video: Path) -> Any:
+        args = [*browser_type_launch_args.get("args", CHROMIUM_ARGS), *FAKE_CAMERA_ARGS,
+                f"--use-file-for-fake-video-capture={video}"]
+        browser = playwright.chromium.launch(**{**browser_type_launch_args, "args": args})
+        launched.append(browser)
+        return browser
+
+    yield launch
+    for browser in launched:
+        browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -191,6 +191,37 @@ def test_export_the_attendee_csv(browser: Browser, base_url: str, app_stack: Sta
     ctx.close()
 
 
+def test_export_the_attendees_as_xlsx(browser: Browser, base_url: str, app_stack: Stack,
+                                      set_provider_mode: Any) -> None:
+    """The XLSX link beside the CSV one downloads the same door list (read back with
+    openpyxl)."""
+    import openpyxl
+
+    set_provider_mode("success")  # the simulated provider declines some payments otherwise
+    event_id = new_event(app_stack, rows=2, cols=4)
+    ctx, page = manager(browser, base_url)
+    seats = seats_of(ctx.request, event_id, 2)
+    _, tickets = buy(browser, base_url, event_id, seats[:2], "=Han Xlsx", "xlsx@example.com")
+    assert ctx.request.post("/api/checkins", data={"code": tickets[0]["code"],
+                                                   "eventId": event_id}).ok
+    page.goto(f"/admin/events/{event_id}/report")
+    expect(page.locator("#report-gross")).to_have_text("₩104,000", timeout=15_000)
+    expect(page.locator("#export-attendees")).to_have_text("CSV")
+    with page.expect_download() as info:
+        page.locator("#export-attendees-xlsx").click()
+    download = info.value
+    assert download.suggested_filename == f"event-{event_id}-attendees.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(download.path().read_bytes()),
+                                   read_only=True)["attendees"]
+    header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert header[:4] == ["ticket", "order", "seat", "tier"] and len(rows) == 2
+    by_ticket = {r[0]: dict(zip(header, r, strict=True)) for r in rows}
+    admitted = by_ticket[tickets[0]["ticketId"]]
+    assert admitted["checked_in"] == "yes" and admitted["checked_in_by"] == ADMIN_USER
+    assert {r["name"] for r in by_ticket.values()} == {"'=Han Xlsx"}  # text, not a formula
+    ctx.close()
+
+
 def admin_page_routes() -> list[str]:
     from ticketing_app.components.admin_layout import ADMIN_PAGES
 

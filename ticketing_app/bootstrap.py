@@ -41,6 +41,7 @@ from ticketing_app.services.payments import PaymentService
 from ticketing_app.services.refunds import RefundService
 from ticketing_app.services.reports import ReportService
 from ticketing_app.services.reservations import ReservationService
+from ticketing_app.services.scanner import FrameScanner
 from ticketing_app.services.seat_feed import SeatFeed
 from ticketing_app.services.settlement import PaymentSettlement
 from ticketing_app.services.ticket_docs import TicketRenderer
@@ -77,6 +78,8 @@ class Runtime:
     onsale: OnSaleSettingsService
     admin_auth: AdminAuthService
     checkins: CheckinService
+    # QR codes read from the check-in page's camera frames, off the event loop.
+    scanner: FrameScanner
     buyer_tickets: BuyerTicketService
     cancellation: CancellationService
     dashboard: DashboardService
@@ -92,6 +95,7 @@ class Runtime:
 
     async def close(self) -> None:
         self.ticket_docs.close()
+        self.scanner.close()
         await self.payments.close()
         await self.queue.close()
         await self.redis.aclose()
@@ -132,6 +136,7 @@ def build_runtime(settings: Settings, db: Database, redis: Redis,
         onsale=OnSaleSettingsService(db, redis, catalog),
         admin_auth=AdminAuthService(db, redis, settings),
         checkins=CheckinService(db, settings),
+        scanner=FrameScanner(settings.scan_decode_threads),
         buyer_tickets=buyer_tickets,
         cancellation=CancellationService(db, holds, catalog, orders, queue, settings),
         dashboard=DashboardService(db, holds, catalog),

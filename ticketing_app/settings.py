@@ -236,6 +236,9 @@ class Settings(BaseSettings):
     # A .ttf/.otf font with Hangul and the won sign for ticket PDFs; empty = the machine's
     # Korean font (fontconfig), else a known Debian path (services/ticket_docs.py).
     ticket_font: str = ""
+    # Camera frames from check-in pages without BarcodeDetector are read (QR codes, zxing-cpp)
+    # in this many threads of their own, never on the event loop (services/scanner.py).
+    scan_decode_threads: int = Field(default=2, ge=1, le=16)
 
     # --- languages and time (docs/i18n.md) ---
     # The language of a reader whose browser asks for none we have (ko or en), and of mail

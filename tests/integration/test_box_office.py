@@ -2,7 +2,8 @@
 refused on every admin route but check-in, walked from the app's routes), the order search,
 an order's page with its history, refunds whose remaining totals are right and that ask
 before taking back an admitted ticket, resending tickets through the notifications path,
-the CSV exports and the report's settlement, and the door's search by name."""
+the CSV exports and the report's settlement, the same exports as XLSX, the door's search by
+name, and a ticket's QR code read from a camera frame."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.conftest import Env
 from tests.integration.admin_helpers import ADMIN_PASSWORD, admin_client, buy, tickets_of
 from tests.integration.helpers import assert_error, eventually
 from tests.integration.test_admin_auth import admin_api_routes, fill
+from ticketing_app.api.spreadsheets import XLSX_TYPE
 from ticketing_app.db.models import Notification
 from ticketing_app.domain import errors
 
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.integration
 # What door staff may use: check-in and what it needs. Everything else is a manager's.
 DOOR_ROUTES = {
     ("POST", "/api/checkins"),
+    ("POST", "/api/checkins/scan"),
     ("GET", "/api/checkins/events"),
     ("GET", "/api/checkins/{event_id}/counts"),
     ("GET", "/api/checkins/{event_id}/search"),
@@ -259,6 +262,104 @@ async def test_exports_and_the_report_settle_the_event(provider: Env) -> None:
         assert sum(int(d["gross"]) for d in by_day) == paid_first + paid_second
         assert_error(await c.get("/api/admin/events/999999/exports/attendees.csv"), 404,
                      "EVENT_NOT_FOUND")
+
+
+def parse_xlsx(r: httpx.Response, sheet: str) -> list[dict[str, str]]:
+    """The XLSX's rows as the CSV's (every cell as text, empty cells as "")."""
+    import openpyxl
+
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == XLSX_TYPE
+    assert "attachment" in r.headers["content-disposition"]
+    assert int(r.headers["content-length"]) == len(r.content)
+    rows = list(openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)[sheet]
+                .iter_rows(values_only=True))
+    header = [str(h) for h in rows[0]]
+    return [{h: "" if v is None else str(v) for h, v in zip(header, row, strict=True)}
+            for row in rows[1:]]
+
+
+def numbers(rows: list[dict[str, str]]) -> list[dict[str, str | float]]:
+    def value(v: str) -> str | float:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+    return [{k: value(v) for k, v in row.items()} for row in rows]
+
+
+async def test_the_xlsx_exports_hold_the_csvs_rows(provider: Env) -> None:
+    env = provider
+    await env.set_provider_mode("success")
+    event_id = await env.new_event(rows=1, cols=4)
+    seats = await env.seat_ids(event_id)
+    buyer = f"xlsx-{uuid.uuid4().hex[:6]}"
+    await set_contact(env, buyer, f"{buyer}@example.com", "=cmd|' /C calc'!A0")
+    await buy(env, buyer, event_id, seats[:2])
+    await buy(env, f"b-{buyer}", event_id, seats[2:3])
+    tickets = await tickets_of(env, buyer)
+    base = f"/api/admin/events/{event_id}/exports"
+    async with admin_client(env) as c:
+        r = await c.post("/api/checkins", json={"code": tickets[0]["code"], "gate": "East",
+                                                "eventId": event_id})
+        assert r.status_code == 200, r.text
+        attendees = parse_xlsx(await c.get(f"{base}/attendees.xlsx"), "attendees")
+        assert len(attendees) == 3
+        assert attendees == parse_csv(await c.get(f"{base}/attendees.csv"))
+        admitted = next(a for a in attendees if a["ticket"] == str(tickets[0]["ticketId"]))
+        assert (admitted["checked_in"], admitted["gate"]) == ("yes", "East")
+        assert admitted["name"] == "'=cmd|' /C calc'!A0"  # text, never a formula
+        for name in ("orders", "sales-by-tier", "sales-by-day"):
+            # Numbers as numbers: the CSV's "75.0" is the spreadsheet's 75.
+            assert numbers(parse_xlsx(await c.get(f"{base}/{name}.xlsx"), name)) == \
+                numbers(parse_csv(await c.get(f"{base}/{name}.csv"))), name
+        assert_error(await c.get("/api/admin/events/999999/exports/orders.xlsx"), 404,
+                     "EVENT_NOT_FOUND")
+    async with door_client(env, "door-xlsx") as door:
+        assert_error(await door.get(f"{base}/attendees.xlsx"), 403, "FORBIDDEN")
+
+
+async def test_the_door_reads_a_tickets_qr_code_from_a_camera_frame(provider: Env) -> None:
+    from PIL import Image
+
+    from ticketing_app.services.ticket_docs import qr_png
+
+    env = provider
+    await env.set_provider_mode("success")
+    event_id = await env.new_event(rows=1, cols=4)
+    seats = await env.seat_ids(event_id)
+    buyer = f"cam-{uuid.uuid4().hex[:6]}"
+    await buy(env, buyer, event_id, seats[:1])
+    code = str((await tickets_of(env, buyer))[0]["code"])
+    frame = Image.new("L", (640, 480), 190)
+    frame.paste(Image.open(io.BytesIO(qr_png(code))).convert("L").resize((200, 200)),
+                (220, 140))
+    jpeg = io.BytesIO()
+    frame.save(jpeg, "JPEG", quality=70)
+    blank = io.BytesIO()
+    Image.new("L", (640, 480), 190).save(blank, "JPEG")
+    jpeg_type = {"content-type": "image/jpeg"}
+    async with door_client(env, "door-camera") as door:
+        r = await door.post("/api/checkins/scan", content=jpeg.getvalue(), headers=jpeg_type)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"code": code, "codes": [code]}
+        r = await door.post("/api/checkins/scan", content=blank.getvalue(), headers=jpeg_type)
+        assert r.json() == {"code": None, "codes": []}
+        # The code read is checked in like a typed one: once.
+        r = await door.post("/api/checkins", json={"code": code, "eventId": event_id})
+        assert r.status_code == 200, r.text
+        assert_error(await door.post("/api/checkins", json={"code": code,
+                                                            "eventId": event_id}),
+                     409, "TICKET_ALREADY_USED")
+        for junk in (b"", b"not an image", b"GIF89a" + b"\0" * 40):
+            assert_error(await door.post("/api/checkins/scan", content=junk,
+                                         headers=jpeg_type), 422, "VALIDATION_FAILED")
+        assert_error(await door.post("/api/checkins/scan", content=b"\xff" * 70_000,
+                                     headers=jpeg_type), 413, "PAYLOAD_TOO_LARGE")
+    async with httpx.AsyncClient(base_url=env.api_url, timeout=30) as anon:
+        assert_error(await anon.post("/api/checkins/scan", content=jpeg.getvalue(),
+                                     headers=jpeg_type), 401, "UNAUTHENTICATED")
 
 
 async def test_the_door_finds_a_ticket_by_name_and_admits_it_once(provider: Env) -> None:

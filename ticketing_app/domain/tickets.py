@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Sequence
 
 from ticketing_app.domain.identity import sign_value
 
@@ -30,3 +31,12 @@ def parse_ticket_code(secret: str, code: str) -> tuple[int, int] | None:
         return int(event_id), int(seat_id)
     except ValueError:
         return None
+
+
+def scanned_ticket_code(texts: Sequence[str]) -> str | None:
+    """Of the QR codes read in one camera frame, the one to check in: the first that looks
+    like a ticket code, else the first of any kind (the check then says it is not a ticket),
+    else None."""
+    texts = [t.strip() for t in texts if t and t.strip()]
+    return next((t for t in texts if t.startswith(CODE_PREFIX + ".")), None) or \
+        (texts[0] if texts else None)

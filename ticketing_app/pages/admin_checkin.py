@@ -57,6 +57,41 @@ def name_search() -> rx.Component:
         width="100%", align="stretch", spacing="2")
 
 
+def camera_scanner() -> rx.Component:
+    """Scan with the phone's camera (assets/checkin_scanner.js): the browser's BarcodeDetector
+    where it has one, else the server reads the frames; a code read is submitted through the
+    form above, so a scan is checked in exactly like a typed code."""
+    return rx.vstack(
+        rx.hstack(
+            rx.button(_("Scan with camera"), variant="outline", id="scan-start",
+                      on_click=rx.call_script("window.tkScanner && window.tkScanner.start()")),
+            rx.button(_("Stop camera"), variant="ghost", id="scan-stop",
+                      on_click=rx.call_script("window.tkScanner && window.tkScanner.stop()")),
+        ),
+        # The script says these, in the reader's language.
+        rx.text("", id="scan-status", size="2", color="gray",
+                custom_attrs={
+                    "role": "status",
+                    "data-point": _("Point the camera at a ticket's QR code."),
+                    "data-denied": _("Camera access was refused. Allow the camera for this "
+                                     "site in the browser's settings, or type the code."),
+                    "data-no-device": _("No camera found; type the code instead."),
+                    "data-busy": _("The camera is in use by another app; close it, or type "
+                                   "the code."),
+                    "data-insecure": _("The camera opens only on a secure (https) page; type "
+                                       "the code instead."),
+                    "data-no-camera": _("This browser cannot open the camera here; type the "
+                                        "code instead."),
+                    "data-signed-out": _("Your session has ended; sign in again to scan."),
+                    # {reason} stays for the script to fill in.
+                    "data-unavailable": _("Camera unavailable ({reason}); type the code "
+                                          "instead."),
+                }),
+        rx.el.video(id="scan-video", muted=True, plays_inline=True,
+                    style={"width": "100%", "max_width": "420px", "border_radius": "8px"}),
+        width="100%", align="stretch", spacing="2")
+
+
 @admin_page(routes.ADMIN_CHECKIN, "Check-in", on_load=(C.load,))  # i18n: ignore
 def admin_checkin_page() -> rx.Component:
     return rx.vstack(
@@ -74,24 +109,7 @@ def admin_checkin_page() -> rx.Component:
             rx.button(_("Check in"), type="submit", size="4", width="100%", id="checkin-submit"),
             width="100%"), on_submit=C.check, reset_on_submit=True, width="100%"),
         result_panel(),
-        rx.hstack(
-            rx.button(_("Scan with camera"), variant="outline", id="scan-start",
-                      on_click=rx.call_script("window.tkScanner && window.tkScanner.start()")),
-            rx.button(_("Stop camera"), variant="ghost",
-                      on_click=rx.call_script("window.tkScanner && window.tkScanner.stop()")),
-        ),
-        # The scanner script (assets/checkin_scanner.js) says these, in the reader's language.
-        rx.text("", id="scan-status", size="2", color="gray",
-                custom_attrs={
-                    "data-no-camera": _("This browser cannot scan with the camera; type the "
-                                        "code instead."),
-                    "data-point": _("Point the camera at a ticket's QR code."),
-                    # {reason} stays for the script to fill in.
-                    "data-unavailable": _("Camera unavailable ({reason}); type the code "
-                                          "instead."),
-                }),
-        rx.el.video(id="scan-video", muted=True, plays_inline=True,
-                    style={"width": "100%", "max_width": "420px", "border_radius": "8px"}),
+        camera_scanner(),
         rx.heading(_("Find by name"), size="4"),
         name_search(),
         rx.foreach(C.history, history_row),

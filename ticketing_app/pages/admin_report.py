@@ -1,4 +1,5 @@
-"""An event's report page: settlement, sales by tier and by day, and the CSV exports."""
+"""An event's report page: settlement, sales by tier and by day, and the exports (each as CSV
+and as XLSX)."""
 
 from __future__ import annotations
 
@@ -28,15 +29,28 @@ def figure(label: rx.Var[str], value: Any, fid: str) -> rx.Component:
                              rx.text(value, size="6", weight="bold", id=fid), spacing="1"))
 
 
-def export_link(label: rx.Var[str], name: str) -> rx.Component:
+def export_link(text: str, name: str, label: rx.Var[str], fid: str) -> rx.Component:
     href = "/api/admin/events/" + as_var(R.event_id).to(str) + f"/exports/{name}"
     # A plain <a download> (no button inside: a link holds no other control): the browser
-    # fetches the streamed CSV with the admin's cookie (a client-side route change would not
-    # download anything).
-    return rx.el.a(label, href=href, download=name, id=f"export-{name.split('.')[0]}",
+    # fetches the export with the admin's cookie. `rx.el.a` is React Router's Link in Reflex
+    # 0.10, whose click is a client-side route change that downloads nothing;
+    # `reload_document` leaves the click to the browser.
+    return rx.el.a(text, href=href, download=name, id=fid, aria_label=label,
+                   reload_document=True,
                    style={"padding": "6px 12px", "border": "1px solid var(--accent-8)",
                           "border_radius": "6px", "color": "var(--accent-11)",
                           "font_size": "14px", "text_decoration": "none"})
+
+
+def export_row(label: rx.Var[str], name: str) -> rx.Component:
+    """One export in both formats: `#export-<name>` (CSV) and `#export-<name>-xlsx`."""
+    return rx.hstack(
+        rx.text(label, size="2", min_width="12em"),
+        export_link("CSV", f"{name}.csv", _("{export} as CSV", export=label),
+                    f"export-{name}"),
+        export_link("XLSX", f"{name}.xlsx", _("{export} as XLSX", export=label),
+                    f"export-{name}-xlsx"),
+        spacing="2", align="center")
 
 
 @admin_page(routes.ADMIN_REPORT, "Report", on_load=(R.load,))  # i18n: ignore
@@ -64,10 +78,12 @@ def admin_report_page() -> rx.Component:
                 _("Day"), _("Orders"), _("Tickets"), _("Gross"), _("Refunds"), _("Net"))])),
             rx.table.body(rx.foreach(R.days, cells(DAY_KEYS))), width="100%",
             id="report-days"),
-        rx.heading(_("Exports (CSV)"), size="4"),
-        rx.hstack(export_link(_("Orders"), "orders.csv"),
-                  export_link(_("Attendees (door list)"), "attendees.csv"),
-                  export_link(_("Sales by tier"), "sales-by-tier.csv"),
-                  export_link(_("Sales by day"), "sales-by-day.csv"), spacing="2", wrap="wrap"),
+        rx.heading(_("Exports"), size="4"),
+        rx.text(_("The same columns in both formats: CSV for any program, XLSX for a "
+                  "spreadsheet (numbers stay numbers)."), size="2", color="gray"),
+        export_row(_("Orders"), "orders"),
+        export_row(_("Attendees (door list)"), "attendees"),
+        export_row(_("Sales by tier"), "sales-by-tier"),
+        export_row(_("Sales by day"), "sales-by-day"),
         spacing="3", width="100%", align="stretch",
     )

@@ -1,5 +1,7 @@
-"""Check-in at the door: manual code entry always, camera scanning where the browser can
-(the scanner script fills the same form). Each result says admitted, or why not."""
+"""Check-in at the door: manual code entry always, camera scanning wherever a camera opens
+(the scanner script, assets/checkin_scanner.js, reads a code with the browser's
+BarcodeDetector or through `POST /api/checkins/scan` and submits it through the same form).
+Each result says admitted, or why not."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """An event's report: settlement (gross, refunds, net), sales by tier and by day, and the
-CSV exports (links to the streamed REST exports, which the admin's cookie opens)."""
+exports as CSV and XLSX (links to the REST exports, which the admin's cookie opens)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The box office's REST side: find orders, read one whole, resend its tickets, preview a
-refund; an event's report and its CSV exports (streamed); admin accounts and their roles.
+refund; an event's report and its exports, each as CSV (streamed) and as XLSX; admin accounts
+and their roles.
 
 Every route sits on `router`, whose router-level dependency is the admin check (a live session
 and a role that allows the route: all of these need a manager; tests walk the routes).
@@ -10,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Iterable
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -21,6 +22,8 @@ from ticketing_app.api.admin_schemas import Strict
 from ticketing_app.api.deps import RuntimeDep
 from ticketing_app.api.errors import error_responses
 from ticketing_app.api.schemas import MAX_ID, IdPath, OptionalIdQuery
+from ticketing_app.api.spreadsheets import XLSX_TYPE, file_chunks, xlsx_file
+from ticketing_app.api.spreadsheets import safe_cell as csv_cell
 from ticketing_app.db.models import AdminUser
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
@@ -30,9 +33,6 @@ router = APIRouter(prefix="/api/admin", tags=["box office"],
                    dependencies=[Depends(require_admin)],
                    responses=error_responses(400, 401, 403, 404, 409, 422))
 CSV_TYPE = "text/csv; charset=utf-8"
-# A spreadsheet runs a cell that starts with one of these as a formula: a buyer's name such
-# as "=HYPERLINK(...)" is written as text (OWASP's CSV injection advice).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ---- orders -------------------------------------------------------------------------------
@@ -80,12 +80,6 @@ async def report(event_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
     """Sales by tier and by day (in the venue's time zone) and the settlement: gross,
     refunds, net; from the database."""
     return (await rt.reports.report(event_id)).public()
-
-
-def csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 async def csv_stream(rows: AsyncIterator[dict[str, Any]] | Iterable[dict[str, Any]],
@@ -162,6 +156,50 @@ async def export_by_day(event_id: IdPath, rt: RuntimeDep) -> StreamingResponse:
     r = await rt.reports.report(event_id)
     return csv_response(csv_stream([d.public() for d in r.days], DAY_COLUMNS),
                         f"event-{event_id}-sales-by-day.csv")
+
+
+# ---- the same four as XLSX (same columns, same cells; api/spreadsheets.py) ---------------
+XLSX_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {XLSX_TYPE: {}}, "description": "XLSX, one sheet, the CSV's columns"}}
+
+
+def xlsx_response(file: IO[bytes], filename: str) -> StreamingResponse:
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    return StreamingResponse(file_chunks(file), media_type=XLSX_TYPE, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Content-Length": str(size), "Cache-Control": "no-store"})
+
+
+@router.get("/events/{event_id}/exports/orders.xlsx", response_class=StreamingResponse,
+            responses=XLSX_RESPONSE)
+async def export_orders_xlsx(event_id: IdPath, rt: RuntimeDep) -> StreamingResponse:
+    file = await xlsx_file(rt.reports.order_rows(event_id), ORDER_COLUMNS, "orders")
+    return xlsx_response(file, f"event-{event_id}-orders.xlsx")
+
+
+@router.get("/events/{event_id}/exports/attendees.xlsx", response_class=StreamingResponse,
+            responses=XLSX_RESPONSE)
+async def export_attendees_xlsx(event_id: IdPath, rt: RuntimeDep) -> StreamingResponse:
+    """The door list: every ticket with its seat, buyer and check-in state."""
+    file = await xlsx_file(rt.reports.attendee_rows(event_id), ATTENDEE_COLUMNS, "attendees")
+    return xlsx_response(file, f"event-{event_id}-attendees.xlsx")
+
+
+@router.get("/events/{event_id}/exports/sales-by-tier.xlsx", response_class=StreamingResponse,
+            responses=XLSX_RESPONSE)
+async def export_by_tier_xlsx(event_id: IdPath, rt: RuntimeDep) -> StreamingResponse:
+    r = await rt.reports.report(event_id)
+    file = await xlsx_file([t.public() for t in r.tiers], TIER_COLUMNS, "sales-by-tier")
+    return xlsx_response(file, f"event-{event_id}-sales-by-tier.xlsx")
+
+
+@router.get("/events/{event_id}/exports/sales-by-day.xlsx", response_class=StreamingResponse,
+            responses=XLSX_RESPONSE)
+async def export_by_day_xlsx(event_id: IdPath, rt: RuntimeDep) -> StreamingResponse:
+    r = await rt.reports.report(event_id)
+    file = await xlsx_file([d.public() for d in r.days], DAY_COLUMNS, "sales-by-day")
+    return xlsx_response(file, f"event-{event_id}-sales-by-day.xlsx")
 
 
 async def _chain(first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]

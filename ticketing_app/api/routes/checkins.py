@@ -1,12 +1,13 @@
 """Check-in at the door (admins, door staff included): `POST /api/checkins` admits a ticket
-once; the events to check in, the door's counts and the search by name. These are the only
-admin routes door staff may use (`needs(Capability.CHECK_IN)`)."""
+once; the events to check in, the door's counts, the search by name, and reading a QR code
+from a camera frame (`POST /api/checkins/scan`, for browsers without BarcodeDetector). These
+are the only admin routes door staff may use (`needs(Capability.CHECK_IN)`)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from ticketing_app.api.admin_auth import AdminDep, needs, require_admin
 from ticketing_app.api.admin_schemas import CheckinIn
@@ -16,6 +17,8 @@ from ticketing_app.api.schemas import IdPath
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import iso
 from ticketing_app.domain.roles import Capability
+from ticketing_app.domain.tickets import scanned_ticket_code
+from ticketing_app.services.scanner import FRAME_TYPES
 
 router = APIRouter(prefix="/api/checkins", tags=["check-in"],
                    dependencies=[Depends(require_admin)], responses=error_responses(401, 403, 404))
@@ -40,6 +43,24 @@ async def check_in(body: CheckinIn, who: AdminDep, rt: RuntimeDep) -> dict[str, 
                                       [{"field": "code", "message": "required"}])
     admission = await rt.checkins.check_in(who.username, code, body.gate, body.eventId)
     return admission.public()
+
+
+FRAME_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    t: {"schema": {"type": "string", "format": "binary"}} for t in FRAME_TYPES}}}
+
+
+@router.post("/scan", responses=error_responses(400, 401, 403, 413, 422),
+             openapi_extra=FRAME_BODY)
+@needs(Capability.CHECK_IN)
+async def scan_frame(request: Request, rt: RuntimeDep) -> dict[str, Any]:
+    """Reads the QR code in one camera frame (the raw JPEG, PNG or WebP image as the body;
+    the check-in page sends one a few times a second where the browser has no BarcodeDetector).
+    200 `{code, codes}`: `code` is the ticket code to check in (null: no QR code in this
+    frame), `codes` every QR code read. Admits nothing: the page checks `code` in through
+    `POST /api/checkins`' own path, like a typed code. 422 for a body that is not such an
+    image."""
+    codes = list(await rt.scanner.codes(await request.body()))
+    return {"code": scanned_ticket_code(codes), "codes": codes}
 
 
 @router.get("/events")
