@@ -208,13 +208,19 @@ def edit_seats_from(body: VenueLayoutIn) -> list[EditSeat]:
     return seats
 
 
-@protected.get("/venues/{venue_id}")
+# Venue ids are integers by route: any other path under /venues (`/venues/import`) is not
+# this route's, so an undeclared method there is 405, not a refused id. A path whose id is
+# not a number matches no route either: 405 is declared for it.
+NOT_A_VENUE = error_responses(405)
+
+
+@protected.get("/venues/{venue_id:int}", responses=NOT_A_VENUE)
 async def venue_detail(venue_id: IdPath, rt: RuntimeDep) -> dict[str, Any]:
     """The venue editor's view of a venue (404 NOT_FOUND for an unknown id)."""
     return venue_layout_out(await rt.admin.venue_for_edit(venue_id))
 
 
-@protected.put("/venues/{venue_id}/layout")
+@protected.put("/venues/{venue_id:int}/layout", responses=NOT_A_VENUE)
 async def save_venue_layout(venue_id: IdPath, body: VenueLayoutIn, who: AdminDep,
                             rt: RuntimeDep) -> dict[str, Any]:
     """Replaces the venue's layout, validated whole: `422 VALIDATION_FAILED` with every
