@@ -31,9 +31,11 @@ def figure(label: rx.Var[str], value: Any, fid: str) -> rx.Component:
 def export_link(label: rx.Var[str], name: str) -> rx.Component:
     href = "/api/admin/events/" + as_var(R.event_id).to(str) + f"/exports/{name}"
     # A plain <a download> (no button inside: a link holds no other control): the browser
-    # fetches the streamed CSV with the admin's cookie (a client-side route change would not
-    # download anything).
-    return rx.el.a(label, href=href, download=name, id=f"export-{name.split('.')[0]}",
+    # fetches the streamed CSV with the admin's cookie. rx.el.a is React Router's Link, which
+    # turns a click into a client-side route change (to the 404 page, no download) unless
+    # told to leave the navigation to the browser (reload_document).
+    return rx.el.a(label, href=href, download=name, reload_document=True,
+                   id=f"export-{name.split('.')[0]}",
                    style={"padding": "6px 12px", "border": "1px solid var(--accent-8)",
                           "border_radius": "6px", "color": "var(--accent-11)",
                           "font_size": "14px", "text_decoration": "none"})
