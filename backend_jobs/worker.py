@@ -118,6 +118,15 @@ class JobsWorkerSettings:
 
 
 def build_worker(cls: type, settings: Settings, **ctx: Any) -> Worker:
+    """An arq worker for `cls`, built inside the loop that will run it: arq 0.25 binds
+    `asyncio.get_event_loop()` when a Worker is constructed and creates every job's task on
+    that loop. Outside a running loop that is whatever loop the thread happens to hold (none
+    at all once an `asyncio.run()` has ended in it), so this refuses to be called there."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError("build_worker must be called inside the running event loop "
+                           "that will run the worker (arq binds it at construction)") from None
     kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("_")}
     if cls is JobsWorkerSettings:  # the audit's schedule is a setting, read here
         kwargs["cron_jobs"] = [*kwargs["cron_jobs"], *audit_cron(settings)]

@@ -50,7 +50,9 @@ def buy(browser: Browser, base_url: str, event_id: int, seat_ids: list[int], nam
     order_id = int(r.json()["orderId"])
     assert api.post("/api/payments/authorize", data={"orderId": order_id}, headers=h).ok
     deadline = time.monotonic() + 30
-    while api.get(f"/api/orders/{order_id}", headers=h).json()["status"] != "CONFIRMED":
+    while (status := api.get(f"/api/orders/{order_id}", headers=h).json()["status"]
+           ) != "CONFIRMED":
+        assert status == "CREATED", f"order {order_id} is {status}, not confirmed"
         assert time.monotonic() < deadline, f"order {order_id} not confirmed"
         time.sleep(0.3)
     tickets = [t for t in api.get("/api/tickets", headers=h).json()

@@ -135,6 +135,33 @@ def stack(backend: str, tmp_path_factory: pytest.TempPathFactory,
             drop_pg_database(url)
 
 
+def _session_stack(item: pytest.Item) -> Any:
+    """The session-scoped `stack` fixture this test runs on (None: it needs none, or its module
+    brings a `stack` of its own)."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.get("stack") if info is not None else None
+    return defs[-1] if defs and defs[-1].scope == "session" else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stops the session's stack after the last test that runs on it, not at the very end of
+    the session: pytest runs those tests first (grouped by backend), and the stack's idle
+    processes (API, worker, relay, consumers, a web process) would otherwise keep polling
+    through every later module's own stacks and the browser tests on this 2-core machine.
+    A test that needed it again later would simply start it again."""
+    fixturedef = _session_stack(item)
+    if fixturedef is None or fixturedef.cached_result is None:
+        return
+    if nextitem is not None and _session_stack(nextitem) is fixturedef:
+        return
+    items = item.session.items
+    later = items[items.index(item) + 1:] if item in items else []
+    if any(_session_stack(it) is fixturedef for it in later):
+        return
+    fixturedef.finish(item._request)  # type: ignore[attr-defined]
+
+
 @pytest_asyncio.fixture(scope="session")
 async def env(stack: Stack, backend: str) -> AsyncIterator[Env]:
     settings = Settings(**{k.lower(): v for k, v in stack.env().items()

@@ -138,14 +138,29 @@ class ChildProcess:
             self.proc.wait(10)
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
+        stop_all([self], timeout)
+
+    def terminate(self) -> None:
+        """SIGTERM to the process group, without waiting (see `stop_all`)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+
+
+def stop_all(procs: list[ChildProcess], timeout: float = 10.0) -> None:
+    """Stops several processes at once: SIGTERM to each, then each gets until the one shared
+    deadline to drain and exit before SIGKILL. One after the other, a stack's processes each
+    spent their own drain (closing clients, flushing, leaving the consumer group) in turn."""
+    running = [p for p in procs if p.running]
+    for p in running:
+        p.terminate()
+    deadline = time.monotonic() + timeout
+    for p in running:
+        assert p.proc is not None
         try:
-            self.proc.wait(timeout)
+            p.proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            self.kill()
+            p.kill()
 
 
 def valkey_binary() -> str:

@@ -119,10 +119,8 @@ class Stack:
         self.kafka = embedded.tansu(port=port, workdir=self.workdir / "tansu2").start()
 
     def stop(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            proc.stop()
+        """The platform's processes all at once (each drains on its own), then the broker and
+        Valkey they drained into."""
+        embedded.stop_all(list(self.procs.values()))
         self.procs.clear()
-        if self.kafka:
-            self.kafka.stop()
-        if self.redis:
-            self.redis.stop()
+        embedded.stop_all([s for s in (self.kafka, self.redis) if s is not None])

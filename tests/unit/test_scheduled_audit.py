@@ -3,6 +3,10 @@ evenly spaced ARQ cron ticks (or none), and a stored result sets every kind's ga
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import pytest
 
 from backend_jobs.scheduled_audit import audit_cron, cron_fields, export
@@ -31,17 +35,34 @@ def test_zero_switches_it_off_and_uneven_intervals_are_refused() -> None:
             Settings(audit_interval_s=bad)
 
 
-@pytest.mark.xfail(reason="issue 20: fails in the full run after the integration "
-                   "tests, passes alone; a leak not yet found", strict=False)
+def _built_in_its_own_loop(settings: Settings) -> Any:
+    """The worker built inside a running loop, as `run_workers` builds it (arq binds the loop
+    at construction), in a thread of its own: whatever this thread's loop state is (closed by
+    an earlier `asyncio.run()`, or Playwright's running in the browser tests), it is not used."""
+    async def build() -> Any:
+        return build_worker(JobsWorkerSettings, settings)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, build()).result()
+
+
 def test_the_jobs_worker_runs_it_on_the_configured_schedule() -> None:
-    worker = build_worker(JobsWorkerSettings, Settings(audit_interval_s=30,
-                                                       redis_url="redis://127.0.0.1:1/0"))
+    worker = _built_in_its_own_loop(Settings(audit_interval_s=30,
+                                             redis_url="redis://127.0.0.1:1/0"))
     names = {c.name for c in worker.cron_jobs}
     assert "scheduled_audit" in names
     assert {"cron:expire_orders", "cron:resume_cancellations"} <= names
-    off = build_worker(JobsWorkerSettings, Settings(audit_interval_s=0,
-                                                    redis_url="redis://127.0.0.1:1/0"))
+    off = _built_in_its_own_loop(Settings(audit_interval_s=0, redis_url="redis://127.0.0.1:1/0"))
     assert "scheduled_audit" not in {c.name for c in off.cron_jobs}
+
+
+def test_a_worker_is_not_built_outside_a_running_loop() -> None:
+    """Outside a loop arq would bind whatever loop the thread holds (none after an ended
+    `asyncio.run()`, as in a full test run): refused with the reason instead."""
+    with ThreadPoolExecutor(1) as pool, \
+            pytest.raises(RuntimeError, match="inside the running event loop"):
+        pool.submit(build_worker, JobsWorkerSettings,
+                    Settings(redis_url="redis://127.0.0.1:1/0")).result()
 
 
 def test_a_stored_result_sets_every_kind_zeros_included() -> None:
