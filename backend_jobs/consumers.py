@@ -134,6 +134,10 @@ class ConsumerRunner:
         self._lag_partitions: set[int] = set()  # partitions whose lag this process exports
 
     async def _consume(self) -> None:
+        # The topic with its configured partitions before subscribing (see ensure_topics): a
+        # consumer that starts before the relay would otherwise have some brokers create it
+        # with their default count (seen with Tansu: 4 instead of KAFKA_TOPIC_PARTITIONS=3).
+        await self.rt.kafka.ensure_topics(marker=False)
         consumer = self.rt.kafka.consumer(self.spec.name)
         await consumer.start()
         checked = 0.0

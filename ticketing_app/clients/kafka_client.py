@@ -44,23 +44,26 @@ class KafkaClients:
             metadata_max_age_ms=5000, session_timeout_ms=10000, heartbeat_interval_ms=1000,
         )
 
-    async def ensure_topics(self) -> bool:
+    async def ensure_topics(self, marker: bool = True) -> bool:
         """Create the topics if missing. True when the broker had forgotten them: the marker
         topic, which nobody produces to (so no broker auto-creates it), is gone only after data
-        loss."""
+        loss. `marker=False` (the consumers, before they subscribe): the event topic only, with
+        its configured partitions, so that a consumer's metadata request never has the broker
+        create it with a default count first; the marker stays the relay's to notice."""
         settings = self.settings
         admin = self.admin()
         await admin.start()
         try:
             existing = set(await admin.list_topics())
-            marker = marker_topic(settings)
-            missing = [t for t in (settings.kafka_topic, marker) if t not in existing]
+            marker_name = marker_topic(settings)
+            wanted = (settings.kafka_topic, marker_name) if marker else (settings.kafka_topic,)
+            missing = [t for t in wanted if t not in existing]
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics([
                         NewTopic(t, num_partitions=settings.kafka_topic_partitions if
                                  t == settings.kafka_topic else 1, replication_factor=1)
                         for t in missing])
-            return marker in missing
+            return marker_name in missing
         finally:
             await admin.close()
