@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 HOME = "/"
 EVENT = "/event/[event_id]"
 QUEUE = "/event/[event_id]/queue"  # the event's virtual waiting room
@@ -97,6 +99,19 @@ def safe_next(path: str | None) -> str:
     if path.startswith(ADMIN_LOGIN):
         return ADMIN
     return path
+
+
+def next_from_referer(referer: str | None) -> str:
+    """Where to go after signing in, read from the login page's own address (the form was
+    posted from /admin/login?next=...): the page's hidden `next` field is filled once its
+    state has loaded, and a sign-in sent before that (a quick Enter, a password manager)
+    would otherwise land on the dashboard instead of the page asked for."""
+    if not referer:
+        return ADMIN
+    url = urlsplit(referer)
+    if url.path != ADMIN_LOGIN:
+        return ADMIN
+    return safe_next(parse_qs(url.query).get("next", [""])[0])
 
 
 def queue_url(event_id: int) -> str:

@@ -149,6 +149,30 @@ async def test_form_login_redirects_and_admin_pages_need_a_session(env: Env) -> 
         assert page.status_code != 303  # through the guard (the API alone has no pages: 404)
 
 
+async def test_form_login_sent_before_its_page_loaded_still_goes_where_asked(env: Env) -> None:
+    """The login page fills its hidden `next` field once its state has loaded; a sign-in sent
+    before that (empty field) goes where the page's own address asked, never off the admin
+    area, and a referer that is not the login page changes nothing."""
+    await ensure_admin(env)
+    base = env.api_url
+    async with httpx.AsyncClient(base_url=base, follow_redirects=False) as c:
+        for referer, expected in (
+                (f"{base}/admin/login?next=/admin/orders", "/admin/orders"),
+                (f"{base}/admin/login?next=//evil.example/admin", "/admin"),
+                (f"{base}/admin/events?next=/admin/orders", "/admin"),
+                (None, "/admin")):
+            headers = {"Referer": referer} if referer else {}
+            r = await c.post("/api/admin/login", headers=headers,
+                             data={"username": "ops", "password": ADMIN_PASSWORD, "next": ""})
+            assert r.status_code == 303 and r.headers["location"] == expected, (referer, r)
+        # A filled field wins over the address.
+        r = await c.post("/api/admin/login",
+                         headers={"Referer": f"{base}/admin/login?next=/admin/orders"},
+                         data={"username": "ops", "password": ADMIN_PASSWORD,
+                               "next": "/admin/venues"})
+        assert r.headers["location"] == "/admin/venues"
+
+
 async def test_login_redirect_encodes_next(env: Env) -> None:
     """The form's redirect back to the login page carries `next` encoded: a path with its own
     query cannot add or override parameters (error, next), and safe_next still applies."""

@@ -49,7 +49,7 @@ from ticketing_app.domain.layouts import GridSpec, Position, Problems, stack_gri
 from ticketing_app.domain.roles import Capability
 from ticketing_app.domain.seats import row_label
 from ticketing_app.domain.venue_editor import EditSeat, at_grid
-from ticketing_app.routes import admin_login_url, safe_next
+from ticketing_app.routes import ADMIN, admin_login_url, next_from_referer, safe_next
 from ticketing_app.services.admin_venues import VenueLayout
 from ticketing_app.services.box_office import order_money
 from ticketing_app.services.catalog import event_public
@@ -86,6 +86,8 @@ async def login(request: Request, rt: RuntimeDep) -> Response:
             body = LoginIn.model_validate({"username": form.get("username"),
                                            "password": form.get("password")})
             next_path = safe_next(str(form.get("next", "")))
+            if next_path == ADMIN:  # the field not filled yet: the page's own address says
+                next_path = next_from_referer(request.headers.get("referer"))
         else:
             body = LoginIn.model_validate_json(await request.body())
             next_path = "/admin"
