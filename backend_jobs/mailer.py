@@ -98,12 +98,10 @@ async def deliver_pending(rt: Runtime) -> int:
 
 
 async def _mark(rt: Runtime, nid: int | None, old: str, new: str) -> bool:
-    async with rt.db.write_sessions() as s:
-        res = await s.execute(update(Notification).where(
-            col(Notification.id) == nid, col(Notification.delivered_via) == old)
-            .values(delivered_via=new))
-        await s.commit()
-    return res.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    res = await rt.db.write_one(update(Notification).where(
+        col(Notification.id) == nid, col(Notification.delivered_via) == old)
+        .values(delivered_via=new))
+    return res.rowcount == 1
 
 
 async def mail_loop(rt: Runtime, stop: asyncio.Event) -> None:

@@ -19,6 +19,7 @@ REGISTRY: tuple[tuple[int, str, str], ...] = (
     (7, "cpu_cost", "CPU per operation, per platform process"),
     (8, "original_k6", "The original's k6 scenario on `ticketing up`, beside reference endpoints"),
     (9, "pretix_compare", "Purchases per minute on one event, side by side with pretix"),
+    (10, "unit_costs", "What a PostgreSQL and a Redis round trip cost here"),
 )
 
 

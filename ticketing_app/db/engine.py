@@ -15,12 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Executable, Row, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ticketing_app.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a one-statement write returned: its rows (RETURNING) and the rows it touched."""
+
+    rows: list[Row[Any]]
+    rowcount: int
+
+    def scalar_one(self) -> Any:
+        (row,) = self.rows
+        return row[0]
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,17 @@ class Database:
         several statements (the audit sets REPEATABLE READ in it). PostgreSQL's ordinary read
         sessions run in autocommit, where each statement is a transaction of its own."""
         return (self.write_sessions if self.is_postgres else self.read_sessions)()
+
+    async def write_one(self, statement: Executable, params: Any = None) -> Written:
+        """One write statement as a transaction of its own. On PostgreSQL it is sent in
+        autocommit, where the statement commits itself: one round trip instead of three
+        (BEGIN, the statement, COMMIT) and no ORM session, about 0.35 ms of CPU less per
+        write here (scripts/db_round_trips.py). SQLite: the writer's BEGIN IMMEDIATE."""
+        engine = self.reader if self.is_postgres else self.writer
+        async with engine.begin() as conn:
+            result = await conn.execute(statement, params)
+            rows = list(result.all()) if result.returns_rows else []
+            return Written(rows, int(result.rowcount))
 
     @property
     def is_sqlite(self) -> bool:

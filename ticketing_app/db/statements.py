@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, Table, Update, bindparam, insert, update
+from sqlalchemy import Insert, Select, Table, Update, bindparam, func, insert, select, update
 
 from ticketing_app.db.models import (
     IdempotencyRecord,
@@ -69,3 +69,11 @@ SELL_SEATS: Update = (
     update(_seats).where(_seats.c.id.in_(bindparam("b_seat_ids", expanding=True)),
                          _seats.c.event_id == bindparam("b_event_id"))
     .values(status="SOLD", order_id=bindparam("b_order_id"), version=_seats.c.version + 1))
+# The same three as ONE statement on PostgreSQL (data-modifying CTEs): one round trip instead
+# of three inside the success transaction. Returns how many seats it sold.
+_confirm_order = CONFIRM_ORDER.returning(_orders.c.id).cte("confirm_order")
+_authorize_payment = AUTHORIZE_PAYMENT.returning(_payments.c.id).cte("authorize_payment")
+_sell_seats = SELL_SEATS.returning(_seats.c.id).cte("sell_seats")
+CONFIRM_SALE: Select[Any] = (
+    select(func.count()).select_from(_sell_seats).add_cte(_confirm_order, _authorize_payment))
+CONFIRM_SALE_STEPS = (CONFIRM_ORDER, AUTHORIZE_PAYMENT, SELL_SEATS)  # SQLite: one by one

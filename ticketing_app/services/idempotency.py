@@ -54,14 +54,11 @@ class IdempotencyStore:
             request_hash=fingerprint,
             lock_token=token,
         )
-        async with self.db.write_sessions() as s:
-            try:  # a prebuilt Core insert: every order pays for this claim
-                record_id = (await s.execute(INSERT_CLAIM, row_of(rec))).scalar_one()
-                await s.commit()
-                return Claim(int(record_id), token)
-            except IntegrityError:
-                await s.rollback()
-        return await self._existing(buyer, key, fingerprint)
+        try:  # a prebuilt Core insert, its own transaction: every order pays for this claim
+            record_id = (await self.db.write_one(INSERT_CLAIM, row_of(rec))).scalar_one()
+            return Claim(int(record_id), token)
+        except IntegrityError:
+            return await self._existing(buyer, key, fingerprint)
 
     async def _existing(self, buyer: str, key: str, fingerprint: str) -> Claim:
         async with self.db.write_sessions() as s:
@@ -100,12 +97,9 @@ class IdempotencyStore:
             return Claim(int(rec.id or 0), rec.lock_token, taken_over=True)
 
     async def complete(self, record_id: int, code: int, body: dict[str, Any]) -> None:
-        async with self.db.write_sessions() as s:
-            await s.execute(COMPLETE_CLAIM, complete_claim_params(record_id, code, body))
-            await s.commit()
+        await self.db.write_one(COMPLETE_CLAIM, complete_claim_params(record_id, code, body))
 
     async def abandon(self, record_id: int) -> None:
         """A server-side failure (5xx) is not stored: the client may retry with the same key."""
-        async with self.db.write_sessions() as s:
-            await s.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record_id))
-            await s.commit()
+        await self.db.write_one(
+            delete(IdempotencyRecord).where(col(IdempotencyRecord.id) == record_id))

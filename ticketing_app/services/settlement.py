@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from ticketing_app.db.engine import Database
 from ticketing_app.db.models import Event, Order, OrderItem, Payment, Seat, now_utc
-from ticketing_app.db.statements import AUTHORIZE_PAYMENT, CONFIRM_ORDER, SELL_SEATS
+from ticketing_app.db.statements import CONFIRM_SALE, CONFIRM_SALE_STEPS
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType
 from ticketing_app.domain.orders import (
@@ -155,10 +155,13 @@ class PaymentSettlement:
         order = view.order
         seats = [i.seat_id for i in view.items]
         now = now_utc()
-        await s.execute(CONFIRM_ORDER, {"b_order_id": order.id, "b_now": now})
-        await s.execute(AUTHORIZE_PAYMENT, {"b_payment_id": payment_id, "b_now": now})
-        await s.execute(SELL_SEATS, {"b_seat_ids": seats, "b_event_id": order.event_id,
-                                     "b_order_id": order.id})
+        sale = {"b_order_id": order.id, "b_payment_id": payment_id, "b_now": now,
+                "b_seat_ids": seats, "b_event_id": order.event_id}
+        if self.db.is_postgres:
+            await s.execute(CONFIRM_SALE, sale)
+        else:
+            for step in CONFIRM_SALE_STEPS:
+                await s.execute(step, sale)
         tickets = await issue_tickets(s, self.settings.secret_key, order.event_id,
                                       order.id or 0, view.items)
         labels = {i.seat_id: i.seat_label for i in view.items}

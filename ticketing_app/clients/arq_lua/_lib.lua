@@ -1,0 +1,1 @@
+-- The ARQ scripts share nothing; this file exists because every script directory has one.
