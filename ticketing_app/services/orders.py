@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,8 +24,11 @@ from ticketing_app.db.statements import (
     COMPLETE_CLAIM,
     INSERT_ORDER,
     INSERT_ORDER_ITEMS,
+    ORDER_ID_AND_PRICES,
+    WRITE_ORDER,
     complete_claim_params,
     row_of,
+    write_order_params,
 )
 from ticketing_app.domain import errors
 from ticketing_app.domain.buyers import BuyerDetails
@@ -33,6 +37,7 @@ from ticketing_app.domain.idempotency import check_key, request_fingerprint
 from ticketing_app.domain.orders import LAPSED_REASON, CancelKind, OrderStatus, PaymentStatus
 from ticketing_app.faults import fault_point
 from ticketing_app.holds.store import HoldStore
+from ticketing_app.observability.metrics import record_committed_events
 from ticketing_app.observability.tracing import current_trace_id
 from ticketing_app.services.catalog import CatalogService
 from ticketing_app.services.idempotency import IdempotencyStore
@@ -48,10 +53,13 @@ from ticketing_app.services.order_records import (
 from ticketing_app.services.refunds import RefundService
 from ticketing_app.services.reservations import check_seat_ids
 from ticketing_app.services.settlement import PaymentSettlement
-from ticketing_app.services.uow import UnitOfWork
+from ticketing_app.services.uow import UnitOfWork, outbox_row
 from ticketing_app.settings import Settings
 
 __all__ = ["OrderService", "OrderView"]
+
+# An order's row and its items' from the order's id (None: not known yet) and seat prices.
+NewOrder = Callable[[int | None, dict[int, int]], tuple[Order, list[OrderItem]]]
 
 
 class OrderService:
@@ -165,56 +173,90 @@ class OrderService:
         taken_over: bool = False,
         buyer_details: BuyerDetails | None = None,
     ) -> OrderView:
-        layout = (await self.catalog.layout(event_id)).by_id()
-        async with UnitOfWork(self.db) as uow:
-            s = uow.session
+        if taken_over:
             # The order and its idempotency record's answer commit together, so a fresh claim
             # cannot have an order yet: only a takeover pays for this look-up (defence in depth).
-            existing = (
-                await s.execute(select(Order).where(col(Order.lock_token) == token))
-            ).scalar_one_or_none() if taken_over else None
+            async with self.db.read_sessions() as s:
+                existing = (await s.execute(
+                    select(Order).where(col(Order.lock_token) == token))).scalar_one_or_none()
             if existing is not None:  # a taken-over request whose first attempt committed
                 return await load_view(self.db, existing)
+        layout = (await self.catalog.layout(event_id)).by_id()
+        new = partial(self._new_order, buyer, key, event_id, currency, seats, token, deadline,
+                      buyer_details, layout)
+        if self.db.is_postgres:
+            return await self._write_at_once(new, event_id, seats, record_id)
+        async with UnitOfWork(self.db) as uow:
+            s = uow.session
             prices = dict((await s.execute(
                 select(col(Seat.id), col(Seat.price))
                 .where(col(Seat.id).in_(seats), col(Seat.event_id) == event_id)
             )).all())
-            now = now_utc()
-            order = Order(
-                event_id=event_id,
-                buyer_id=buyer,
-                status=OrderStatus.CREATED.value,
-                total=sum(prices[sid] for sid in seats),
-                currency=currency,
-                idempotency_key=key,
-                lock_token=token,
-                trace_id=current_trace_id(),
-                payment_deadline=deadline,
-                created_at=now,
-                updated_at=now,
-                buyer_name=buyer_details.name if buyer_details else None,
-                buyer_email=buyer_details.email if buyer_details else None,
-                locale=buyer_details.locale if buyer_details else "",
-            )
+            order, items = new(None, prices)
             # Prebuilt Core inserts, not the ORM's flush: this is the stampede's hot write path.
             order.id = (await s.execute(INSERT_ORDER, row_of(order))).scalar_one()
-            items = [
-                OrderItem(
-                    order_id=order.id,
-                    seat_id=sid,
-                    price=prices[sid],
-                    currency=currency,
-                    tier_name=layout[sid].tier_name,
-                    seat_label=layout[sid].label,
-                )
-                for sid in seats
-            ]
+            for i in items:
+                i.order_id = order.id
             await s.execute(INSERT_ORDER_ITEMS, [row_of(i) for i in items])
             view = OrderView(order, items)
             uow.emit(EventType.ORDER_CREATED, order.id or 0, event_id, order_payload(view))
             await s.execute(COMPLETE_CLAIM, complete_claim_params(record_id, 201, view.public()))
             await uow.commit()
         return view
+
+    async def _write_at_once(self, new: NewOrder, event_id: int, seats: list[int],
+                             record_id: int) -> OrderView:
+        """PostgreSQL: the same rows in two round trips (db/statements.py, WRITE_ORDER) instead
+        of seven; the one write statement commits alone, so all of it or none is there."""
+        async with self.db.read_sessions() as s:
+            order_id, ids, amounts = (await s.execute(
+                ORDER_ID_AND_PRICES, {"b_seat_ids": seats, "b_event_id": event_id})).one()
+        order, items = new(int(order_id), dict(zip(ids or [], amounts or [], strict=True)))
+        view = OrderView(order, items)
+        payload = order_payload(view)
+        event, _ = outbox_row(EventType.ORDER_CREATED, order_id, event_id, payload)
+        await self.db.write_one(WRITE_ORDER, write_order_params(
+            {"id": order.id, **row_of(order)}, [row_of(i) for i in items], event,
+            complete_claim_params(record_id, 201, view.public())))
+        record_committed_events([(EventType.ORDER_CREATED, payload)])
+        return view
+
+    @staticmethod
+    def _new_order(buyer: str, key: str, event_id: int, currency: str, seats: list[int],
+                   token: str, deadline: datetime, buyer_details: BuyerDetails | None,
+                   layout: dict[int, Any], order_id: int | None, prices: dict[int, int]
+                   ) -> tuple[Order, list[OrderItem]]:
+        """The order's row and its items' (the items' order id is the order's, once known)."""
+        now = now_utc()
+        order = Order(
+            id=order_id,
+            event_id=event_id,
+            buyer_id=buyer,
+            status=OrderStatus.CREATED.value,
+            total=sum(prices[sid] for sid in seats),
+            currency=currency,
+            idempotency_key=key,
+            lock_token=token,
+            trace_id=current_trace_id(),
+            payment_deadline=deadline,
+            created_at=now,
+            updated_at=now,
+            buyer_name=buyer_details.name if buyer_details else None,
+            buyer_email=buyer_details.email if buyer_details else None,
+            locale=buyer_details.locale if buyer_details else "",
+        )
+        items = [
+            OrderItem(
+                order_id=order_id or 0,
+                seat_id=sid,
+                price=prices[sid],
+                currency=currency,
+                tier_name=layout[sid].tier_name,
+                seat_label=layout[sid].label,
+            )
+            for sid in seats
+        ]
+        return order, items
 
     # ---- reads --------------------------------------------------------------------------
     async def get(self, order_id: int, buyer: str | None = None) -> OrderView:

@@ -18,6 +18,21 @@ from ticketing_app.observability.tracing import current_trace_id, current_tracep
 OUTBOX_CHANNEL = "tk_outbox"
 
 
+def outbox_row(event_type: str, aggregate_id: int | str, partition_key: int | str,
+               payload: dict[str, Any]) -> tuple[dict[str, Any], Envelope]:
+    """An event's outbox row (column values) and its envelope, carrying the current trace."""
+    env = Envelope(
+        type=event_type, aggregateId=str(aggregate_id), traceId=current_trace_id(),
+        payload=payload,
+    )
+    row = OutboxEvent(
+        event_uuid=env.eventId, event_type=event_type, aggregate_id=str(aggregate_id),
+        partition_key=str(partition_key), payload=env.model_dump(),
+        trace_id=env.traceId, traceparent=current_traceparent(),
+    ).model_dump(exclude={"id"})
+    return row, env
+
+
 class UnitOfWork:
     def __init__(self, db: Database):
         self.db = db
@@ -45,15 +60,7 @@ class UnitOfWork:
         payload: dict[str, Any],
     ) -> Envelope:
         """Record an event for Kafka in this transaction."""
-        env = Envelope(
-            type=event_type, aggregateId=str(aggregate_id), traceId=current_trace_id(),
-            payload=payload,
-        )
-        row = OutboxEvent(
-            event_uuid=env.eventId, event_type=event_type, aggregate_id=str(aggregate_id),
-            partition_key=str(partition_key), payload=env.model_dump(),
-            trace_id=env.traceId, traceparent=current_traceparent(),
-        ).model_dump(exclude={"id"})
+        row, env = outbox_row(event_type, aggregate_id, partition_key, payload)
         self._outbox_rows.append(row)
         self._emitted.append((event_type, payload))
         return env
