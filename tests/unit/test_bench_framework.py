@@ -37,7 +37,7 @@ def test_missing_scenario_module_is_skipped_not_passed() -> None:
     listed = {e.name: e for e in entries()}
     assert set(listed) == {"redis_ceiling", "original_load", "stampede", "hold_strategies",
                            "live_sync", "outbox_lag", "cpu_cost", "original_k6",
-                           "pretix_compare"}
+                           "pretix_compare", "unit_costs"}
     for e in listed.values():
         if e.scenario is None:
             assert "not yet available" in e.missing_reason

@@ -151,6 +151,9 @@ class OrderItem(SQLModel, table=True):
 
 class Payment(SQLModel, table=True):
     __tablename__ = "payments"
+    __table_args__ = (sa.Index("uq_payments_one_pending", "order_id", unique=True,  # 0013
+                               postgresql_where=sa.text("status = 'PENDING'"),
+                               sqlite_where=sa.text("status = 'PENDING'")),)
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
     status: str = Field(default="PENDING", max_length=20, index=True)

@@ -19,12 +19,16 @@ from sqlalchemy import (
     Table,
     Update,
     bindparam,
+    exists,
     false,
     func,
     insert,
+    literal,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ticketing_app.db.models import (
     IdempotencyRecord,
@@ -134,3 +138,39 @@ def write_order_params(order: dict[str, Any], items: list[dict[str, Any]],
             **{f"i_{k}": [i[k] for i in items]
                for k in ("seat_id", "price", "tier_name", "seat_label")},
             **{f"x_{k}": v for k, v in event.items()}, **claim}
+
+
+# ---- a payment's start in one round trip (PostgreSQL) -------------------------------------
+# The order locked, its latest attempt, and a new PENDING payment when the order is open, the
+# buyer its own and no attempt but a failed one exists; the unique index of one PENDING
+# payment per order (migration 0013) stops a concurrent twin whose snapshot predates the
+# first's commit. Returns the order's status, buyer, total and currency, and the new
+# payment's id (NULL when none was made: no row at all when there is no such order).
+_locked_order = (select(_orders.c.id, _orders.c.status, _orders.c.buyer_id, _orders.c.total,
+                        _orders.c.currency)
+                 .where(_orders.c.id == bindparam("b_order_id")).with_for_update()
+                 .cte("locked_order"))
+_latest_payment = (select(_payments.c.status)
+                   .where(_payments.c.order_id == bindparam("b_order_id"))
+                   .order_by(_payments.c.id.desc()).limit(1).cte("latest_payment"))
+_new_payment = (
+    pg_insert(_payments).from_select(
+        ["order_id", "status", "amount", "currency", "provider_ref", "failure_reason",
+         "trace_id", "traceparent", "created_at", "updated_at"],
+        select(_locked_order.c.id, literal(PaymentStatus.PENDING.value),
+               _locked_order.c.total, _locked_order.c.currency, literal(""), literal(""),
+               bindparam("b_trace_id", type_=_payments.c.trace_id.type),
+               bindparam("b_traceparent", type_=_payments.c.traceparent.type),
+               bindparam("b_now", type_=_payments.c.created_at.type),
+               bindparam("b_now", type_=_payments.c.created_at.type))
+        .where(_locked_order.c.status == OrderStatus.CREATED.value,
+               _locked_order.c.buyer_id == func.coalesce(
+                   bindparam("b_buyer", type_=String), _locked_order.c.buyer_id),
+               ~exists(select(literal(1)).select_from(_latest_payment).where(
+                   _latest_payment.c.status != PaymentStatus.FAILED.value))))
+    .on_conflict_do_nothing(index_elements=["order_id"],  # the predicate as the index's
+                            index_where=text(f"status = '{PaymentStatus.PENDING.value}'"))
+    .returning(_payments.c.id).cte("new_payment"))
+START_PAYMENT: Select[Any] = select(
+    _locked_order.c.status, _locked_order.c.buyer_id, _locked_order.c.total,
+    _locked_order.c.currency, select(_new_payment.c.id).scalar_subquery())

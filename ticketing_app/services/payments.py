@@ -19,8 +19,8 @@ from sqlmodel import col
 from ticketing_app.clients.job_queue import JobQueue
 from ticketing_app.clients.pubsub import listen_alive
 from ticketing_app.db.engine import Database
-from ticketing_app.db.models import Order, Payment
-from ticketing_app.db.statements import INSERT_PAYMENT, row_of
+from ticketing_app.db.models import Order, Payment, now_utc
+from ticketing_app.db.statements import INSERT_PAYMENT, START_PAYMENT, row_of
 from ticketing_app.domain import errors
 from ticketing_app.domain.orders import OrderStatus, PaymentStatus
 from ticketing_app.holds.keys import PAYMENT_CHANNEL_PREFIX
@@ -167,10 +167,12 @@ class PaymentService:
     async def start(self, buyer: str | None, order_id: int) -> tuple[Payment, bool]:
         """Returns the order's payment (a new PENDING one, or the existing attempt) and whether
         a job must run. An order has at most one live payment attempt."""
+        if self.db.is_postgres:
+            return await self._start_at_once(buyer, order_id)
         async with UnitOfWork(self.db) as uow:
             s = uow.session
-            # Lock the order row first, so two concurrent authorizations make one payment.
-            order = await s.get(Order, order_id, with_for_update=not self.db.is_sqlite)
+            # SQLite: BEGIN IMMEDIATE serialises writers, so two authorizations make one payment.
+            order = await s.get(Order, order_id)
             if order is None:
                 raise errors.OrderNotFound(f"Order {order_id} not found.")
             if buyer is not None and order.buyer_id != buyer:
@@ -178,21 +180,64 @@ class PaymentService:
             existing = (await s.execute(
                 select(Payment).where(col(Payment.order_id) == order_id)
                 .order_by(col(Payment.id).desc()).limit(1))).scalar_one_or_none()
-            if existing is not None and existing.status != PaymentStatus.FAILED.value:
-                return existing, existing.status == PaymentStatus.PENDING.value
-            if order.status != OrderStatus.CREATED.value:
-                if existing is not None:
-                    return existing, False
-                raise errors.Conflict(
-                    f"Order is {order.status}; it cannot be paid.",
-                    [{"field": "orderId", "message": f"status {order.status}"}])
-            payment = Payment(order_id=order_id, status=PaymentStatus.PENDING.value,
-                              amount=order.total, currency=order.currency,
-                              trace_id=current_trace_id(), traceparent=current_traceparent())
+            current = self._current_attempt(order.status, existing)
+            if current is not None:
+                return current
+            payment = self._new_payment(order_id, order.total, order.currency)
             payment.id = (await s.execute(INSERT_PAYMENT, row_of(payment))).scalar_one()
             await uow.commit()
         metrics.PAYMENTS.labels(status=PaymentStatus.PENDING.value).inc()
         return payment, True
+
+    async def _start_at_once(self, buyer: str | None, order_id: int) -> tuple[Payment, bool]:
+        """PostgreSQL: the order's lock, its latest attempt and the new payment in one statement
+        sent in autocommit (db/statements.py, START_PAYMENT) instead of BEGIN, three statements
+        and COMMIT. When it made none, the attempt it answers with is read afresh: the
+        statement's own read of the payments may predate a concurrent twin's commit."""
+        for _ in range(3):
+            payment = self._new_payment(order_id, 0, "")
+            done = await self.db.write_one(START_PAYMENT, {
+                "b_order_id": order_id, "b_buyer": buyer, "b_trace_id": payment.trace_id,
+                "b_traceparent": payment.traceparent, "b_now": payment.created_at})
+            if not done.rows:
+                raise errors.OrderNotFound(f"Order {order_id} not found.")
+            status, owner, total, currency, new_id = tuple(done.rows[0])
+            if buyer is not None and owner != buyer:
+                raise errors.Forbidden("This order belongs to another buyer.")
+            if new_id is not None:
+                payment.id, payment.amount, payment.currency = int(new_id), total, currency
+                metrics.PAYMENTS.labels(status=PaymentStatus.PENDING.value).inc()
+                return payment, True
+            current = self._current_attempt(str(status), await self.latest(order_id))
+            if current is not None:
+                return current
+            # An attempt it saw has failed since, and the order is still open: start again.
+        raise errors.PaymentInProgress(
+            "A payment for this order is being settled; try again in a moment.",
+            [{"field": "orderId", "message": "payment attempt changing"}])
+
+    @staticmethod
+    def _current_attempt(order_status: str, existing: Payment | None
+                         ) -> tuple[Payment, bool] | None:
+        """The attempt to answer with instead of starting one (and whether its job must run),
+        or None when a new attempt may start: the order is open and no attempt but a failed
+        one exists."""
+        if existing is not None and existing.status != PaymentStatus.FAILED.value:
+            return existing, existing.status == PaymentStatus.PENDING.value
+        if order_status != OrderStatus.CREATED.value:
+            if existing is not None:
+                return existing, False
+            raise errors.Conflict(
+                f"Order is {order_status}; it cannot be paid.",
+                [{"field": "orderId", "message": f"status {order_status}"}])
+        return None
+
+    @staticmethod
+    def _new_payment(order_id: int, amount: int, currency: str) -> Payment:
+        now = now_utc()
+        return Payment(order_id=order_id, status=PaymentStatus.PENDING.value, amount=amount,
+                       currency=currency, trace_id=current_trace_id(),
+                       traceparent=current_traceparent(), created_at=now, updated_at=now)
 
     async def enqueue(self, payment: Payment) -> None:
         await self.queue.enqueue_payment(int(payment.id or 0), payment.traceparent)
