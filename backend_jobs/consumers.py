@@ -264,11 +264,11 @@ class ConsumerRunner:
 
 
 def default_consumers() -> list[ConsumerSpec]:
-    from backend_jobs.notifications import handle_notification, prefetch_contacts
+    from backend_jobs.notifications import handle_notification, prefetch
     from backend_jobs.projection import handle_projection
 
     return [ConsumerSpec("sales-projection", handle_projection),
-            ConsumerSpec("notifications", handle_notification, prefetch_contacts)]
+            ConsumerSpec("notifications", handle_notification, prefetch)]
 
 
 async def run_consumers(rt: Runtime, specs: list[ConsumerSpec] | None = None,

@@ -139,6 +139,20 @@ async def _confirmation_lines(s: AsyncSession, order: Order, tickets: Any = None
 CONTACTS = "tk_contacts"  # the session's info: buyer id -> contact (None: none), per batch
 
 
+async def prefetch(s: AsyncSession, envs: list[Envelope]) -> None:
+    """What the batch's messages read, in two round trips instead of up to four per message:
+    their orders with each order's event and venue (into the session, where the handler's
+    `s.get` finds them), and their buyers' addresses."""
+    mine = [e for e in envs if e.type in TEMPLATES]
+    orders = {int(e.payload["orderId"]) for e in mine if e.payload.get("orderId")}
+    if orders:
+        await s.execute(select(Order, Event, Venue)
+                        .join(Event, col(Event.id) == col(Order.event_id))
+                        .outerjoin(Venue, col(Venue.id) == col(Event.venue_id))
+                        .where(col(Order.id).in_(orders)))
+    await prefetch_contacts(s, mine)
+
+
 async def prefetch_contacts(s: AsyncSession, envs: list[Envelope]) -> None:
     """The addresses of every buyer the batch's messages go to, in one read."""
     buyers = {str(e.payload.get("buyerId") or "") for e in envs if e.type in TEMPLATES} - {""}

@@ -40,11 +40,10 @@ class SimulatedProvider:
     async def charge(self, payment_id: int, amount: int, currency: str) -> tuple[bool, str]:
         """(approved, provider reference)."""
         key = f"{PROVIDER_LEDGER_PREFIX}{payment_id}"
-        previous = await self.redis.get(key)
+        previous, raw_mode = await self.redis.mget(key, MODE_KEY)  # one round trip
         if previous is not None:
             return self._parse(previous)
         s = self.settings
-        raw_mode = await self.redis.get(MODE_KEY)
         mode = (raw_mode.decode() if isinstance(raw_mode, bytes) else raw_mode) or \
             s.payment_force_outcome
         if mode == "hang":

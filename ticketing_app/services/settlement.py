@@ -219,15 +219,17 @@ class PaymentSettlement:
             await uow.commit()
         await fault_point(self.settings, "payment.after_compensation_commit")
         if closed:
-            await self._release_redis(order)
+            await self._release_redis(order, [i.seat_id for i in view.items])
         return status.value
 
-    async def _release_redis(self, order: Order) -> None:
+    async def _release_redis(self, order: Order, seats: list[int] | None = None) -> None:
         """Whatever a closed, unpaid order still claims in Redis: its seat locks, and seats a
-        success run sold there before it stopped short of committing."""
-        async with self.db.read_sessions() as s:
-            seats = list((await s.execute(select(col(OrderItem.seat_id)).where(
-                col(OrderItem.order_id) == order.id))).scalars())
+        success run sold there before it stopped short of committing (`seats`: the order's,
+        when the caller has read them)."""
+        if seats is None:
+            async with self.db.read_sessions() as s:
+                seats = list((await s.execute(select(col(OrderItem.seat_id)).where(
+                    col(OrderItem.order_id) == order.id))).scalars())
         await self.holds.unlock_order(order.event_id, order.lock_token, seats)
         await self.holds.unsell(order.event_id, order.lock_token, seats)
 
