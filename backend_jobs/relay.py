@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import SpanKind
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -142,13 +142,14 @@ class OutboxRelay:
         """PostgreSQL: one relay at a time (an advisory lock), the batch's rows locked from the
         claim to the mark, so a standby relay skips them."""
         async with self.rt.db.write_sessions() as s:
-            got = (await s.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                   {"k": RELAY_ADVISORY_LOCK})).scalar()
-            if not got:
-                await s.rollback()
-                return 0
-            rows = list((await s.execute(self._pending().with_for_update(skip_locked=True)))
-                        .scalars())
+            # The relay's lock and the batch in one round trip: no rows when another relay
+            # holds the lock (the lock's CTE is evaluated once, before any row is read).
+            lock = select(func.pg_try_advisory_xact_lock(RELAY_ADVISORY_LOCK).label("got")) \
+                .cte("relay_lock")
+            claim = self._pending().where(
+                exists(select(lock.c.got).where(lock.c.got))).with_for_update(
+                    skip_locked=True, of=OutboxEvent)
+            rows = list((await s.execute(claim)).scalars())
             if not rows:
                 await s.rollback()
                 return 0

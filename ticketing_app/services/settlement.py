@@ -12,8 +12,12 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from ticketing_app.db.engine import Database
-from ticketing_app.db.models import Event, Order, OrderItem, Payment, Seat, now_utc
-from ticketing_app.db.statements import CONFIRM_SALE, CONFIRM_SALE_STEPS
+from ticketing_app.db.models import Event, Order, OrderItem, Payment, Seat, Ticket, now_utc
+from ticketing_app.db.statements import (
+    CONFIRM_SALE,
+    CONFIRM_SALE_STEPS,
+    confirm_sale_params,
+)
 from ticketing_app.domain import errors
 from ticketing_app.domain.events import EventType
 from ticketing_app.domain.orders import (
@@ -30,7 +34,7 @@ from ticketing_app.services.order_records import (
     cancel_in,
     emit_order_event,
 )
-from ticketing_app.services.tickets import issue_tickets
+from ticketing_app.services.tickets import issue_tickets, new_tickets
 from ticketing_app.services.uow import UnitOfWork
 from ticketing_app.settings import Settings
 
@@ -153,17 +157,23 @@ class PaymentSettlement:
     async def _confirm_in(self, uow: UnitOfWork, payment_id: int, view: LockedOrder) -> None:
         s = uow.session
         order = view.order
-        seats = [i.seat_id for i in view.items]
-        now = now_utc()
-        sale = {"b_order_id": order.id, "b_payment_id": payment_id, "b_now": now,
-                "b_seat_ids": seats, "b_event_id": order.event_id}
+        sale = {"b_order_id": order.id, "b_payment_id": payment_id, "b_now": now_utc(),
+                "b_seat_ids": [i.seat_id for i in view.items], "b_event_id": order.event_id}
         if self.db.is_postgres:
-            await s.execute(CONFIRM_SALE, sale)
-        else:
-            for step in CONFIRM_SALE_STEPS:
-                await s.execute(step, sale)
+            tickets = new_tickets(self.settings.secret_key, order.event_id, order.id or 0,
+                                  view.items)
+            self._emit_confirmed(uow, payment_id, view, tickets)
+            await s.execute(CONFIRM_SALE, confirm_sale_params(sale, tickets, uow.take_outbox()))
+            return
+        for step in CONFIRM_SALE_STEPS:
+            await s.execute(step, sale)
         tickets = await issue_tickets(s, self.settings.secret_key, order.event_id,
                                       order.id or 0, view.items)
+        self._emit_confirmed(uow, payment_id, view, tickets)
+
+    @staticmethod
+    def _emit_confirmed(uow: UnitOfWork, payment_id: int, view: LockedOrder,
+                        tickets: list[Ticket]) -> None:
         labels = {i.seat_id: i.seat_label for i in view.items}
         emit_order_event(uow, EventType.PAYMENT_SUCCESS, view, paymentId=payment_id)
         # The tickets ride along, so the confirmation mail needs no read of its own.

@@ -65,6 +65,12 @@ class UnitOfWork:
         self._emitted.append((event_type, payload))
         return env
 
+    def take_outbox(self) -> list[dict[str, Any]]:
+        """The outbox rows emitted so far, for a statement of the caller's that writes them
+        (they are not inserted again at commit; their metrics still count at commit)."""
+        rows, self._outbox_rows = self._outbox_rows, []
+        return rows
+
     async def commit(self) -> None:
         if self._outbox_rows:
             # One Core insert for the transaction's events, in the order they were emitted
