@@ -54,7 +54,8 @@ def create_api(lifespan: Lifespan[Any] | None = None) -> TicketingAPI:
     _install_extra_routers(app)
     # Settings are read now: a test sets the environment, then builds the app.
     app.edge = Edge(app, app.route, hot=hot_routes.match, settings=get_settings(),
-                    stream=(seat_stream.match, seat_stream.serve))
+                    stream=(seat_stream.match, seat_stream.serve),
+                    hot_guarded=hot_routes.WRITES)
     return app
 
 

@@ -118,6 +118,8 @@ def refusal(exc: DomainError) -> tuple[int, Any]:
 
 HotHandler = Callable[["Runtime", HotRequest], Awaitable[tuple[int, Any]]]
 HotMatcher = Callable[[str, str], tuple[HotHandler, str, tuple[str, ...]] | None]
+# The hot routes that write to the database (their templates): counted in flight and shed
+# like FastAPI's routes; the others answer from memory or one Redis call and are never shed.
 # A long-lived stream (the seat stream, api/seat_stream.py): the matcher gives the event id of
 # a request it serves, the handler serves it for as long as the client reads.
 StreamMatcher = Callable[[str, str], int | None]
@@ -129,7 +131,8 @@ STREAM = "stream"  # the route label of streams: their duration is no request la
 class Edge:
     def __init__(self, api: FastAPI, router: ASGIApp, hot: HotMatcher | None = None,
                  settings: Settings | None = None,
-                 stream: tuple[StreamMatcher, StreamHandler] | None = None):
+                 stream: tuple[StreamMatcher, StreamHandler] | None = None,
+                 hot_guarded: frozenset[str] = frozenset()):
         """`api`: the FastAPI app (its dependency overrides); `router`: what serves its routes
         (FastAPI without this layer). Until `wrap` puts the layer in front of pages, everything
         else (lifespan included) goes to the router too: the standalone API answers 404 (an
@@ -141,12 +144,13 @@ class Edge:
         self.pages: ASGIApp = router
         self.wrap(router)
         self.hot = hot
+        self.hot_guarded = hot_guarded
         self.stream = stream
         s = settings or get_settings()
         self.settings = s
         self.limit = s.max_request_bytes
-        # API requests of this process in FastAPI's routes (the database-bound ones); the hot
-        # routes answer from memory or one Redis call and are never shed.
+        # API requests of this process in FastAPI's routes and the hot routes that write
+        # (the database-bound ones); the other hot routes are never shed.
         self.max_inflight = s.api_max_inflight
         self.inflight = 0
         self.proxies = TrustedProxies(s.forwarded_allow_ips)
@@ -248,27 +252,32 @@ class Edge:
             return "too-large"
         receive = receive if length is not None else self._limited(receive)
         hit = self.hot(method, path) if self.hot is not None else None
-        if hit is not None:
-            handler, template, params = hit
-            body = await _read_body(receive)
-            answer = await handler(await self.runtime(), HotRequest(
-                scope, headers, client, params, body))
-            if answer is not FALLBACK:
-                code, payload = answer
-                await _send_json(send, code, payload)
-                return template
-            receive = _replay(body, receive)
-        if self.inflight >= self.max_inflight:
-            # Shed, never queue: a dependency is slow and requests pile up behind it.
-            await _send_json(send, 503, error_body(
-                "SERVICE_UNAVAILABLE", "Too busy right now; retry in a moment."),
-                {"Retry-After": "1"})
-            return "shed"
-        self.inflight += 1
+        counted = False
         try:
+            if hit is not None:
+                handler, template, params = hit
+                if template in self.hot_guarded:
+                    if self.inflight >= self.max_inflight:
+                        return await _shed(send)
+                    self.inflight += 1
+                    counted = True
+                body = await _read_body(receive)
+                answer = await handler(await self.runtime(), HotRequest(
+                    scope, headers, client, params, body))
+                if answer is not FALLBACK:
+                    code, payload = answer
+                    await _send_json(send, code, payload)
+                    return template
+                receive = _replay(body, receive)
+            if not counted:
+                if self.inflight >= self.max_inflight:
+                    return await _shed(send)
+                self.inflight += 1
+                counted = True
             await self.router(scope, receive, send)
         finally:
-            self.inflight -= 1
+            if counted:
+                self.inflight -= 1
         return _route_template(scope)
 
     def _client(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
@@ -389,6 +398,14 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+async def _shed(send: Send) -> str:
+    """Shed, never queue: a dependency is slow and requests pile up behind it."""
+    await _send_json(send, 503, error_body(
+        "SERVICE_UNAVAILABLE", "Too busy right now; retry in a moment."),
+        {"Retry-After": "1"})
+    return "shed"
 
 
 async def _send_json(send: Send, status: int, body: Any,

@@ -47,6 +47,13 @@ def domain_error_response(exc: errors.DomainError) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
+def stored_error(status: int, body: dict[str, Any]) -> errors.DomainError:
+    """The error answer stored for an idempotency key, to raise again for a repeat."""
+    exc = errors.DomainError(body.get("message"), body.get("details"))
+    exc.status, exc.code = status, body.get("code", "BAD_REQUEST")
+    return exc
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of error answers: each is the standard error body."""
     return {code: {"model": ErrorBody, "description": STATUS_CODES.get(code, "ERROR")}

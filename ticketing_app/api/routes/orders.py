@@ -8,9 +8,8 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
 from ticketing_app.api.deps import CallerDep, RuntimeDep
-from ticketing_app.api.errors import error_responses
+from ticketing_app.api.errors import error_responses, stored_error
 from ticketing_app.api.schemas import IdPath, OrderIn, OrderOut
-from ticketing_app.domain import errors
 from ticketing_app.domain.buyers import check_buyer_details
 from ticketing_app.domain.idempotency import MAX_KEY_LENGTH
 from ticketing_app.i18n.negotiate import supported
@@ -32,14 +31,8 @@ async def create_order(
     code, out = await rt.orders.create(buyer, idempotency_key, body.eventId, body.seatIds,
                                        buyer_details=details)
     if code >= 400:  # a stored error answer, replayed for the same key
-        raise _stored_error(code, out)
+        raise stored_error(code, out)
     return JSONResponse(out, status_code=code)
-
-
-def _stored_error(status: int, body: dict[str, Any]) -> errors.DomainError:
-    exc = errors.DomainError(body.get("message"), body.get("details"))
-    exc.status, exc.code = status, body.get("code", "BAD_REQUEST")
-    return exc
 
 
 @router.get("/{order_id:int}", response_model=OrderOut, responses=ERRORS)
