@@ -7,8 +7,11 @@ column's own name in an UPDATE's SET clause)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
+from pydantic_core import PydanticUndefined
 from sqlalchemy import (
     ARRAY,
     BindParameter,
@@ -50,6 +53,33 @@ def table(model: type) -> Table:
 def row_of(model: Any) -> dict[str, Any]:
     """A table model's column values for an insert (the database assigns the id)."""
     return dict(model.model_dump(exclude={"id"}))
+
+
+@cache
+def _fields(model: type) -> tuple[tuple[str, Any, Callable[[], Any] | None], ...]:
+    return tuple((name, f.default, f.default_factory)  # type: ignore[misc]
+                 for name, f in model.model_fields.items() if name != "id")  # type: ignore[attr-defined]
+
+
+def new_row(model: type, **values: Any) -> dict[str, Any]:
+    """`row_of(model(**values))` without building the model: its defaults filled in, a
+    required column missing or an unknown one refused. A table model's construction costs
+    tens of microseconds (SQLAlchemy's instrumentation), which the hot writes skip."""
+    fields = _fields(model)
+    unknown = set(values) - {name for name, _, _ in fields}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no column {sorted(unknown)}")
+    row: dict[str, Any] = {}
+    for name, default, factory in fields:
+        if name in values:
+            row[name] = values[name]
+        elif factory is not None:
+            row[name] = factory()
+        elif default is PydanticUndefined:
+            raise TypeError(f"{model.__name__}.{name} is required")
+        else:
+            row[name] = default
+    return row
 
 
 def _insert_returning_id(model: type) -> Insert:

@@ -24,7 +24,7 @@ from ticketing_app.db.statements import (
     COMPLETE_CLAIM,
     INSERT_CLAIM,
     complete_claim_params,
-    row_of,
+    new_row,
 )
 from ticketing_app.domain import errors
 
@@ -46,16 +46,10 @@ class IdempotencyStore:
 
     async def claim(self, buyer: str, key: str, method: str, path: str, fingerprint: str) -> Claim:
         token = uuid.uuid4().hex
-        rec = IdempotencyRecord(
-            buyer_id=buyer,
-            key=key,
-            method=method,
-            path=path,
-            request_hash=fingerprint,
-            lock_token=token,
-        )
+        rec = new_row(IdempotencyRecord, buyer_id=buyer, key=key, method=method, path=path,
+                      request_hash=fingerprint, lock_token=token)
         try:  # a prebuilt Core insert, its own transaction: every order pays for this claim
-            record_id = (await self.db.write_one(INSERT_CLAIM, row_of(rec))).scalar_one()
+            record_id = (await self.db.write_one(INSERT_CLAIM, rec)).scalar_one()
             return Claim(int(record_id), token)
         except IntegrityError:
             return await self._existing(buyer, key, fingerprint)

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ticketing_app.db.engine import Database
 from ticketing_app.db.models import OutboxEvent
-from ticketing_app.db.statements import INSERT_OUTBOX
+from ticketing_app.db.statements import INSERT_OUTBOX, new_row
 from ticketing_app.domain.events import Envelope
 from ticketing_app.observability.metrics import record_committed_events
 from ticketing_app.observability.tracing import current_trace_id, current_traceparent
@@ -25,11 +25,10 @@ def outbox_row(event_type: str, aggregate_id: int | str, partition_key: int | st
         type=event_type, aggregateId=str(aggregate_id), traceId=current_trace_id(),
         payload=payload,
     )
-    row = OutboxEvent(
-        event_uuid=env.eventId, event_type=event_type, aggregate_id=str(aggregate_id),
-        partition_key=str(partition_key), payload=env.model_dump(),
-        trace_id=env.traceId, traceparent=current_traceparent(),
-    ).model_dump(exclude={"id"})
+    row = new_row(
+        OutboxEvent, event_uuid=env.eventId, event_type=event_type,
+        aggregate_id=str(aggregate_id), partition_key=str(partition_key),
+        payload=env.model_dump(), trace_id=env.traceId, traceparent=current_traceparent())
     return row, env
 
 
