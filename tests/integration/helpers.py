@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -34,6 +35,16 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+async def hold_and_order(client: httpx.AsyncClient, event_id: int, seat: int) -> int:
+    """The client's buyer holds `seat` and orders it (a fresh Idempotency-Key): the order id."""
+    r = await client.post("/api/reservations", json={"eventId": event_id, "seatId": seat})
+    assert r.status_code == 201, r.text
+    r = await client.post("/api/orders", json={"eventId": event_id, "seatIds": [seat]},
+                          headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
+    return int(r.json()["orderId"])
 
 
 async def pay(client: httpx.AsyncClient, order_id: int, timeout: float = 30.0) -> str:

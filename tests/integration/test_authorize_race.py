@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from tests.conftest import Env
-from tests.integration.helpers import eventually
+from tests.integration.helpers import eventually, hold_and_order
 from ticketing_app.db.models import Order, Payment
 from ticketing_app.services import audit as A
 
@@ -27,12 +27,7 @@ async def _race(env: Env, event_id: int, seat: int, n: int) -> tuple[int, set[in
     """(the order, the payment ids its concurrent authorizations answered with)."""
     buyer = f"twin-{n}-{uuid.uuid4().hex[:6]}"
     async with env.client(buyer) as c:
-        r = await c.post("/api/reservations", json={"eventId": event_id, "seatId": seat})
-        assert r.status_code == 201, r.text
-        r = await c.post("/api/orders", json={"eventId": event_id, "seatIds": [seat]},
-                         headers={"Idempotency-Key": uuid.uuid4().hex})
-        assert r.status_code == 201, r.text
-        order_id = int(r.json()["orderId"])
+        order_id = await hold_and_order(c, event_id, seat)
         answers = await asyncio.gather(*(
             c.post("/api/payments/authorize", json={"orderId": order_id})
             for _ in range(CLIENTS)))

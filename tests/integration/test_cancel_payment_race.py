@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from tests.conftest import Env
-from tests.integration.helpers import assert_error, eventually
+from tests.integration.helpers import assert_error, eventually, hold_and_order
 from ticketing_app.db.models import Order, Payment, Seat, Ticket
 from ticketing_app.services import audit as A
 from ticketing_app.services.uow import UnitOfWork
@@ -42,12 +42,7 @@ class Try:
 async def _race(env: Env, event_id: int, seat: int, n: int) -> Try:
     buyer = f"race-{n}-{uuid.uuid4().hex[:6]}"
     async with env.client(buyer) as c:
-        r = await c.post("/api/reservations", json={"eventId": event_id, "seatId": seat})
-        assert r.status_code == 201, r.text
-        r = await c.post("/api/orders", json={"eventId": event_id, "seatIds": [seat]},
-                         headers={"Idempotency-Key": uuid.uuid4().hex})
-        assert r.status_code == 201, r.text
-        order_id = int(r.json()["orderId"])
+        order_id = await hold_and_order(c, event_id, seat)
         delay = DELAYS_MS[n % len(DELAYS_MS)]
 
         async def cancel_later() -> httpx.Response:
@@ -128,11 +123,7 @@ async def test_cancel_and_payment_exclude_each_other(provider: Env) -> None:
 
 async def _cancelled_order(env: Env, event_id: int, seat: int, buyer: str) -> int:
     async with env.client(buyer) as c:
-        assert (await c.post("/api/reservations",
-                             json={"eventId": event_id, "seatId": seat})).status_code == 201
-        r = await c.post("/api/orders", json={"eventId": event_id, "seatIds": [seat]},
-                         headers={"Idempotency-Key": uuid.uuid4().hex})
-        order_id = int(r.json()["orderId"])
+        order_id = await hold_and_order(c, event_id, seat)
         r = await c.post(f"/api/orders/{order_id}/cancel")
         assert r.status_code == 200 and r.json()["status"] == "CANCELLED", r.text
     return order_id

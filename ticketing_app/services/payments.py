@@ -117,20 +117,6 @@ class PaymentWaiter:
             if not lst:
                 self._waiters.pop(payment_id, None)
 
-    async def wait(self, payment_id: int, timeout: float) -> str | None:
-        """The payment's final status once announced (None past `timeout`), for a job that may
-        already have finished: the row is looked at once after subscribing."""
-        fut, _ = await self.register(payment_id)
-        try:
-            status = await self.status(payment_id)
-            if status in FINAL:
-                return status
-            with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(fut, timeout)
-            return None
-        finally:
-            self.unregister(payment_id, fut)
-
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -167,6 +153,12 @@ class PaymentService:
     async def start(self, buyer: str | None, order_id: int) -> tuple[Payment, bool]:
         """Returns the order's payment (a new PENDING one, or the existing attempt) and whether
         a job must run. An order has at most one live payment attempt."""
+        payment, needs_job, _ = await self._start(buyer, order_id)
+        return payment, needs_job
+
+    async def _start(self, buyer: str | None, order_id: int) -> tuple[Payment, bool, bool]:
+        """`start`'s answer, and whether this call made the payment (else another request's
+        job may already have announced its outcome)."""
         if self.db.is_postgres:
             return await self._start_at_once(buyer, order_id)
         async with UnitOfWork(self.db) as uow:
@@ -182,14 +174,15 @@ class PaymentService:
                 .order_by(col(Payment.id).desc()).limit(1))).scalar_one_or_none()
             current = self._current_attempt(order.status, existing)
             if current is not None:
-                return current
+                return *current, False
             payment = self._new_payment(order_id, order.total, order.currency)
             payment.id = (await s.execute(INSERT_PAYMENT, row_of(payment))).scalar_one()
             await uow.commit()
         metrics.PAYMENTS.labels(status=PaymentStatus.PENDING.value).inc()
-        return payment, True
+        return payment, True, True
 
-    async def _start_at_once(self, buyer: str | None, order_id: int) -> tuple[Payment, bool]:
+    async def _start_at_once(self, buyer: str | None, order_id: int
+                             ) -> tuple[Payment, bool, bool]:
         """PostgreSQL: the order's lock, its latest attempt and the new payment in one statement
         sent in autocommit (db/statements.py, START_PAYMENT) instead of BEGIN, three statements
         and COMMIT. When it made none, the attempt it answers with is read afresh: the
@@ -207,10 +200,10 @@ class PaymentService:
             if new_id is not None:
                 payment.id, payment.amount, payment.currency = int(new_id), total, currency
                 metrics.PAYMENTS.labels(status=PaymentStatus.PENDING.value).inc()
-                return payment, True
+                return payment, True, True
             current = self._current_attempt(str(status), await self.latest(order_id))
             if current is not None:
-                return current
+                return *current, False
             # An attempt it saw has failed since, and the order is still open: start again.
         raise errors.PaymentInProgress(
             "A payment for this order is being settled; try again in a moment.",
@@ -244,7 +237,7 @@ class PaymentService:
 
     async def authorize(self, buyer: str | None, order_id: int, wait: bool = True
                         ) -> PaymentOutcome:
-        payment, needs_job = await self.start(buyer, order_id)
+        payment, needs_job, made_here = await self._start(buyer, order_id)
         pid = int(payment.id or 0)
         status = payment.status
         if status != PaymentStatus.PENDING.value or not wait:
@@ -252,13 +245,14 @@ class PaymentService:
                 await self.enqueue(payment)
             return PaymentOutcome(order_id, pid, status)
         timeout = self.settings.payment_sync_wait_s
-        if not needs_job:  # another request's job, which may have finished since we looked
-            return PaymentOutcome(order_id, pid, await self.waiter.wait(pid, timeout) or status)
-        # Listening before the job exists: its announcement cannot come before we do.
+        # Listening before enqueueing: for a payment made here, the job cannot announce its
+        # outcome before we listen. An attempt another request made (a double click, a retry)
+        # may have been settled since we read it: its row is looked at once after listening.
         fut, live = await self.waiter.register(pid)
         try:
-            await self.enqueue(payment)
-            if not live:
+            if needs_job:  # enqueueing is idempotent by job id: a lost job is queued again
+                await self.enqueue(payment)
+            if not live or not made_here:
                 now = await self.status(pid)
                 if now in FINAL:
                     return PaymentOutcome(order_id, pid, now)
