@@ -39,6 +39,11 @@ from ticketing_app.settings import plain_postgres_url
 log = structlog.get_logger(__name__)
 
 RELAY_ADVISORY_LOCK = 7_211_001
+# The relay's lock taken in the claim's own statement (one round trip for both): the claim
+# reads no rows when another relay holds it (the lock's CTE is evaluated once, first).
+_RELAY_LOCK = select(func.pg_try_advisory_xact_lock(RELAY_ADVISORY_LOCK).label("got")) \
+    .cte("relay_lock")
+_RELAY_LOCKED = exists(select(_RELAY_LOCK.c.got).where(_RELAY_LOCK.c.got))
 PROJECTION_CONSUMER = "sales-projection"
 # How often the relay looks for the marker topic while the producer seems healthy: a broker
 # that restarted empty on the same address is reconnected to by the producer silently, so
@@ -142,13 +147,8 @@ class OutboxRelay:
         """PostgreSQL: one relay at a time (an advisory lock), the batch's rows locked from the
         claim to the mark, so a standby relay skips them."""
         async with self.rt.db.write_sessions() as s:
-            # The relay's lock and the batch in one round trip: no rows when another relay
-            # holds the lock (the lock's CTE is evaluated once, before any row is read).
-            lock = select(func.pg_try_advisory_xact_lock(RELAY_ADVISORY_LOCK).label("got")) \
-                .cte("relay_lock")
-            claim = self._pending().where(
-                exists(select(lock.c.got).where(lock.c.got))).with_for_update(
-                    skip_locked=True, of=OutboxEvent)
+            claim = self._pending().where(_RELAY_LOCKED).with_for_update(
+                skip_locked=True, of=OutboxEvent)
             rows = list((await s.execute(claim)).scalars())
             if not rows:
                 await s.rollback()

@@ -78,6 +78,7 @@ class ScriptedWorker(Worker):
     in-progress key and the same concurrency bound (`max_jobs`)."""
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
+        start = arq_script(self.pool, "start")
         waiting = [j.decode() for j in job_ids]
         while waiting:
             await self.sem.acquire()  # like arq: wait for room for the next job
@@ -85,9 +86,14 @@ class ScriptedWorker(Worker):
             while waiting and not self.sem.locked():
                 await self.sem.acquire()  # room now: no wait
                 batch.append(waiting.pop(0))
-            scores = await arq_script(self.pool, "start")(
-                keys=[self.queue_name, *(in_progress_key_prefix + j for j in batch)],
-                args=[int(self.in_progress_timeout_s * 1000), *batch])
+            try:
+                scores = await start(
+                    keys=[self.queue_name, *(in_progress_key_prefix + j for j in batch)],
+                    args=[int(self.in_progress_timeout_s * 1000), *batch])
+            except BaseException:  # Redis away: the room taken for the batch is given back
+                for _ in batch:
+                    self.sem.release()
+                raise
             for job_id, score in zip(batch, scores, strict=True):
                 if not score:  # finished and removed, or running elsewhere
                     self.sem.release()

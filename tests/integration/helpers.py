@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -37,14 +36,13 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10.0,
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
-async def hold_and_order(client: httpx.AsyncClient, event_id: int, seat: int) -> int:
-    """The client's buyer holds `seat` and orders it (a fresh Idempotency-Key): the order id."""
-    r = await client.post("/api/reservations", json={"eventId": event_id, "seatId": seat})
-    assert r.status_code == 201, r.text
-    r = await client.post("/api/orders", json={"eventId": event_id, "seatIds": [seat]},
-                          headers={"Idempotency-Key": uuid.uuid4().hex})
-    assert r.status_code == 201, r.text
-    return int(r.json()["orderId"])
+async def race_event(env: Any, tries: int) -> tuple[int, list[int]]:
+    """An on-sale event with a seat for each of `tries` races (ten a row, any buyer up to ten),
+    the simulated provider approving every payment: the payment race tests' ground."""
+    await env.set_provider_mode("success")
+    event_id = await env.new_event(rows=max(1, (tries + 9) // 10), cols=10,
+                                   max_seats_per_buyer=10)
+    return event_id, await env.seat_ids(event_id)
 
 
 async def pay(client: httpx.AsyncClient, order_id: int, timeout: float = 30.0) -> str:

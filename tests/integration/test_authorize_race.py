@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from tests.conftest import Env
-from tests.integration.helpers import eventually, hold_and_order
+from tests.integration.flows import hold_and_order
+from tests.integration.helpers import eventually, race_event
 from ticketing_app.db.models import Order, Payment
 from ticketing_app.services import audit as A
 
@@ -27,7 +28,7 @@ async def _race(env: Env, event_id: int, seat: int, n: int) -> tuple[int, set[in
     """(the order, the payment ids its concurrent authorizations answered with)."""
     buyer = f"twin-{n}-{uuid.uuid4().hex[:6]}"
     async with env.client(buyer) as c:
-        order_id = await hold_and_order(c, event_id, seat)
+        order_id = await hold_and_order(c, event_id, [seat])
         answers = await asyncio.gather(*(
             c.post("/api/payments/authorize", json={"orderId": order_id})
             for _ in range(CLIENTS)))
@@ -39,10 +40,7 @@ async def _race(env: Env, event_id: int, seat: int, n: int) -> tuple[int, set[in
 
 async def test_concurrent_authorizations_make_one_payment(provider: Env) -> None:
     env = provider
-    await env.set_provider_mode("success")
-    event_id = await env.new_event(rows=max(1, (RACE_TRIES + 9) // 10), cols=10,
-                                   max_seats_per_buyer=10)
-    seats = await env.seat_ids(event_id)
+    event_id, seats = await race_event(env, RACE_TRIES)
     gate = asyncio.Semaphore(PARALLEL)
 
     async def one(n: int) -> tuple[int, set[int]]:

@@ -17,7 +17,8 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from tests.conftest import Env
-from tests.integration.helpers import assert_error, eventually, hold_and_order
+from tests.integration.flows import hold_and_order
+from tests.integration.helpers import assert_error, eventually, race_event
 from ticketing_app.db.models import Order, Payment, Seat, Ticket
 from ticketing_app.services import audit as A
 from ticketing_app.services.uow import UnitOfWork
@@ -42,7 +43,7 @@ class Try:
 async def _race(env: Env, event_id: int, seat: int, n: int) -> Try:
     buyer = f"race-{n}-{uuid.uuid4().hex[:6]}"
     async with env.client(buyer) as c:
-        order_id = await hold_and_order(c, event_id, seat)
+        order_id = await hold_and_order(c, event_id, [seat])
         delay = DELAYS_MS[n % len(DELAYS_MS)]
 
         async def cancel_later() -> httpx.Response:
@@ -78,10 +79,7 @@ async def _settled(env: Env, order_id: int) -> dict[str, Any]:
 
 async def test_cancel_and_payment_exclude_each_other(provider: Env) -> None:
     env = provider
-    await env.set_provider_mode("success")
-    event_id = await env.new_event(rows=max(1, (RACE_TRIES + 9) // 10), cols=10,
-                                   max_seats_per_buyer=10)
-    seats = await env.seat_ids(event_id)
+    event_id, seats = await race_event(env, RACE_TRIES)
     gate = asyncio.Semaphore(PARALLEL)
 
     async def one(n: int) -> tuple[Try, dict[str, Any]]:
@@ -123,7 +121,7 @@ async def test_cancel_and_payment_exclude_each_other(provider: Env) -> None:
 
 async def _cancelled_order(env: Env, event_id: int, seat: int, buyer: str) -> int:
     async with env.client(buyer) as c:
-        order_id = await hold_and_order(c, event_id, seat)
+        order_id = await hold_and_order(c, event_id, [seat])
         r = await c.post(f"/api/orders/{order_id}/cancel")
         assert r.status_code == 200 and r.json()["status"] == "CANCELLED", r.text
     return order_id

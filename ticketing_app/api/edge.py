@@ -118,8 +118,6 @@ def refusal(exc: DomainError) -> tuple[int, Any]:
 
 HotHandler = Callable[["Runtime", HotRequest], Awaitable[tuple[int, Any]]]
 HotMatcher = Callable[[str, str], tuple[HotHandler, str, tuple[str, ...]] | None]
-# The hot routes that write to the database (their templates): counted in flight and shed
-# like FastAPI's routes; the others answer from memory or one Redis call and are never shed.
 # A long-lived stream (the seat stream, api/seat_stream.py): the matcher gives the event id of
 # a request it serves, the handler serves it for as long as the client reads.
 StreamMatcher = Callable[[str, str], int | None]
@@ -138,7 +136,8 @@ class Edge:
         else (lifespan included) goes to the router too: the standalone API answers 404 (an
         admin page without a session: the same redirect to the login page as the web app).
         `stream`: the seat stream, served here outside the shedding below (it has a cap of
-        its own, SSE_MAX_CLIENTS)."""
+        its own, SSE_MAX_CLIENTS). `hot_guarded`: the templates of the hot routes that write
+        to the database, counted in flight and shed like FastAPI's routes."""
         self.api = api
         self.router = router
         self.pages: ASGIApp = router

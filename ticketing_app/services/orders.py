@@ -35,6 +35,7 @@ from ticketing_app.domain.buyers import BuyerDetails
 from ticketing_app.domain.events import EventType
 from ticketing_app.domain.idempotency import check_key, request_fingerprint
 from ticketing_app.domain.orders import LAPSED_REASON, CancelKind, OrderStatus, PaymentStatus
+from ticketing_app.domain.seat_layout import SeatInfo
 from ticketing_app.faults import fault_point
 from ticketing_app.holds.store import HoldStore
 from ticketing_app.observability.metrics import record_committed_events
@@ -150,7 +151,7 @@ class OrderService:
             await fault_point(self.settings, "order.after_lock")
             view = await self._write_order(
                 buyer, key, ev.id or 0, ev.currency, seats, token, deadline, record_id,
-                taken_over, buyer_details,
+                layout.by_id(), taken_over, buyer_details,
             )
         except Exception:
             # Give the seats back as holds so the buyer can retry; the record is abandoned.
@@ -170,6 +171,7 @@ class OrderService:
         token: str,
         deadline: datetime,
         record_id: int,
+        layout: dict[int, SeatInfo],
         taken_over: bool = False,
         buyer_details: BuyerDetails | None = None,
     ) -> OrderView:
@@ -181,7 +183,6 @@ class OrderService:
                     select(Order).where(col(Order.lock_token) == token))).scalar_one_or_none()
             if existing is not None:  # a taken-over request whose first attempt committed
                 return await load_view(self.db, existing)
-        layout = (await self.catalog.layout(event_id)).by_id()
         new = partial(self._new_order, buyer, key, event_id, currency, seats, token, deadline,
                       buyer_details, layout)
         if self.db.is_postgres:
@@ -224,7 +225,8 @@ class OrderService:
     @staticmethod
     def _new_order(buyer: str, key: str, event_id: int, currency: str, seats: list[int],
                    token: str, deadline: datetime, buyer_details: BuyerDetails | None,
-                   layout: dict[int, Any], order_id: int | None, prices: dict[int, int]
+                   layout: dict[int, SeatInfo], order_id: int | None,
+                   prices: dict[int, int]
                    ) -> tuple[Order, list[OrderItem]]:
         """The order's row and its items' (the items' order id is the order's, once known)."""
         now = now_utc()
